@@ -1,0 +1,356 @@
+#include "admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "phone.h"
+
+#define DEFAULT_MESSAGES 50
+#define MAX_MESSAGES 1000
+#define DEFAULT_USAGE_DAYS 30
+
+bool admin_authorized(struct app *app, const struct http_request *req) {
+	const char *h = http_header(req, "Authorization");
+	const char *token = app->config->admin_token;
+	unsigned char a[32], b[32];
+	unsigned int na = 0, nb = 0;
+
+	if (!token || !h || strncmp(h, "Bearer ", 7) != 0) {
+		return false;
+	}
+	/* Compare digests: constant time whatever the lengths. */
+	if (!EVP_Digest(h + 7, strlen(h + 7), a, &na, EVP_sha256(), NULL) ||
+			!EVP_Digest(token, strlen(token), b, &nb, EVP_sha256(), NULL)) {
+		return false;
+	}
+	return na == nb && CRYPTO_memcmp(a, b, na) == 0;
+}
+
+json_t *admin_user_json(const struct store_user *u) {
+	char when[IDS_TIME_SIZE];
+	json_t *phones = json_array();
+	for (int i = 0; phones && i < u->nphones; i++) {
+		json_array_append_new(phones, json_string(u->phones[i]));
+	}
+	ids_time_format(u->created_at, when);
+	return json_pack("{s:s,s:s,s:o,s:b,s:s}", "id", u->id, "name", u->name, "phones",
+			phones, "opted_out", u->opted_out, "created_at", when);
+}
+
+json_t *admin_message_json(const struct store_message *m) {
+	char when[IDS_TIME_SIZE];
+	ids_time_format(m->created_at, when);
+	return json_pack("{s:s?,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "sid", m->sid, "direction",
+			m->direction == STORE_INBOUND ? "inbound" : "outbound", "from", m->from,
+			"to", m->to, "body", m->body, "status", m->status, "encoding", m->encoding,
+			"segments", m->segments, "created_at", when);
+}
+
+/* Maps a store error to the answer; logs what is not the caller's fault. */
+static void store_error(struct http_response *res, int r, const char *what) {
+	switch (r) {
+	case -ENOENT:
+		http_json_error(res, 404, "not_found", what);
+		break;
+	case -EEXIST:
+		http_json_error(res, 409, "phone_taken", "That phone number belongs to another user.");
+		break;
+	case -ENOSPC:
+		http_json_error(res, 422, "too_many_phones", "A user has at most 10 phone numbers.");
+		break;
+	case -ENOMEM:
+		http_json_error(res, 500, "internal", "Out of memory.");
+		break;
+	default:
+		metrics_inc(METRICS_STORE_ERRORS);
+		log_error("admin.store_failed", LOG_INT("error", -r));
+		http_json_error(res, 503, "store_unavailable", "The store failed; try again.");
+		break;
+	}
+}
+
+static json_t *parse_body(const struct http_request *req, struct http_response *res) {
+	json_error_t err;
+	json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		http_json_error(res, 400, "bad_json", "The body must be a JSON object.");
+		return NULL;
+	}
+	return j;
+}
+
+static void respond_user(struct app *app, struct http_response *res, int status, const char *id) {
+	struct store_user u;
+	int r = store_user_get(app->store, id, &u);
+	if (r < 0) {
+		store_error(res, r, "There is no such user.");
+		return;
+	}
+	http_json(res, status, admin_user_json(&u));
+}
+
+static bool valid_name(const char *s) {
+	size_t n = strlen(s);
+	if (n == 0 || n >= STORE_NAME_SIZE) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
+	json_t *j = parse_body(req, res);
+	const char *phones[STORE_MAX_PHONES];
+	size_t n = 0, bad = 0;
+	struct store_user u;
+
+	if (!j) {
+		return;
+	}
+	json_t *name = json_object_get(j, "name");
+	json_t *list = json_object_get(j, "phones");
+	if (!json_is_string(name) || !valid_name(json_string_value(name))) {
+		http_json_error(res, 400, "bad_name",
+				"\"name\" must be a string of 1 to 200 bytes without control characters.");
+		goto out;
+	}
+	if (list && !json_is_array(list)) {
+		http_json_error(res, 400, "bad_phones", "\"phones\" must be an array of E.164 numbers.");
+		goto out;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) {
+		const char *ph = json_string_value(v);
+		if (!ph || !phone_is_valid(ph)) {
+			http_json_error(res, 422, "invalid_phone",
+					"Every phone must be E.164: '+' then 8 to 15 digits.");
+			goto out;
+		}
+		bool dup = false;
+		for (size_t k = 0; k < n; k++) {
+			dup = dup || strcmp(phones[k], ph) == 0;
+		}
+		if (dup) {
+			continue;
+		}
+		if (n == STORE_MAX_PHONES) {
+			http_json_error(res, 422, "too_many_phones", "A user has at most 10 phone numbers.");
+			goto out;
+		}
+		phones[n++] = ph;
+	}
+	int r = store_user_add(app->store, json_string_value(name), phones, n, &u, &bad);
+	if (r < 0) {
+		store_error(res, r, "There is no such user.");
+		goto out;
+	}
+	log_info("admin.user_added", LOG_STR("user", u.id), LOG_INT("phones", u.nphones));
+	http_json(res, 201, admin_user_json(&u));
+out:
+	json_decref(j);
+}
+
+/* A phone from a query string: '+' arrives as a space when the client did not encode it. */
+static void query_phone(const char *q, char *out, size_t size) {
+	snprintf(out, size, "%s", q);
+	if (out[0] == ' ') {
+		out[0] = '+';
+	}
+}
+
+void admin_users_get(struct app *app, const struct http_request *req, struct http_response *res) {
+	const char *q = http_query(req, "phone");
+	char phone[64];
+	struct store_user u;
+
+	if (!q) {
+		http_json_error(res, 400, "missing_phone", "Give ?phone=E164 to look a user up.");
+		return;
+	}
+	query_phone(q, phone, sizeof(phone));
+	if (!phone_is_valid(phone)) {
+		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		return;
+	}
+	int r = store_user_by_phone(app->store, phone, &u);
+	if (r < 0) {
+		store_error(res, r, "No user has that phone number.");
+		return;
+	}
+	http_json(res, 200, admin_user_json(&u));
+}
+
+void admin_user_get(struct app *app, const struct http_request *req, struct http_response *res) {
+	respond_user(app, res, 200, req->params[0]);
+}
+
+void admin_user_delete(struct app *app, const struct http_request *req, struct http_response *res) {
+	int r = store_user_delete(app->store, req->params[0]);
+	if (r < 0) {
+		store_error(res, r, "There is no such user.");
+		return;
+	}
+	log_info("admin.user_deleted", LOG_STR("user", req->params[0]));
+	http_empty(res, 204);
+}
+
+void admin_phones_post(struct app *app, const struct http_request *req, struct http_response *res) {
+	json_t *j = parse_body(req, res);
+	if (!j) {
+		return;
+	}
+	const char *ph = json_string_value(json_object_get(j, "phone"));
+	if (!ph) {
+		http_json_error(res, 400, "bad_phone", "\"phone\" must be a string.");
+	} else if (!phone_is_valid(ph)) {
+		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+	} else {
+		int r = store_phone_add(app->store, req->params[0], ph);
+		if (r < 0) {
+			store_error(res, r, "There is no such user.");
+		} else {
+			log_info("admin.phone_added", LOG_STR("user", req->params[0]), LOG_PHONE("phone", ph));
+			respond_user(app, res, 201, req->params[0]);
+		}
+	}
+	json_decref(j);
+}
+
+void admin_phone_delete(struct app *app, const struct http_request *req,
+		struct http_response *res) {
+	int r = store_phone_remove(app->store, req->params[0], req->params[1]);
+	if (r < 0) {
+		store_error(res, r, "That user does not have that phone number.");
+		return;
+	}
+	log_info("admin.phone_removed", LOG_STR("user", req->params[0]),
+			LOG_PHONE("phone", req->params[1]));
+	http_empty(res, 204);
+}
+
+static int add_message(void *ctx, const struct store_message *m) {
+	json_t *j = admin_message_json(m);
+	return j && json_array_append_new(ctx, j) == 0 ? 0 : -ENOMEM;
+}
+
+void admin_messages_get(struct app *app, const struct http_request *req,
+		struct http_response *res) {
+	const char *q = http_query(req, "limit");
+	long limit = DEFAULT_MESSAGES;
+	struct store_user u;
+
+	if (q) {
+		char *end;
+		limit = strtol(q, &end, 10);
+		if (end == q || *end || limit < 1 || limit > MAX_MESSAGES) {
+			http_json_error(res, 400, "bad_limit", "limit must be a number from 1 to 1000.");
+			return;
+		}
+	}
+	int r = store_user_get(app->store, req->params[0], &u);
+	json_t *list = json_array();
+	if (r == 0) {
+		r = list ? store_messages_list(app->store, u.id, (int)limit, add_message, list)
+			 : -ENOMEM;
+	}
+	if (r < 0) {
+		json_decref(list);
+		store_error(res, r, "There is no such user.");
+		return;
+	}
+	http_json(res, 200, json_pack("{s:o}", "messages", list));
+}
+
+struct usage_ctx {
+	json_t *users;
+	const struct sms_price *price;
+	int64_t in, out, seg;
+};
+
+static json_t *usage_entry(const struct sms_price *price, int64_t in, int64_t out, int64_t seg) {
+	char cost[64];
+	sms_cost_format(price, seg, cost, sizeof(cost));
+	return json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)in, "outbound",
+			(json_int_t)out, "segments", (json_int_t)seg, "cost", cost);
+}
+
+static int add_usage(void *ctx, const struct store_usage_row *row) {
+	struct usage_ctx *u = ctx;
+	u->in += row->inbound;
+	u->out += row->outbound;
+	u->seg += row->segments;
+	if (!row->user_id) {
+		return 0; /* unknown senders count in the total only */
+	}
+	json_t *e = usage_entry(u->price, row->inbound, row->outbound, row->segments);
+	if (!e || json_object_set_new(e, "user_id", json_string(row->user_id)) < 0) {
+		json_decref(e);
+		return -ENOMEM;
+	}
+	return json_array_append_new(u->users, e) == 0 ? 0 : -ENOMEM;
+}
+
+int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, json_t **ret) {
+	struct usage_ctx u = {.users = json_array(), .price = price};
+	char when[IDS_TIME_SIZE];
+
+	if (!u.users) {
+		return -ENOMEM;
+	}
+	int r = store_usage(s, since, add_usage, &u);
+	if (r < 0) {
+		json_decref(u.users);
+		return r;
+	}
+	ids_time_format(since, when);
+	json_t *j = json_pack("{s:s,s:s,s:o,s:o}", "since", when, "currency", currency, "users",
+			u.users, "total", usage_entry(price, u.in, u.out, u.seg));
+	if (!j) {
+		return -ENOMEM;
+	}
+	*ret = j;
+	return 0;
+}
+
+void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res) {
+	const char *q = http_query(req, "since");
+	int64_t since = ids_now() - DEFAULT_USAGE_DAYS * 86400;
+	json_t *j;
+
+	if (q) {
+		char t[64];
+		/* An unencoded '+' of a time offset arrives as a space. */
+		snprintf(t, sizeof(t), "%s", q);
+		for (char *p = t; *p; p++) {
+			if (*p == ' ') {
+				*p = '+';
+			}
+		}
+		if (ids_time_parse(t, &since) < 0) {
+			http_json_error(res, 400, "bad_since",
+					"since must be an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+			return;
+		}
+	}
+	int r = admin_usage_json(app->store, since, &app->config->segment_price,
+			app->config->currency, &j);
+	if (r < 0) {
+		store_error(res, r, "");
+		return;
+	}
+	http_json(res, 200, j);
+}

@@ -1,0 +1,29 @@
+#pragma once
+/* admin: the bearer-token JSON API over users, phones, messages and usage, and the JSON
+ * shapes the command line prints too. Knows nothing of SQL. */
+#include <jansson.h>
+
+#include "app.h"
+#include "http/http.h"
+#include "sms/sms.h"
+#include "store/store.h"
+
+/* True if the request carries "Authorization: Bearer <admin token>" (compared in
+ * constant time). */
+bool admin_authorized(struct app *app, const struct http_request *req);
+
+void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_users_get(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_user_get(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_user_delete(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_phones_post(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_phone_delete(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_messages_get(struct app *app, const struct http_request *req, struct http_response *res);
+void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res);
+
+/* The contract's JSON shapes; new references (NULL on ENOMEM). */
+json_t *admin_user_json(const struct store_user *u);
+json_t *admin_message_json(const struct store_message *m);
+/* Usage since since: per user and total. -EIO, -ENOMEM. */
+int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, json_t **ret);

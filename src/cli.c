@@ -1,0 +1,758 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "admin.h"
+#include "agent/agent.h"
+#include "app.h"
+#include "csv.h"
+#include "http/http.h"
+#include "ids.h"
+#include "log.h"
+#include "phone.h"
+#include "ratelimit.h"
+#include "router.h"
+#include "store/store.h"
+#include "twilio/twilio.h"
+
+#define DEV_TOKEN_PATH "var/dev-auth-token"
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: smsrouter serve [--dev] [--listen ADDR] [--database-url URL]\n"
+	"       smsrouter migrate\n"
+	"       smsrouter user add NAME PHONE...\n"
+	"       smsrouter user list | show ID|PHONE | rm ID\n"
+	"       smsrouter phone add ID PHONE | rm PHONE\n"
+	"       smsrouter import FILE.csv\n"
+	"       smsrouter simulate --from PHONE --body TEXT [--url URL] [--to PHONE]\n"
+	"       smsrouter usage [--since RFC3339]\n";
+
+static int usage_error(const char *msg) {
+	fprintf(stderr, "smsrouter: %s\n%s", msg, usage_text);
+	return EXIT_USAGE;
+}
+
+static int fail(const char *fmt, const char *arg) {
+	fprintf(stderr, "smsrouter: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+static const char *errtext(int r) {
+	switch (r) {
+	case -ENOENT:
+		return "not found";
+	case -EEXIST:
+		return "already taken";
+	case -ENOSPC:
+		return "a user has at most 10 phone numbers";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return "the store failed";
+	}
+}
+
+static int open_store(const struct config *c, struct store **ret) {
+	struct store_options o = {.sync_full = c->sqlite_sync == CONFIG_SYNC_FULL};
+	int r = store_open(c->database_url, &o, ret);
+	if (r == -EINVAL) {
+		return fail("cannot open the store: unsupported database URL %s.", c->database_url);
+	}
+	if (r < 0) {
+		return fail("cannot open the store at %s.", c->database_url);
+	}
+	return 0;
+}
+
+static int print_json(json_t *j) {
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	json_decref(j);
+	if (!text) {
+		return fail("%s.", "out of memory");
+	}
+	puts(text);
+	free(text);
+	return 0;
+}
+
+/* ---- serve ---- */
+
+/* The --dev token: kept under var/ so that simulate (and restarts) find it. */
+static int dev_token(char *out, size_t size) {
+	FILE *f = fopen(DEV_TOKEN_PATH, "r");
+	if (f) {
+		bool ok = fgets(out, (int)size, f) != NULL;
+		fclose(f);
+		out[strcspn(out, "\r\n")] = '\0';
+		if (ok && strlen(out) >= 16) {
+			return 0;
+		}
+	}
+	mkdir("var", 0700);
+	if (ids_random_hex("", 16, out, size) < 0) {
+		return -EIO;
+	}
+	int fd = open(DEV_TOKEN_PATH, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		return -EIO;
+	}
+	ssize_t w = write(fd, out, strlen(out));
+	close(fd);
+	return w == (ssize_t)strlen(out) ? 0 : -EIO;
+}
+
+static int cmd_serve(const struct config *c) {
+	char token[64];
+	struct store *s = NULL;
+	struct agent *a = NULL;
+	struct ratelimit *rl = NULL;
+	struct router *router = NULL;
+	struct http_server *srv = NULL;
+	struct app app = {.config = c, .auth_token = c->auth_token};
+	int code = EXIT_FAIL;
+
+	if (!c->auth_token) {
+		if (!c->dev) {
+			return fail("%s", "TWILIO_AUTH_TOKEN is not set; serve refuses to start "
+					  "without it (use --dev for a local development token).");
+		}
+		if (dev_token(token, sizeof(token)) < 0) {
+			return fail("cannot write the development token to %s.", DEV_TOKEN_PATH);
+		}
+		app.auth_token = token;
+		fprintf(stderr,
+				"\n*** DEVELOPMENT MODE ***\n"
+				"Webhooks are checked against a local token in %s, not your Twilio "
+				"auth token.\nNever expose this server to the internet. "
+				"Try: build/smsrouter simulate --from +15550100101 --body recall\n\n",
+				DEV_TOKEN_PATH);
+		log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
+	}
+	if (c->agent_url) {
+		log_warn("serve.agent_url_ignored",
+				LOG_STR("reason", "the Agent Core client is not built yet; using the memo agent"));
+	}
+	if (c->reply_mode == CONFIG_REPLY_REST) {
+		log_warn("serve.reply_mode_ignored",
+				LOG_STR("reason", "rest replies are not built yet; replying in TwiML"));
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	struct router_options ro = {0};
+	if (agent_memo_create(s, &a) < 0 ||
+			ratelimit_create(c->sender_limit, c->sender_window_s, &rl) < 0 ||
+			router_create(s, a, rl, &ro, &router) < 0) {
+		fail("%s.", "out of memory");
+		goto out;
+	}
+	app.store = s;
+	app.router = router;
+
+	/* Signals are taken by this thread alone; the server's threads never see them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct http_server_options ho = {
+		.listen = c->listen,
+		.threads = c->threads,
+		.max_connections = c->max_connections,
+		.connection_timeout_s = c->connection_timeout_s,
+	};
+	int r = http_server_start(&ho, &app, &srv);
+	if (r < 0) {
+		fail(r == -EINVAL ? "cannot listen on %s: not an address:port."
+				  : "cannot listen on %s: the address is in use or not ours.",
+				c->listen);
+		goto out;
+	}
+	log_info("serve.listening", LOG_STR("listen", c->listen),
+			LOG_INT("port", http_server_port(srv)), LOG_INT("threads", c->threads),
+			LOG_STR("admin_api", c->admin_token ? "on" : "off"));
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	log_info("serve.stopping", LOG_INT("signal", sig));
+	http_server_stop(srv, 15000);
+	log_info("serve.stopped");
+	code = 0;
+out:
+	router_destroy(router);
+	ratelimit_destroy(rl);
+	agent_destroy(a);
+	store_close(s);
+	return code;
+}
+
+/* ---- user, phone ---- */
+
+static int print_user_line(void *ctx, const struct store_user *u) {
+	(void)ctx;
+	printf("%s\t%s\t", u->id, u->name);
+	for (int i = 0; i < u->nphones; i++) {
+		printf("%s%s", i ? "," : "", u->phones[i]);
+	}
+	printf("\t%s\n", u->opted_out ? "opted_out" : "");
+	return 0;
+}
+
+static int cmd_user(const struct config *c, int argc, char **argv) {
+	struct store *s = NULL;
+	struct store_user u;
+	int r, code = EXIT_FAIL;
+
+	if (argc < 1) {
+		return usage_error("user needs add, list, show or rm.");
+	}
+	const char *sub = argv[0];
+	if (strcmp(sub, "add") == 0) {
+		if (argc < 2) {
+			return usage_error("user add needs a NAME and PHONE...");
+		}
+		if (argc - 2 > STORE_MAX_PHONES) {
+			return fail("%s", "a user has at most 10 phone numbers.");
+		}
+		for (int i = 2; i < argc; i++) {
+			if (!phone_is_valid(argv[i])) {
+				return fail("%s is not an E.164 number ('+' then 8 to 15 digits).",
+						argv[i]);
+			}
+		}
+		if (!argv[1][0] || strlen(argv[1]) >= STORE_NAME_SIZE) {
+			return fail("%s", "the name must be 1 to 200 bytes.");
+		}
+	} else if (strcmp(sub, "list") == 0) {
+		if (argc != 1) {
+			return usage_error("user list takes no arguments.");
+		}
+	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "rm") == 0) {
+		if (argc != 2) {
+			return usage_error("user show/rm takes one ID (show also takes a PHONE).");
+		}
+	} else {
+		return usage_error("user needs add, list, show or rm.");
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	if (strcmp(sub, "add") == 0) {
+		size_t bad = 0;
+		r = store_user_add(s, argv[1], (const char *const *)argv + 2, (size_t)(argc - 2), &u,
+				&bad);
+		if (r == -EEXIST) {
+			fail("%s belongs to another user (or is repeated).", argv[2 + bad]);
+		} else if (r < 0) {
+			fail("cannot add the user: %s.", errtext(r));
+		} else {
+			puts(u.id);
+			code = 0;
+		}
+	} else if (strcmp(sub, "list") == 0) {
+		r = store_user_list(s, print_user_line, NULL);
+		code = r < 0 ? fail("cannot list users: %s.", errtext(r)) : 0;
+	} else if (strcmp(sub, "show") == 0) {
+		r = argv[1][0] == '+' ? store_user_by_phone(s, argv[1], &u)
+				      : store_user_get(s, argv[1], &u);
+		code = r < 0 ? fail("no user %s.", argv[1]) : print_json(admin_user_json(&u));
+	} else {
+		r = store_user_delete(s, argv[1]);
+		code = r < 0 ? fail(r == -ENOENT ? "no user %s." : "cannot delete %s.", argv[1]) : 0;
+	}
+	store_close(s);
+	return code;
+}
+
+static int cmd_phone(const struct config *c, int argc, char **argv) {
+	struct store *s = NULL;
+	struct store_user u;
+	int r, code;
+
+	bool add = argc == 3 && strcmp(argv[0], "add") == 0;
+	bool rm = argc == 2 && strcmp(argv[0], "rm") == 0;
+	if (!add && !rm) {
+		return usage_error("phone add ID PHONE | phone rm PHONE.");
+	}
+	const char *phone = add ? argv[2] : argv[1];
+	if (!phone_is_valid(phone)) {
+		return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	if (add) {
+		r = store_phone_add(s, argv[1], phone);
+		if (r == -EEXIST) {
+			code = fail("%s belongs to another user.", phone);
+		} else if (r == -ENOENT) {
+			code = fail("no user %s.", argv[1]);
+		} else {
+			code = r < 0 ? fail("cannot add the phone: %s.", errtext(r)) : 0;
+		}
+	} else {
+		r = store_user_by_phone(s, phone, &u);
+		if (r == 0) {
+			r = store_phone_remove(s, u.id, phone);
+		}
+		code = r < 0 ? fail(r == -ENOENT ? "no user has %s." : "cannot remove %s.", phone) : 0;
+	}
+	store_close(s);
+	return code;
+}
+
+/* ---- import ---- */
+
+struct import_row {
+	const char *name;
+	size_t first; /* index of its first phone in phones */
+	size_t nphones;
+	size_t line;
+};
+
+struct import_ctx {
+	struct import_row *rows;
+	const char **phones;
+	size_t n, cap, nphones, phones_cap;
+	size_t bad_line;
+	const char *why;
+	bool seen_first;
+};
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size) {
+	if (need <= *cap) {
+		return true;
+	}
+	size_t c = *cap ? *cap * 2 : 1024;
+	while (c < need) {
+		c *= 2;
+	}
+	void *q = realloc(*p, c * size);
+	if (!q) {
+		return false;
+	}
+	*p = q;
+	*cap = c;
+	return true;
+}
+
+static int import_record(void *vctx, const struct csv_record *rec) {
+	struct import_ctx *x = vctx;
+	bool first = !x->seen_first;
+	x->seen_first = true;
+
+	/* An optional header line: name,phone… */
+	if (first && rec->n >= 2 && strcasecmp(rec->field[0], "name") == 0 &&
+			strncasecmp(rec->field[1], "phone", 5) == 0) {
+		return 0;
+	}
+	x->bad_line = rec->line;
+	size_t nl = strlen(rec->field[0]);
+	if (nl == 0 || nl >= STORE_NAME_SIZE) {
+		x->why = "the name must be 1 to 200 bytes";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nl; i++) {
+		if ((unsigned char)rec->field[0][i] < 0x20) {
+			x->why = "the name has a control character";
+			return -EINVAL;
+		}
+	}
+	size_t np = 0;
+	if (!grow((void **)&x->rows, &x->cap, x->n + 1, sizeof(*x->rows)) ||
+			!grow((void **)&x->phones, &x->phones_cap, x->nphones + rec->n,
+					sizeof(*x->phones))) {
+		x->why = "out of memory";
+		return -ENOMEM;
+	}
+	for (size_t i = 1; i < rec->n; i++) {
+		if (rec->field[i][0] == '\0' && i == rec->n - 1) {
+			continue; /* a trailing comma */
+		}
+		if (!phone_is_valid(rec->field[i])) {
+			x->why = "a phone is not E.164 ('+' then 8 to 15 digits)";
+			return -EINVAL;
+		}
+		x->phones[x->nphones + np++] = rec->field[i];
+	}
+	if (np == 0) {
+		x->why = "a line needs a name and at least one phone";
+		return -EINVAL;
+	}
+	if (np > STORE_MAX_PHONES) {
+		x->why = "a user has at most 10 phone numbers";
+		return -EINVAL;
+	}
+	x->rows[x->n++] = (struct import_row){rec->field[0], x->nphones, np, rec->line};
+	x->nphones += np;
+	return 0;
+}
+
+/* Reads a whole file, with one spare byte after it. */
+static int read_file(const char *path, char **ret, size_t *ret_len) {
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	if (!f) {
+		return -ENOENT;
+	}
+	for (;;) {
+		if (len + 65536 + 1 > cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			char *p = realloc(buf, cap);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = p;
+		}
+		size_t n = fread(buf + len, 1, 65536, f);
+		len += n;
+		if (n == 0) {
+			break;
+		}
+	}
+	bool err = ferror(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		return -EIO;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int cmd_import(const struct config *c, int argc, char **argv) {
+	struct import_ctx x = {0};
+	struct store_import_row *rows = NULL;
+	struct store *s = NULL;
+	char *text = NULL;
+	size_t len = 0, line = 0, bad = 0;
+	char where[64];
+	int r, code = EXIT_FAIL;
+
+	if (argc != 1) {
+		return usage_error("import takes one FILE.csv.");
+	}
+	r = read_file(argv[0], &text, &len);
+	if (r < 0) {
+		return fail("cannot read %s.", argv[0]);
+	}
+	r = csv_parse(text, len, import_record, &x, &line);
+	if (r < 0) {
+		snprintf(where, sizeof(where), "%zu", r == -EINVAL && x.why ? x.bad_line : line);
+		fprintf(stderr, "smsrouter: %s line %s: %s; nothing was imported.\n", argv[0], where,
+				x.why ? x.why : "not valid CSV");
+		goto out;
+	}
+	rows = calloc(x.n ? x.n : 1, sizeof(*rows));
+	if (!rows) {
+		fail("%s", "out of memory.");
+		goto out;
+	}
+	for (size_t i = 0; i < x.n; i++) {
+		rows[i] = (struct store_import_row){x.rows[i].name, x.phones + x.rows[i].first,
+			x.rows[i].nphones};
+	}
+	if (open_store(c, &s) != 0) {
+		goto out;
+	}
+	r = store_import(s, rows, x.n, &bad);
+	if (r == -EEXIST) {
+		fprintf(stderr,
+				"smsrouter: %s line %zu: a phone belongs to another user or is repeated; "
+				"nothing was imported.\n",
+				argv[0], x.rows[bad].line);
+	} else if (r < 0) {
+		fail("the import failed (%s); nothing was imported.", errtext(r));
+	} else {
+		printf("imported %zu users\n", x.n);
+		code = 0;
+	}
+out:
+	store_close(s);
+	free(rows);
+	free(x.rows);
+	free(x.phones);
+	free(text);
+	return code;
+}
+
+/* ---- simulate ---- */
+
+struct buf {
+	char *s;
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ctx) {
+	struct buf *b = ctx;
+	size_t add = size * n;
+	if (b->len + add > 1024 * 1024) {
+		return 0;
+	}
+	char *q = realloc(b->s, b->len + add + 1);
+	if (!q) {
+		return 0;
+	}
+	memcpy(q + b->len, p, add);
+	b->s = q;
+	b->len += add;
+	b->s[b->len] = '\0';
+	return add;
+}
+
+/* Prints the text of our own TwiML's <Message>, entities undone. */
+static void print_message(const char *xml) {
+	const char *start = strstr(xml, "<Message");
+	if (!start) {
+		return;
+	}
+	start = strchr(start, '>');
+	const char *end = start ? strstr(start, "</Message>") : NULL;
+	if (!end) {
+		return;
+	}
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	for (const char *p = start + 1; p < end; p++) {
+		bool done = false;
+		for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
+			size_t n = strlen(ents[i].ent);
+			if (strncmp(p, ents[i].ent, n) == 0) {
+				putchar(ents[i].c);
+				p += n - 1;
+				done = true;
+			}
+		}
+		if (!done) {
+			putchar(*p);
+		}
+	}
+	putchar('\n');
+}
+
+static int cmd_simulate(const struct config *c, int argc, char **argv) {
+	const char *from = NULL, *body = NULL, *url = NULL, *to = "+15005550006";
+	char token_buf[64];
+	const char *token = c->auth_token;
+	char default_url[300], sid[40], sig[TWILIO_SIGNATURE_SIZE];
+	int code = EXIT_FAIL;
+
+	for (int i = 0; i < argc; i++) {
+		const char **slot = !strcmp(argv[i], "--from") ? &from
+				    : !strcmp(argv[i], "--body") ? &body
+				    : !strcmp(argv[i], "--url")  ? &url
+				    : !strcmp(argv[i], "--to")   ? &to
+								 : NULL;
+		if (!slot || i + 1 >= argc) {
+			return usage_error("simulate takes --from PHONE --body TEXT [--url URL] [--to PHONE].");
+		}
+		*slot = argv[++i];
+	}
+	if (!from || !body) {
+		return usage_error("simulate needs --from PHONE and --body TEXT.");
+	}
+	if (!token) {
+		FILE *f = fopen(DEV_TOKEN_PATH, "r");
+		if (!f || !fgets(token_buf, sizeof(token_buf), f)) {
+			if (f) {
+				fclose(f);
+			}
+			return fail("%s", "no token to sign with: set TWILIO_AUTH_TOKEN or start "
+					  "serve --dev first.");
+		}
+		fclose(f);
+		token_buf[strcspn(token_buf, "\r\n")] = '\0';
+		token = token_buf;
+	}
+	if (!url) {
+		snprintf(default_url, sizeof(default_url), "http://%s/sms-router/webhook/sms",
+				c->listen);
+		url = default_url;
+	}
+	/* Twilio signs the URL it calls: behind a proxy, the public one. */
+	char signed_url[600];
+	const char *path = strstr(url, "://");
+	path = path ? strchr(path + 3, '/') : NULL;
+	snprintf(signed_url, sizeof(signed_url), "%s%s", c->public_url ? c->public_url : "",
+			c->public_url ? (path ? path : "/") : url);
+	if (ids_random_hex("SM", 16, sid, sizeof(sid)) < 0) {
+		return fail("%s", "no randomness for a MessageSid.");
+	}
+	const char *account = c->account_sid ? c->account_sid : "AC00000000000000000000000000000000";
+	struct twilio_param pv[] = {
+		{(char *)"MessageSid", sid}, {(char *)"SmsSid", sid},
+		{(char *)"AccountSid", (char *)account}, {(char *)"From", (char *)from},
+		{(char *)"To", (char *)to}, {(char *)"Body", (char *)body},
+		{(char *)"NumMedia", (char *)"0"}, {(char *)"NumSegments", (char *)"1"},
+		{(char *)"ApiVersion", (char *)"2010-04-01"},
+	};
+	struct twilio_params params = {pv, sizeof(pv) / sizeof(pv[0])};
+	if (twilio_signature_compute(token, signed_url, &params, sig) < 0) {
+		return fail("%s", "out of memory.");
+	}
+
+	CURL *h = curl_easy_init();
+	struct buf resp = {0};
+	struct curl_slist *hdr = NULL;
+	char *form = NULL;
+	if (!h) {
+		return fail("%s", "cannot start libcurl.");
+	}
+	size_t cap = 1;
+	for (size_t i = 0; i < params.n; i++) {
+		char *e = curl_easy_escape(h, pv[i].value, 0);
+		if (!e) {
+			goto out;
+		}
+		size_t need = strlen(pv[i].key) + strlen(e) + 2;
+		char *f = realloc(form, cap + need);
+		if (!f) {
+			curl_free(e);
+			goto out;
+		}
+		if (!form) {
+			f[0] = '\0';
+		}
+		form = f;
+		cap += need;
+		if (i) {
+			strcat(form, "&");
+		}
+		strcat(form, pv[i].key);
+		strcat(form, "=");
+		strcat(form, e);
+		curl_free(e);
+	}
+	char sig_header[64];
+	snprintf(sig_header, sizeof(sig_header), "X-Twilio-Signature: %s", sig);
+	hdr = curl_slist_append(hdr, sig_header);
+	hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	CURLcode cr = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (cr != CURLE_OK) {
+		fail("cannot reach %s (is smsrouter serve running?).", url);
+	} else if (status != 200) {
+		char st[16];
+		snprintf(st, sizeof(st), "%ld", status);
+		fail("the server answered HTTP %s.", st);
+	} else {
+		print_message(resp.s ? resp.s : "");
+		code = 0;
+	}
+out:
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	free(form);
+	free(resp.s);
+	return code;
+}
+
+/* ---- usage, migrate ---- */
+
+static int cmd_usage(const struct config *c, int argc, char **argv) {
+	int64_t since = ids_now() - 30 * 86400;
+	struct store *s;
+	json_t *j;
+
+	if (argc == 2 && strcmp(argv[0], "--since") == 0) {
+		if (ids_time_parse(argv[1], &since) < 0) {
+			return usage_error("--since takes an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+		}
+	} else if (argc != 0) {
+		return usage_error("usage takes only --since RFC3339.");
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	int r = admin_usage_json(s, since, &c->segment_price, c->currency, &j);
+	store_close(s);
+	if (r < 0) {
+		return fail("cannot read usage: %s.", errtext(r));
+	}
+	return print_json(j);
+}
+
+static int cmd_migrate(const struct config *c, int argc) {
+	struct store *s;
+	int version = 0;
+	if (argc != 0) {
+		return usage_error("migrate takes no arguments.");
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	int r = store_schema_version(s, &version);
+	store_close(s);
+	if (r < 0) {
+		return fail("%s", "cannot read the schema version.");
+	}
+	printf("schema at version %d\n", version);
+	return 0;
+}
+
+int cli_main(const struct config *c, int argc, char **argv) {
+	if (argc < 2) {
+		return usage_error("a command is needed.");
+	}
+	const char *cmd = argv[1];
+	int n = argc - 2;
+	char **args = argv + 2;
+
+	if (strcmp(cmd, "serve") == 0) {
+		return n == 0 ? cmd_serve(c) : usage_error("serve takes only flags.");
+	}
+	if (strcmp(cmd, "migrate") == 0) {
+		return cmd_migrate(c, n);
+	}
+	if (strcmp(cmd, "user") == 0) {
+		return cmd_user(c, n, args);
+	}
+	if (strcmp(cmd, "phone") == 0) {
+		return cmd_phone(c, n, args);
+	}
+	if (strcmp(cmd, "import") == 0) {
+		return cmd_import(c, n, args);
+	}
+	if (strcmp(cmd, "simulate") == 0) {
+		return cmd_simulate(c, n, args);
+	}
+	if (strcmp(cmd, "usage") == 0) {
+		return cmd_usage(c, n, args);
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	return usage_error("unknown command.");
+}

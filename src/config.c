@@ -1,0 +1,281 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum setting {
+	S_LISTEN,
+	S_DATABASE_URL,
+	S_AUTH_TOKEN,
+	S_AUTH_TOKEN_PREVIOUS,
+	S_ACCOUNT_SID,
+	S_API_BASE,
+	S_PUBLIC_URL,
+	S_TRUST_PROXY,
+	S_ADMIN_TOKEN,
+	S_AGENT_URL,
+	S_AGENT_SECRET,
+	S_AGENT_TIMEOUT_MS,
+	S_REPLY_MODE,
+	S_SEND_RATE,
+	S_SENDER_LIMIT,
+	S_SEGMENT_PRICE,
+	S_CURRENCY,
+	S_THREADS,
+	S_LOG_FORMAT,
+	S_LOG_LEVEL,
+	S_MAX_CONNECTIONS,
+	S_CONNECTION_TIMEOUT,
+	S_SQLITE_SYNC,
+	S_COUNT,
+};
+
+/* The settings table: environment variable, default (NULL: unset). The flag is the name
+ * without "SMSROUTER_", lowercased, '_' → '-'. */
+static const struct {
+	const char *env;
+	const char *def;
+} settings[S_COUNT] = {
+	[S_LISTEN] = {"SMSROUTER_LISTEN", "127.0.0.1:8000"},
+	[S_DATABASE_URL] = {"SMSROUTER_DATABASE_URL", "sqlite:var/smsrouter.db"},
+	[S_AUTH_TOKEN] = {"TWILIO_AUTH_TOKEN", NULL},
+	[S_AUTH_TOKEN_PREVIOUS] = {"TWILIO_AUTH_TOKEN_PREVIOUS", NULL},
+	[S_ACCOUNT_SID] = {"TWILIO_ACCOUNT_SID", NULL},
+	[S_API_BASE] = {"TWILIO_API_BASE", "https://api.twilio.com"},
+	[S_PUBLIC_URL] = {"SMSROUTER_PUBLIC_URL", NULL},
+	[S_TRUST_PROXY] = {"SMSROUTER_TRUST_PROXY", "0"},
+	[S_ADMIN_TOKEN] = {"SMSROUTER_ADMIN_TOKEN", NULL},
+	[S_AGENT_URL] = {"SMSROUTER_AGENT_URL", NULL},
+	[S_AGENT_SECRET] = {"SMSROUTER_AGENT_SECRET", NULL},
+	[S_AGENT_TIMEOUT_MS] = {"SMSROUTER_AGENT_TIMEOUT_MS", "10000"},
+	[S_REPLY_MODE] = {"SMSROUTER_REPLY_MODE", "twiml"},
+	[S_SEND_RATE] = {"SMSROUTER_SEND_RATE", "1"},
+	[S_SENDER_LIMIT] = {"SMSROUTER_SENDER_LIMIT", "30/min"},
+	[S_SEGMENT_PRICE] = {"SMSROUTER_SEGMENT_PRICE", "0.0083"},
+	[S_CURRENCY] = {"SMSROUTER_CURRENCY", "USD"},
+	[S_THREADS] = {"SMSROUTER_THREADS", NULL},
+	[S_LOG_FORMAT] = {"SMSROUTER_LOG_FORMAT", "json"},
+	[S_LOG_LEVEL] = {"SMSROUTER_LOG_LEVEL", "info"},
+	[S_MAX_CONNECTIONS] = {"SMSROUTER_MAX_CONNECTIONS", "1024"},
+	[S_CONNECTION_TIMEOUT] = {"SMSROUTER_CONNECTION_TIMEOUT", "20"},
+	[S_SQLITE_SYNC] = {"SMSROUTER_SQLITE_SYNC", "full"},
+};
+
+/* "SMSROUTER_DATABASE_URL" → "database-url"; "TWILIO_AUTH_TOKEN" → "twilio-auth-token". */
+static void flag_name(const char *env, char *out, size_t size) {
+	const char *p = strncmp(env, "SMSROUTER_", 10) == 0 ? env + 10 : env;
+	size_t i = 0;
+	for (; *p && i + 1 < size; p++, i++) {
+		out[i] = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+	}
+	out[i] = '\0';
+}
+
+static int parse_int(const char *s, long min, long max, int *ret) {
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		return -EINVAL;
+	}
+	*ret = (int)v;
+	return 0;
+}
+
+int config_parse_rate(const char *s, int *ret_count, int *ret_window_s) {
+	if (strcmp(s, "0") == 0 || strcmp(s, "off") == 0) {
+		*ret_count = 0;
+		*ret_window_s = 1;
+		return 0;
+	}
+	const char *slash = strchr(s, '/');
+	if (!slash) {
+		return -EINVAL;
+	}
+	char num[16];
+	size_t n = (size_t)(slash - s);
+	if (n == 0 || n >= sizeof(num)) {
+		return -EINVAL;
+	}
+	memcpy(num, s, n);
+	num[n] = '\0';
+	int count;
+	if (parse_int(num, 0, 1000000000, &count) < 0) {
+		return -EINVAL;
+	}
+	const char *unit = slash + 1;
+	int window;
+	if (strcmp(unit, "sec") == 0 || strcmp(unit, "s") == 0 || strcmp(unit, "second") == 0) {
+		window = 1;
+	} else if (strcmp(unit, "min") == 0 || strcmp(unit, "m") == 0 ||
+			strcmp(unit, "minute") == 0) {
+		window = 60;
+	} else if (strcmp(unit, "hour") == 0 || strcmp(unit, "h") == 0) {
+		window = 3600;
+	} else {
+		return -EINVAL;
+	}
+	*ret_count = count;
+	*ret_window_s = window;
+	return 0;
+}
+
+static bool parse_bool(const char *s, bool *ret) {
+	if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+		*ret = true;
+	} else if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") ||
+			!strcmp(s, "off") || !*s) {
+		*ret = false;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static int bad(char *err, size_t size, const char *env, const char *why) {
+	snprintf(err, size, "%s %s.", env, why);
+	return -EINVAL;
+}
+
+int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size) {
+	const char *val[S_COUNT];
+	bool dev = false;
+
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *e = getenv(settings[i].env);
+		val[i] = e && *e ? e : settings[i].def;
+	}
+
+	/* Flags win over the environment; consumed flags leave argv. */
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (i < *argc) {
+				argv[out++] = argv[i++];
+			}
+			break;
+		}
+		if (strcmp(a, "--dev") == 0) {
+			dev = true;
+			continue;
+		}
+		bool used = false;
+		if (strncmp(a, "--", 2) == 0) {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+			for (int s = 0; s < S_COUNT && !used; s++) {
+				char fname[64];
+				flag_name(settings[s].env, fname, sizeof(fname));
+				if (strlen(fname) != nlen || strncmp(fname, name, nlen) != 0) {
+					continue;
+				}
+				if (eq) {
+					val[s] = eq + 1;
+				} else if (i + 1 < *argc) {
+					val[s] = argv[++i];
+				} else {
+					snprintf(err, err_size, "--%s needs a value.", fname);
+					return -EINVAL;
+				}
+				used = true;
+			}
+		}
+		if (!used) {
+			argv[out++] = argv[i];
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->dev = dev;
+	c->listen = val[S_LISTEN];
+	c->database_url = val[S_DATABASE_URL];
+	c->auth_token = val[S_AUTH_TOKEN];
+	c->auth_token_previous = val[S_AUTH_TOKEN_PREVIOUS];
+	c->account_sid = val[S_ACCOUNT_SID];
+	c->api_base = val[S_API_BASE];
+	c->public_url = val[S_PUBLIC_URL];
+	c->admin_token = val[S_ADMIN_TOKEN];
+	c->agent_url = val[S_AGENT_URL];
+	c->agent_secret = val[S_AGENT_SECRET];
+	c->currency = val[S_CURRENCY];
+	c->segment_price_text = val[S_SEGMENT_PRICE];
+
+	if (!parse_bool(val[S_TRUST_PROXY], &c->trust_proxy)) {
+		return bad(err, err_size, "SMSROUTER_TRUST_PROXY", "must be 0 or 1");
+	}
+	if (c->public_url) {
+		const char *u = c->public_url;
+		const char *host = strstr(u, "://");
+		if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || !host ||
+				!host[3] || strpbrk(host + 3, "/?#") != NULL) {
+			return bad(err, err_size, "SMSROUTER_PUBLIC_URL",
+					"must be scheme://host[:port], with no path or trailing slash");
+		}
+	}
+	if (parse_int(val[S_AGENT_TIMEOUT_MS], 1, 600000, &c->agent_timeout_ms) < 0) {
+		return bad(err, err_size, "SMSROUTER_AGENT_TIMEOUT_MS",
+				"must be a number of milliseconds from 1 to 600000");
+	}
+	if (strcmp(val[S_REPLY_MODE], "twiml") == 0) {
+		c->reply_mode = CONFIG_REPLY_TWIML;
+	} else if (strcmp(val[S_REPLY_MODE], "rest") == 0) {
+		c->reply_mode = CONFIG_REPLY_REST;
+	} else {
+		return bad(err, err_size, "SMSROUTER_REPLY_MODE", "must be twiml or rest");
+	}
+	char *end;
+	c->send_rate = strtod(val[S_SEND_RATE], &end);
+	if (end == val[S_SEND_RATE] || *end || !(c->send_rate > 0) || c->send_rate > 10000) {
+		return bad(err, err_size, "SMSROUTER_SEND_RATE",
+				"must be a positive number of segments per second");
+	}
+	if (config_parse_rate(val[S_SENDER_LIMIT], &c->sender_limit, &c->sender_window_s) < 0) {
+		return bad(err, err_size, "SMSROUTER_SENDER_LIMIT",
+				"must look like 30/min, 5/sec, 100/hour or 0");
+	}
+	if (sms_price_parse(val[S_SEGMENT_PRICE], &c->segment_price) < 0) {
+		return bad(err, err_size, "SMSROUTER_SEGMENT_PRICE",
+				"must be a decimal number such as 0.0083");
+	}
+	if (val[S_THREADS]) {
+		if (parse_int(val[S_THREADS], 1, 256, &c->threads) < 0) {
+			return bad(err, err_size, "SMSROUTER_THREADS", "must be from 1 to 256");
+		}
+	} else {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->threads = n > 0 ? (int)(n > 64 ? 64 : n) : 2;
+	}
+	if (strcmp(val[S_LOG_FORMAT], "json") == 0) {
+		c->log_json = true;
+	} else if (strcmp(val[S_LOG_FORMAT], "text") == 0) {
+		c->log_json = false;
+	} else {
+		return bad(err, err_size, "SMSROUTER_LOG_FORMAT", "must be json or text");
+	}
+	if (log_level_parse(val[S_LOG_LEVEL], &c->log_level) < 0) {
+		return bad(err, err_size, "SMSROUTER_LOG_LEVEL", "must be debug, info, warn or error");
+	}
+	if (parse_int(val[S_MAX_CONNECTIONS], 1, 100000, &c->max_connections) < 0) {
+		return bad(err, err_size, "SMSROUTER_MAX_CONNECTIONS", "must be from 1 to 100000");
+	}
+	if (parse_int(val[S_CONNECTION_TIMEOUT], 1, 3600, &c->connection_timeout_s) < 0) {
+		return bad(err, err_size, "SMSROUTER_CONNECTION_TIMEOUT",
+				"must be a number of seconds from 1 to 3600");
+	}
+	if (strcmp(val[S_SQLITE_SYNC], "full") == 0) {
+		c->sqlite_sync = CONFIG_SYNC_FULL;
+	} else if (strcmp(val[S_SQLITE_SYNC], "normal") == 0) {
+		c->sqlite_sync = CONFIG_SYNC_NORMAL;
+	} else {
+		return bad(err, err_size, "SMSROUTER_SQLITE_SYNC", "must be full or normal");
+	}
+	return 0;
+}

@@ -1,0 +1,60 @@
+#pragma once
+/* config: the one settings table. Every setting comes from its environment variable, and
+ * a command-line flag of the same name wins (SMSROUTER_DATABASE_URL ↔ --database-url,
+ * TWILIO_AUTH_TOKEN ↔ --twilio-auth-token). Read once in main; no other module calls
+ * getenv. Strings are borrowed from the environment or argv and live as long as the
+ * process. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "sms/sms.h"
+
+enum config_reply_mode {
+	CONFIG_REPLY_TWIML,
+	CONFIG_REPLY_REST,
+};
+
+enum config_sqlite_sync {
+	CONFIG_SYNC_FULL,   /* fsync every commit: survives power loss */
+	CONFIG_SYNC_NORMAL, /* WAL fsync at checkpoints: survives a process crash */
+};
+
+struct config {
+	const char *listen;
+	const char *database_url;
+	const char *auth_token;          /* NULL when unset */
+	const char *auth_token_previous; /* NULL when unset */
+	const char *account_sid;         /* NULL when unset */
+	const char *api_base;
+	const char *public_url;  /* NULL when unset; no trailing '/' */
+	bool trust_proxy;
+	const char *admin_token; /* NULL: admin API answers 404 */
+	const char *agent_url;   /* NULL: the built-in memo agent */
+	const char *agent_secret;
+	int agent_timeout_ms;
+	enum config_reply_mode reply_mode;
+	double send_rate;
+	int sender_limit;        /* messages per sender_window_s; 0 = off */
+	int sender_window_s;
+	struct sms_price segment_price;
+	const char *segment_price_text;
+	const char *currency;
+	int threads;
+	bool log_json;
+	enum log_level log_level;
+	int max_connections;
+	int connection_timeout_s;
+	enum config_sqlite_sync sqlite_sync;
+	bool dev; /* serve --dev */
+};
+
+/* Fills c from the environment and the flags in argv[1..*argc). Flags it knows are
+ * removed from argv (and *argc lowered); everything else stays in order for the
+ * subcommand. -EINVAL with a one-sentence reason in err on a bad value or a flag that
+ * lacks its value. */
+int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size);
+
+/* Parses "30/min", "5/sec", "100/hour", "0". 0 or -EINVAL. */
+int config_parse_rate(const char *s, int *ret_count, int *ret_window_s);

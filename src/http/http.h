@@ -1,0 +1,70 @@
+#pragma once
+/* http: the server (libmicrohttpd, internal thread pool on epoll), request limits, the
+ * exact route table, and JSON / TwiML responses. A request reaches a handler with its
+ * whole body (at most HTTP_MAX_BODY bytes) and its raw request-target. Knows nothing of
+ * Twilio or SQL. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define HTTP_MAX_BODY (64 * 1024)
+#define HTTP_MAX_PARAMS 3
+
+struct app; /* what handlers work with: see app.h */
+struct MHD_Connection;
+
+struct http_request {
+	const char *method;
+	const char *target; /* raw request-target: path and query exactly as received */
+	const char *path;   /* raw path: target up to '?' */
+	const char *query;  /* raw query after '?', or NULL */
+	const char *body;   /* NUL-terminated (the NUL is not counted in body_len) */
+	size_t body_len;
+	const char *params[HTTP_MAX_PARAMS]; /* the route's {…} segments, percent-decoded */
+	struct MHD_Connection *conn;
+};
+
+struct http_response {
+	int status;
+	const char *content_type; /* static string */
+	char *body;               /* malloc'd, owned by the response; NULL: empty */
+	size_t body_len;
+	char allow[64];           /* for 405: "GET, DELETE" */
+	const char *www_authenticate; /* for 401 */
+};
+
+/* A request header's value (borrowed, valid during the request) or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
+/* A query parameter's decoded value (borrowed) or NULL. */
+const char *http_query(const struct http_request *req, const char *name);
+
+/* Response helpers; each replaces what res held. */
+void http_json_error(struct http_response *res, int status, const char *code,
+		const char *message);
+/* Takes over j (decref'd here). */
+void http_json(struct http_response *res, int status, json_t *j);
+/* Takes over body (malloc'd, NUL-terminated). */
+void http_text(struct http_response *res, int status, const char *content_type, char *body);
+void http_empty(struct http_response *res, int status);
+
+struct http_server_options {
+	const char *listen; /* "127.0.0.1:8000", "[::1]:8000"; port 0 picks a free one */
+	int threads;
+	int max_connections;
+	int connection_timeout_s;
+};
+
+struct http_server;
+
+/* Binds and starts serving app. -EINVAL (bad address), -EADDRINUSE, -EIO. */
+int http_server_start(const struct http_server_options *o, struct app *app,
+		struct http_server **ret);
+/* The bound port. */
+int http_server_port(const struct http_server *s);
+/* Stops accepting, lets in-flight requests finish (up to grace_ms), then stops. */
+void http_server_stop(struct http_server *s, int grace_ms);
+
+/* Dispatches a request through the route table (routes.c). */
+void http_route(struct app *app, struct http_request *req, struct http_response *res,
+		int *ret_route);

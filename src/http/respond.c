@@ -1,0 +1,43 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+
+const char *http_header(const struct http_request *req, const char *name) {
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name) {
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_text(struct http_response *res, int status, const char *content_type, char *body) {
+	free(res->body);
+	res->status = status;
+	res->content_type = content_type;
+	res->body = body;
+	res->body_len = body ? strlen(body) : 0;
+}
+
+void http_empty(struct http_response *res, int status) {
+	http_text(res, status, NULL, NULL);
+}
+
+void http_json(struct http_response *res, int status, json_t *j) {
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(j);
+	if (!text) {
+		/* Out of memory: an honest 500 with a fixed body. */
+		http_text(res, 500, "application/json",
+				strdup("{\"error\":\"internal\",\"message\":\"Out of memory.\"}"));
+		return;
+	}
+	http_text(res, status, "application/json", text);
+}
+
+void http_json_error(struct http_response *res, int status, const char *code,
+		const char *message) {
+	http_json(res, status, json_pack("{s:s,s:s}", "error", code, "message", message));
+}

@@ -1,0 +1,303 @@
+/* The libmicrohttpd server: thread pool on epoll, limits, body collection, graceful stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+#include "log.h"
+#include "metrics.h"
+
+/* Beyond this much body we stop reading and drop the connection. */
+#define HARD_BODY_LIMIT (1024 * 1024)
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct app *app;
+	atomic_int in_flight;
+	int port;
+};
+
+/* One request's state, hung off libmicrohttpd's connection context. */
+struct req_state {
+	char *target;
+	char *body;
+	size_t len;
+	size_t cap;
+	bool started;
+	bool too_big;
+	struct timespec t0;
+};
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+	(void)conn;
+	struct http_server *s = cls;
+	struct req_state *st = calloc(1, sizeof(*st));
+	if (st) {
+		st->target = strdup(uri ? uri : "");
+		clock_gettime(CLOCK_MONOTONIC, &st->t0);
+	}
+	atomic_fetch_add(&s->in_flight, 1);
+	return st;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		enum MHD_RequestTerminationCode toe) {
+	(void)conn;
+	(void)toe;
+	struct http_server *s = cls;
+	struct req_state *st = *con_cls;
+	if (st) {
+		free(st->target);
+		free(st->body);
+		free(st);
+	}
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res) {
+	struct MHD_Response *r = MHD_create_response_from_buffer(res->body_len,
+			res->body ? res->body : (void *)"", res->body ? MHD_RESPMEM_MUST_FREE
+								      : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(res->body);
+		return MHD_NO;
+	}
+	res->body = NULL;
+	if (res->content_type) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+	}
+	if (res->allow[0]) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+	}
+	if (res->www_authenticate) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
+	}
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ok = MHD_queue_response(conn, (unsigned int)res->status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result too_large(struct MHD_Connection *conn) {
+	struct http_response res = {0};
+	http_json_error(&res, 413, "payload_too_large", "The request body is over 64 KiB.");
+	metrics_request(METRICS_ROUTE_OTHER, 413);
+	return send_response(conn, &res);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+		const char *method, const char *version, const char *upload_data,
+		size_t *upload_data_size, void **con_cls) {
+	(void)url;
+	(void)version;
+	struct http_server *s = cls;
+	struct req_state *st = *con_cls;
+
+	if (!st || !st->target) {
+		return MHD_NO; /* out of memory: drop the connection */
+	}
+	if (!st->started) {
+		st->started = true;
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+			return too_large(conn);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (st->too_big || st->len + n > HTTP_MAX_BODY) {
+			st->too_big = true;
+			st->len += n;
+			/* Discard, up to a point; then stop listening to this client. */
+			return st->len > HARD_BODY_LIMIT ? MHD_NO : MHD_YES;
+		}
+		if (st->len + n + 1 > st->cap) {
+			size_t cap = st->cap ? st->cap : 4096;
+			while (cap < st->len + n + 1) {
+				cap *= 2;
+			}
+			char *p = realloc(st->body, cap);
+			if (!p) {
+				return MHD_NO;
+			}
+			st->body = p;
+			st->cap = cap;
+		}
+		memcpy(st->body + st->len, upload_data, n);
+		st->len += n;
+		st->body[st->len] = '\0';
+		return MHD_YES;
+	}
+	if (st->too_big) {
+		return too_large(conn);
+	}
+
+	/* The whole request is here. */
+	char *path = strdup(st->target);
+	if (!path) {
+		return MHD_NO;
+	}
+	char *q = strchr(path, '?');
+	if (q) {
+		*q = '\0';
+	}
+	const char *query = strchr(st->target, '?');
+	struct http_request req = {
+		.method = method,
+		.target = st->target,
+		.path = path,
+		.query = query ? query + 1 : NULL,
+		.body = st->body ? st->body : "",
+		.body_len = st->len,
+		.conn = conn,
+	};
+	struct http_response res = {.status = 500};
+	int route = METRICS_ROUTE_OTHER;
+	http_route(s->app, &req, &res, &route);
+	free(path);
+
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - st->t0.tv_sec) + (double)(t1.tv_nsec - st->t0.tv_nsec) / 1e9;
+	metrics_request((enum metrics_route)route, res.status);
+	if (route == METRICS_ROUTE_WEBHOOK_SMS) {
+		metrics_webhook_seconds(took);
+	}
+	if (log_enabled(LOG_DEBUG)) {
+		log_debug("http.request", LOG_STR("method", method), LOG_STR("path", req.path),
+				LOG_INT("status", res.status), LOG_INT("us", (int64_t)(took * 1e6)));
+	}
+	return send_response(conn, &res);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+		msg[--n] = '\0';
+	}
+	log_debug("http.mhd", LOG_STR("message", msg));
+}
+
+/* "127.0.0.1:8000", "[::1]:8000", "0.0.0.0:0" → a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *ret_v6) {
+	char host[128];
+	const char *colon;
+	const char *h = listen;
+	size_t hlen;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*listen == '[') {
+		const char *close = strchr(listen, ']');
+		if (!close || close[1] != ':') {
+			return -EINVAL;
+		}
+		h = listen + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon) {
+			return -EINVAL;
+		}
+		hlen = (size_t)(colon - listen);
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		return -EINVAL;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end || port < 0 || port > 65535) {
+		return -EINVAL;
+	}
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*ret_v6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*ret_v6 = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int http_server_start(const struct http_server_options *o, struct app *app,
+		struct http_server **ret) {
+	struct sockaddr_storage ss;
+	bool v6;
+	struct http_server *s;
+
+	if (parse_listen(o->listen, &ss, &v6) < 0) {
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		return -ENOMEM;
+	}
+	s->app = app;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (v6) {
+		flags |= MHD_USE_IPv6;
+	}
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_connections,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->connection_timeout_s,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+			MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+			MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+			MHD_OPTION_END);
+	if (!s->daemon) {
+		free(s);
+		return -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*ret = s;
+	return 0;
+}
+
+int http_server_port(const struct http_server *s) {
+	return s->port;
+}
+
+void http_server_stop(struct http_server *s, int grace_ms) {
+	if (!s) {
+		return;
+	}
+	/* Stop accepting; requests already received run to their answer. */
+	MHD_quiesce_daemon(s->daemon);
+	for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

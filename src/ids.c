@@ -1,0 +1,113 @@
+#include "ids.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size) {
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t plen = strlen(prefix);
+
+	if (bytes > sizeof(raw) || plen + 2 * bytes + 1 > out_size) {
+		return -EINVAL;
+	}
+	if (RAND_bytes(raw, (int)bytes) != 1) {
+		return -EIO;
+	}
+	memcpy(out, prefix, plen);
+	for (size_t i = 0; i < bytes; i++) {
+		out[plen + 2 * i] = hex[raw[i] >> 4];
+		out[plen + 2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[plen + 2 * bytes] = '\0';
+	return 0;
+}
+
+int64_t ids_now(void) {
+	return (int64_t)time(NULL);
+}
+
+void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]) {
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, IDS_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *ret) {
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i])) {
+			return -EINVAL;
+		}
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int ids_time_parse(const char *s, int64_t *ret) {
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	size_t len = strlen(s);
+	const char *p;
+
+	if (len < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+			digits(s + 8, 2, &d)) {
+		return -EINVAL;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31) {
+		return -EINVAL;
+	}
+	int64_t offset = 0;
+	if (len == 10) {
+		goto done;
+	}
+	if (len < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+			s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+			digits(s + 17, 2, &sec)) {
+		return -EINVAL;
+	}
+	if (h > 23 || mi > 59 || sec > 60) {
+		return -EINVAL;
+	}
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p)) {
+			return -EINVAL;
+		}
+		while (isdigit((unsigned char)*p)) {
+			p++;
+		}
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		goto done;
+	}
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int oh, om;
+		if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59) {
+			return -EINVAL;
+		}
+		offset = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		goto done;
+	}
+	return -EINVAL;
+done:
+	*ret = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+	return 0;
+}

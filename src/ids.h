@@ -1,0 +1,22 @@
+#pragma once
+/* ids: opaque, random, unguessable identifiers (OpenSSL's RAND_bytes), and RFC 3339
+ * time stamps. Knows nothing of the other modules. */
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDS_SIZE 33          /* 32 lowercase hex characters (128 random bits) and NUL */
+#define IDS_TIME_SIZE 32     /* "2026-11-24T14:15:07Z" and NUL, with room */
+
+/* Writes prefix (may be "") then 2*bytes hex characters of fresh randomness into out
+ * (out_size must hold them and NUL). 0 or -EIO when the random source fails. */
+int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size);
+
+/* Unix seconds, UTC. */
+int64_t ids_now(void);
+
+/* Formats unix seconds as RFC 3339 UTC ("2026-11-24T14:15:07Z"). */
+void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]);
+
+/* Parses an RFC 3339 time ("2026-11-24T14:15:07Z", "…+02:00", fractional seconds
+ * allowed, or a plain date "2026-11-24" meaning its midnight UTC). 0 or -EINVAL. */
+int ids_time_parse(const char *s, int64_t *ret);

@@ -1,0 +1,164 @@
+#define _GNU_SOURCE /* open_memstream */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define STATUS_MAX 600
+
+static const char *const route_names[METRICS_ROUTE_COUNT] = {
+	"webhook_sms", "webhook_status", "health", "ready", "metrics", "admin", "none",
+};
+static const char *const message_names[METRICS_MSG_COUNT] = {
+	"routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",
+	"duplicate",
+};
+static const char *const reject_names[METRICS_REJECT_COUNT] = {
+	"signature", "account_sid", "malformed", "too_large",
+};
+static const struct {
+	const char *name;
+	const char *help;
+} counter_info[METRICS_COUNTER_COUNT] = {
+	{"smsrouter_agent_failures_total", "Agent calls that timed out, failed or answered badly."},
+	{"smsrouter_store_errors_total", "Store operations that failed."},
+	{"smsrouter_onboarding_sent_total", "Onboarding texts sent to unknown senders."},
+	{"smsrouter_status_callbacks_total", "Status callbacks applied."},
+	{"smsrouter_replies_truncated_total", "Replies cut to Twilio's 1600-character limit."},
+};
+
+static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+
+struct histogram {
+	atomic_uint_fast64_t bucket[NBOUNDS + 1]; /* last: +Inf */
+	atomic_uint_fast64_t sum_us;
+	atomic_uint_fast64_t count;
+};
+
+static atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX];
+static atomic_uint_fast64_t messages[METRICS_MSG_COUNT];
+static atomic_uint_fast64_t rejects[METRICS_REJECT_COUNT];
+static atomic_uint_fast64_t counters[METRICS_COUNTER_COUNT];
+static struct histogram webhook_hist;
+static struct histogram agent_hist;
+
+void metrics_request(enum metrics_route route, int status) {
+	if (status < 0 || status >= STATUS_MAX) {
+		status = 0;
+	}
+	atomic_fetch_add_explicit(&requests[route][status], 1, memory_order_relaxed);
+}
+
+void metrics_message(enum metrics_message what) {
+	atomic_fetch_add_explicit(&messages[what], 1, memory_order_relaxed);
+}
+
+void metrics_reject(enum metrics_reject why) {
+	atomic_fetch_add_explicit(&rejects[why], 1, memory_order_relaxed);
+}
+
+void metrics_inc(enum metrics_counter c) {
+	atomic_fetch_add_explicit(&counters[c], 1, memory_order_relaxed);
+}
+
+static void observe(struct histogram *h, double seconds) {
+	size_t i = 0;
+	while (i < NBOUNDS && seconds > bounds[i]) {
+		i++;
+	}
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, (uint_fast64_t)(seconds * 1e6), memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+void metrics_webhook_seconds(double seconds) {
+	observe(&webhook_hist, seconds);
+}
+
+void metrics_agent_seconds(double seconds) {
+	observe(&agent_hist, seconds);
+}
+
+static unsigned long long load(atomic_uint_fast64_t *a) {
+	return (unsigned long long)atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static void render_histogram(FILE *f, const char *name, const char *help, struct histogram *h) {
+	unsigned long long cum = 0;
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t i = 0; i <= NBOUNDS; i++) {
+		cum += load(&h->bucket[i]);
+		if (i < NBOUNDS) {
+			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
+		} else {
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+		}
+	}
+	fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)load(&h->sum_us) / 1e6, name,
+			load(&h->count));
+}
+
+int metrics_render(int64_t users, int64_t phones, char **ret_text) {
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
+		return -ENOMEM;
+	}
+	fprintf(f, "# HELP smsrouter_build_info Build information.\n"
+		   "# TYPE smsrouter_build_info gauge\n"
+		   "smsrouter_build_info{version=\"%s\"} 1\n",
+			SMSROUTER_VERSION);
+	fprintf(f, "# HELP smsrouter_http_requests_total HTTP requests by route and status.\n"
+		   "# TYPE smsrouter_http_requests_total counter\n");
+	for (int r = 0; r < METRICS_ROUTE_COUNT; r++) {
+		for (int s = 0; s < STATUS_MAX; s++) {
+			unsigned long long v = load(&requests[r][s]);
+			if (v) {
+				fprintf(f, "smsrouter_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+						route_names[r], s, v);
+			}
+		}
+	}
+	fprintf(f, "# HELP smsrouter_messages_total Inbound messages by outcome.\n"
+		   "# TYPE smsrouter_messages_total counter\n");
+	for (int i = 0; i < METRICS_MSG_COUNT; i++) {
+		fprintf(f, "smsrouter_messages_total{outcome=\"%s\"} %llu\n", message_names[i],
+				load(&messages[i]));
+	}
+	fprintf(f, "# HELP smsrouter_webhooks_rejected_total Webhooks refused, by reason.\n"
+		   "# TYPE smsrouter_webhooks_rejected_total counter\n");
+	for (int i = 0; i < METRICS_REJECT_COUNT; i++) {
+		fprintf(f, "smsrouter_webhooks_rejected_total{reason=\"%s\"} %llu\n",
+				reject_names[i], load(&rejects[i]));
+	}
+	for (int i = 0; i < METRICS_COUNTER_COUNT; i++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name,
+				counter_info[i].help, counter_info[i].name, counter_info[i].name,
+				load(&counters[i]));
+	}
+	render_histogram(f, "smsrouter_webhook_duration_seconds",
+			"Time from a webhook's full body to its answer.", &webhook_hist);
+	render_histogram(f, "smsrouter_agent_duration_seconds", "Time an agent call took.",
+			&agent_hist);
+	if (users >= 0) {
+		fprintf(f, "# HELP smsrouter_users Registered users.\n# TYPE smsrouter_users gauge\n"
+			   "smsrouter_users %lld\n",
+				(long long)users);
+	}
+	if (phones >= 0) {
+		fprintf(f, "# HELP smsrouter_phones Registered phone numbers.\n"
+			   "# TYPE smsrouter_phones gauge\nsmsrouter_phones %lld\n",
+				(long long)phones);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	*ret_text = text;
+	return 0;
+}

@@ -1,0 +1,56 @@
+#pragma once
+/* metrics: counters and histograms as atomics (no lock on the hot path), rendered in
+ * the Prometheus text exposition format 0.0.4. Knows nothing of the other modules. */
+#include <stddef.h>
+#include <stdint.h>
+
+enum metrics_route {
+	METRICS_ROUTE_WEBHOOK_SMS,
+	METRICS_ROUTE_WEBHOOK_STATUS,
+	METRICS_ROUTE_HEALTH,
+	METRICS_ROUTE_READY,
+	METRICS_ROUTE_METRICS,
+	METRICS_ROUTE_ADMIN,
+	METRICS_ROUTE_OTHER, /* no route matched */
+	METRICS_ROUTE_COUNT,
+};
+
+enum metrics_message { /* what became of an inbound message */
+	METRICS_MSG_ROUTED,
+	METRICS_MSG_UNROUTED,
+	METRICS_MSG_RATE_LIMITED,
+	METRICS_MSG_OPTED_OUT,  /* an opt-out word */
+	METRICS_MSG_OPTED_IN,   /* an opt-in word */
+	METRICS_MSG_HELP,
+	METRICS_MSG_BLOCKED,    /* from an opted-out number: stored, not routed */
+	METRICS_MSG_DUPLICATE,  /* a MessageSid seen before */
+	METRICS_MSG_COUNT,
+};
+
+enum metrics_reject { /* why a webhook was refused */
+	METRICS_REJECT_SIGNATURE,
+	METRICS_REJECT_ACCOUNT,
+	METRICS_REJECT_MALFORMED,
+	METRICS_REJECT_TOO_LARGE,
+	METRICS_REJECT_COUNT,
+};
+
+enum metrics_counter {
+	METRICS_AGENT_FAILURES,
+	METRICS_STORE_ERRORS,
+	METRICS_ONBOARDING_SENT,
+	METRICS_STATUS_CALLBACKS,
+	METRICS_REPLIES_TRUNCATED,
+	METRICS_COUNTER_COUNT,
+};
+
+void metrics_request(enum metrics_route route, int status);
+void metrics_message(enum metrics_message what);
+void metrics_reject(enum metrics_reject why);
+void metrics_inc(enum metrics_counter c);
+void metrics_webhook_seconds(double seconds);
+void metrics_agent_seconds(double seconds);
+
+/* Renders every metric; users and phones are gauges the caller read from the store
+ * (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
+int metrics_render(int64_t users, int64_t phones, char **ret_text);

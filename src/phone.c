@@ -1,0 +1,69 @@
+/* phone: E.164 validation and masking for logs. */
+#include "phone.h"
+
+#include <string.h>
+
+#define PHONE_MIN_DIGITS 8
+#define PHONE_MAX_DIGITS 15
+#define PHONE_MASK_RUN 9  /* a digit run shorter than this is masked whole */
+#define PHONE_MASK_KEEP 4 /* digits kept at each end of a long run */
+
+/* True for the ASCII digits only: isdigit() depends on the locale and takes an int. */
+static bool is_digit(char c) {
+	return c >= '0' && c <= '9';
+}
+
+bool phone_is_valid(const char *s) {
+	size_t digits = 0;
+
+	if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9') {
+		return false;
+	}
+	for (const char *p = s + 1; *p != '\0'; p++) {
+		/* Stop at the 16th digit: never walk a long junk string further than needed. */
+		if (!is_digit(*p) || ++digits > PHONE_MAX_DIGITS) {
+			return false;
+		}
+	}
+	return digits >= PHONE_MIN_DIGITS;
+}
+
+void phone_mask(const char *s, char out[PHONE_MASK_SIZE]) {
+	size_t i = 0;
+
+	strcpy(out, "***");
+	if (s == NULL) {
+		return;
+	}
+	/* Find the first run of PHONE_MASK_RUN or more digits; everything else is dropped. */
+	while (s[i] != '\0') {
+		size_t start;
+		size_t run;
+		char *p = out;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (is_digit(s[i])) {
+			i++;
+		}
+		run = i - start;
+		if (run < PHONE_MASK_RUN) {
+			continue;
+		}
+		/* At most 1 + 4 + 3 + 4 + 1 = 13 bytes, well within PHONE_MASK_SIZE. */
+		if (start > 0 && s[start - 1] == '+') {
+			*p++ = '+';
+		}
+		memcpy(p, s + start, PHONE_MASK_KEEP);
+		p += PHONE_MASK_KEEP;
+		memcpy(p, "***", 3);
+		p += 3;
+		memcpy(p, s + i - PHONE_MASK_KEEP, PHONE_MASK_KEEP);
+		p += PHONE_MASK_KEEP;
+		*p = '\0';
+		return;
+	}
+}

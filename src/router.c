@@ -1,0 +1,334 @@
+#include "router.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "sms/sms.h"
+
+#define DEFAULT_ONBOARDING                                                              \
+	"This number is not registered with this service yet. Ask the service's "     \
+	"administrator to add it."
+#define DEFAULT_HELP                                                                    \
+	"This is an automated assistant. Reply STOP to unsubscribe, START to "         \
+	"resubscribe. Msg&data rates may apply."
+#define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
+
+struct router {
+	struct store *store;
+	struct agent *agent;
+	struct ratelimit *rl;
+	const char *onboarding;
+	const char *help;
+	int window_s;
+};
+
+int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
+		const struct router_options *o, struct router **ret_router) {
+	struct router *r = calloc(1, sizeof(*r));
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->store = s;
+	r->agent = a;
+	r->rl = rl;
+	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
+	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
+	r->window_s = o && o->onboarding_window_s > 0 ? o->onboarding_window_s : 24 * 3600;
+	*ret_router = r;
+	return 0;
+}
+
+void router_destroy(struct router *r) {
+	free(r);
+}
+
+static bool word_in(const char *s, size_t n, const char *const *words) {
+	for (; *words; words++) {
+		if (strlen(*words) == n && strncasecmp(s, *words, n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+char router_keyword(const char *body, const char *opt_out_type) {
+	static const char *const out[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
+		"QUIT", "REVOKE", "OPTOUT", NULL};
+	static const char *const in[] = {"START", "UNSTOP", "YES", NULL};
+	static const char *const help[] = {"HELP", "INFO", NULL};
+
+	/* Twilio's Advanced Opt-Out has matched its own keywords: its verdict decides. */
+	if (opt_out_type && *opt_out_type) {
+		size_t n = strlen(opt_out_type);
+		if (word_in(opt_out_type, n, (const char *const[]){"STOP", NULL})) {
+			return 'o';
+		}
+		if (word_in(opt_out_type, n, (const char *const[]){"START", NULL})) {
+			return 'i';
+		}
+		if (word_in(opt_out_type, n, (const char *const[]){"HELP", NULL})) {
+			return 'h';
+		}
+	}
+	if (!body) {
+		return 0;
+	}
+	while (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n') {
+		body++;
+	}
+	size_t n = strlen(body);
+	while (n > 0 && (body[n - 1] == ' ' || body[n - 1] == '\t' || body[n - 1] == '\r' ||
+				body[n - 1] == '\n')) {
+		n--;
+	}
+	if (word_in(body, n, out)) {
+		return 'o';
+	}
+	if (word_in(body, n, in)) {
+		return 'i';
+	}
+	if (word_in(body, n, help)) {
+		return 'h';
+	}
+	return 0;
+}
+
+static double seconds_since(const struct timespec *t0) {
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Stores reply as the outbound answer to inbound message inbound_id. */
+static int store_reply(struct router *r, const char *user_id, const struct router_inbound *in,
+		int64_t inbound_id, const char *reply, int64_t *ret_id) {
+	struct sms_count c;
+	sms_count(reply, strlen(reply), &c);
+	struct store_message m = {
+		.from = in->to,
+		.to = in->from,
+		.body = reply,
+		.status = "queued",
+		.encoding = sms_encoding_name(c.encoding),
+		.segments = c.segments,
+		.reply_to = inbound_id,
+	};
+	return store_outbound_add(r->store, user_id, &m, ret_id);
+}
+
+/* A seen MessageSid: the answer given the first time, never a second routing. */
+static int duplicate(struct router *r, const char *sid, struct router_result *ret) {
+	char *reply = NULL;
+	int64_t id = 0;
+	int e = store_answer_for(r->store, sid, &reply, &id);
+	if (e < 0) {
+		return e;
+	}
+	ret->outcome = ROUTER_DUPLICATE;
+	ret->reply = reply;
+	ret->outbound_id = id;
+	metrics_message(METRICS_MSG_DUPLICATE);
+	log_info("inbound.duplicate", LOG_STR("sid", sid));
+	return 0;
+}
+
+int router_inbound(struct router *r, const struct router_inbound *in,
+		struct router_result *ret) {
+	struct store_user user;
+	bool known, opted_out = false;
+	const char *status;
+	enum router_outcome outcome;
+	int64_t inbound_id = 0;
+	char *reply = NULL;
+	int e;
+
+	memset(ret, 0, sizeof(*ret));
+
+	/* 1. A Twilio retry (or its fallback request) is answered, not routed again. */
+	e = duplicate(r, in->sid, ret);
+	if (e != -ENOENT) {
+		return e;
+	}
+
+	/* 2–4. What this is and who sent it. */
+	char word = router_keyword(in->body, in->opt_out_type);
+	e = store_user_by_phone(r->store, in->from, &user);
+	if (e < 0 && e != -ENOENT) {
+		return e;
+	}
+	known = e == 0;
+	e = store_optout_get(r->store, in->from, &opted_out);
+	if (e < 0) {
+		return e;
+	}
+	if (word == 'o') {
+		outcome = ROUTER_OPTED_OUT;
+		status = "opt_out";
+	} else if (word == 'i') {
+		outcome = ROUTER_OPTED_IN;
+		status = "opt_in";
+	} else if (opted_out) {
+		outcome = ROUTER_BLOCKED;
+		status = "opted_out";
+	} else if (word == 'h') {
+		outcome = ROUTER_HELP;
+		status = "help";
+	} else if (!ratelimit_take(r->rl, in->from, ratelimit_now_ms())) {
+		outcome = ROUTER_RATE_LIMITED;
+		status = "rate_limited";
+	} else if (!known) {
+		outcome = ROUTER_UNROUTED;
+		status = "unrouted";
+	} else {
+		outcome = ROUTER_ROUTED;
+		status = "received";
+	}
+
+	/* Opt-out state first: it is idempotent, and must hold even if what follows fails. */
+	if (word == 'o' || word == 'i') {
+		e = store_optout_set(r->store, in->from, word == 'o');
+		if (e < 0) {
+			return e;
+		}
+	}
+
+	/* 5. Commit the inbound message before anything is answered. */
+	struct sms_count c;
+	const char *body = in->body ? in->body : "";
+	sms_count(body, strlen(body), &c);
+	struct store_message m = {
+		.sid = in->sid,
+		.from = in->from,
+		.to = in->to,
+		.body = body,
+		.status = status,
+		.encoding = sms_encoding_name(c.encoding),
+		.segments = in->num_segments > 0 ? in->num_segments : c.segments,
+		.media_json = in->media_json,
+	};
+	e = store_inbound_add(r->store, known ? user.id : NULL, &m, &inbound_id);
+	if (e == -EEXIST) {
+		/* The same MessageSid raced us in on another connection. */
+		return duplicate(r, in->sid, ret);
+	}
+	if (e < 0) {
+		return e;
+	}
+	m.id = inbound_id;
+	m.created_at = ids_now();
+	ret->outcome = outcome;
+	if (known) {
+		memcpy(ret->user_id, user.id, sizeof(ret->user_id));
+	}
+
+	/* 6. Decide the reply. */
+	switch (outcome) {
+	case ROUTER_ROUTED: {
+		struct agent_request req = {.user = &user, .message = &m};
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		e = agent_reply(r->agent, &req, &reply);
+		double took = seconds_since(&t0);
+		metrics_agent_seconds(took);
+		if (e < 0) {
+			metrics_inc(METRICS_AGENT_FAILURES);
+			log_error("agent.failed", LOG_STR("sid", in->sid), LOG_STR("user", user.id),
+					LOG_INT("error", -e), LOG_INT("agent_ms", (int64_t)(took * 1000)));
+			reply = strdup(APOLOGY);
+			ret->agent_failed = true;
+		}
+		metrics_message(METRICS_MSG_ROUTED);
+		log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_STR("user", user.id), LOG_INT("agent_ms", (int64_t)(took * 1000)),
+				LOG_TEXT("body", body));
+		break;
+	}
+	case ROUTER_UNROUTED:
+		metrics_message(METRICS_MSG_UNROUTED);
+		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
+		if (e == 0) {
+			reply = strdup(r->onboarding);
+			metrics_inc(METRICS_ONBOARDING_SENT);
+		} else if (e != -EEXIST) {
+			metrics_inc(METRICS_STORE_ERRORS);
+		}
+		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_INT("onboarding", e == 0));
+		break;
+	case ROUTER_HELP:
+		metrics_message(METRICS_MSG_HELP);
+		reply = strdup(r->help);
+		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_OPTED_OUT:
+	case ROUTER_OPTED_IN:
+		/* Twilio has answered these itself; anything we add would contradict it or be
+		 * blocked (21610). */
+		metrics_message(outcome == ROUTER_OPTED_OUT ? METRICS_MSG_OPTED_OUT
+							   : METRICS_MSG_OPTED_IN);
+		log_info(outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
+				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_BLOCKED:
+		metrics_message(METRICS_MSG_BLOCKED);
+		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_RATE_LIMITED:
+		metrics_message(METRICS_MSG_RATE_LIMITED);
+		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
+				LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_DUPLICATE:
+		break;
+	}
+
+	if (reply && !*reply) {
+		free(reply); /* an empty <Message> is Twilio's error 14103 */
+		reply = NULL;
+	}
+	if (!reply) {
+		return 0;
+	}
+
+	/* 7. Twilio refuses bodies over 1600 characters: cut on a character boundary. */
+	size_t len = strlen(reply);
+	size_t fit = sms_fit_chars(reply, len, ROUTER_MAX_REPLY_CHARS);
+	if (fit < len) {
+		reply[fit] = '\0';
+		metrics_inc(METRICS_REPLIES_TRUNCATED);
+	}
+	e = store_reply(r, known ? user.id : NULL, in, inbound_id, reply, &ret->outbound_id);
+	if (e < 0) {
+		/* The inbound message is committed; the reply still goes out, unrecorded. */
+		metrics_inc(METRICS_STORE_ERRORS);
+		log_error("outbound.store_failed", LOG_STR("sid", in->sid), LOG_INT("error", -e));
+	}
+	ret->reply = reply;
+	return 0;
+}
+
+int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
+		const char *error_code, const char *to) {
+	bool changed = false;
+	int e = store_status_update(r->store, outbound_id, sid, status, error_code, &changed);
+	if (e < 0) {
+		return e;
+	}
+	/* 21610: the recipient has opted out (STOP); never send to it again until START. */
+	if (error_code && strcmp(error_code, "21610") == 0 && to && *to) {
+		e = store_optout_set(r->store, to, true);
+		if (e < 0) {
+			return e;
+		}
+		log_info("status.opted_out", LOG_PHONE("to", to));
+	}
+	metrics_inc(METRICS_STATUS_CALLBACKS);
+	log_info("status.update", LOG_STR("sid", sid ? sid : ""), LOG_INT("outbound", outbound_id),
+			LOG_STR("status", status), LOG_INT("changed", changed));
+	return 0;
+}

@@ -1,0 +1,68 @@
+#pragma once
+/* router: the decision for one inbound message, in a fixed order: dedupe by MessageSid,
+ * opt-out / opt-in / help words, phone → user, rate limit, store the inbound (committed),
+ * the user's agent, store the reply. No HTTP and no SQL in it. */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "ratelimit.h"
+#include "store/store.h"
+
+#define ROUTER_MAX_REPLY_CHARS 1600 /* Twilio's Body limit */
+
+struct router;
+
+struct router_options {
+	const char *onboarding_text; /* NULL: the default */
+	const char *help_text;       /* NULL: the default */
+	int onboarding_window_s;     /* 0: 24 h */
+};
+
+/* All borrowed; they must outlive the router. */
+int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
+		const struct router_options *o, struct router **ret_router);
+void router_destroy(struct router *r); /* NULL is fine */
+
+struct router_inbound { /* borrowed strings, already validated UTF-8 */
+	const char *sid;
+	const char *from;
+	const char *to;
+	const char *body;
+	const char *opt_out_type; /* Twilio's OptOutType or NULL */
+	const char *media_json;   /* JSON array or NULL */
+	int num_segments;         /* Twilio's NumSegments, 0 when absent */
+};
+
+enum router_outcome {
+	ROUTER_ROUTED,
+	ROUTER_UNROUTED,
+	ROUTER_RATE_LIMITED,
+	ROUTER_OPTED_OUT,
+	ROUTER_OPTED_IN,
+	ROUTER_HELP,
+	ROUTER_BLOCKED,
+	ROUTER_DUPLICATE,
+};
+
+struct router_result {
+	enum router_outcome outcome;
+	char *reply;          /* the caller's to free; NULL: nothing to say */
+	int64_t outbound_id;  /* the stored reply's id, 0 when none */
+	char user_id[STORE_ID_SIZE]; /* "" when the sender is unknown */
+	bool agent_failed;    /* the reply is our apology */
+};
+
+/* Decides and stores. On success *ret is filled (free ret->reply). -EIO: the store
+ * failed before the inbound message was committed, so nothing was accepted; -ENOMEM. */
+int router_inbound(struct router *r, const struct router_inbound *in,
+		struct router_result *ret);
+
+/* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
+ * ErrorCode 21610 marks the recipient `to` opted out. -ENOENT, -EIO. */
+int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
+		const char *error_code, const char *to);
+
+/* The opt-out / opt-in / help word of a body (trimmed, case-insensitive) or of Twilio's
+ * OptOutType when present: 'o', 'i', 'h', or 0 for none. */
+char router_keyword(const char *body, const char *opt_out_type);

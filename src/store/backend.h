@@ -1,0 +1,40 @@
+#pragma once
+/* The table each backend fills; only store.c calls through it. */
+#include "store/store.h"
+
+struct store_ops {
+	void (*close)(struct store *s);
+	int (*ping)(struct store *s);
+	int (*counts)(struct store *s, int64_t *ret_users, int64_t *ret_phones);
+	int (*schema_version)(struct store *s, int *ret_version);
+	int (*user_add)(struct store *s, const char *id, const char *name,
+			const char *const *phones, size_t nphones, int64_t now, size_t *reterr_index);
+	int (*user_get)(struct store *s, const char *id, struct store_user *ret_user);
+	int (*user_by_phone)(struct store *s, const char *phone, struct store_user *ret_user);
+	int (*user_delete)(struct store *s, const char *id);
+	int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
+	int (*phone_add)(struct store *s, const char *id, const char *phone);
+	int (*phone_remove)(struct store *s, const char *id, const char *phone);
+	int (*import)(struct store *s, const struct store_import_row *rows, size_t n,
+			char (*ids)[STORE_ID_SIZE], int64_t now, size_t *reterr_row);
+	int (*answer_for)(struct store *s, const char *sid, char **ret_reply, int64_t *ret_id);
+	int (*message_add)(struct store *s, const char *user_id, const struct store_message *m,
+			int64_t *ret_id);
+	int (*status_update)(struct store *s, int64_t id, const char *sid, const char *status,
+			int rank, const char *error_code, bool *ret_changed);
+	int (*messages_list)(struct store *s, const char *user_id, int limit, bool oldest_first,
+			store_message_cb cb, void *ctx);
+	int (*note_add)(struct store *s, const char *user_id, const char *text, int64_t now);
+	int (*notes_list)(struct store *s, const char *user_id, store_note_cb cb, void *ctx);
+	int (*notes_clear)(struct store *s, const char *user_id);
+	int (*optout_set)(struct store *s, const char *phone, bool opted_out, int64_t now);
+	int (*optout_get)(struct store *s, const char *phone, bool *ret);
+	int (*onboarding_claim)(struct store *s, const char *phone, int64_t now, int window_s);
+	int (*usage)(struct store *s, int64_t since, store_usage_cb cb, void *ctx);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);

@@ -1,0 +1,1057 @@
+/* store on embedded SQLite: WAL, one connection per thread (opened on first use, its
+ * statements prepared once and reset after each use), a busy timeout for writers. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "store/backend.h"
+
+/* Versioned migrations: migrations[i] takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE users ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE phones ("
+	"  phone TEXT NOT NULL UNIQUE,"
+	"  user_id TEXT NOT NULL);"
+	"CREATE INDEX phones_user ON phones(user_id);"
+	"CREATE TABLE optouts ("
+	"  phone TEXT PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id TEXT,"
+	"  sid TEXT UNIQUE,"
+	"  direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),"
+	"  from_addr TEXT NOT NULL,"
+	"  to_addr TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  status_rank INTEGER NOT NULL DEFAULT 0,"
+	"  error_code TEXT,"
+	"  encoding TEXT NOT NULL,"
+	"  segments INTEGER NOT NULL,"
+	"  media TEXT,"
+	"  reply_to INTEGER,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX messages_user ON messages(user_id, id);"
+	"CREATE INDEX messages_reply ON messages(reply_to) WHERE reply_to IS NOT NULL;"
+	"CREATE INDEX messages_created ON messages(created_at);"
+	"CREATE TABLE notes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX notes_user ON notes(user_id, id);"
+	"CREATE TABLE onboarding ("
+	"  phone TEXT PRIMARY KEY,"
+	"  sent_at INTEGER NOT NULL) WITHOUT ROWID;",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum st {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_PING,
+	ST_COUNTS,
+	ST_USER_INSERT,
+	ST_PHONE_INSERT,
+	ST_USER_GET,
+	ST_USER_BY_PHONE,
+	ST_USER_PHONES,
+	ST_USER_OPTED_OUT,
+	ST_USER_LIST,
+	ST_DEL_NOTES,
+	ST_DEL_MESSAGES,
+	ST_DEL_PHONES,
+	ST_DEL_USER,
+	ST_PHONE_OWNER,
+	ST_PHONE_COUNT,
+	ST_PHONE_DELETE,
+	ST_ANSWER_FOR,
+	ST_MESSAGE_INSERT,
+	ST_STATUS_SID_BY_ID,
+	ST_STATUS_BY_ID,
+	ST_STATUS_BY_SID,
+	ST_EXISTS_ID,
+	ST_EXISTS_SID,
+	ST_MESSAGES_NEWEST,
+	ST_MESSAGES_HISTORY,
+	ST_NOTE_INSERT,
+	ST_NOTES_LIST,
+	ST_NOTES_CLEAR,
+	ST_OPTOUT_INSERT,
+	ST_OPTOUT_DELETE,
+	ST_OPTOUT_GET,
+	ST_ONBOARDING,
+	ST_USAGE,
+	ST_COUNT,
+};
+
+#define MSG_COLS                                                                           \
+	"id, sid, direction, from_addr, to_addr, body, status, encoding, segments, media, " \
+	"reply_to, created_at"
+
+static const char *const sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_PING] = "SELECT 1",
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM phones)",
+	[ST_USER_INSERT] = "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)",
+	[ST_PHONE_INSERT] = "INSERT INTO phones (phone, user_id) VALUES (?1, ?2)",
+	[ST_USER_GET] = "SELECT id, name, created_at FROM users WHERE id = ?1",
+	[ST_USER_BY_PHONE] = "SELECT u.id, u.name, u.created_at FROM phones p "
+			     "JOIN users u ON u.id = p.user_id WHERE p.phone = ?1",
+	[ST_USER_PHONES] = "SELECT phone FROM phones WHERE user_id = ?1 ORDER BY rowid",
+	[ST_USER_OPTED_OUT] = "SELECT EXISTS (SELECT 1 FROM phones p JOIN optouts o "
+			      "ON o.phone = p.phone WHERE p.user_id = ?1)",
+	[ST_USER_LIST] = "SELECT id, name, created_at FROM users ORDER BY created_at, id",
+	[ST_DEL_NOTES] = "DELETE FROM notes WHERE user_id = ?1",
+	[ST_DEL_MESSAGES] = "DELETE FROM messages WHERE user_id = ?1",
+	[ST_DEL_PHONES] = "DELETE FROM phones WHERE user_id = ?1",
+	[ST_DEL_USER] = "DELETE FROM users WHERE id = ?1",
+	[ST_PHONE_OWNER] = "SELECT user_id FROM phones WHERE phone = ?1",
+	[ST_PHONE_COUNT] = "SELECT count(*) FROM phones WHERE user_id = ?1",
+	[ST_PHONE_DELETE] = "DELETE FROM phones WHERE phone = ?1 AND user_id = ?2",
+	[ST_ANSWER_FOR] = "SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages o "
+			  "ON o.reply_to = i.id AND o.direction = 'outbound' "
+			  "WHERE i.sid = ?1 AND i.direction = 'inbound' ORDER BY o.id LIMIT 1",
+	[ST_MESSAGE_INSERT] = "INSERT INTO messages (user_id, sid, direction, from_addr, to_addr, "
+			      "body, status, status_rank, encoding, segments, media, reply_to, "
+			      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+			      "?12, ?13)",
+	[ST_STATUS_SID_BY_ID] = "UPDATE messages SET sid = ?2 WHERE id = ?1 AND "
+				"direction = 'outbound' AND sid IS NULL",
+	[ST_STATUS_BY_ID] = "UPDATE messages SET status = ?2, status_rank = ?3, "
+			    "error_code = coalesce(?4, error_code) WHERE id = ?1 AND "
+			    "direction = 'outbound' AND status_rank < ?3",
+	[ST_STATUS_BY_SID] = "UPDATE messages SET status = ?2, status_rank = ?3, "
+			     "error_code = coalesce(?4, error_code) WHERE sid = ?1 AND "
+			     "direction = 'outbound' AND status_rank < ?3",
+	[ST_EXISTS_ID] = "SELECT 1 FROM messages WHERE id = ?1 AND direction = 'outbound'",
+	[ST_EXISTS_SID] = "SELECT 1 FROM messages WHERE sid = ?1 AND direction = 'outbound'",
+	[ST_MESSAGES_NEWEST] = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 "
+			       "ORDER BY id DESC LIMIT ?2",
+	[ST_MESSAGES_HISTORY] = "SELECT * FROM (SELECT " MSG_COLS " FROM messages "
+				"WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+	[ST_NOTE_INSERT] = "INSERT INTO notes (user_id, body, created_at) VALUES (?1, ?2, ?3)",
+	[ST_NOTES_LIST] = "SELECT body FROM notes WHERE user_id = ?1 ORDER BY id",
+	[ST_NOTES_CLEAR] = "DELETE FROM notes WHERE user_id = ?1",
+	[ST_OPTOUT_INSERT] = "INSERT OR IGNORE INTO optouts (phone, created_at) VALUES (?1, ?2)",
+	[ST_OPTOUT_DELETE] = "DELETE FROM optouts WHERE phone = ?1",
+	[ST_OPTOUT_GET] = "SELECT 1 FROM optouts WHERE phone = ?1",
+	[ST_ONBOARDING] = "INSERT INTO onboarding (phone, sent_at) VALUES (?1, ?2) "
+			  "ON CONFLICT (phone) DO UPDATE SET sent_at = excluded.sent_at "
+			  "WHERE onboarding.sent_at <= ?2 - ?3",
+	[ST_USAGE] = "SELECT user_id, sum(direction = 'inbound'), sum(direction = 'outbound'), "
+		     "sum(segments) FROM messages WHERE created_at >= ?1 "
+		     "GROUP BY user_id ORDER BY user_id IS NULL, user_id",
+};
+
+struct sqlite_store;
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	struct sqlite_store *owner;
+	struct conn *next;
+};
+
+struct sqlite_store {
+	struct store base; /* first: the interface */
+	char *path;
+	bool sync_full;
+	pthread_key_t key;
+	pthread_mutex_t mu; /* guards conns */
+	struct conn *conns;
+};
+
+static struct sqlite_store *SQ(struct store *s) {
+	return (struct sqlite_store *)s;
+}
+
+static void conn_free(struct conn *c) {
+	for (int i = 0; i < ST_COUNT; i++) {
+		sqlite3_finalize(c->st[i]);
+	}
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* A thread ended: its connection goes with it. */
+static void conn_release(void *p) {
+	struct conn *c = p;
+	struct sqlite_store *q = c->owner;
+
+	pthread_mutex_lock(&q->mu);
+	for (struct conn **pp = &q->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&q->mu);
+	conn_free(c);
+}
+
+static int exec(sqlite3 *db, const char *text) {
+	return sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static struct conn *conn_get(struct sqlite_store *q) {
+	struct conn *c = pthread_getspecific(q->key);
+	if (c) {
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		return NULL;
+	}
+	c->owner = q;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(q->path, &c->db, flags, NULL) != SQLITE_OK) {
+		conn_free(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	if (exec(c->db, q->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL") <
+			0 ||
+			exec(c->db, "PRAGMA foreign_keys = OFF") < 0) {
+		conn_free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&q->mu);
+	c->next = q->conns;
+	q->conns = c;
+	pthread_mutex_unlock(&q->mu);
+	pthread_setspecific(q->key, c);
+	return c;
+}
+
+/* The thread's prepared statement, reset and unbound, or NULL. */
+static sqlite3_stmt *stmt(struct sqlite_store *q, enum st which) {
+	struct conn *c = conn_get(q);
+	if (!c) {
+		return NULL;
+	}
+	if (!c->st[which]) {
+		if (sqlite3_prepare_v3(c->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+				    &c->st[which], NULL) != SQLITE_OK) {
+			return NULL;
+		}
+	}
+	return c->st[which];
+}
+
+static void done(sqlite3_stmt *st) {
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+static int code(int rc) {
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+/* Runs a statement that returns no rows. */
+static int run(struct sqlite_store *q, enum st which, sqlite3_stmt *st) {
+	(void)q;
+	(void)which;
+	int rc = sqlite3_step(st);
+	int r = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : code(rc);
+	done(st);
+	return r;
+}
+
+static int simple(struct sqlite_store *q, enum st which) {
+	sqlite3_stmt *st = stmt(q, which);
+	if (!st) {
+		return -EIO;
+	}
+	return run(q, which, st);
+}
+
+static int begin(struct sqlite_store *q) {
+	return simple(q, ST_BEGIN);
+}
+
+static int commit(struct sqlite_store *q) {
+	return simple(q, ST_COMMIT);
+}
+
+static void rollback(struct sqlite_store *q) {
+	simple(q, ST_ROLLBACK);
+}
+
+static int changes(struct sqlite_store *q) {
+	return sqlite3_changes(conn_get(q)->db);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+	if (v) {
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, i);
+	}
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t size) {
+	const unsigned char *v = sqlite3_column_text(st, col);
+	snprintf(out, size, "%s", v ? (const char *)v : "");
+}
+
+/* Fills the user record from a row (id, name, created_at) plus its phones and opt-out. */
+static int user_fill(struct sqlite_store *q, sqlite3_stmt *row, struct store_user *u) {
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	copy_col(row, 0, u->id, sizeof(u->id));
+	copy_col(row, 1, u->name, sizeof(u->name));
+	u->created_at = sqlite3_column_int64(row, 2);
+
+	st = stmt(q, ST_USER_PHONES);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, u->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && u->nphones < STORE_MAX_PHONES) {
+		copy_col(st, 0, u->phones[u->nphones], PHONE_SIZE);
+		u->nphones++;
+	}
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return -EIO;
+	}
+
+	st = stmt(q, ST_USER_OPTED_OUT);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, u->id);
+	rc = sqlite3_step(st);
+	u->opted_out = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int user_one(struct sqlite_store *q, enum st which, const char *key,
+		struct store_user *ret_user) {
+	sqlite3_stmt *st = stmt(q, which);
+	struct store_user u;
+	int r;
+
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		done(st);
+		return -ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		done(st);
+		return -EIO;
+	}
+	/* user_fill uses other statements; this row stays valid meanwhile. */
+	r = user_fill(q, st, &u);
+	done(st);
+	if (r == 0) {
+		*ret_user = u;
+	}
+	return r;
+}
+
+static int sq_user_get(struct store *s, const char *id, struct store_user *ret_user) {
+	return user_one(SQ(s), ST_USER_GET, id, ret_user);
+}
+
+static int sq_user_by_phone(struct store *s, const char *phone, struct store_user *ret_user) {
+	return user_one(SQ(s), ST_USER_BY_PHONE, phone, ret_user);
+}
+
+/* Inserts a user and its phones inside the caller's transaction. */
+static int user_insert(struct sqlite_store *q, const char *id, const char *name,
+		const char *const *phones, size_t nphones, int64_t now, size_t *reterr_index) {
+	sqlite3_stmt *st = stmt(q, ST_USER_INSERT);
+	int r;
+
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, id);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, now);
+	r = run(q, ST_USER_INSERT, st);
+	if (r < 0) {
+		return r == -EEXIST ? -EIO : r; /* a random id never collides */
+	}
+	for (size_t i = 0; i < nphones; i++) {
+		st = stmt(q, ST_PHONE_INSERT);
+		if (!st) {
+			return -EIO;
+		}
+		bind_text(st, 1, phones[i]);
+		bind_text(st, 2, id);
+		r = run(q, ST_PHONE_INSERT, st);
+		if (r < 0) {
+			*reterr_index = i;
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int sq_user_add(struct store *s, const char *id, const char *name,
+		const char *const *phones, size_t nphones, int64_t now, size_t *reterr_index) {
+	struct sqlite_store *q = SQ(s);
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	r = user_insert(q, id, name, phones, nphones, now, reterr_index);
+	if (r < 0) {
+		rollback(q);
+		return r;
+	}
+	r = commit(q);
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static int sq_import(struct store *s, const struct store_import_row *rows, size_t n,
+		char (*ids)[STORE_ID_SIZE], int64_t now, size_t *reterr_row) {
+	struct sqlite_store *q = SQ(s);
+	size_t unused;
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = user_insert(q, ids[i], rows[i].name, rows[i].phones, rows[i].nphones, now,
+				&unused);
+		if (r < 0) {
+			*reterr_row = i;
+			rollback(q);
+			return r;
+		}
+	}
+	r = commit(q);
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static int by_user(struct sqlite_store *q, enum st which, const char *id) {
+	sqlite3_stmt *st = stmt(q, which);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, id);
+	return run(q, which, st);
+}
+
+static int sq_user_delete(struct store *s, const char *id) {
+	struct sqlite_store *q = SQ(s);
+	static const enum st steps[] = {ST_DEL_NOTES, ST_DEL_MESSAGES, ST_DEL_PHONES, ST_DEL_USER};
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		r = by_user(q, steps[i], id);
+		if (r < 0) {
+			rollback(q);
+			return r;
+		}
+	}
+	if (changes(q) == 0) {
+		rollback(q);
+		return -ENOENT;
+	}
+	r = commit(q);
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static int sq_user_list(struct store *s, store_user_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_USER_LIST);
+	struct store_user u;
+	int rc, r = 0;
+
+	if (!st) {
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = user_fill(q, st, &u);
+		if (r == 0) {
+			r = cb(ctx, &u);
+		}
+		if (r != 0) {
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = -EIO;
+	}
+	done(st);
+	return r;
+}
+
+/* Writes the owner of phone into owner (size STORE_ID_SIZE): 0, -ENOENT, -EIO. */
+static int phone_owner(struct sqlite_store *q, const char *phone, char *owner) {
+	sqlite3_stmt *st = stmt(q, ST_PHONE_OWNER);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, owner, STORE_ID_SIZE);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static int sq_phone_add(struct store *s, const char *id, const char *phone) {
+	struct sqlite_store *q = SQ(s);
+	char owner[STORE_ID_SIZE];
+	sqlite3_stmt *st;
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	st = stmt(q, ST_USER_GET);
+	if (!st) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	done(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out_rollback;
+	}
+	r = phone_owner(q, phone, owner);
+	if (r == 0) {
+		r = strcmp(owner, id) == 0 ? 0 : -EEXIST;
+		goto out_rollback; /* nothing to write either way */
+	}
+	if (r != -ENOENT) {
+		goto out_rollback;
+	}
+	st = stmt(q, ST_PHONE_COUNT);
+	if (!st) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	int count = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	done(st);
+	if (count < 0) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	if (count >= STORE_MAX_PHONES) {
+		r = -ENOSPC;
+		goto out_rollback;
+	}
+	st = stmt(q, ST_PHONE_INSERT);
+	if (!st) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	bind_text(st, 1, phone);
+	bind_text(st, 2, id);
+	r = run(q, ST_PHONE_INSERT, st);
+	if (r < 0) {
+		goto out_rollback;
+	}
+	r = commit(q);
+	if (r == 0) {
+		return 0;
+	}
+out_rollback:
+	rollback(q);
+	return r;
+}
+
+static int sq_phone_remove(struct store *s, const char *id, const char *phone) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_PHONE_DELETE);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	bind_text(st, 2, id);
+	int r = run(q, ST_PHONE_DELETE, st);
+	if (r == 0 && changes(q) == 0) {
+		r = -ENOENT;
+	}
+	return r;
+}
+
+static char *dup_col(sqlite3_stmt *st, int col) {
+	const unsigned char *v = sqlite3_column_text(st, col);
+	return v ? strdup((const char *)v) : NULL;
+}
+
+static int sq_answer_for(struct store *s, const char *sid, char **ret_reply, int64_t *ret_id) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_ANSWER_FOR);
+	char *reply = NULL;
+	int64_t id = 0;
+
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, sid);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		id = sqlite3_column_int64(st, 1);
+		reply = dup_col(st, 2);
+		if (!reply) {
+			done(st);
+			return -ENOMEM;
+		}
+	}
+	done(st);
+	if (rc != SQLITE_ROW) {
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	*ret_reply = reply;
+	*ret_id = id;
+	return 0;
+}
+
+static int sq_message_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_MESSAGE_INSERT);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	bind_text(st, 2, m->sid);
+	bind_text(st, 3, m->direction == STORE_INBOUND ? "inbound" : "outbound");
+	bind_text(st, 4, m->from);
+	bind_text(st, 5, m->to);
+	bind_text(st, 6, m->body);
+	bind_text(st, 7, m->status);
+	sqlite3_bind_int(st, 8, store_status_rank(m->status));
+	bind_text(st, 9, m->encoding);
+	sqlite3_bind_int(st, 10, m->segments);
+	bind_text(st, 11, m->media_json);
+	if (m->reply_to > 0) {
+		sqlite3_bind_int64(st, 12, m->reply_to);
+	}
+	sqlite3_bind_int64(st, 13, m->created_at ? m->created_at : ids_now());
+	int r = run(q, ST_MESSAGE_INSERT, st);
+	if (r == 0 && ret_id) {
+		*ret_id = sqlite3_last_insert_rowid(conn_get(q)->db);
+	}
+	return r;
+}
+
+static int sq_status_update(struct store *s, int64_t id, const char *sid, const char *status,
+		int rank, const char *error_code, bool *ret_changed) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st;
+	int r;
+
+	if (id > 0 && sid) {
+		st = stmt(q, ST_STATUS_SID_BY_ID);
+		if (!st) {
+			return -EIO;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, sid);
+		r = run(q, ST_STATUS_SID_BY_ID, st);
+		if (r < 0 && r != -EEXIST) {
+			return r;
+		}
+	}
+	bool changed = false;
+	if (rank > 0) {
+		enum st which = id > 0 ? ST_STATUS_BY_ID : ST_STATUS_BY_SID;
+		st = stmt(q, which);
+		if (!st) {
+			return -EIO;
+		}
+		if (id > 0) {
+			sqlite3_bind_int64(st, 1, id);
+		} else {
+			bind_text(st, 1, sid);
+		}
+		bind_text(st, 2, status);
+		sqlite3_bind_int(st, 3, rank);
+		bind_text(st, 4, error_code && *error_code ? error_code : NULL);
+		r = run(q, which, st);
+		if (r < 0) {
+			return r;
+		}
+		changed = changes(q) > 0;
+	}
+	if (!changed) {
+		enum st which = id > 0 ? ST_EXISTS_ID : ST_EXISTS_SID;
+		st = stmt(q, which);
+		if (!st) {
+			return -EIO;
+		}
+		if (id > 0) {
+			sqlite3_bind_int64(st, 1, id);
+		} else {
+			bind_text(st, 1, sid);
+		}
+		int rc = sqlite3_step(st);
+		done(st);
+		if (rc != SQLITE_ROW) {
+			return rc == SQLITE_DONE ? -ENOENT : -EIO;
+		}
+	}
+	*ret_changed = changed;
+	return 0;
+}
+
+static int sq_messages_list(struct store *s, const char *user_id, int limit, bool oldest_first,
+		store_message_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	enum st which = oldest_first ? ST_MESSAGES_HISTORY : ST_MESSAGES_NEWEST;
+	sqlite3_stmt *st = stmt(q, which);
+	int rc, r = 0;
+
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_message m = {
+			.id = sqlite3_column_int64(st, 0),
+			.sid = (const char *)sqlite3_column_text(st, 1),
+			.direction = strcmp((const char *)sqlite3_column_text(st, 2), "inbound") == 0
+					? STORE_INBOUND
+					: STORE_OUTBOUND,
+			.from = (const char *)sqlite3_column_text(st, 3),
+			.to = (const char *)sqlite3_column_text(st, 4),
+			.body = (const char *)sqlite3_column_text(st, 5),
+			.status = (const char *)sqlite3_column_text(st, 6),
+			.encoding = (const char *)sqlite3_column_text(st, 7),
+			.segments = sqlite3_column_int(st, 8),
+			.media_json = (const char *)sqlite3_column_text(st, 9),
+			.reply_to = sqlite3_column_int64(st, 10),
+			.created_at = sqlite3_column_int64(st, 11),
+		};
+		r = cb(ctx, &m);
+		if (r != 0) {
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = -EIO;
+	}
+	done(st);
+	return r;
+}
+
+static int sq_note_add(struct store *s, const char *user_id, const char *text, int64_t now) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_NOTE_INSERT);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, ST_NOTE_INSERT, st);
+}
+
+static int sq_notes_list(struct store *s, const char *user_id, store_note_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_NOTES_LIST);
+	int rc, r = 0, i = 0;
+
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(ctx, ++i, (const char *)sqlite3_column_text(st, 0));
+		if (r != 0) {
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = -EIO;
+	}
+	done(st);
+	return r;
+}
+
+static int sq_notes_clear(struct store *s, const char *user_id) {
+	return by_user(SQ(s), ST_NOTES_CLEAR, user_id);
+}
+
+static int sq_optout_set(struct store *s, const char *phone, bool opted_out, int64_t now) {
+	struct sqlite_store *q = SQ(s);
+	enum st which = opted_out ? ST_OPTOUT_INSERT : ST_OPTOUT_DELETE;
+	sqlite3_stmt *st = stmt(q, which);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	if (opted_out) {
+		sqlite3_bind_int64(st, 2, now);
+	}
+	return run(q, which, st);
+}
+
+static int sq_optout_get(struct store *s, const char *phone, bool *ret) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OPTOUT_GET);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	int rc = sqlite3_step(st);
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return -EIO;
+	}
+	*ret = rc == SQLITE_ROW;
+	return 0;
+}
+
+static int sq_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_ONBOARDING);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, window_s);
+	int r = run(q, ST_ONBOARDING, st);
+	if (r == 0 && changes(q) == 0) {
+		r = -EEXIST;
+	}
+	return r;
+}
+
+static int sq_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_USAGE);
+	int rc, r = 0;
+
+	if (!st) {
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_usage_row row = {
+			.user_id = (const char *)sqlite3_column_text(st, 0),
+			.inbound = sqlite3_column_int64(st, 1),
+			.outbound = sqlite3_column_int64(st, 2),
+			.segments = sqlite3_column_int64(st, 3),
+		};
+		r = cb(ctx, &row);
+		if (r != 0) {
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = -EIO;
+	}
+	done(st);
+	return r;
+}
+
+static int sq_ping(struct store *s) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_PING);
+	if (!st) {
+		return -EIO;
+	}
+	int rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int sq_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_COUNTS);
+	if (!st) {
+		return -EIO;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_users = sqlite3_column_int64(st, 0);
+		*ret_phones = sqlite3_column_int64(st, 1);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int user_version(sqlite3 *db, int *ret) {
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		return -EIO;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int sq_schema_version(struct store *s, int *ret_version) {
+	struct conn *c = conn_get(SQ(s));
+	return c ? user_version(c->db, ret_version) : -EIO;
+}
+
+/* Applies the migrations this file has and the database lacks, each in its own
+ * transaction, so that two processes starting together apply each one once. */
+static int migrate(sqlite3 *db) {
+	int version;
+	if (exec(db, "PRAGMA journal_mode = WAL") < 0) {
+		return -EIO;
+	}
+	for (;;) {
+		if (exec(db, "BEGIN IMMEDIATE") < 0) {
+			return -EIO;
+		}
+		if (user_version(db, &version) < 0) {
+			goto fail;
+		}
+		if (version >= SCHEMA_VERSION) {
+			return exec(db, "COMMIT");
+		}
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (exec(db, migrations[version]) < 0 || exec(db, pragma) < 0 ||
+				exec(db, "COMMIT") < 0) {
+			goto fail;
+		}
+	}
+fail:
+	exec(db, "ROLLBACK");
+	return -EIO;
+}
+
+static void sq_close(struct store *s) {
+	struct sqlite_store *q = SQ(s);
+	pthread_key_delete(q->key);
+	for (struct conn *c = q->conns, *next; c; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	pthread_mutex_destroy(&q->mu);
+	free(q->path);
+	free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sq_close,
+	.ping = sq_ping,
+	.counts = sq_counts,
+	.schema_version = sq_schema_version,
+	.user_add = sq_user_add,
+	.user_get = sq_user_get,
+	.user_by_phone = sq_user_by_phone,
+	.user_delete = sq_user_delete,
+	.user_list = sq_user_list,
+	.phone_add = sq_phone_add,
+	.phone_remove = sq_phone_remove,
+	.import = sq_import,
+	.answer_for = sq_answer_for,
+	.message_add = sq_message_add,
+	.status_update = sq_status_update,
+	.messages_list = sq_messages_list,
+	.note_add = sq_note_add,
+	.notes_list = sq_notes_list,
+	.notes_clear = sq_notes_clear,
+	.optout_set = sq_optout_set,
+	.optout_get = sq_optout_get,
+	.onboarding_claim = sq_onboarding_claim,
+	.usage = sq_usage,
+};
+
+/* mkdir -p of the directory part of path. */
+static int make_parent(const char *path) {
+	char *dir = strdup(path);
+	if (!dir) {
+		return -ENOMEM;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p; p++) {
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(dir, 0700);
+				*p = '/';
+			}
+		}
+		mkdir(dir, 0700);
+	}
+	free(dir);
+	return 0;
+}
+
+int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret) {
+	struct sqlite_store *q;
+	struct conn *c;
+
+	if (!*path) {
+		return -EINVAL;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		return -ENOMEM;
+	}
+	q->base.ops = &sqlite_ops;
+	q->sync_full = o->sync_full;
+	q->path = strdup(path);
+	if (!q->path || pthread_key_create(&q->key, conn_release) != 0) {
+		free(q->path);
+		free(q);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	make_parent(path);
+	c = conn_get(q);
+	if (!c || migrate(c->db) < 0) {
+		sq_close(&q->base);
+		return -EIO;
+	}
+	*ret = &q->base;
+	return 0;
+}

@@ -1,0 +1,191 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/backend.h"
+
+int store_open(const char *url, const struct store_options *o, struct store **ret_store) {
+	static const struct store_options defaults = {.sync_full = true};
+	if (!o) {
+		o = &defaults;
+	}
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		return store_sqlite_open(url + 7, o, ret_store);
+	}
+	return -EINVAL;
+}
+
+void store_close(struct store *s) {
+	if (s) {
+		s->ops->close(s);
+	}
+}
+
+int store_ping(struct store *s) {
+	return s->ops->ping(s);
+}
+
+int store_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones) {
+	return s->ops->counts(s, ret_users, ret_phones);
+}
+
+int store_schema_version(struct store *s, int *ret_version) {
+	return s->ops->schema_version(s, ret_version);
+}
+
+int store_user_add(struct store *s, const char *name, const char *const *phones, size_t nphones,
+		struct store_user *ret_user, size_t *reterr_index) {
+	char id[STORE_ID_SIZE];
+	size_t bad = 0;
+	int r;
+
+	if (nphones > STORE_MAX_PHONES) {
+		return -ENOSPC;
+	}
+	r = ids_random_hex("", 16, id, sizeof(id));
+	if (r < 0) {
+		return r;
+	}
+	r = s->ops->user_add(s, id, name, phones, nphones, ids_now(), &bad);
+	if (r == -EEXIST && reterr_index) {
+		*reterr_index = bad;
+	}
+	if (r < 0) {
+		return r;
+	}
+	return ret_user ? s->ops->user_get(s, id, ret_user) : 0;
+}
+
+int store_user_get(struct store *s, const char *id, struct store_user *ret_user) {
+	return s->ops->user_get(s, id, ret_user);
+}
+
+int store_user_by_phone(struct store *s, const char *phone, struct store_user *ret_user) {
+	return s->ops->user_by_phone(s, phone, ret_user);
+}
+
+int store_user_delete(struct store *s, const char *id) {
+	return s->ops->user_delete(s, id);
+}
+
+int store_user_list(struct store *s, store_user_cb cb, void *ctx) {
+	return s->ops->user_list(s, cb, ctx);
+}
+
+int store_phone_add(struct store *s, const char *id, const char *phone) {
+	return s->ops->phone_add(s, id, phone);
+}
+
+int store_phone_remove(struct store *s, const char *id, const char *phone) {
+	return s->ops->phone_remove(s, id, phone);
+}
+
+int store_import(struct store *s, const struct store_import_row *rows, size_t n,
+		size_t *reterr_row) {
+	char(*ids)[STORE_ID_SIZE];
+	size_t bad = 0;
+	int r = 0;
+
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	if (!ids) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (rows[i].nphones > STORE_MAX_PHONES) {
+			bad = i;
+			r = -ENOSPC;
+		} else {
+			r = ids_random_hex("", 16, ids[i], sizeof(ids[i]));
+		}
+	}
+	if (r == 0) {
+		r = s->ops->import(s, rows, n, ids, ids_now(), &bad);
+	}
+	if (r < 0 && reterr_row) {
+		*reterr_row = bad;
+	}
+	free(ids);
+	return r;
+}
+
+int store_answer_for(struct store *s, const char *sid, char **ret_reply,
+		int64_t *ret_outbound_id) {
+	return s->ops->answer_for(s, sid, ret_reply, ret_outbound_id);
+}
+
+int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id) {
+	struct store_message copy = *m;
+	copy.direction = STORE_INBOUND;
+	return s->ops->message_add(s, user_id, &copy, ret_id);
+}
+
+int store_outbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id) {
+	struct store_message copy = *m;
+	copy.direction = STORE_OUTBOUND;
+	return s->ops->message_add(s, user_id, &copy, ret_id);
+}
+
+int store_status_rank(const char *status) {
+	static const struct {
+		const char *name;
+		int rank;
+	} ranks[] = {
+		{"accepted", 1}, {"scheduled", 1}, {"queued", 2}, {"sending", 3},
+		{"sent", 4}, {"partially_delivered", 5}, {"delivered", 6}, {"undelivered", 6},
+		{"failed", 6}, {"canceled", 6}, {"read", 7},
+	};
+	for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
+		if (strcmp(status, ranks[i].name) == 0) {
+			return ranks[i].rank;
+		}
+	}
+	return 0;
+}
+
+int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
+		const char *status, const char *error_code, bool *ret_changed) {
+	return s->ops->status_update(s, outbound_id, sid, status, store_status_rank(status),
+			error_code, ret_changed);
+}
+
+int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
+		void *ctx) {
+	return s->ops->messages_list(s, user_id, limit, false, cb, ctx);
+}
+
+int store_history(struct store *s, const char *user_id, int limit, store_message_cb cb,
+		void *ctx) {
+	return s->ops->messages_list(s, user_id, limit, true, cb, ctx);
+}
+
+int store_note_add(struct store *s, const char *user_id, const char *text) {
+	return s->ops->note_add(s, user_id, text, ids_now());
+}
+
+int store_notes_list(struct store *s, const char *user_id, store_note_cb cb, void *ctx) {
+	return s->ops->notes_list(s, user_id, cb, ctx);
+}
+
+int store_notes_clear(struct store *s, const char *user_id) {
+	return s->ops->notes_clear(s, user_id);
+}
+
+int store_optout_set(struct store *s, const char *phone, bool opted_out) {
+	return s->ops->optout_set(s, phone, opted_out, ids_now());
+}
+
+int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out) {
+	return s->ops->optout_get(s, phone, ret_opted_out);
+}
+
+int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s) {
+	return s->ops->onboarding_claim(s, phone, now, window_s);
+}
+
+int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
+	return s->ops->usage(s, since, cb, ctx);
+}

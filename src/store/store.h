@@ -1,0 +1,151 @@
+#pragma once
+/* store: users, phones, messages, notes, opt-outs and usage; sqlite.c (and later
+ * postgres.c) behind one interface. Every call on user data takes the user's id, so no
+ * call can return another user's rows. Safe to call from many threads at once: each
+ * thread gets its own connection. Knows nothing of HTTP or Twilio. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ids.h"
+#include "phone.h"
+
+#define STORE_ID_SIZE IDS_SIZE
+#define STORE_NAME_SIZE 201 /* a name is 1 to 200 bytes of UTF-8 */
+#define STORE_MAX_PHONES 10
+#define STORE_SID_SIZE 65  /* Twilio SIDs are 34 characters; we keep at most 64 */
+#define STORE_ADDR_SIZE 65 /* E.164 or "whatsapp:+1…" */
+
+struct store;
+
+struct store_options {
+	bool sync_full; /* SQLite: fsync every commit (power-loss safe); else at checkpoints */
+};
+
+struct store_user { /* plain record, nothing to free */
+	char id[STORE_ID_SIZE];
+	char name[STORE_NAME_SIZE];
+	char phones[STORE_MAX_PHONES][PHONE_SIZE];
+	int nphones;
+	bool opted_out; /* one of its numbers has opted out (STOP) */
+	int64_t created_at; /* unix seconds, UTC */
+};
+
+enum store_direction {
+	STORE_INBOUND,
+	STORE_OUTBOUND,
+};
+
+/* A message. Pointers are borrowed: the caller's when adding, valid during the callback
+ * when listing. */
+struct store_message {
+	int64_t id; /* the store's own; 0 before it is added */
+	const char *sid; /* Twilio's MessageSid; NULL until Twilio has named it */
+	enum store_direction direction;
+	const char *from;
+	const char *to;
+	const char *body;
+	const char *status;
+	const char *encoding; /* "GSM-7" or "UCS-2" */
+	int segments;
+	const char *media_json; /* inbound: JSON array of {"url","content_type"}, or NULL */
+	int64_t reply_to; /* outbound: id of the inbound message it answers, 0 if none */
+	int64_t created_at;
+};
+
+typedef int (*store_user_cb)(void *ctx, const struct store_user *u);
+typedef int (*store_message_cb)(void *ctx, const struct store_message *m);
+typedef int (*store_note_cb)(void *ctx, int index, const char *text);
+
+struct store_usage_row {
+	const char *user_id; /* NULL: messages of unknown senders */
+	int64_t inbound;
+	int64_t outbound;
+	int64_t segments;
+};
+typedef int (*store_usage_cb)(void *ctx, const struct store_usage_row *r);
+
+struct store_import_row {
+	const char *name;
+	const char *const *phones;
+	size_t nphones;
+};
+
+/* Opens url ("sqlite:PATH"; the file and its directory are created if missing) and
+ * brings the schema to the newest version. On success *ret_store is the caller's,
+ * released with store_close(). -EINVAL (unknown scheme), -EIO. */
+int store_open(const char *url, const struct store_options *o, struct store **ret_store);
+void store_close(struct store *s); /* NULL is fine */
+
+/* 0 if the store answers a trivial query, else -EIO. */
+int store_ping(struct store *s);
+/* How many users and phone numbers are registered. */
+int store_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones);
+/* The schema version in use. */
+int store_schema_version(struct store *s, int *ret_version);
+
+/* Creates a user with its phones (valid E.164, checked by the caller). -EEXIST: a phone
+ * belongs to a user already (*reterr_index names it; may be NULL), -EIO. */
+int store_user_add(struct store *s, const char *name, const char *const *phones, size_t nphones,
+		struct store_user *ret_user, size_t *reterr_index);
+/* -ENOENT when there is no such user. */
+int store_user_get(struct store *s, const char *id, struct store_user *ret_user);
+int store_user_by_phone(struct store *s, const char *phone, struct store_user *ret_user);
+/* Deletes the user, its phones, messages and notes. -ENOENT. */
+int store_user_delete(struct store *s, const char *id);
+/* Calls cb for every user, oldest first; a non-zero return from cb stops and is returned. */
+int store_user_list(struct store *s, store_user_cb cb, void *ctx);
+/* Adds phone to user id. 0 (also when it is that user's already), -ENOENT (no user),
+ * -EEXIST (another user's), -ENOSPC (STORE_MAX_PHONES reached). */
+int store_phone_add(struct store *s, const char *id, const char *phone);
+/* -ENOENT when user id does not have phone. */
+int store_phone_remove(struct store *s, const char *id, const char *phone);
+/* Creates all rows in one transaction, or none. -EEXIST: a phone is taken or repeated
+ * (*reterr_row is the row's index), -EIO. */
+int store_import(struct store *s, const struct store_import_row *rows, size_t n,
+		size_t *reterr_row);
+
+/* The answer stored for an inbound MessageSid seen before. -ENOENT: never seen.
+ * 0: seen; *ret_reply is the reply given (caller frees) or NULL when there was none, and
+ * *ret_outbound_id its id (0 when none). */
+int store_answer_for(struct store *s, const char *sid, char **ret_reply,
+		int64_t *ret_outbound_id);
+/* Appends an inbound message to user_id's log (NULL: unrouted, unknown sender); committed
+ * on return. -EEXIST: this MessageSid was stored before (a Twilio retry). */
+int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id);
+/* Appends an outbound message (user_id NULL: to an unknown sender); committed on return. */
+int store_outbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id);
+/* Applies a status callback to the outbound message with our id outbound_id (when > 0)
+ * or Twilio's sid. Records sid when the row had none. Statuses only move forward (see
+ * store_status_rank); *ret_changed says whether it moved. -ENOENT: no such message. */
+int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
+		const char *status, const char *error_code, bool *ret_changed);
+/* The rank that orders statuses: a status replaces another only with a higher rank.
+ * 0 for a value we do not know (recorded nowhere). */
+int store_status_rank(const char *status);
+/* user_id's messages, newest first, at most limit. */
+int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
+		void *ctx);
+/* user_id's last limit messages, oldest first (the agent's history). */
+int store_history(struct store *s, const char *user_id, int limit, store_message_cb cb,
+		void *ctx);
+
+/* The built-in agent's notes. */
+int store_note_add(struct store *s, const char *user_id, const char *text);
+/* Calls cb with index 1, 2, … oldest first. */
+int store_notes_list(struct store *s, const char *user_id, store_note_cb cb, void *ctx);
+int store_notes_clear(struct store *s, const char *user_id);
+
+/* Opt-outs are per number (Twilio's STOP blocks the number, whoever owns it). */
+int store_optout_set(struct store *s, const char *phone, bool opted_out);
+int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out);
+
+/* Claims the right to send the onboarding text to an unknown number: 0 if none was sent
+ * in the window_s seconds before now (and records now), -EEXIST if one was. */
+int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s);
+
+/* Messages and segments since since, one row per user with any, then one row with
+ * user_id NULL for unknown senders (if any). */
+int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx);

@@ -1,0 +1,146 @@
+/* twiml: the TwiML answer to an inbound message, a <Message> or an empty <Response/>. Writes
+ * well-formed XML 1.0 from any bytes: escapes, drops what XML forbids, repairs bad UTF-8. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twilio/internal.h"
+#include "twilio/twilio.h"
+
+#define TWILIO__XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+#define TWILIO__EMPTY TWILIO__XML_DECL "<Response/>"
+#define TWILIO__OPEN TWILIO__XML_DECL "<Response><Message"
+#define TWILIO__ACTION " action=\""
+#define TWILIO__CLOSE "</Message></Response>"
+
+/* One input byte never becomes more than this many output bytes ("&quot;"). */
+#define TWILIO__ESCAPE_MAX 6
+
+static const char twilio__replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+/* The escaped form of code point cp, or NULL if it is copied as is; "" drops it. In an
+ * attribute, TAB, LF and CR are character references: a parser would turn them into spaces
+ * (attribute-value normalisation). In text, CR is one too: a parser would turn CR LF into
+ * LF. */
+static const char *twilio__xml_escape_cp(uint32_t cp, bool attribute) {
+	switch (cp) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&apos;";
+	case '\t':
+		return attribute ? "&#9;" : NULL;
+	case '\n':
+		return attribute ? "&#10;" : NULL;
+	case '\r':
+		return "&#13;";
+	case 0xfffe:
+	case 0xffff:
+		return ""; /* not XML 1.0 characters */
+	default:
+		return cp < 0x20 ? "" : NULL; /* the other C0 controls */
+	}
+}
+
+/* Writes s escaped for XML text (or an attribute value) to out when out is not NULL, and
+ * returns the length written. Called once to size the buffer, once to fill it. */
+static size_t twilio__xml_escape(const char *s, bool attribute, char *out) {
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s);
+	size_t n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *piece;
+		size_t piece_len;
+		uint32_t cp;
+		int r = twilio__utf8_decode(u + i, len - i, &cp);
+
+		if (r < 0) {
+			/* One U+FFFD per maximal invalid subpart (Unicode's recommendation). */
+			piece = twilio__replacement;
+			piece_len = sizeof(twilio__replacement) - 1;
+			i += (size_t)-r;
+		} else {
+			piece = twilio__xml_escape_cp(cp, attribute);
+			if (piece) {
+				piece_len = strlen(piece);
+			} else {
+				piece = s + i;
+				piece_len = (size_t)r;
+			}
+			i += (size_t)r;
+		}
+		if (out) {
+			memcpy(out + n, piece, piece_len);
+		}
+		n += piece_len;
+	}
+	return n;
+}
+
+static char *twilio__stpcpy(char *dst, const char *src) {
+	size_t len = strlen(src);
+
+	memcpy(dst, src, len);
+	return dst + len;
+}
+
+int twilio_twiml_message(const char *text, const char *action_url, char **ret_xml) {
+	size_t text_len = 0;
+	size_t action_len = 0;
+	size_t size;
+	char *xml;
+	char *at;
+
+	/* Guards the size arithmetic below; no such string fits in memory anyway. */
+	if ((text && strlen(text) > (SIZE_MAX / 2) / TWILIO__ESCAPE_MAX) ||
+			(action_url && strlen(action_url) > (SIZE_MAX / 2) / TWILIO__ESCAPE_MAX)) {
+		return -ENOMEM;
+	}
+	if (text) {
+		text_len = twilio__xml_escape(text, false, NULL);
+	}
+	/* Nothing left to say (also when every character was dropped): an empty
+	 * <Message></Message> would be Twilio warning 14103, <Response/> sends nothing. */
+	if (text_len == 0) {
+		xml = malloc(sizeof(TWILIO__EMPTY));
+		if (!xml) {
+			return -ENOMEM;
+		}
+		memcpy(xml, TWILIO__EMPTY, sizeof(TWILIO__EMPTY));
+		*ret_xml = xml;
+		return 0;
+	}
+	if (action_url) {
+		action_len = twilio__xml_escape(action_url, true, NULL);
+	}
+
+	size = sizeof(TWILIO__OPEN) - 1 + 1 + text_len + sizeof(TWILIO__CLOSE); /* '>', NUL */
+	if (action_url) {
+		size += sizeof(TWILIO__ACTION) - 1 + action_len + 1; /* closing '"' */
+	}
+	xml = malloc(size);
+	if (!xml) {
+		return -ENOMEM;
+	}
+	at = twilio__stpcpy(xml, TWILIO__OPEN);
+	if (action_url) {
+		at = twilio__stpcpy(at, TWILIO__ACTION);
+		at += twilio__xml_escape(action_url, true, at);
+		*at++ = '"';
+	}
+	*at++ = '>';
+	at += twilio__xml_escape(text, false, at);
+	at = twilio__stpcpy(at, TWILIO__CLOSE);
+	*at = '\0';
+	*ret_xml = xml;
+	return 0;
+}

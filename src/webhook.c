@@ -1,0 +1,285 @@
+#include "webhook.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "twilio/twilio.h"
+
+#define EMPTY_TWIML "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
+#define ORIGIN_MAX 512
+
+/* Twilio reads TwiML even on errors: an empty <Response/> with the status. */
+static void twiml_status(struct http_response *res, int status) {
+	http_text(res, status, "text/xml; charset=utf-8", strdup(EMPTY_TWIML));
+}
+
+/* The first element of a comma-separated header value, trimmed, into out. */
+static void first_value(const char *v, char *out, size_t size) {
+	while (*v == ' ' || *v == '\t') {
+		v++;
+	}
+	size_t n = strcspn(v, ",");
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+		n--;
+	}
+	if (n >= size) {
+		n = size - 1;
+	}
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+/* scheme://host[:port] that Twilio called: SMSROUTER_PUBLIC_URL, else the proxy's
+ * X-Forwarded-Proto/Host when trusted, else Host. -EINVAL without a usable host. */
+static int origin(struct app *app, const struct http_request *req, char *out, size_t size) {
+	const struct config *c = app->config;
+	char proto[16] = "http";
+	char host[256];
+	const char *h = http_header(req, "Host");
+
+	if (c->public_url) {
+		snprintf(out, size, "%s", c->public_url);
+		return 0;
+	}
+	if (c->trust_proxy) {
+		const char *xp = http_header(req, "X-Forwarded-Proto");
+		const char *xh = http_header(req, "X-Forwarded-Host");
+		if (xp) {
+			first_value(xp, proto, sizeof(proto));
+			if (strcasecmp(proto, "https") != 0 && strcasecmp(proto, "http") != 0) {
+				return -EINVAL;
+			}
+			for (char *p = proto; *p; p++) {
+				*p = (char)(*p | 0x20);
+			}
+		}
+		if (xh) {
+			h = xh;
+		}
+	}
+	if (!h) {
+		return -EINVAL;
+	}
+	first_value(h, host, sizeof(host));
+	if (!host[0] || strpbrk(host, "/?# \t\"<>\\") != NULL) {
+		return -EINVAL;
+	}
+	snprintf(out, size, "%s://%s", proto, host);
+	return 0;
+}
+
+/* Form, signature and AccountSid: the checks both webhooks share. On failure res holds
+ * the answer and a negative errno is returned. */
+static int check(struct app *app, const struct http_request *req, struct http_response *res,
+		struct twilio_params *p, char *org, size_t org_size) {
+	const char *ct = http_header(req, "Content-Type");
+	const char *sig = http_header(req, "X-Twilio-Signature");
+	char *url = NULL;
+	int r;
+
+	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "content_type"), LOG_STR("path", req->path));
+		twiml_status(res, 400);
+		return -EINVAL;
+	}
+	r = twilio_form_decode(req->body, req->body_len, p);
+	if (r < 0) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "malformed_form"),
+				LOG_STR("path", req->path));
+		twiml_status(res, r == -ENOMEM ? 500 : 400);
+		return r;
+	}
+	if (origin(app, req, org, org_size) < 0) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "no_host"), LOG_STR("path", req->path));
+		twiml_status(res, 400);
+		return -EINVAL;
+	}
+	size_t n = strlen(org) + strlen(req->target) + 1;
+	url = malloc(n);
+	if (!url) {
+		twiml_status(res, 500);
+		return -ENOMEM;
+	}
+	snprintf(url, n, "%s%s", org, req->target);
+	r = twilio_signature_verify(app->auth_token, url, p, sig);
+	if (r == -EPERM && app->config->auth_token_previous) {
+		/* During a rotation, the previous token still signs some requests. */
+		r = twilio_signature_verify(app->config->auth_token_previous, url, p, sig);
+	}
+	free(url);
+	if (r < 0) {
+		metrics_reject(METRICS_REJECT_SIGNATURE);
+		log_warn("webhook.rejected", LOG_STR("reason", sig ? "bad_signature" : "no_signature"),
+				LOG_STR("path", req->path));
+		twiml_status(res, r == -ENOMEM ? 500 : 403);
+		return r;
+	}
+	const char *account = twilio_params_get(p, "AccountSid");
+	if (app->config->account_sid && (!account || strcmp(account, app->config->account_sid))) {
+		metrics_reject(METRICS_REJECT_ACCOUNT);
+		log_warn("webhook.rejected", LOG_STR("reason", "account_sid"), LOG_STR("path", req->path));
+		twiml_status(res, 403);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* MediaUrlN / MediaContentTypeN as a JSON array, or NULL when there are none. */
+static char *media_json(const struct twilio_params *p) {
+	const char *num = twilio_params_get(p, "NumMedia");
+	long n = num ? strtol(num, NULL, 10) : 0;
+	if (n <= 0) {
+		return NULL;
+	}
+	if (n > 10) {
+		n = 10;
+	}
+	json_t *a = json_array();
+	for (long i = 0; a && i < n; i++) {
+		char k1[32], k2[32];
+		snprintf(k1, sizeof(k1), "MediaUrl%ld", i);
+		snprintf(k2, sizeof(k2), "MediaContentType%ld", i);
+		const char *url = twilio_params_get(p, k1);
+		const char *type = twilio_params_get(p, k2);
+		if (url) {
+			json_array_append_new(a, json_pack("{s:s,s:s}", "url", url, "content_type",
+							 type ? type : ""));
+		}
+	}
+	char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return text;
+}
+
+static bool sane_sid(const char *s) {
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n >= STORE_SID_SIZE) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				    c == '_' || c == '-')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool sane_addr(const char *s) {
+	return s && *s && strlen(s) < STORE_ADDR_SIZE;
+}
+
+void webhook_sms(struct app *app, const struct http_request *req, struct http_response *res) {
+	struct twilio_params p = {0};
+	struct router_result out = {0};
+	char org[ORIGIN_MAX];
+	char *media = NULL;
+	char *xml = NULL;
+
+	if (check(app, req, res, &p, org, sizeof(org)) < 0) {
+		goto out;
+	}
+	const char *sid = twilio_params_get(&p, "MessageSid");
+	const char *from = twilio_params_get(&p, "From");
+	const char *to = twilio_params_get(&p, "To");
+	const char *segs = twilio_params_get(&p, "NumSegments");
+	if (!sane_sid(sid) || !sane_addr(from) || (to && strlen(to) >= STORE_ADDR_SIZE)) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"));
+		twiml_status(res, 400);
+		goto out;
+	}
+	media = media_json(&p);
+	long nseg = segs ? strtol(segs, NULL, 10) : 0;
+	struct router_inbound in = {
+		.sid = sid,
+		.from = from,
+		.to = to ? to : "",
+		.body = twilio_params_get(&p, "Body"),
+		.opt_out_type = twilio_params_get(&p, "OptOutType"),
+		.media_json = media,
+		.num_segments = nseg > 0 && nseg <= 100 ? (int)nseg : 0,
+	};
+	int r = router_inbound(app->router, &in, &out);
+	if (r < 0) {
+		/* Nothing was accepted: 503 sends Twilio to the fallback URL. */
+		metrics_inc(METRICS_STORE_ERRORS);
+		log_error("inbound.failed", LOG_STR("sid", sid), LOG_INT("error", -r));
+		twiml_status(res, 503);
+		goto out;
+	}
+	char action[ORIGIN_MAX + 64];
+	if (out.reply && out.outbound_id > 0) {
+		/* The reply's status callbacks come back to us, naming our row. */
+		snprintf(action, sizeof(action), "%s/sms-router/webhook/status?ob=%lld", org,
+				(long long)out.outbound_id);
+	}
+	r = twilio_twiml_message(out.reply, out.reply && out.outbound_id > 0 ? action : NULL, &xml);
+	if (r < 0) {
+		twiml_status(res, 500);
+		goto out;
+	}
+	http_text(res, 200, "text/xml; charset=utf-8", xml);
+out:
+	free(out.reply);
+	free(media);
+	twilio_params_finish(&p);
+}
+
+void webhook_status(struct app *app, const struct http_request *req, struct http_response *res) {
+	struct twilio_params p = {0};
+	char org[ORIGIN_MAX];
+	long long ob = 0;
+
+	if (check(app, req, res, &p, org, sizeof(org)) < 0) {
+		goto out;
+	}
+	const char *sid = twilio_params_get(&p, "MessageSid");
+	const char *status = twilio_params_get(&p, "MessageStatus");
+	if (!sid) {
+		sid = twilio_params_get(&p, "SmsSid");
+	}
+	if (!status) {
+		status = twilio_params_get(&p, "SmsStatus");
+	}
+	const char *q = http_query(req, "ob");
+	if (q) {
+		char *end;
+		ob = strtoll(q, &end, 10);
+		if (*end || ob <= 0) {
+			ob = 0;
+		}
+	}
+	if (!status || (!sane_sid(sid) && ob == 0)) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"),
+				LOG_STR("path", req->path));
+		twiml_status(res, 400);
+		goto out;
+	}
+	int r = router_status(app->router, ob, sane_sid(sid) ? sid : NULL, status,
+			twilio_params_get(&p, "ErrorCode"), twilio_params_get(&p, "To"));
+	if (r == -ENOENT) {
+		/* Not ours (or deleted with its user): nothing to update, nothing to retry. */
+		log_warn("status.unknown", LOG_STR("sid", sid ? sid : ""), LOG_INT("outbound", ob));
+	} else if (r < 0) {
+		metrics_inc(METRICS_STORE_ERRORS);
+		log_error("status.failed", LOG_STR("sid", sid ? sid : ""), LOG_INT("error", -r));
+		twiml_status(res, 503);
+		goto out;
+	}
+	http_empty(res, 204);
+out:
+	twilio_params_finish(&p);
+}
