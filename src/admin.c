@@ -110,57 +110,81 @@ static bool valid_name(const char *s) {
 	return true;
 }
 
-void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
-	json_t *j = parse_body(req, res);
-	const char *phones[STORE_MAX_PHONES];
-	size_t n = 0, bad = 0;
-	struct store_user u;
-
-	if (!j) {
-		return;
-	}
-	json_t *name = json_object_get(j, "name");
-	json_t *list = json_object_get(j, "phones");
-	if (!json_is_string(name) || !valid_name(json_string_value(name))) {
-		http_json_error(res, 400, "bad_name",
-				"\"name\" must be a string of 1 to 200 bytes without control characters.");
-		goto out;
-	}
-	if (list && !json_is_array(list)) {
-		http_json_error(res, 400, "bad_phones", "\"phones\" must be an array of E.164 numbers.");
-		goto out;
-	}
+int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
+		const char **reterr_message) {
+	json_error_t err;
+	struct admin_user_request q = {0};
 	size_t i;
 	json_t *v;
+	int r = -EINVAL;
+
+	q.j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	if (!q.j || !json_is_object(q.j)) {
+		*reterr_message = "The body must be a JSON object.";
+		goto fail;
+	}
+	json_t *name = json_object_get(q.j, "name");
+	json_t *list = json_object_get(q.j, "phones");
+	if (!json_is_string(name) || !valid_name(json_string_value(name))) {
+		*reterr_message = "\"name\" must be a string of 1 to 200 bytes without control "
+				  "characters.";
+		goto fail;
+	}
+	q.name = json_string_value(name);
+	if (list && !json_is_array(list)) {
+		*reterr_message = "\"phones\" must be an array of E.164 numbers.";
+		goto fail;
+	}
 	json_array_foreach(list, i, v) {
 		const char *ph = json_string_value(v);
 		if (!ph || !phone_is_valid(ph)) {
-			http_json_error(res, 422, "invalid_phone",
-					"Every phone must be E.164: '+' then 8 to 15 digits.");
-			goto out;
+			*reterr_message = "Every phone must be E.164: '+' then 8 to 15 digits.";
+			r = -EDOM;
+			goto fail;
 		}
 		bool dup = false;
-		for (size_t k = 0; k < n; k++) {
-			dup = dup || strcmp(phones[k], ph) == 0;
+		for (size_t k = 0; k < q.nphones; k++) {
+			dup = dup || strcmp(q.phones[k], ph) == 0;
 		}
 		if (dup) {
 			continue;
 		}
-		if (n == STORE_MAX_PHONES) {
-			http_json_error(res, 422, "too_many_phones", "A user has at most 10 phone numbers.");
-			goto out;
+		if (q.nphones == STORE_MAX_PHONES) {
+			*reterr_message = "A user has at most 10 phone numbers.";
+			r = -ENOSPC;
+			goto fail;
 		}
-		phones[n++] = ph;
+		q.phones[q.nphones++] = ph;
 	}
-	int r = store_user_add(app->store, json_string_value(name), phones, n, &u, &bad);
+	*ret = q;
+	return 0;
+fail:
+	json_decref(q.j);
+	return r;
+}
+
+void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
+	struct admin_user_request q;
+	const char *why = NULL;
+	size_t bad = 0;
+	struct store_user u;
+
+	int r = admin_user_request_parse(req->body, req->body_len, &q, &why);
+	if (r < 0) {
+		http_json_error(res, r == -EINVAL ? 400 : 422,
+				r == -EINVAL ? "bad_request" : r == -EDOM ? "invalid_phone"
+									  : "too_many_phones",
+				why);
+		return;
+	}
+	r = store_user_add(app->store, q.name, q.phones, q.nphones, &u, &bad);
 	if (r < 0) {
 		store_error(res, r, "There is no such user.");
-		goto out;
+	} else {
+		log_info("admin.user_added", LOG_STR("user", u.id), LOG_INT("phones", u.nphones));
+		http_json(res, 201, admin_user_json(&u));
 	}
-	log_info("admin.user_added", LOG_STR("user", u.id), LOG_INT("phones", u.nphones));
-	http_json(res, 201, admin_user_json(&u));
-out:
-	json_decref(j);
+	json_decref(q.j);
 }
 
 /* A phone from a query string: '+' arrives as a space when the client did not encode it. */
@@ -277,25 +301,30 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 struct usage_ctx {
 	json_t *users;
 	const struct sms_price *price;
-	int64_t in, out, seg;
+	struct store_usage_row total;
 };
 
-static json_t *usage_entry(const struct sms_price *price, int64_t in, int64_t out, int64_t seg) {
+static json_t *usage_entry(const struct sms_price *price, const struct store_usage_row *u) {
 	char cost[64];
-	sms_cost_format(price, seg, cost, sizeof(cost));
-	return json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)in, "outbound",
-			(json_int_t)out, "segments", (json_int_t)seg, "cost", cost);
+	sms_cost_format(price, u->segments, cost, sizeof(cost));
+	return json_pack("{s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "inbound", (json_int_t)u->inbound,
+			"outbound", (json_int_t)u->outbound, "segments", (json_int_t)u->segments,
+			"cost", cost, "over_budget", (json_int_t)u->over_budget, "truncated",
+			(json_int_t)u->truncated, "smart_encoded", (json_int_t)u->smart_encoded);
 }
 
 static int add_usage(void *ctx, const struct store_usage_row *row) {
 	struct usage_ctx *u = ctx;
-	u->in += row->inbound;
-	u->out += row->outbound;
-	u->seg += row->segments;
+	u->total.inbound += row->inbound;
+	u->total.outbound += row->outbound;
+	u->total.segments += row->segments;
+	u->total.over_budget += row->over_budget;
+	u->total.truncated += row->truncated;
+	u->total.smart_encoded += row->smart_encoded;
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
-	json_t *e = usage_entry(u->price, row->inbound, row->outbound, row->segments);
+	json_t *e = usage_entry(u->price, row);
 	if (!e || json_object_set_new(e, "user_id", json_string(row->user_id)) < 0) {
 		json_decref(e);
 		return -ENOMEM;
@@ -318,7 +347,7 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	}
 	ids_time_format(since, when);
 	json_t *j = json_pack("{s:s,s:s,s:o,s:o}", "since", when, "currency", currency, "users",
-			u.users, "total", usage_entry(price, u.in, u.out, u.seg));
+			u.users, "total", usage_entry(price, &u.total));
 	if (!j) {
 		return -ENOMEM;
 	}

@@ -155,7 +155,15 @@ static int cmd_serve(const struct config *c) {
 	if (open_store(c, &s) != 0) {
 		return EXIT_FAIL;
 	}
-	struct router_options ro = {0};
+	struct router_options ro = {
+		.global_limit = c->global_limit,
+		.global_window_s = c->global_window_s,
+		.unknown_limit = c->unknown_limit,
+		.unknown_window_s = c->unknown_window_s,
+		.smart_encoding = c->smart_encoding,
+		.reply_max_segments = c->reply_max_segments,
+		.daily_segment_budget = c->daily_segment_budget,
+	};
 	if (agent_memo_create(s, &a) < 0 ||
 			ratelimit_create(c->sender_limit, c->sender_window_s, &rl) < 0 ||
 			router_create(s, a, rl, &ro, &router) < 0) {
@@ -178,6 +186,7 @@ static int cmd_serve(const struct config *c) {
 		.threads = c->threads,
 		.max_connections = c->max_connections,
 		.connection_timeout_s = c->connection_timeout_s,
+		.per_ip_connections = c->per_ip_connections,
 	};
 	int r = http_server_start(&ho, &app, &srv);
 	if (r < 0) {

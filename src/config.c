@@ -31,6 +31,12 @@ enum setting {
 	S_MAX_CONNECTIONS,
 	S_CONNECTION_TIMEOUT,
 	S_SQLITE_SYNC,
+	S_SMART_ENCODING,
+	S_REPLY_MAX_SEGMENTS,
+	S_DAILY_SEGMENT_BUDGET,
+	S_GLOBAL_LIMIT,
+	S_UNKNOWN_LIMIT,
+	S_PER_IP_CONNECTIONS,
 	S_COUNT,
 };
 
@@ -63,6 +69,12 @@ static const struct {
 	[S_MAX_CONNECTIONS] = {"SMSROUTER_MAX_CONNECTIONS", "1024"},
 	[S_CONNECTION_TIMEOUT] = {"SMSROUTER_CONNECTION_TIMEOUT", "20"},
 	[S_SQLITE_SYNC] = {"SMSROUTER_SQLITE_SYNC", "full"},
+	[S_SMART_ENCODING] = {"SMSROUTER_SMART_ENCODING", "0"},
+	[S_REPLY_MAX_SEGMENTS] = {"SMSROUTER_REPLY_MAX_SEGMENTS", "0"},
+	[S_DAILY_SEGMENT_BUDGET] = {"SMSROUTER_DAILY_SEGMENT_BUDGET", "0"},
+	[S_GLOBAL_LIMIT] = {"SMSROUTER_GLOBAL_LIMIT", "0"},
+	[S_UNKNOWN_LIMIT] = {"SMSROUTER_UNKNOWN_LIMIT", "120/min"},
+	[S_PER_IP_CONNECTIONS] = {"SMSROUTER_PER_IP_CONNECTIONS", "0"},
 };
 
 /* "SMSROUTER_DATABASE_URL" → "database-url"; "TWILIO_AUTH_TOKEN" → "twilio-auth-token". */
@@ -276,6 +288,27 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 		c->sqlite_sync = CONFIG_SYNC_NORMAL;
 	} else {
 		return bad(err, err_size, "SMSROUTER_SQLITE_SYNC", "must be full or normal");
+	}
+	if (!parse_bool(val[S_SMART_ENCODING], &c->smart_encoding)) {
+		return bad(err, err_size, "SMSROUTER_SMART_ENCODING", "must be 0 or 1");
+	}
+	if (parse_int(val[S_REPLY_MAX_SEGMENTS], 0, 100, &c->reply_max_segments) < 0) {
+		return bad(err, err_size, "SMSROUTER_REPLY_MAX_SEGMENTS", "must be from 0 (off) to 100");
+	}
+	if (parse_int(val[S_DAILY_SEGMENT_BUDGET], 0, 1000000000, &c->daily_segment_budget) < 0) {
+		return bad(err, err_size, "SMSROUTER_DAILY_SEGMENT_BUDGET",
+				"must be a number of segments, 0 for no budget");
+	}
+	if (config_parse_rate(val[S_GLOBAL_LIMIT], &c->global_limit, &c->global_window_s) < 0) {
+		return bad(err, err_size, "SMSROUTER_GLOBAL_LIMIT",
+				"must look like 1000/sec, 5000/min or 0");
+	}
+	if (config_parse_rate(val[S_UNKNOWN_LIMIT], &c->unknown_limit, &c->unknown_window_s) < 0) {
+		return bad(err, err_size, "SMSROUTER_UNKNOWN_LIMIT",
+				"must look like 120/min, 10/sec or 0");
+	}
+	if (parse_int(val[S_PER_IP_CONNECTIONS], 0, 100000, &c->per_ip_connections) < 0) {
+		return bad(err, err_size, "SMSROUTER_PER_IP_CONNECTIONS", "must be from 0 (off) to 100000");
 	}
 	return 0;
 }

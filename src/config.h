@@ -47,6 +47,14 @@ struct config {
 	int max_connections;
 	int connection_timeout_s;
 	enum config_sqlite_sync sqlite_sync;
+	bool smart_encoding;      /* GSM-7 look-alikes in agent replies */
+	int reply_max_segments;   /* 0: only Twilio's 1600-character limit */
+	int daily_segment_budget; /* outbound segments per user per UTC day; 0 = off */
+	int global_limit;         /* inbound messages per global_window_s, all senders; 0 = off */
+	int global_window_s;
+	int unknown_limit;        /* messages from unknown senders per unknown_window_s; 0 = off */
+	int unknown_window_s;
+	int per_ip_connections;   /* 0 = no limit */
 	bool dev; /* serve --dev */
 };
 

@@ -13,7 +13,7 @@ static const char *const route_names[METRICS_ROUTE_COUNT] = {
 };
 static const char *const message_names[METRICS_MSG_COUNT] = {
 	"routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",
-	"duplicate",
+	"duplicate", "over_budget",
 };
 static const char *const reject_names[METRICS_REJECT_COUNT] = {
 	"signature", "account_sid", "malformed", "too_large",
@@ -26,7 +26,10 @@ static const struct {
 	{"smsrouter_store_errors_total", "Store operations that failed."},
 	{"smsrouter_onboarding_sent_total", "Onboarding texts sent to unknown senders."},
 	{"smsrouter_status_callbacks_total", "Status callbacks applied."},
-	{"smsrouter_replies_truncated_total", "Replies cut to Twilio's 1600-character limit."},
+	{"smsrouter_replies_truncated_total",
+		"Replies cut to Twilio's 1600-character limit or SMSROUTER_REPLY_MAX_SEGMENTS."},
+	{"smsrouter_replies_smart_encoded_total",
+		"Replies whose look-alike characters were replaced to stay GSM-7."},
 };
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,

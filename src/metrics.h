@@ -24,6 +24,7 @@ enum metrics_message { /* what became of an inbound message */
 	METRICS_MSG_HELP,
 	METRICS_MSG_BLOCKED,    /* from an opted-out number: stored, not routed */
 	METRICS_MSG_DUPLICATE,  /* a MessageSid seen before */
+	METRICS_MSG_OVER_BUDGET, /* the user's daily segment budget was spent */
 	METRICS_MSG_COUNT,
 };
 
@@ -41,6 +42,7 @@ enum metrics_counter {
 	METRICS_ONBOARDING_SENT,
 	METRICS_STATUS_CALLBACKS,
 	METRICS_REPLIES_TRUNCATED,
+	METRICS_REPLIES_SMART_ENCODED,
 	METRICS_COUNTER_COUNT,
 };
 

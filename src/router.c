@@ -22,6 +22,11 @@ struct router {
 	struct store *store;
 	struct agent *agent;
 	struct ratelimit *rl;
+	struct ratelimit *global;  /* NULL: off */
+	struct ratelimit *unknown; /* NULL: off */
+	bool smart_encoding;
+	int max_segments;
+	int budget;
 	const char *onboarding;
 	const char *help;
 	int window_s;
@@ -39,11 +44,27 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
 	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
 	r->window_s = o && o->onboarding_window_s > 0 ? o->onboarding_window_s : 24 * 3600;
+	if (o) {
+		r->smart_encoding = o->smart_encoding;
+		r->max_segments = o->reply_max_segments;
+		r->budget = o->daily_segment_budget;
+		if ((o->global_limit > 0 &&
+				    ratelimit_create(o->global_limit, o->global_window_s, &r->global) < 0) ||
+				(o->unknown_limit > 0 && ratelimit_create(o->unknown_limit,
+								 o->unknown_window_s, &r->unknown) < 0)) {
+			router_destroy(r);
+			return -ENOMEM;
+		}
+	}
 	*ret_router = r;
 	return 0;
 }
 
 void router_destroy(struct router *r) {
+	if (r) {
+		ratelimit_destroy(r->global);
+		ratelimit_destroy(r->unknown);
+	}
 	free(r);
 }
 
@@ -106,7 +127,7 @@ static double seconds_since(const struct timespec *t0) {
 
 /* Stores reply as the outbound answer to inbound message inbound_id. */
 static int store_reply(struct router *r, const char *user_id, const struct router_inbound *in,
-		int64_t inbound_id, const char *reply, int64_t *ret_id) {
+		int64_t inbound_id, const char *reply, int flags, int64_t *ret_id) {
 	struct sms_count c;
 	sms_count(reply, strlen(reply), &c);
 	struct store_message m = {
@@ -117,8 +138,37 @@ static int store_reply(struct router *r, const char *user_id, const struct route
 		.encoding = sms_encoding_name(c.encoding),
 		.segments = c.segments,
 		.reply_to = inbound_id,
+		.flags = flags,
 	};
 	return store_outbound_add(r->store, user_id, &m, ret_id);
+}
+
+/* The limit a message from `from` is over ("sender", "global", "unknown_senders"), or
+ * NULL. Each bucket is only charged when the ones before it had room. */
+static const char *over_limit(struct router *r, const char *from, bool known) {
+	int64_t now = ratelimit_now_ms();
+	if (!ratelimit_take(r->rl, from, now)) {
+		return "sender";
+	}
+	if (r->global && !ratelimit_take(r->global, "*", now)) {
+		return "global";
+	}
+	if (!known && r->unknown && !ratelimit_take(r->unknown, "*", now)) {
+		return "unknown_senders";
+	}
+	return NULL;
+}
+
+/* 1 if user_id's replies today (UTC) have used the daily segment budget, 0 if not, or a
+ * negative errno. */
+static int budget_spent(struct router *r, const char *user_id) {
+	int64_t now = ids_now();
+	int64_t used = 0;
+	int e = store_outbound_segments(r->store, user_id, now - now % 86400, &used);
+	if (e < 0) {
+		return e;
+	}
+	return used >= r->budget ? 1 : 0;
 }
 
 /* A seen MessageSid: the answer given the first time, never a second routing. */
@@ -140,7 +190,9 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 int router_inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret) {
 	struct store_user user;
+	const char *limited = NULL;
 	bool known, opted_out = false;
+	int flags = 0;
 	const char *status;
 	enum router_outcome outcome;
 	int64_t inbound_id = 0;
@@ -178,9 +230,15 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 	} else if (word == 'h') {
 		outcome = ROUTER_HELP;
 		status = "help";
-	} else if (!ratelimit_take(r->rl, in->from, ratelimit_now_ms())) {
+	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
 		outcome = ROUTER_RATE_LIMITED;
 		status = "rate_limited";
+	} else if (known && r->budget > 0 && (e = budget_spent(r, user.id)) != 0) {
+		if (e < 0) {
+			return e;
+		}
+		outcome = ROUTER_OVER_BUDGET;
+		status = "over_budget";
 	} else if (!known) {
 		outcome = ROUTER_UNROUTED;
 		status = "unrouted";
@@ -281,7 +339,11 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 	case ROUTER_RATE_LIMITED:
 		metrics_message(METRICS_MSG_RATE_LIMITED);
 		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
-				LOG_PHONE("from", in->from));
+				LOG_PHONE("from", in->from), LOG_STR("limit", limited));
+		break;
+	case ROUTER_OVER_BUDGET:
+		metrics_message(METRICS_MSG_OVER_BUDGET);
+		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", user.id));
 		break;
 	case ROUTER_DUPLICATE:
 		break;
@@ -295,14 +357,33 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 		return 0;
 	}
 
-	/* 7. Twilio refuses bodies over 1600 characters: cut on a character boundary. */
+	/* 7. What the reply costs: look-alikes that would force UCS-2 (and double the
+	 * price), then Twilio's 1600-character limit and our segment cap, each cut on a
+	 * character boundary. */
+	if (r->smart_encoding) {
+		char *gsm = sms_smart_encode(reply);
+		if (gsm && strcmp(gsm, reply) != 0) {
+			free(reply);
+			reply = gsm;
+			flags |= STORE_FLAG_SMART_ENCODED;
+			metrics_inc(METRICS_REPLIES_SMART_ENCODED);
+		} else {
+			free(gsm);
+		}
+	}
 	size_t len = strlen(reply);
 	size_t fit = sms_fit_chars(reply, len, ROUTER_MAX_REPLY_CHARS);
+	if (r->max_segments > 0) {
+		size_t seg_fit = sms_fit_segments(reply, fit, r->max_segments);
+		fit = seg_fit < fit ? seg_fit : fit;
+	}
 	if (fit < len) {
 		reply[fit] = '\0';
+		flags |= STORE_FLAG_TRUNCATED;
 		metrics_inc(METRICS_REPLIES_TRUNCATED);
 	}
-	e = store_reply(r, known ? user.id : NULL, in, inbound_id, reply, &ret->outbound_id);
+	e = store_reply(r, known ? user.id : NULL, in, inbound_id, reply, flags,
+			&ret->outbound_id);
 	if (e < 0) {
 		/* The inbound message is committed; the reply still goes out, unrecorded. */
 		metrics_inc(METRICS_STORE_ERRORS);

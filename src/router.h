@@ -17,9 +17,17 @@ struct router_options {
 	const char *onboarding_text; /* NULL: the default */
 	const char *help_text;       /* NULL: the default */
 	int onboarding_window_s;     /* 0: 24 h */
+	int global_limit;            /* inbound messages per global_window_s; 0 = off */
+	int global_window_s;
+	int unknown_limit;           /* messages from unknown senders per window; 0 = off */
+	int unknown_window_s;
+	bool smart_encoding;         /* replace GSM-7 look-alikes in replies */
+	int reply_max_segments;      /* cut replies to this many segments; 0 = off */
+	int daily_segment_budget;    /* outbound segments per user per UTC day; 0 = off */
 };
 
-/* All borrowed; they must outlive the router. */
+/* s, a and rl (the per-sender limit) are borrowed and must outlive the router; the
+ * global and unknown-sender limits of o are the router's own. */
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		const struct router_options *o, struct router **ret_router);
 void router_destroy(struct router *r); /* NULL is fine */
@@ -43,6 +51,7 @@ enum router_outcome {
 	ROUTER_HELP,
 	ROUTER_BLOCKED,
 	ROUTER_DUPLICATE,
+	ROUTER_OVER_BUDGET,
 };
 
 struct router_result {

@@ -53,6 +53,7 @@ struct http_server_options {
 	int threads;
 	int max_connections;
 	int connection_timeout_s;
+	int per_ip_connections; /* 0: no limit */
 };
 
 struct http_server;

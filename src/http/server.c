@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -92,6 +93,7 @@ static enum MHD_Result too_large(struct MHD_Connection *conn) {
 	struct http_response res = {0};
 	http_json_error(&res, 413, "payload_too_large", "The request body is over 64 KiB.");
 	metrics_request(METRICS_ROUTE_OTHER, 413);
+	metrics_reject(METRICS_REJECT_TOO_LARGE);
 	return send_response(conn, &res);
 }
 
@@ -268,6 +270,7 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_connections,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->connection_timeout_s,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o->per_ip_connections,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 			MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
 			MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
@@ -293,11 +296,14 @@ void http_server_stop(struct http_server *s, int grace_ms) {
 		return;
 	}
 	/* Stop accepting; requests already received run to their answer. */
-	MHD_quiesce_daemon(s->daemon);
+	MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
 	for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->daemon);
+	if (listen_fd != MHD_INVALID_SOCKET) {
+		close(listen_fd); /* quiesce hands the socket to us; close it once threads are gone */
+	}
 	free(s);
 }

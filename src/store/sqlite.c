@@ -39,6 +39,7 @@ static const char *const migrations[] = {
 	"  segments INTEGER NOT NULL,"
 	"  media TEXT,"
 	"  reply_to INTEGER,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
 	"  created_at INTEGER NOT NULL);"
 	"CREATE INDEX messages_user ON messages(user_id, id);"
 	"CREATE INDEX messages_reply ON messages(reply_to) WHERE reply_to IS NOT NULL;"
@@ -92,6 +93,7 @@ enum st {
 	ST_OPTOUT_GET,
 	ST_ONBOARDING,
 	ST_USAGE,
+	ST_OUT_SEGMENTS,
 	ST_COUNT,
 };
 
@@ -126,8 +128,8 @@ static const char *const sql[ST_COUNT] = {
 			  "WHERE i.sid = ?1 AND i.direction = 'inbound' ORDER BY o.id LIMIT 1",
 	[ST_MESSAGE_INSERT] = "INSERT INTO messages (user_id, sid, direction, from_addr, to_addr, "
 			      "body, status, status_rank, encoding, segments, media, reply_to, "
-			      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-			      "?12, ?13)",
+			      "created_at, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+			      "?11, ?12, ?13, ?14)",
 	[ST_STATUS_SID_BY_ID] = "UPDATE messages SET sid = ?2 WHERE id = ?1 AND "
 				"direction = 'outbound' AND sid IS NULL",
 	[ST_STATUS_BY_ID] = "UPDATE messages SET status = ?2, status_rank = ?3, "
@@ -152,8 +154,11 @@ static const char *const sql[ST_COUNT] = {
 			  "ON CONFLICT (phone) DO UPDATE SET sent_at = excluded.sent_at "
 			  "WHERE onboarding.sent_at <= ?2 - ?3",
 	[ST_USAGE] = "SELECT user_id, sum(direction = 'inbound'), sum(direction = 'outbound'), "
-		     "sum(segments) FROM messages WHERE created_at >= ?1 "
+		     "sum(segments), sum(status = 'over_budget'), sum((flags & 2) != 0), "
+		     "sum((flags & 1) != 0) FROM messages WHERE created_at >= ?1 "
 		     "GROUP BY user_id ORDER BY user_id IS NULL, user_id",
+	[ST_OUT_SEGMENTS] = "SELECT coalesce(sum(segments), 0) FROM messages WHERE user_id = ?1 "
+			    "AND direction = 'outbound' AND created_at >= ?2",
 };
 
 struct sqlite_store;
@@ -673,6 +678,7 @@ static int sq_message_add(struct store *s, const char *user_id, const struct sto
 		sqlite3_bind_int64(st, 12, m->reply_to);
 	}
 	sqlite3_bind_int64(st, 13, m->created_at ? m->created_at : ids_now());
+	sqlite3_bind_int(st, 14, m->flags);
 	int r = run(q, ST_MESSAGE_INSERT, st);
 	if (r == 0 && ret_id) {
 		*ret_id = sqlite3_last_insert_rowid(conn_get(q)->db);
@@ -880,6 +886,9 @@ static int sq_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx
 			.inbound = sqlite3_column_int64(st, 1),
 			.outbound = sqlite3_column_int64(st, 2),
 			.segments = sqlite3_column_int64(st, 3),
+			.over_budget = sqlite3_column_int64(st, 4),
+			.truncated = sqlite3_column_int64(st, 5),
+			.smart_encoded = sqlite3_column_int64(st, 6),
 		};
 		r = cb(ctx, &row);
 		if (r != 0) {
@@ -891,6 +900,23 @@ static int sq_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx
 	}
 	done(st);
 	return r;
+}
+
+static int sq_outbound_segments(struct store *s, const char *user_id, int64_t since,
+		int64_t *ret_segments) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUT_SEGMENTS);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_segments = sqlite3_column_int64(st, 0);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 static int sq_ping(struct store *s) {
@@ -1001,6 +1027,7 @@ static const struct store_ops sqlite_ops = {
 	.optout_set = sq_optout_set,
 	.optout_get = sq_optout_get,
 	.onboarding_claim = sq_onboarding_claim,
+	.outbound_segments = sq_outbound_segments,
 	.usage = sq_usage,
 };
 

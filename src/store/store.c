@@ -186,6 +186,11 @@ int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int 
 	return s->ops->onboarding_claim(s, phone, now, window_s);
 }
 
+int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
+		int64_t *ret_segments) {
+	return s->ops->outbound_segments(s, user_id, since, ret_segments);
+}
+
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 	return s->ops->usage(s, since, cb, ctx);
 }

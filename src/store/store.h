@@ -38,6 +38,9 @@ enum store_direction {
 
 /* A message. Pointers are borrowed: the caller's when adding, valid during the callback
  * when listing. */
+#define STORE_FLAG_SMART_ENCODED 1 /* outbound: look-alikes replaced by GSM-7 */
+#define STORE_FLAG_TRUNCATED 2     /* outbound: cut to fit a limit */
+
 struct store_message {
 	int64_t id; /* the store's own; 0 before it is added */
 	const char *sid; /* Twilio's MessageSid; NULL until Twilio has named it */
@@ -50,6 +53,7 @@ struct store_message {
 	int segments;
 	const char *media_json; /* inbound: JSON array of {"url","content_type"}, or NULL */
 	int64_t reply_to; /* outbound: id of the inbound message it answers, 0 if none */
+	int flags;        /* STORE_FLAG_… */
 	int64_t created_at;
 };
 
@@ -62,6 +66,9 @@ struct store_usage_row {
 	int64_t inbound;
 	int64_t outbound;
 	int64_t segments;
+	int64_t over_budget;   /* inbound not routed: the daily segment budget was spent */
+	int64_t truncated;     /* replies cut to fit */
+	int64_t smart_encoded; /* replies made GSM-7 */
 };
 typedef int (*store_usage_cb)(void *ctx, const struct store_usage_row *r);
 
@@ -145,6 +152,10 @@ int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out);
 /* Claims the right to send the onboarding text to an unknown number: 0 if none was sent
  * in the window_s seconds before now (and records now), -EEXIST if one was. */
 int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s);
+
+/* Segments of user_id's outbound messages since since. */
+int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
+		int64_t *ret_segments);
 
 /* Messages and segments since since, one row per user with any, then one row with
  * user_id NULL for unknown senders (if any). */
