@@ -144,9 +144,9 @@ static int cmd_serve(const struct config *c) {
 				DEV_TOKEN_PATH);
 		log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
 	}
-	if (c->agent_url) {
-		log_warn("serve.agent_url_ignored",
-				LOG_STR("reason", "the Agent Core client is not built yet; using the memo agent"));
+	if (c->agent_url && !c->agent_secret) {
+		return fail("%s", "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
+				  "requests to the Agent Core must be signed.");
 	}
 	if (c->reply_mode == CONFIG_REPLY_REST) {
 		log_warn("serve.reply_mode_ignored",
@@ -164,7 +164,12 @@ static int cmd_serve(const struct config *c) {
 		.reply_max_segments = c->reply_max_segments,
 		.daily_segment_budget = c->daily_segment_budget,
 	};
-	if (agent_memo_create(s, &a) < 0 ||
+	struct agent_http_options ao = {
+		.url = c->agent_url,
+		.secret = c->agent_secret,
+		.timeout_ms = c->agent_timeout_ms,
+	};
+	if ((c->agent_url ? agent_http_create(&ao, s, &a) : agent_memo_create(s, &a)) < 0 ||
 			ratelimit_create(c->sender_limit, c->sender_window_s, &rl) < 0 ||
 			router_create(s, a, rl, &ro, &router) < 0) {
 		fail("%s.", "out of memory");
@@ -197,12 +202,20 @@ static int cmd_serve(const struct config *c) {
 	}
 	log_info("serve.listening", LOG_STR("listen", c->listen),
 			LOG_INT("port", http_server_port(srv)), LOG_INT("threads", c->threads),
-			LOG_STR("admin_api", c->admin_token ? "on" : "off"));
+			LOG_STR("admin_api", c->admin_token ? "on" : "off"),
+			LOG_STR("agent", c->agent_url ? "http" : "memo"));
 
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("serve.stopping", LOG_INT("signal", sig));
-	http_server_stop(srv, 15000);
+	/* In-flight requests get their answers; agent calls past the grace period are
+	 * cancelled (their users get the apology), then the server stops. */
+	if (!http_server_quiesce(srv, 15000)) {
+		agent_shutdown(a);
+		http_server_quiesce(srv, 2000);
+	}
+	agent_shutdown(a);
+	http_server_stop(srv);
 	log_info("serve.stopped");
 	code = 0;
 out:

@@ -1,6 +1,8 @@
 #include "router.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -187,12 +189,143 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 	return 0;
 }
 
-int router_inbound(struct router *r, const struct router_inbound *in,
+/* Step 7: what the reply costs (look-alikes that would force UCS-2 and double the price,
+ * Twilio's 1600-character limit, our segment cap, each cut on a character boundary), then
+ * the reply is stored. Takes over reply (NULL: nothing to say). */
+static int finish_reply(struct router *r, const char *user_id, const char *sid,
+		const char *from, const char *to, int64_t inbound_id, char *reply,
 		struct router_result *ret) {
+	int flags = 0;
+	int e;
+
+	if (reply && !*reply) {
+		free(reply); /* an empty <Message> is Twilio's error 14103 */
+		reply = NULL;
+	}
+	if (!reply) {
+		return 0;
+	}
+	if (r->smart_encoding) {
+		char *gsm = sms_smart_encode(reply);
+		if (gsm && strcmp(gsm, reply) != 0) {
+			free(reply);
+			reply = gsm;
+			flags |= STORE_FLAG_SMART_ENCODED;
+			metrics_inc(METRICS_REPLIES_SMART_ENCODED);
+		} else {
+			free(gsm);
+		}
+	}
+	size_t len = strlen(reply);
+	size_t fit = sms_fit_chars(reply, len, ROUTER_MAX_REPLY_CHARS);
+	if (r->max_segments > 0) {
+		size_t seg_fit = sms_fit_segments(reply, fit, r->max_segments);
+		fit = seg_fit < fit ? seg_fit : fit;
+	}
+	if (fit < len) {
+		reply[fit] = '\0';
+		flags |= STORE_FLAG_TRUNCATED;
+		metrics_inc(METRICS_REPLIES_TRUNCATED);
+	}
+	struct router_inbound in = {.sid = sid, .from = from, .to = to};
+	e = store_reply(r, user_id, &in, inbound_id, reply, flags, &ret->outbound_id);
+	if (e < 0) {
+		/* The inbound message is committed; the reply still goes out, unrecorded. */
+		metrics_inc(METRICS_STORE_ERRORS);
+		log_error("outbound.store_failed", LOG_STR("sid", sid), LOG_INT("error", -e));
+	}
+	ret->reply = reply;
+	return 0;
+}
+
+/* An agent call in flight. Whichever of router_inbound_start's return and the agent's
+ * answer comes second finishes it (state: START → RETURNED or COMPLETED). */
+enum { CALL_START, CALL_RETURNED, CALL_COMPLETED };
+
+struct call {
+	struct router *r;
+	char user_id[STORE_ID_SIZE];
+	char *sid;
+	char *from;
+	char *to;
+	int64_t inbound_id;
+	struct timespec t0;
+	router_done_cb done;
+	void *ctx;
+	struct router_result result;
+	atomic_int state;
+};
+
+static void call_free(struct call *c) {
+	free(c->sid);
+	free(c->from);
+	free(c->to);
+	free(c);
+}
+
+static void on_agent(void *ctx, int err, char *reply) {
+	struct call *c = ctx;
+	struct router *r = c->r;
+	double took = seconds_since(&c->t0);
+
+	metrics_agent_seconds(took);
+	if (err < 0) {
+		metrics_inc(METRICS_AGENT_FAILURES);
+		log_error("agent.failed", LOG_STR("sid", c->sid), LOG_STR("user", c->user_id),
+				LOG_INT("error", -err), LOG_INT("agent_ms", (int64_t)(took * 1000)));
+		reply = strdup(APOLOGY);
+		c->result.agent_failed = true;
+	}
+	log_info("inbound.routed", LOG_STR("sid", c->sid), LOG_PHONE("from", c->from),
+			LOG_STR("user", c->user_id), LOG_INT("agent_ms", (int64_t)(took * 1000)));
+	finish_reply(r, c->user_id, c->sid, c->from, c->to, c->inbound_id, reply, &c->result);
+	if (atomic_exchange(&c->state, CALL_COMPLETED) == CALL_RETURNED) {
+		/* The start has returned ROUTER_PENDING: the answer goes to the callback. */
+		c->done(c->ctx, &c->result);
+		call_free(c);
+	}
+}
+
+static int call_agent(struct router *r, const struct store_user *user,
+		const struct router_inbound *in, const struct store_message *m,
+		struct router_result *ret, router_done_cb done, void *ctx) {
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		return -ENOMEM; /* the message is stored; a Twilio retry is answered as seen */
+	}
+	c->r = r;
+	memcpy(c->user_id, user->id, sizeof(c->user_id));
+	c->sid = strdup(in->sid);
+	c->from = strdup(in->from);
+	c->to = strdup(in->to ? in->to : "");
+	c->inbound_id = m->id;
+	c->done = done;
+	c->ctx = ctx;
+	c->result = *ret;
+	atomic_init(&c->state, CALL_START);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	if (!c->sid || !c->from || !c->to) {
+		call_free(c);
+		return -ENOMEM;
+	}
+	struct agent_request req = {.user = user, .message = m};
+	int e = agent_reply_async(r->agent, &req, on_agent, c);
+	if (e < 0) {
+		on_agent(c, e, NULL); /* the user still gets the apology */
+	}
+	if (atomic_exchange(&c->state, CALL_RETURNED) == CALL_COMPLETED) {
+		*ret = c->result; /* answered already (the memo agent) */
+		call_free(c);
+		return 0;
+	}
+	return ROUTER_PENDING;
+}
+
+int router_inbound_start(struct router *r, const struct router_inbound *in,
+		struct router_result *ret, router_done_cb done, void *ctx) {
 	struct store_user user;
 	const char *limited = NULL;
 	bool known, opted_out = false;
-	int flags = 0;
 	const char *status;
 	enum router_outcome outcome;
 	int64_t inbound_id = 0;
@@ -286,26 +419,9 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 
 	/* 6. Decide the reply. */
 	switch (outcome) {
-	case ROUTER_ROUTED: {
-		struct agent_request req = {.user = &user, .message = &m};
-		struct timespec t0;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		e = agent_reply(r->agent, &req, &reply);
-		double took = seconds_since(&t0);
-		metrics_agent_seconds(took);
-		if (e < 0) {
-			metrics_inc(METRICS_AGENT_FAILURES);
-			log_error("agent.failed", LOG_STR("sid", in->sid), LOG_STR("user", user.id),
-					LOG_INT("error", -e), LOG_INT("agent_ms", (int64_t)(took * 1000)));
-			reply = strdup(APOLOGY);
-			ret->agent_failed = true;
-		}
+	case ROUTER_ROUTED:
 		metrics_message(METRICS_MSG_ROUTED);
-		log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-				LOG_STR("user", user.id), LOG_INT("agent_ms", (int64_t)(took * 1000)),
-				LOG_TEXT("body", body));
-		break;
-	}
+		return call_agent(r, &user, in, &m, ret, done, ctx);
 	case ROUTER_UNROUTED:
 		metrics_message(METRICS_MSG_UNROUTED);
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
@@ -349,47 +465,42 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 		break;
 	}
 
-	if (reply && !*reply) {
-		free(reply); /* an empty <Message> is Twilio's error 14103 */
-		reply = NULL;
-	}
-	if (!reply) {
-		return 0;
-	}
+	return finish_reply(r, known ? user.id : NULL, in->sid, in->from, in->to, inbound_id,
+			reply, ret);
+}
 
-	/* 7. What the reply costs: look-alikes that would force UCS-2 (and double the
-	 * price), then Twilio's 1600-character limit and our segment cap, each cut on a
-	 * character boundary. */
-	if (r->smart_encoding) {
-		char *gsm = sms_smart_encode(reply);
-		if (gsm && strcmp(gsm, reply) != 0) {
-			free(reply);
-			reply = gsm;
-			flags |= STORE_FLAG_SMART_ENCODED;
-			metrics_inc(METRICS_REPLIES_SMART_ENCODED);
-		} else {
-			free(gsm);
-		}
+/* The sync form: waits for the agent on this thread. */
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	struct router_result result;
+};
+
+static void wake(void *ctx, struct router_result *result) {
+	struct waiter *w = ctx;
+	pthread_mutex_lock(&w->mu);
+	w->result = *result;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int router_inbound(struct router *r, const struct router_inbound *in,
+		struct router_result *ret) {
+	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	int e = router_inbound_start(r, in, ret, wake, &w);
+	if (e != ROUTER_PENDING) {
+		return e;
 	}
-	size_t len = strlen(reply);
-	size_t fit = sms_fit_chars(reply, len, ROUTER_MAX_REPLY_CHARS);
-	if (r->max_segments > 0) {
-		size_t seg_fit = sms_fit_segments(reply, fit, r->max_segments);
-		fit = seg_fit < fit ? seg_fit : fit;
+	pthread_mutex_lock(&w.mu);
+	while (!w.done) {
+		pthread_cond_wait(&w.cv, &w.mu);
 	}
-	if (fit < len) {
-		reply[fit] = '\0';
-		flags |= STORE_FLAG_TRUNCATED;
-		metrics_inc(METRICS_REPLIES_TRUNCATED);
-	}
-	e = store_reply(r, known ? user.id : NULL, in, inbound_id, reply, flags,
-			&ret->outbound_id);
-	if (e < 0) {
-		/* The inbound message is committed; the reply still goes out, unrecorded. */
-		metrics_inc(METRICS_STORE_ERRORS);
-		log_error("outbound.store_failed", LOG_STR("sid", in->sid), LOG_INT("error", -e));
-	}
-	ret->reply = reply;
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	*ret = w.result;
 	return 0;
 }
 

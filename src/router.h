@@ -62,8 +62,20 @@ struct router_result {
 	bool agent_failed;    /* the reply is our apology */
 };
 
-/* Decides and stores. On success *ret is filled (free ret->reply). -EIO: the store
- * failed before the inbound message was committed, so nothing was accepted; -ENOMEM. */
+#define ROUTER_PENDING 1
+
+/* Receives the result of a message whose agent answered later; takes over
+ * result->reply. Runs on the agent's thread. */
+typedef void (*router_done_cb)(void *ctx, struct router_result *result);
+
+/* Decides and stores. 0: finished, *ret filled (free ret->reply). ROUTER_PENDING: the
+ * inbound message is committed and its agent is answering; done(ctx, result) will run
+ * once, on another thread, with the final result. -EIO: the store failed before the
+ * inbound message was committed, so nothing was accepted; -ENOMEM. */
+int router_inbound_start(struct router *r, const struct router_inbound *in,
+		struct router_result *ret, router_done_cb done, void *ctx);
+
+/* The same, waiting on this thread for the agent. 0 (with *ret filled) or -errno. */
 int router_inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret);
 

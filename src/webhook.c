@@ -180,12 +180,44 @@ static bool sane_addr(const char *s) {
 	return s && *s && strlen(s) < STORE_ADDR_SIZE;
 }
 
+/* The TwiML answer for a routing result; the reply's status callbacks come back to us
+ * naming our row (?ob=). */
+static void answer(struct http_response *res, const char *org, const struct router_result *out) {
+	char action[ORIGIN_MAX + 64];
+	char *xml = NULL;
+	bool with_action = out->reply && out->outbound_id > 0;
+
+	if (with_action) {
+		snprintf(action, sizeof(action), "%s/sms-router/webhook/status?ob=%lld", org,
+				(long long)out->outbound_id);
+	}
+	if (twilio_twiml_message(out->reply, with_action ? action : NULL, &xml) < 0) {
+		twiml_status(res, 500);
+		return;
+	}
+	http_text(res, 200, "text/xml; charset=utf-8", xml);
+}
+
+/* A webhook whose agent answers later. */
+struct pending {
+	struct http_deferred *d;
+	char org[ORIGIN_MAX];
+};
+
+static void on_routed(void *ctx, struct router_result *result) {
+	struct pending *p = ctx;
+	struct http_response res = {0};
+	answer(&res, p->org, result);
+	free(result->reply);
+	http_deferred_complete(p->d, &res);
+	free(p);
+}
+
 void webhook_sms(struct app *app, const struct http_request *req, struct http_response *res) {
 	struct twilio_params p = {0};
 	struct router_result out = {0};
 	char org[ORIGIN_MAX];
 	char *media = NULL;
-	char *xml = NULL;
 
 	if (check(app, req, res, &p, org, sizeof(org)) < 0) {
 		goto out;
@@ -211,7 +243,20 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 		.media_json = media,
 		.num_segments = nseg > 0 && nseg <= 100 ? (int)nseg : 0,
 	};
-	int r = router_inbound(app->router, &in, &out);
+	struct pending *later = calloc(1, sizeof(*later));
+	if (!later) {
+		twiml_status(res, 500);
+		goto out;
+	}
+	memcpy(later->org, org, sizeof(org));
+	later->d = req->deferred;
+	int r = router_inbound_start(app->router, &in, &out, on_routed, later);
+	if (r == ROUTER_PENDING) {
+		/* The agent answers on its own thread; on_routed completes this request. */
+		res->later = true;
+		goto out;
+	}
+	free(later);
 	if (r < 0) {
 		/* Nothing was accepted: 503 sends Twilio to the fallback URL. */
 		metrics_inc(METRICS_STORE_ERRORS);
@@ -219,18 +264,7 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 		twiml_status(res, 503);
 		goto out;
 	}
-	char action[ORIGIN_MAX + 64];
-	if (out.reply && out.outbound_id > 0) {
-		/* The reply's status callbacks come back to us, naming our row. */
-		snprintf(action, sizeof(action), "%s/sms-router/webhook/status?ob=%lld", org,
-				(long long)out.outbound_id);
-	}
-	r = twilio_twiml_message(out.reply, out.reply && out.outbound_id > 0 ? action : NULL, &xml);
-	if (r < 0) {
-		twiml_status(res, 500);
-		goto out;
-	}
-	http_text(res, 200, "text/xml; charset=utf-8", xml);
+	answer(res, org, &out);
 out:
 	free(out.reply);
 	free(media);

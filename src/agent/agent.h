@@ -12,10 +12,39 @@ struct agent_request {
 	const struct store_message *message; /* the inbound message, already stored */
 };
 
+/* Called once per call with 0 and the reply (the callee's to free; NULL: no reply) or a
+ * negative errno: -ETIMEDOUT (past the deadline), -ECONNREFUSED, -EIO (5xx, network or
+ * store failure), -EBADMSG (not the contract's answer), -ECANCELED (shutting down). */
+typedef void (*agent_done_cb)(void *ctx, int err, char *reply);
+
+struct agent_http_options {
+	const char *url;    /* SMSROUTER_AGENT_URL */
+	const char *secret; /* SMSROUTER_AGENT_SECRET: key of X-SMSRouter-Signature */
+	int timeout_ms;     /* deadline of one call */
+};
+
 /* Creates the built-in memo agent over s (borrowed; must outlive the agent). */
 int agent_memo_create(struct store *s, struct agent **ret_agent);
-void agent_destroy(struct agent *a); /* NULL is fine */
+/* Creates the Agent Core client: one thread running a libcurl multi loop, so that any
+ * number of calls wait at once without holding a caller's thread. s gives each call its
+ * user's history. -ENOMEM, -EIO. */
+int agent_http_create(const struct agent_http_options *o, struct store *s,
+		struct agent **ret_agent);
+/* Finishes calls in flight with -ECANCELED and stops the agent's thread. Idempotent. */
+void agent_shutdown(struct agent *a);
+void agent_destroy(struct agent *a); /* shuts down first; NULL is fine */
 
-/* Asks the agent for its reply to req. 0 with *ret_reply the reply (caller frees) or NULL
- * for no reply; -ETIMEDOUT, -EIO (the agent or the store failed), -ENOMEM. */
+/* Starts a call for req (borrowed for the duration of this call only). done runs exactly
+ * once: before this returns (the memo agent) or later on the agent's thread. 0, or
+ * -ENOMEM / -EIO when the call could not start (done is then not called). */
+int agent_reply_async(struct agent *a, const struct agent_request *req, agent_done_cb done,
+		void *ctx);
+
+/* The same, waiting for the answer: 0 with *ret_reply (caller frees; NULL: no reply), or
+ * the negative errno done would get. */
 int agent_reply(struct agent *a, const struct agent_request *req, char **ret_reply);
+
+/* The JSON body of the Agent Core request for req: user, message, and the user's last 20
+ * messages before this one, oldest first. *ret_json is the caller's to free(). -EIO,
+ * -ENOMEM. */
+int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json);

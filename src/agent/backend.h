@@ -3,7 +3,9 @@
 #include "agent/agent.h"
 
 struct agent_ops {
-	int (*reply)(struct agent *a, const struct agent_request *req, char **ret_reply);
+	int (*reply_async)(struct agent *a, const struct agent_request *req, agent_done_cb done,
+			void *ctx);
+	void (*shutdown)(struct agent *a); /* may be NULL */
 	void (*destroy)(struct agent *a);
 };
 

@@ -73,7 +73,7 @@ static int recall(struct memo *m, const char *user_id, char **ret_reply) {
 	return *ret_reply ? 0 : -ENOMEM;
 }
 
-static int memo_reply(struct agent *a, const struct agent_request *req, char **ret_reply) {
+static int memo_answer(struct agent *a, const struct agent_request *req, char **ret_reply) {
 	struct memo *m = (struct memo *)a;
 	const char *body = req->message->body ? req->message->body : "";
 	const char *uid = req->user->id;
@@ -132,12 +132,21 @@ static int memo_reply(struct agent *a, const struct agent_request *req, char **r
 	return 0;
 }
 
+/* The memo keeper answers at once, on the caller's thread. */
+static int memo_reply_async(struct agent *a, const struct agent_request *req, agent_done_cb done,
+		void *ctx) {
+	char *reply = NULL;
+	int r = memo_answer(a, req, &reply);
+	done(ctx, r, r < 0 ? NULL : reply);
+	return 0;
+}
+
 static void memo_destroy(struct agent *a) {
 	free(a);
 }
 
 static const struct agent_ops memo_ops = {
-	.reply = memo_reply,
+	.reply_async = memo_reply_async,
 	.destroy = memo_destroy,
 };
 

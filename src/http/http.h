@@ -23,6 +23,7 @@ struct http_request {
 	size_t body_len;
 	const char *params[HTTP_MAX_PARAMS]; /* the route's {…} segments, percent-decoded */
 	struct MHD_Connection *conn;
+	struct http_deferred *deferred; /* see http_deferred_complete */
 };
 
 struct http_response {
@@ -32,7 +33,14 @@ struct http_response {
 	size_t body_len;
 	char allow[64];           /* for 405: "GET, DELETE" */
 	const char *www_authenticate; /* for 401 */
+	bool later; /* set by a handler whose answer comes via http_deferred_complete */
 };
+
+/* A handler that cannot answer yet sets res->later and returns; the connection is then
+ * suspended (holding no thread) until someone calls this, once, from any thread, with
+ * the answer (its body is taken over). d is req->deferred. It may also be called before
+ * the handler returns. */
+void http_deferred_complete(struct http_deferred *d, struct http_response *res);
 
 /* A request header's value (borrowed, valid during the request) or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
@@ -63,8 +71,11 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 		struct http_server **ret);
 /* The bound port. */
 int http_server_port(const struct http_server *s);
-/* Stops accepting, lets in-flight requests finish (up to grace_ms), then stops. */
-void http_server_stop(struct http_server *s, int grace_ms);
+/* Stops accepting and waits up to grace_ms for requests in flight to be answered. True
+ * if none is left. */
+bool http_server_quiesce(struct http_server *s, int grace_ms);
+/* Stops the server (after http_server_quiesce) and frees it. NULL is fine. */
+void http_server_stop(struct http_server *s);
 
 /* Dispatches a request through the route table (routes.c). */
 void http_route(struct app *app, struct http_request *req, struct http_response *res,

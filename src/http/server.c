@@ -1,6 +1,7 @@
 /* The libmicrohttpd server: thread pool on epoll, limits, body collection, graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	MHD_socket listen_fd; /* ours after quiesce */
 	struct app *app;
 	atomic_int in_flight;
 	int port;
@@ -35,14 +37,23 @@ struct req_state {
 	bool started;
 	bool too_big;
 	struct timespec t0;
+	int route;
+	/* A deferred answer: mu guards the rest. */
+	struct MHD_Connection *conn;
+	pthread_mutex_t mu;
+	bool waiting;   /* the handler said "later" */
+	bool suspended; /* the connection is suspended */
+	bool ready;     /* res holds the answer */
+	struct http_response res;
 };
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-	(void)conn;
 	struct http_server *s = cls;
 	struct req_state *st = calloc(1, sizeof(*st));
 	if (st) {
 		st->target = strdup(uri ? uri : "");
+		st->conn = conn;
+		pthread_mutex_init(&st->mu, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	}
 	atomic_fetch_add(&s->in_flight, 1);
@@ -56,6 +67,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *s = cls;
 	struct req_state *st = *con_cls;
 	if (st) {
+		pthread_mutex_destroy(&st->mu);
+		free(st->res.body);
 		free(st->target);
 		free(st->body);
 		free(st);
@@ -89,6 +102,24 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
 	return ok;
 }
 
+/* Counts and sends a handler's answer. */
+static enum MHD_Result finish(struct req_state *st, struct MHD_Connection *conn,
+		struct http_response *res) {
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - st->t0.tv_sec) +
+		      (double)(t1.tv_nsec - st->t0.tv_nsec) / 1e9;
+	metrics_request((enum metrics_route)st->route, res->status);
+	if (st->route == METRICS_ROUTE_WEBHOOK_SMS) {
+		metrics_webhook_seconds(took);
+	}
+	if (log_enabled(LOG_DEBUG)) {
+		log_debug("http.request", LOG_STR("target", st->target),
+				LOG_INT("status", res->status), LOG_INT("us", (int64_t)(took * 1e6)));
+	}
+	return send_response(conn, res);
+}
+
 static enum MHD_Result too_large(struct MHD_Connection *conn) {
 	struct http_response res = {0};
 	http_json_error(&res, 413, "payload_too_large", "The request body is over 64 KiB.");
@@ -107,6 +138,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (!st || !st->target) {
 		return MHD_NO; /* out of memory: drop the connection */
+	}
+	if (st->waiting) {
+		/* Resumed: the deferred answer is here. */
+		pthread_mutex_lock(&st->mu);
+		bool ready = st->ready;
+		pthread_mutex_unlock(&st->mu);
+		return ready ? finish(st, conn, &st->res) : MHD_YES;
 	}
 	if (!st->started) {
 		st->started = true;
@@ -167,22 +205,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.conn = conn,
 	};
 	struct http_response res = {.status = 500};
-	int route = METRICS_ROUTE_OTHER;
-	http_route(s->app, &req, &res, &route);
+	st->route = METRICS_ROUTE_OTHER;
+	req.deferred = (struct http_deferred *)st;
+	http_route(s->app, &req, &res, &st->route);
 	free(path);
+	if (!res.later) {
+		return finish(st, conn, &res);
+	}
+	/* The answer comes from another thread: hold no worker meanwhile. */
+	pthread_mutex_lock(&st->mu);
+	st->waiting = true;
+	if (st->ready) {
+		pthread_mutex_unlock(&st->mu);
+		return finish(st, conn, &st->res);
+	}
+	st->suspended = true;
+	MHD_suspend_connection(conn);
+	pthread_mutex_unlock(&st->mu);
+	return MHD_YES;
+}
 
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double took = (double)(t1.tv_sec - st->t0.tv_sec) + (double)(t1.tv_nsec - st->t0.tv_nsec) / 1e9;
-	metrics_request((enum metrics_route)route, res.status);
-	if (route == METRICS_ROUTE_WEBHOOK_SMS) {
-		metrics_webhook_seconds(took);
+void http_deferred_complete(struct http_deferred *d, struct http_response *res) {
+	struct req_state *st = (struct req_state *)d;
+	pthread_mutex_lock(&st->mu);
+	st->res = *res;
+	res->body = NULL;
+	st->ready = true;
+	if (st->suspended) {
+		st->suspended = false;
+		MHD_resume_connection(st->conn);
 	}
-	if (log_enabled(LOG_DEBUG)) {
-		log_debug("http.request", LOG_STR("method", method), LOG_STR("path", req.path),
-				LOG_INT("status", res.status), LOG_INT("us", (int64_t)(took * 1e6)));
-	}
-	return send_response(conn, &res);
+	/* on_request takes mu before it reads the answer, so st outlives this unlock. */
+	pthread_mutex_unlock(&st->mu);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -260,6 +314,7 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 		return -ENOMEM;
 	}
 	s->app = app;
+	s->listen_fd = MHD_INVALID_SOCKET;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (v6) {
@@ -291,19 +346,25 @@ int http_server_port(const struct http_server *s) {
 	return s->port;
 }
 
-void http_server_stop(struct http_server *s, int grace_ms) {
-	if (!s) {
-		return;
-	}
+bool http_server_quiesce(struct http_server *s, int grace_ms) {
 	/* Stop accepting; requests already received run to their answer. */
-	MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
+	if (s->listen_fd == MHD_INVALID_SOCKET) {
+		s->listen_fd = MHD_quiesce_daemon(s->daemon);
+	}
 	for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	return atomic_load(&s->in_flight) == 0;
+}
+
+void http_server_stop(struct http_server *s) {
+	if (!s) {
+		return;
+	}
 	MHD_stop_daemon(s->daemon);
-	if (listen_fd != MHD_INVALID_SOCKET) {
-		close(listen_fd); /* quiesce hands the socket to us; close it once threads are gone */
+	if (s->listen_fd != MHD_INVALID_SOCKET) {
+		close(s->listen_fd); /* quiesce handed it to us; closed once MHD's threads are gone */
 	}
 	free(s);
 }
