@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "ids.h"
 #include "log.h"
+#include "outbox.h"
 #include "phone.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -39,7 +40,8 @@ static const char usage_text[] =
 	"       smsrouter phone add ID PHONE | rm PHONE\n"
 	"       smsrouter import FILE.csv\n"
 	"       smsrouter simulate --from PHONE --body TEXT [--url URL] [--to PHONE]\n"
-	"       smsrouter usage [--since RFC3339]\n";
+	"       smsrouter usage [--since RFC3339]\n"
+	"       smsrouter outbox list [--state STATE] | retry ID|--all\n";
 
 static int usage_error(const char *msg) {
 	fprintf(stderr, "smsrouter: %s\n%s", msg, usage_text);
@@ -92,6 +94,17 @@ static int print_json(json_t *j) {
 }
 
 /* ---- serve ---- */
+
+static struct outbox *serving_outbox;
+
+/* The router tells of queued messages; the outbox starts after the router. */
+static void notify_outbox(void *ctx) {
+	(void)ctx;
+	struct outbox *ob = serving_outbox;
+	if (ob) {
+		outbox_notify(ob);
+	}
+}
 
 /* The --dev token: kept under var/ so that simulate (and restarts) find it. */
 static int dev_token(char *out, size_t size) {
@@ -148,9 +161,15 @@ static int cmd_serve(const struct config *c) {
 		return fail("%s", "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
 				  "requests to the Agent Core must be signed.");
 	}
-	if (c->reply_mode == CONFIG_REPLY_REST) {
-		log_warn("serve.reply_mode_ignored",
-				LOG_STR("reason", "rest replies are not built yet; replying in TwiML"));
+	bool rest = c->reply_mode == CONFIG_REPLY_REST;
+	if (rest && !c->account_sid) {
+		return fail("%s", "SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send "
+				  "through the Messages API.");
+	}
+	if (rest && !c->public_url) {
+		log_warn("serve.no_status_callbacks",
+				LOG_STR("reason", "SMSROUTER_PUBLIC_URL is unset: rest replies ask for no "
+						  "status callbacks and are reconciled by listing"));
 	}
 	if (open_store(c, &s) != 0) {
 		return EXIT_FAIL;
@@ -163,6 +182,8 @@ static int cmd_serve(const struct config *c) {
 		.smart_encoding = c->smart_encoding,
 		.reply_max_segments = c->reply_max_segments,
 		.daily_segment_budget = c->daily_segment_budget,
+		.rest = rest,
+		.on_enqueue = notify_outbox,
 	};
 	struct agent_http_options ao = {
 		.url = c->agent_url,
@@ -177,6 +198,21 @@ static int cmd_serve(const struct config *c) {
 	}
 	app.store = s;
 	app.router = router;
+	if (rest) {
+		struct outbox_options oo = {
+			.workers = c->delivery_workers,
+			.send_rate = c->send_rate,
+			.max_attempts = c->delivery_attempts,
+			.agent_timeout_ms = c->agent_timeout_ms,
+			.public_url = c->public_url,
+			.rest = {.api_base = c->api_base, .account_sid = c->account_sid,
+				.auth_token = app.auth_token, .timeout_ms = 30000},
+		};
+		if (outbox_start(&oo, s, a, router, &serving_outbox) < 0) {
+			fail("%s", "cannot start the delivery workers.");
+			goto out;
+		}
+	}
 
 	/* Signals are taken by this thread alone; the server's threads never see them. */
 	sigset_t set;
@@ -214,11 +250,15 @@ static int cmd_serve(const struct config *c) {
 		agent_shutdown(a);
 		http_server_quiesce(srv, 2000);
 	}
+	outbox_stop(serving_outbox);
+	serving_outbox = NULL;
 	agent_shutdown(a);
 	http_server_stop(srv);
 	log_info("serve.stopped");
 	code = 0;
 out:
+	outbox_stop(serving_outbox);
+	serving_outbox = NULL;
 	router_destroy(router);
 	ratelimit_destroy(rl);
 	agent_destroy(a);
@@ -700,6 +740,57 @@ out:
 	return code;
 }
 
+/* ---- outbox ---- */
+
+static int print_outbox(void *ctx, const struct store_outbox *o) {
+	(void)ctx;
+	char when[IDS_TIME_SIZE];
+	ids_time_format(o->next_at_ms / 1000, when);
+	printf("%lld\t%s\t%s\tattempts=%d\tnext=%s\t%s\n", (long long)o->id, o->user_id,
+			o->state, o->attempts, when, o->last_error);
+	return 0;
+}
+
+static int cmd_outbox(const struct config *c, int argc, char **argv) {
+	struct store *s;
+	int r, code;
+
+	bool list = argc >= 1 && strcmp(argv[0], "list") == 0 &&
+		    (argc == 1 || (argc == 3 && strcmp(argv[1], "--state") == 0));
+	bool retry = argc == 2 && strcmp(argv[0], "retry") == 0;
+	if (!list && !retry) {
+		return usage_error("outbox list [--state STATE] | outbox retry ID|--all.");
+	}
+	long long id = 0;
+	if (retry && strcmp(argv[1], "--all") != 0) {
+		char *end;
+		id = strtoll(argv[1], &end, 10);
+		if (*end || id <= 0) {
+			return usage_error("outbox retry takes an outbox id or --all.");
+		}
+	}
+	if (open_store(c, &s) != 0) {
+		return EXIT_FAIL;
+	}
+	if (list) {
+		r = store_outbox_list(s, argc == 3 ? argv[2] : NULL, 10000, print_outbox, NULL);
+		code = r < 0 ? fail("cannot list the outbox: %s.", errtext(r)) : 0;
+	} else {
+		int n = 0;
+		r = store_outbox_retry(s, id, ids_now_ms(), &n);
+		if (r < 0) {
+			code = fail("cannot retry: %s.", errtext(r));
+		} else if (n == 0 && id > 0) {
+			code = fail("outbox row %s is not dead.", argv[1]);
+		} else {
+			printf("revived %d\n", n);
+			code = 0;
+		}
+	}
+	store_close(s);
+	return code;
+}
+
 /* ---- usage, migrate ---- */
 
 static int cmd_usage(const struct config *c, int argc, char **argv) {
@@ -768,6 +859,9 @@ int cli_main(const struct config *c, int argc, char **argv) {
 	}
 	if (strcmp(cmd, "simulate") == 0) {
 		return cmd_simulate(c, n, args);
+	}
+	if (strcmp(cmd, "outbox") == 0) {
+		return cmd_outbox(c, n, args);
 	}
 	if (strcmp(cmd, "usage") == 0) {
 		return cmd_usage(c, n, args);

@@ -37,6 +37,8 @@ enum setting {
 	S_GLOBAL_LIMIT,
 	S_UNKNOWN_LIMIT,
 	S_PER_IP_CONNECTIONS,
+	S_DELIVERY_WORKERS,
+	S_DELIVERY_ATTEMPTS,
 	S_COUNT,
 };
 
@@ -75,6 +77,8 @@ static const struct {
 	[S_GLOBAL_LIMIT] = {"SMSROUTER_GLOBAL_LIMIT", "0"},
 	[S_UNKNOWN_LIMIT] = {"SMSROUTER_UNKNOWN_LIMIT", "120/min"},
 	[S_PER_IP_CONNECTIONS] = {"SMSROUTER_PER_IP_CONNECTIONS", "0"},
+	[S_DELIVERY_WORKERS] = {"SMSROUTER_DELIVERY_WORKERS", "8"},
+	[S_DELIVERY_ATTEMPTS] = {"SMSROUTER_DELIVERY_ATTEMPTS", "8"},
 };
 
 /* "SMSROUTER_DATABASE_URL" → "database-url"; "TWILIO_AUTH_TOKEN" → "twilio-auth-token". */
@@ -309,6 +313,12 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 	}
 	if (parse_int(val[S_PER_IP_CONNECTIONS], 0, 100000, &c->per_ip_connections) < 0) {
 		return bad(err, err_size, "SMSROUTER_PER_IP_CONNECTIONS", "must be from 0 (off) to 100000");
+	}
+	if (parse_int(val[S_DELIVERY_WORKERS], 1, 64, &c->delivery_workers) < 0) {
+		return bad(err, err_size, "SMSROUTER_DELIVERY_WORKERS", "must be from 1 to 64");
+	}
+	if (parse_int(val[S_DELIVERY_ATTEMPTS], 1, 100, &c->delivery_attempts) < 0) {
+		return bad(err, err_size, "SMSROUTER_DELIVERY_ATTEMPTS", "must be from 1 to 100");
 	}
 	return 0;
 }

@@ -55,6 +55,8 @@ struct config {
 	int unknown_limit;        /* messages from unknown senders per unknown_window_s; 0 = off */
 	int unknown_window_s;
 	int per_ip_connections;   /* 0 = no limit */
+	int delivery_workers;     /* rest: agent calls at once */
+	int delivery_attempts;    /* rest: attempts of one stage before the dead letter */
 	bool dev; /* serve --dev */
 };
 

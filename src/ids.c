@@ -32,6 +32,12 @@ int64_t ids_now(void) {
 	return (int64_t)time(NULL);
 }
 
+int64_t ids_now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]) {
 	time_t tt = (time_t)t;
 	struct tm tm;

@@ -13,6 +13,8 @@ int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size)
 
 /* Unix seconds, UTC. */
 int64_t ids_now(void);
+/* Unix milliseconds, UTC: for times that outlive the process. */
+int64_t ids_now_ms(void);
 
 /* Formats unix seconds as RFC 3339 UTC ("2026-11-24T14:15:07Z"). */
 void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]);

@@ -30,10 +30,15 @@ static const struct {
 		"Replies cut to Twilio's 1600-character limit or SMSROUTER_REPLY_MAX_SEGMENTS."},
 	{"smsrouter_replies_smart_encoded_total",
 		"Replies whose look-alike characters were replaced to stay GSM-7."},
+	{"smsrouter_outbox_sent_total", "Replies the Messages API accepted (rest mode)."},
+	{"smsrouter_outbox_retries_total", "Agent calls and sends tried again (rest mode)."},
+	{"smsrouter_outbox_dead_total", "Outbox rows given up on (dead-lettered)."},
+	{"smsrouter_outbox_reconciled_total",
+		"Ambiguous sends found to have reached Twilio (not sent again)."},
 };
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-	0.25, 0.5, 1, 2.5, 5, 10, 30};
+	0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600};
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
 struct histogram {
@@ -48,6 +53,7 @@ static atomic_uint_fast64_t rejects[METRICS_REJECT_COUNT];
 static atomic_uint_fast64_t counters[METRICS_COUNTER_COUNT];
 static struct histogram webhook_hist;
 static struct histogram agent_hist;
+static struct histogram outbox_hist;
 
 void metrics_request(enum metrics_route route, int status) {
 	if (status < 0 || status >= STATUS_MAX) {
@@ -86,6 +92,10 @@ void metrics_agent_seconds(double seconds) {
 	observe(&agent_hist, seconds);
 }
 
+void metrics_outbox_wait_seconds(double seconds) {
+	observe(&outbox_hist, seconds);
+}
+
 static unsigned long long load(atomic_uint_fast64_t *a) {
 	return (unsigned long long)atomic_load_explicit(a, memory_order_relaxed);
 }
@@ -105,7 +115,7 @@ static void render_histogram(FILE *f, const char *name, const char *help, struct
 			load(&h->count));
 }
 
-int metrics_render(int64_t users, int64_t phones, char **ret_text) {
+int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text) {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -148,6 +158,14 @@ int metrics_render(int64_t users, int64_t phones, char **ret_text) {
 			"Time from a webhook's full body to its answer.", &webhook_hist);
 	render_histogram(f, "smsrouter_agent_duration_seconds", "Time an agent call took.",
 			&agent_hist);
+	render_histogram(f, "smsrouter_outbox_wait_seconds",
+			"Time a rest reply waited from its message's arrival to Twilio's acceptance.",
+			&outbox_hist);
+	if (outbox_depth >= 0) {
+		fprintf(f, "# HELP smsrouter_outbox_depth Outbox rows not yet done or dead.\n"
+			   "# TYPE smsrouter_outbox_depth gauge\nsmsrouter_outbox_depth %lld\n",
+				(long long)outbox_depth);
+	}
 	if (users >= 0) {
 		fprintf(f, "# HELP smsrouter_users Registered users.\n# TYPE smsrouter_users gauge\n"
 			   "smsrouter_users %lld\n",

@@ -43,6 +43,10 @@ enum metrics_counter {
 	METRICS_STATUS_CALLBACKS,
 	METRICS_REPLIES_TRUNCATED,
 	METRICS_REPLIES_SMART_ENCODED,
+	METRICS_OUTBOX_SENT,
+	METRICS_OUTBOX_RETRIES,
+	METRICS_OUTBOX_DEAD,
+	METRICS_OUTBOX_RECONCILED,
 	METRICS_COUNTER_COUNT,
 };
 
@@ -52,7 +56,8 @@ void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);
 void metrics_webhook_seconds(double seconds);
 void metrics_agent_seconds(double seconds);
+void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio */
 
-/* Renders every metric; users and phones are gauges the caller read from the store
- * (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
-int metrics_render(int64_t users, int64_t phones, char **ret_text);
+/* Renders every metric; users, phones and outbox_depth are gauges the caller read from
+ * the store (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
+int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text);

@@ -29,6 +29,9 @@ struct router {
 	bool smart_encoding;
 	int max_segments;
 	int budget;
+	bool rest;
+	void (*on_enqueue)(void *ctx);
+	void *on_enqueue_ctx;
 	const char *onboarding;
 	const char *help;
 	int window_s;
@@ -50,6 +53,9 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		r->smart_encoding = o->smart_encoding;
 		r->max_segments = o->reply_max_segments;
 		r->budget = o->daily_segment_budget;
+		r->rest = o->rest;
+		r->on_enqueue = o->on_enqueue;
+		r->on_enqueue_ctx = o->on_enqueue_ctx;
 		if ((o->global_limit > 0 &&
 				    ratelimit_create(o->global_limit, o->global_window_s, &r->global) < 0) ||
 				(o->unknown_limit > 0 && ratelimit_create(o->unknown_limit,
@@ -189,6 +195,37 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 	return 0;
 }
 
+int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {
+	int flags = 0;
+	if (r->smart_encoding) {
+		char *gsm = sms_smart_encode(*reply);
+		if (!gsm) {
+			return -ENOMEM;
+		}
+		if (strcmp(gsm, *reply) != 0) {
+			free(*reply);
+			*reply = gsm;
+			flags |= STORE_FLAG_SMART_ENCODED;
+			metrics_inc(METRICS_REPLIES_SMART_ENCODED);
+		} else {
+			free(gsm);
+		}
+	}
+	size_t len = strlen(*reply);
+	size_t fit = sms_fit_chars(*reply, len, ROUTER_MAX_REPLY_CHARS);
+	if (r->max_segments > 0) {
+		size_t seg_fit = sms_fit_segments(*reply, fit, r->max_segments);
+		fit = seg_fit < fit ? seg_fit : fit;
+	}
+	if (fit < len) {
+		(*reply)[fit] = '\0';
+		flags |= STORE_FLAG_TRUNCATED;
+		metrics_inc(METRICS_REPLIES_TRUNCATED);
+	}
+	*ret_flags = flags;
+	return 0;
+}
+
 /* Step 7: what the reply costs (look-alikes that would force UCS-2 and double the price,
  * Twilio's 1600-character limit, our segment cap, each cut on a character boundary), then
  * the reply is stored. Takes over reply (NULL: nothing to say). */
@@ -205,27 +242,10 @@ static int finish_reply(struct router *r, const char *user_id, const char *sid,
 	if (!reply) {
 		return 0;
 	}
-	if (r->smart_encoding) {
-		char *gsm = sms_smart_encode(reply);
-		if (gsm && strcmp(gsm, reply) != 0) {
-			free(reply);
-			reply = gsm;
-			flags |= STORE_FLAG_SMART_ENCODED;
-			metrics_inc(METRICS_REPLIES_SMART_ENCODED);
-		} else {
-			free(gsm);
-		}
-	}
-	size_t len = strlen(reply);
-	size_t fit = sms_fit_chars(reply, len, ROUTER_MAX_REPLY_CHARS);
-	if (r->max_segments > 0) {
-		size_t seg_fit = sms_fit_segments(reply, fit, r->max_segments);
-		fit = seg_fit < fit ? seg_fit : fit;
-	}
-	if (fit < len) {
-		reply[fit] = '\0';
-		flags |= STORE_FLAG_TRUNCATED;
-		metrics_inc(METRICS_REPLIES_TRUNCATED);
+	e = router_prepare_reply(r, &reply, &flags);
+	if (e < 0) {
+		free(reply);
+		return e;
 	}
 	struct router_inbound in = {.sid = sid, .from = from, .to = to};
 	e = store_reply(r, user_id, &in, inbound_id, reply, flags, &ret->outbound_id);
@@ -402,6 +422,8 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 		.segments = in->num_segments > 0 ? in->num_segments : c.segments,
 		.media_json = in->media_json,
 	};
+	/* rest replies: the message and its outbox row are committed together. */
+	m.enqueue = r->rest && outcome == ROUTER_ROUTED;
 	e = store_inbound_add(r->store, known ? user.id : NULL, &m, &inbound_id);
 	if (e == -EEXIST) {
 		/* The same MessageSid raced us in on another connection. */
@@ -421,6 +443,14 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 	switch (outcome) {
 	case ROUTER_ROUTED:
 		metrics_message(METRICS_MSG_ROUTED);
+		if (r->rest) {
+			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+					LOG_STR("user", user.id));
+			if (r->on_enqueue) {
+				r->on_enqueue(r->on_enqueue_ctx);
+			}
+			return 0;
+		}
 		return call_agent(r, &user, in, &m, ret, done, ctx);
 	case ROUTER_UNROUTED:
 		metrics_message(METRICS_MSG_UNROUTED);

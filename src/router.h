@@ -24,6 +24,11 @@ struct router_options {
 	bool smart_encoding;         /* replace GSM-7 look-alikes in replies */
 	int reply_max_segments;      /* cut replies to this many segments; 0 = off */
 	int daily_segment_budget;    /* outbound segments per user per UTC day; 0 = off */
+	/* rest replies: routed messages are queued in the outbox (with the inbound row, in
+	 * one transaction) instead of calling the agent; on_enqueue(ctx) is told. */
+	bool rest;
+	void (*on_enqueue)(void *ctx);
+	void *on_enqueue_ctx;
 };
 
 /* s, a and rl (the per-sender limit) are borrowed and must outlive the router; the
@@ -78,6 +83,11 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 /* The same, waiting on this thread for the agent. 0 (with *ret filled) or -errno. */
 int router_inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret);
+
+/* What a reply costs, made cheaper: GSM-7 look-alikes replaced (if configured), then
+ * cut on a character boundary to Twilio's 1600 characters and the segment cap. *reply is
+ * replaced when it changes; *ret_flags gets STORE_FLAG_… bits. -ENOMEM. */
+int router_prepare_reply(struct router *r, char **reply, int *ret_flags);
 
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
  * ErrorCode 21610 marks the recipient `to` opted out. -ENOENT, -EIO. */

@@ -29,13 +29,14 @@ static void ready(struct app *app, const struct http_request *req, struct http_r
 
 static void metrics(struct app *app, const struct http_request *req, struct http_response *res) {
 	(void)req;
-	int64_t users = -1, phones = -1;
+	int64_t users = -1, phones = -1, depth = -1;
 	char *text = NULL;
-	if (store_counts(app->store, &users, &phones) < 0) {
-		users = phones = -1;
+	if (store_counts(app->store, &users, &phones) < 0 ||
+			store_outbox_depth(app->store, &depth) < 0) {
+		users = phones = depth = -1;
 		metrics_inc(METRICS_STORE_ERRORS);
 	}
-	if (metrics_render(users, phones, &text) < 0) {
+	if (metrics_render(users, phones, depth, &text) < 0) {
 		http_json_error(res, 500, "internal", "Out of memory.");
 		return;
 	}

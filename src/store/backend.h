@@ -22,6 +22,8 @@ struct store_ops {
 			int64_t *ret_id);
 	int (*status_update)(struct store *s, int64_t id, const char *sid, const char *status,
 			int rank, const char *error_code, bool *ret_changed);
+	int (*message_get)(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
+			void *ctx);
 	int (*messages_list)(struct store *s, const char *user_id, int limit, bool oldest_first,
 			store_message_cb cb, void *ctx);
 	int (*note_add)(struct store *s, const char *user_id, const char *text, int64_t now);
@@ -32,6 +34,21 @@ struct store_ops {
 	int (*onboarding_claim)(struct store *s, const char *phone, int64_t now, int window_s);
 	int (*outbound_segments)(struct store *s, const char *user_id, int64_t since,
 			int64_t *ret_segments);
+	int (*outbox_claim_agent)(struct store *s, int64_t now_ms, int64_t lease_until_ms,
+			struct store_outbox *ret);
+	int (*outbox_replied)(struct store *s, int64_t id, const char *user_id,
+			const struct store_message *reply, int64_t now_ms);
+	int (*outbox_ready)(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
+			void *ctx);
+	int (*outbox_update)(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
+			bool attempt, const char *error, int64_t now_ms);
+	int (*outbox_sent)(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
+			const char *status);
+	int (*outbox_list)(struct store *s, const char *state, int limit, store_outbox_cb cb,
+			void *ctx);
+	int (*outbox_retry)(struct store *s, int64_t id, int64_t now_ms, int *ret_count);
+	int (*outbox_depth)(struct store *s, int64_t *ret_depth);
+	int (*outbound_state)(struct store *s, int64_t id, char *sid, char *status);
 	int (*usage)(struct store *s, int64_t since, store_usage_cb cb, void *ctx);
 };
 

@@ -52,7 +52,21 @@ static const char *const migrations[] = {
 	"CREATE INDEX notes_user ON notes(user_id, id);"
 	"CREATE TABLE onboarding ("
 	"  phone TEXT PRIMARY KEY,"
-	"  sent_at INTEGER NOT NULL) WITHOUT ROWID;",
+	"  sent_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id TEXT NOT NULL,"
+	"  inbound_id INTEGER NOT NULL,"
+	"  outbound_id INTEGER,"
+	"  state TEXT NOT NULL CHECK (state IN ('agent', 'send', 'sending', 'done', 'dead')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  sent_at INTEGER,"
+	"  last_error TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX outbox_due ON outbox(state, next_at);"
+	"CREATE INDEX outbox_user ON outbox(user_id, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -83,6 +97,7 @@ enum st {
 	ST_STATUS_BY_SID,
 	ST_EXISTS_ID,
 	ST_EXISTS_SID,
+	ST_MESSAGE_GET,
 	ST_MESSAGES_NEWEST,
 	ST_MESSAGES_HISTORY,
 	ST_NOTE_INSERT,
@@ -94,12 +109,35 @@ enum st {
 	ST_ONBOARDING,
 	ST_USAGE,
 	ST_OUT_SEGMENTS,
+	ST_DEL_OUTBOX,
+	ST_OB_INSERT,
+	ST_OB_CLAIM,
+	ST_OB_LEASE,
+	ST_OB_REPLIED,
+	ST_OB_READY,
+	ST_OB_UPDATE,
+	ST_OB_DONE,
+	ST_OB_MSG_SENT,
+	ST_OB_LIST,
+	ST_OB_RETRY,
+	ST_OB_DEPTH,
+	ST_OUTBOUND_STATE,
 	ST_COUNT,
 };
 
 #define MSG_COLS                                                                           \
 	"id, sid, direction, from_addr, to_addr, body, status, encoding, segments, media, " \
 	"reply_to, created_at"
+
+/* First in its user's line: no earlier row of that user is still being worked on. */
+#define OB_HEAD                                                                            \
+	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.id < o.id " \
+	"AND p.state IN ('agent', 'send', 'sending'))"
+#define OB_COLS                                                                            \
+	"o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state, o.attempts, "    \
+	"o.next_at, coalesce(o.sent_at, 0), o.created_at, coalesce(o.last_error, ''), "       \
+	"coalesce(m.to_addr, ''), coalesce(m.from_addr, ''), coalesce(m.body, ''), "          \
+	"coalesce(m.segments, 0)"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -140,6 +178,7 @@ static const char *const sql[ST_COUNT] = {
 			     "direction = 'outbound' AND status_rank < ?3",
 	[ST_EXISTS_ID] = "SELECT 1 FROM messages WHERE id = ?1 AND direction = 'outbound'",
 	[ST_EXISTS_SID] = "SELECT 1 FROM messages WHERE sid = ?1 AND direction = 'outbound'",
+	[ST_MESSAGE_GET] = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND id = ?2",
 	[ST_MESSAGES_NEWEST] = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 "
 			       "ORDER BY id DESC LIMIT ?2",
 	[ST_MESSAGES_HISTORY] = "SELECT * FROM (SELECT " MSG_COLS " FROM messages "
@@ -157,6 +196,35 @@ static const char *const sql[ST_COUNT] = {
 		     "sum(segments), sum(status = 'over_budget'), sum((flags & 2) != 0), "
 		     "sum((flags & 1) != 0) FROM messages WHERE created_at >= ?1 "
 		     "GROUP BY user_id ORDER BY user_id IS NULL, user_id",
+	[ST_DEL_OUTBOX] = "DELETE FROM outbox WHERE user_id = ?1",
+	[ST_OB_INSERT] = "INSERT INTO outbox (user_id, inbound_id, state, next_at, created_at, "
+			 "updated_at) VALUES (?1, ?2, 'agent', ?3, ?3, ?3)",
+	[ST_OB_CLAIM] = "SELECT " OB_COLS " FROM outbox o LEFT JOIN messages m ON m.id = "
+			"o.outbound_id WHERE o.state = 'agent' AND o.next_at <= ?1" OB_HEAD
+			" ORDER BY o.next_at, o.id LIMIT 1",
+	[ST_OB_LEASE] = "UPDATE outbox SET next_at = ?2, attempts = attempts + 1, updated_at = ?3 "
+			"WHERE id = ?1 AND state = 'agent'",
+	[ST_OB_REPLIED] = "UPDATE outbox SET state = ?2, outbound_id = ?3, attempts = 0, "
+			  "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent'",
+	[ST_OB_READY] = "SELECT " OB_COLS " FROM outbox o JOIN messages m ON m.id = o.outbound_id "
+			"WHERE o.state IN ('send', 'sending') AND o.next_at <= ?1" OB_HEAD
+			" ORDER BY o.id LIMIT ?2",
+	[ST_OB_UPDATE] = "UPDATE outbox SET state = ?2, next_at = ?3, attempts = attempts + ?4, "
+			 "last_error = coalesce(?5, last_error), sent_at = CASE WHEN ?2 = "
+			 "'sending' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1",
+	[ST_OB_DONE] = "UPDATE outbox SET state = 'done', updated_at = ?2 WHERE id = ?1",
+	[ST_OB_MSG_SENT] = "UPDATE messages SET sid = coalesce(sid, ?2), status = CASE WHEN "
+			   "status_rank < ?4 THEN ?3 ELSE status END, status_rank = max(status_rank, "
+			   "?4) WHERE id = ?1 AND direction = 'outbound'",
+	[ST_OB_LIST] = "SELECT " OB_COLS " FROM outbox o LEFT JOIN messages m ON m.id = "
+		       "o.outbound_id WHERE (?1 IS NULL AND o.state <> 'done') OR o.state = ?1 "
+		       "ORDER BY o.id LIMIT ?2",
+	[ST_OB_RETRY] = "UPDATE outbox SET state = CASE WHEN outbound_id IS NULL THEN 'agent' "
+			"WHEN sent_at IS NULL THEN 'send' ELSE 'sending' END, attempts = 0, "
+			"next_at = ?2, updated_at = ?2 WHERE state = 'dead' AND (?1 = 0 OR id = ?1)",
+	[ST_OB_DEPTH] = "SELECT count(*) FROM outbox WHERE state IN ('agent', 'send', 'sending')",
+	[ST_OUTBOUND_STATE] = "SELECT coalesce(sid, ''), status FROM messages WHERE id = ?1 AND "
+			      "direction = 'outbound'",
 	[ST_OUT_SEGMENTS] = "SELECT coalesce(sum(segments), 0) FROM messages WHERE user_id = ?1 "
 			    "AND direction = 'outbound' AND created_at >= ?2",
 };
@@ -480,7 +548,8 @@ static int by_user(struct sqlite_store *q, enum st which, const char *id) {
 
 static int sq_user_delete(struct store *s, const char *id) {
 	struct sqlite_store *q = SQ(s);
-	static const enum st steps[] = {ST_DEL_NOTES, ST_DEL_MESSAGES, ST_DEL_PHONES, ST_DEL_USER};
+	static const enum st steps[] = {ST_DEL_NOTES, ST_DEL_OUTBOX, ST_DEL_MESSAGES, ST_DEL_PHONES,
+		ST_DEL_USER};
 	int r = begin(q);
 	if (r < 0) {
 		return r;
@@ -656,9 +725,53 @@ static int sq_answer_for(struct store *s, const char *sid, char **ret_reply, int
 	return 0;
 }
 
+static int message_insert(struct sqlite_store *q, const char *user_id,
+		const struct store_message *m, int64_t *ret_id);
+
+/* An inbound message and its outbox row: both or neither. */
+static int message_enqueue(struct sqlite_store *q, const char *user_id,
+		const struct store_message *m, int64_t *ret_id) {
+	int64_t id = 0;
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	r = message_insert(q, user_id, m, &id);
+	if (r == 0) {
+		sqlite3_stmt *st = stmt(q, ST_OB_INSERT);
+		if (!st) {
+			r = -EIO;
+		} else {
+			bind_text(st, 1, user_id);
+			sqlite3_bind_int64(st, 2, id);
+			sqlite3_bind_int64(st, 3, ids_now_ms());
+			r = run(q, ST_OB_INSERT, st);
+		}
+	}
+	if (r == 0) {
+		r = commit(q);
+	}
+	if (r < 0) {
+		rollback(q);
+		return r;
+	}
+	if (ret_id) {
+		*ret_id = id;
+	}
+	return 0;
+}
+
 static int sq_message_add(struct store *s, const char *user_id, const struct store_message *m,
 		int64_t *ret_id) {
 	struct sqlite_store *q = SQ(s);
+	if (m->enqueue && user_id) {
+		return message_enqueue(q, user_id, m, ret_id);
+	}
+	return message_insert(q, user_id, m, ret_id);
+}
+
+static int message_insert(struct sqlite_store *q, const char *user_id,
+		const struct store_message *m, int64_t *ret_id) {
 	sqlite3_stmt *st = stmt(q, ST_MESSAGE_INSERT);
 	if (!st) {
 		return -EIO;
@@ -746,18 +859,8 @@ static int sq_status_update(struct store *s, int64_t id, const char *sid, const 
 	return 0;
 }
 
-static int sq_messages_list(struct store *s, const char *user_id, int limit, bool oldest_first,
-		store_message_cb cb, void *ctx) {
-	struct sqlite_store *q = SQ(s);
-	enum st which = oldest_first ? ST_MESSAGES_HISTORY : ST_MESSAGES_NEWEST;
-	sqlite3_stmt *st = stmt(q, which);
-	int rc, r = 0;
-
-	if (!st) {
-		return -EIO;
-	}
-	bind_text(st, 1, user_id);
-	sqlite3_bind_int(st, 2, limit);
+static int messages_each(sqlite3_stmt *st, store_message_cb cb, void *ctx, int *ret_rows) {
+	int rc, r = 0, rows = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_message m = {
 			.id = sqlite3_column_int64(st, 0),
@@ -775,6 +878,7 @@ static int sq_messages_list(struct store *s, const char *user_id, int limit, boo
 			.reply_to = sqlite3_column_int64(st, 10),
 			.created_at = sqlite3_column_int64(st, 11),
 		};
+		rows++;
 		r = cb(ctx, &m);
 		if (r != 0) {
 			break;
@@ -784,7 +888,37 @@ static int sq_messages_list(struct store *s, const char *user_id, int limit, boo
 		r = -EIO;
 	}
 	done(st);
+	if (ret_rows) {
+		*ret_rows = rows;
+	}
 	return r;
+}
+
+static int sq_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
+		void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_MESSAGE_GET);
+	int rows = 0;
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, id);
+	int r = messages_each(st, cb, ctx, &rows);
+	return r == 0 && rows == 0 ? -ENOENT : r;
+}
+
+static int sq_messages_list(struct store *s, const char *user_id, int limit, bool oldest_first,
+		store_message_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	enum st which = oldest_first ? ST_MESSAGES_HISTORY : ST_MESSAGES_NEWEST;
+	sqlite3_stmt *st = stmt(q, which);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int(st, 2, limit);
+	return messages_each(st, cb, ctx, NULL);
 }
 
 static int sq_note_add(struct store *s, const char *user_id, const char *text, int64_t now) {
@@ -919,6 +1053,254 @@ static int sq_outbound_segments(struct store *s, const char *user_id, int64_t si
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
+static void outbox_row(sqlite3_stmt *st, struct store_outbox *o) {
+	memset(o, 0, sizeof(*o));
+	o->id = sqlite3_column_int64(st, 0);
+	copy_col(st, 1, o->user_id, sizeof(o->user_id));
+	o->inbound_id = sqlite3_column_int64(st, 2);
+	o->outbound_id = sqlite3_column_int64(st, 3);
+	copy_col(st, 4, o->state, sizeof(o->state));
+	o->attempts = sqlite3_column_int(st, 5);
+	o->next_at_ms = sqlite3_column_int64(st, 6);
+	o->sent_at_ms = sqlite3_column_int64(st, 7);
+	o->created_at_ms = sqlite3_column_int64(st, 8);
+	copy_col(st, 9, o->last_error, sizeof(o->last_error));
+	copy_col(st, 10, o->to, sizeof(o->to));
+	copy_col(st, 11, o->from, sizeof(o->from));
+	o->body = (char *)sqlite3_column_text(st, 12);
+	o->segments = sqlite3_column_int(st, 13);
+}
+
+static int sq_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_until_ms,
+		struct store_outbox *ret) {
+	struct sqlite_store *q = SQ(s);
+	struct store_outbox o;
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	sqlite3_stmt *st = stmt(q, ST_OB_CLAIM);
+	if (!st) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	sqlite3_bind_int64(st, 1, now_ms);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		outbox_row(st, &o);
+		o.body = NULL;
+	}
+	done(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : -EIO;
+		goto out_rollback;
+	}
+	st = stmt(q, ST_OB_LEASE);
+	if (!st) {
+		r = -EIO;
+		goto out_rollback;
+	}
+	sqlite3_bind_int64(st, 1, o.id);
+	sqlite3_bind_int64(st, 2, lease_until_ms);
+	sqlite3_bind_int64(st, 3, now_ms);
+	r = run(q, ST_OB_LEASE, st);
+	if (r == 0) {
+		r = commit(q);
+	}
+	if (r == 0) {
+		o.attempts++;
+		*ret = o;
+		return 0;
+	}
+out_rollback:
+	rollback(q);
+	return r;
+}
+
+static int sq_outbox_replied(struct store *s, int64_t id, const char *user_id,
+		const struct store_message *reply, int64_t now_ms) {
+	struct sqlite_store *q = SQ(s);
+	int64_t out_id = 0;
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	if (reply) {
+		struct store_message m = *reply;
+		m.direction = STORE_OUTBOUND;
+		m.enqueue = false;
+		r = message_insert(q, user_id, &m, &out_id);
+	}
+	sqlite3_stmt *st = r == 0 ? stmt(q, ST_OB_REPLIED) : NULL;
+	if (r == 0 && !st) {
+		r = -EIO;
+	}
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, reply ? "send" : "done");
+		if (reply) {
+			sqlite3_bind_int64(st, 3, out_id);
+		}
+		sqlite3_bind_int64(st, 4, now_ms);
+		r = run(q, ST_OB_REPLIED, st);
+	}
+	if (r == 0 && changes(q) == 0) {
+		r = -ENOENT; /* revived or deleted meanwhile */
+	}
+	if (r == 0) {
+		r = commit(q);
+	}
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static int outbox_each(struct sqlite_store *q, enum st which, sqlite3_stmt *st,
+		store_outbox_cb cb, void *ctx) {
+	struct store_outbox o;
+	int rc, r = 0;
+	(void)which;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		outbox_row(st, &o);
+		r = cb(ctx, &o);
+		if (r != 0) {
+			break;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		r = -EIO;
+	}
+	done(st);
+	(void)q;
+	return r;
+}
+
+static int sq_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
+		void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OB_READY);
+	if (!st) {
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, limit);
+	return outbox_each(q, ST_OB_READY, st, cb, ctx);
+}
+
+static int sq_outbox_update(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
+		bool attempt, const char *error, int64_t now_ms) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OB_UPDATE);
+	if (!st) {
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	sqlite3_bind_int64(st, 3, next_at_ms);
+	sqlite3_bind_int(st, 4, attempt ? 1 : 0);
+	bind_text(st, 5, error);
+	sqlite3_bind_int64(st, 6, now_ms);
+	int r = run(q, ST_OB_UPDATE, st);
+	return r == 0 && changes(q) == 0 ? -ENOENT : r;
+}
+
+static int sq_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
+		const char *status) {
+	struct sqlite_store *q = SQ(s);
+	int r = begin(q);
+	if (r < 0) {
+		return r;
+	}
+	sqlite3_stmt *st = stmt(q, ST_OB_MSG_SENT);
+	if (!st) {
+		r = -EIO;
+	} else {
+		sqlite3_bind_int64(st, 1, outbound_id);
+		bind_text(st, 2, sid && *sid ? sid : NULL);
+		bind_text(st, 3, status);
+		sqlite3_bind_int(st, 4, store_status_rank(status));
+		r = run(q, ST_OB_MSG_SENT, st);
+		if (r == -EEXIST) {
+			r = 0; /* the sid is recorded already (a status callback came first) */
+		}
+	}
+	if (r == 0) {
+		st = stmt(q, ST_OB_DONE);
+		if (!st) {
+			r = -EIO;
+		} else {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, ids_now_ms());
+			r = run(q, ST_OB_DONE, st);
+		}
+	}
+	if (r == 0) {
+		r = commit(q);
+	}
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static int sq_outbox_list(struct store *s, const char *state, int limit, store_outbox_cb cb,
+		void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OB_LIST);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, state);
+	sqlite3_bind_int(st, 2, limit);
+	return outbox_each(q, ST_OB_LIST, st, cb, ctx);
+}
+
+static int sq_outbox_retry(struct store *s, int64_t id, int64_t now_ms, int *ret_count) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OB_RETRY);
+	if (!st) {
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	int r = run(q, ST_OB_RETRY, st);
+	if (r == 0) {
+		*ret_count = changes(q);
+	}
+	return r;
+}
+
+static int sq_outbox_depth(struct store *s, int64_t *ret_depth) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OB_DEPTH);
+	if (!st) {
+		return -EIO;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_depth = sqlite3_column_int64(st, 0);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int sq_outbound_state(struct store *s, int64_t id, char *sid, char *status) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_OUTBOUND_STATE);
+	if (!st) {
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, sid, STORE_SID_SIZE);
+		copy_col(st, 1, status, 24);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
 static int sq_ping(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, ST_PING);
@@ -1020,6 +1402,7 @@ static const struct store_ops sqlite_ops = {
 	.answer_for = sq_answer_for,
 	.message_add = sq_message_add,
 	.status_update = sq_status_update,
+	.message_get = sq_message_get,
 	.messages_list = sq_messages_list,
 	.note_add = sq_note_add,
 	.notes_list = sq_notes_list,
@@ -1028,6 +1411,15 @@ static const struct store_ops sqlite_ops = {
 	.optout_get = sq_optout_get,
 	.onboarding_claim = sq_onboarding_claim,
 	.outbound_segments = sq_outbound_segments,
+	.outbox_claim_agent = sq_outbox_claim_agent,
+	.outbox_replied = sq_outbox_replied,
+	.outbox_ready = sq_outbox_ready,
+	.outbox_update = sq_outbox_update,
+	.outbox_sent = sq_outbox_sent,
+	.outbox_list = sq_outbox_list,
+	.outbox_retry = sq_outbox_retry,
+	.outbox_depth = sq_outbox_depth,
+	.outbound_state = sq_outbound_state,
 	.usage = sq_usage,
 };
 

@@ -152,6 +152,11 @@ int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 			error_code, ret_changed);
 }
 
+int store_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
+		void *ctx) {
+	return s->ops->message_get(s, user_id, id, cb, ctx);
+}
+
 int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
 		void *ctx) {
 	return s->ops->messages_list(s, user_id, limit, false, cb, ctx);
@@ -189,6 +194,49 @@ int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int 
 int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
 		int64_t *ret_segments) {
 	return s->ops->outbound_segments(s, user_id, since, ret_segments);
+}
+
+int store_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_until_ms,
+		struct store_outbox *ret) {
+	return s->ops->outbox_claim_agent(s, now_ms, lease_until_ms, ret);
+}
+
+int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
+		const struct store_message *reply, int64_t now_ms) {
+	return s->ops->outbox_replied(s, id, user_id, reply, now_ms);
+}
+
+int store_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
+		void *ctx) {
+	return s->ops->outbox_ready(s, now_ms, limit, cb, ctx);
+}
+
+int store_outbox_update(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
+		bool attempt, const char *error, int64_t now_ms) {
+	return s->ops->outbox_update(s, id, state, next_at_ms, attempt, error, now_ms);
+}
+
+int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
+		const char *status) {
+	return s->ops->outbox_sent(s, id, outbound_id, sid, status);
+}
+
+int store_outbox_list(struct store *s, const char *state, int limit, store_outbox_cb cb,
+		void *ctx) {
+	return s->ops->outbox_list(s, state, limit, cb, ctx);
+}
+
+int store_outbox_retry(struct store *s, int64_t id, int64_t now_ms, int *ret_count) {
+	return s->ops->outbox_retry(s, id, now_ms, ret_count);
+}
+
+int store_outbox_depth(struct store *s, int64_t *ret_depth) {
+	return s->ops->outbox_depth(s, ret_depth);
+}
+
+int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
+		char status[24]) {
+	return s->ops->outbound_state(s, id, sid, status);
 }
 
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {

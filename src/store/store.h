@@ -54,8 +54,32 @@ struct store_message {
 	const char *media_json; /* inbound: JSON array of {"url","content_type"}, or NULL */
 	int64_t reply_to; /* outbound: id of the inbound message it answers, 0 if none */
 	int flags;        /* STORE_FLAG_… */
+	bool enqueue;     /* inbound: also queue it in the outbox (rest replies), atomically */
 	int64_t created_at;
 };
+
+/* The outbox (rest replies): one row per routed inbound message, worked through in each
+ * user's arrival order. States: agent (waiting for the agent), send (the reply is stored,
+ * waiting to be sent), sending (a send was attempted and may have reached Twilio:
+ * reconcile before sending again), done, dead (gave up; `outbox retry` revives it). */
+struct store_outbox {
+	int64_t id;
+	char user_id[STORE_ID_SIZE];
+	int64_t inbound_id;
+	int64_t outbound_id; /* 0 until the reply is stored */
+	char state[16];
+	int attempts;
+	int64_t next_at_ms;
+	int64_t sent_at_ms; /* when the last send attempt began */
+	int64_t created_at_ms;
+	char last_error[128];
+	/* send / sending rows: the stored reply */
+	char to[STORE_ADDR_SIZE];
+	char from[STORE_ADDR_SIZE];
+	char *body; /* borrowed during a callback */
+	int segments;
+};
+typedef int (*store_outbox_cb)(void *ctx, const struct store_outbox *o);
 
 typedef int (*store_user_cb)(void *ctx, const struct store_user *u);
 typedef int (*store_message_cb)(void *ctx, const struct store_message *m);
@@ -132,6 +156,9 @@ int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 /* The rank that orders statuses: a status replaces another only with a higher rank.
  * 0 for a value we do not know (recorded nowhere). */
 int store_status_rank(const char *status);
+/* user_id's message with our id: cb is called once with it. -ENOENT. */
+int store_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
+		void *ctx);
 /* user_id's messages, newest first, at most limit. */
 int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
 		void *ctx);
@@ -152,6 +179,39 @@ int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out);
 /* Claims the right to send the onboarding text to an unknown number: 0 if none was sent
  * in the window_s seconds before now (and records now), -EEXIST if one was. */
 int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s);
+
+/* Claims the oldest due row in state agent that is first in its user's line, leasing it
+ * until lease_until_ms (a crash makes it due again then) and counting the attempt.
+ * -ENOENT when there is none. */
+int store_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_until_ms,
+		struct store_outbox *ret);
+/* The agent answered: stores reply (NULL: none, the row is done) as an outbound message
+ * with status "pending" and moves the row to send, in one transaction. */
+int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
+		const struct store_message *reply, int64_t now_ms);
+/* Calls cb for due rows in state send or sending that are first in their user's line
+ * (at most limit), oldest first. */
+int store_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
+		void *ctx);
+/* Moves row id to state with next_at_ms, counting an attempt when attempt is true, and
+ * recording error (NULL keeps it) and, for state "sending", sent_at_ms = now_ms. */
+int store_outbox_update(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
+		bool attempt, const char *error, int64_t now_ms);
+/* Row id is sent: Twilio named the reply sid with status status. */
+int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
+		const char *status);
+/* Calls cb for rows in state (NULL: every row not done), oldest first, at most limit. */
+int store_outbox_list(struct store *s, const char *state, int limit, store_outbox_cb cb,
+		void *ctx);
+/* Revives a dead row (id > 0) or every dead row (id 0): back to agent or send, attempts
+ * 0, due now. *ret_count how many. */
+int store_outbox_retry(struct store *s, int64_t id, int64_t now_ms, int *ret_count);
+/* Rows not done or dead. */
+int store_outbox_depth(struct store *s, int64_t *ret_depth);
+/* The outbound message with our id (for reconciling a send): its sid ("" when none) and
+ * status. -ENOENT. */
+int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
+		char status[24]);
 
 /* Segments of user_id's outbound messages since since. */
 int store_outbound_segments(struct store *s, const char *user_id, int64_t since,

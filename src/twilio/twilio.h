@@ -3,6 +3,7 @@
  * TwiML. Knows nothing of the HTTP server or SQL. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TWILIO_SIGNATURE_SIZE 29 /* 28 Base64 characters and NUL */
 
@@ -70,3 +71,33 @@ bool twilio_body_hash_matches(const char *url, const char *body, size_t len);
  * also gives <Response/>: an empty <Message> is Twilio warning 14103. Other characters are
  * raw UTF-8. *ret_xml is the caller's to free(). 0 or -ENOMEM. */
 int twilio_twiml_message(const char *text, const char *action_url, char **ret_xml);
+
+/* The Messages API (rest replies): POST and list Messages.json, with libcurl, HTTP Basic
+ * auth AccountSid:AuthToken. Calls block; one thread uses them. */
+struct twilio_rest {
+	const char *api_base;    /* "https://api.twilio.com" */
+	const char *account_sid; /* AC… */
+	const char *auth_token;
+	long timeout_ms;
+};
+
+struct twilio_send_result {
+	long http_status;   /* 0: no HTTP answer */
+	bool maybe_sent;    /* ambiguous: Twilio may have taken it (timeout or 5xx after the POST) */
+	char sid[65];       /* on 200/201 */
+	char status[24];    /* on 200/201: "queued", "accepted", … */
+	int error_code;     /* Twilio's "code" on a 4xx/5xx JSON answer, else 0 */
+	long retry_after_ms; /* from Retry-After, or -1 */
+};
+
+/* Sends body to `to` from `from`, asking for status callbacks at status_callback (may be
+ * NULL). 0 with *ret filled whatever Twilio answered (check ret->http_status); -ENOMEM. */
+int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
+		const char *body, const char *status_callback, struct twilio_send_result *ret);
+
+/* Looks for a message to `to` from `from` with exactly body, created at or after since
+ * (unix seconds, minus a little clock slack), among the newest 50: the check before
+ * sending again after an ambiguous attempt. 0 with sid written, -ENOENT, -EIO (could not
+ * ask). */
+int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
+		const char *body, int64_t since, char sid[65]);

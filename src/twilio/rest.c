@@ -1,0 +1,215 @@
+/* The Messages API client: create a message, list recent ones (to reconcile). */
+#define _GNU_SOURCE /* strptime, timegm */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "twilio/twilio.h"
+
+#define MAX_ANSWER (1024 * 1024)
+#define CLOCK_SLACK_S 120
+
+struct answer {
+	char *s;
+	size_t len;
+	long retry_after_ms;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
+	struct answer *a = ctx;
+	size_t add = size * n;
+	if (a->len + add > MAX_ANSWER) {
+		return 0;
+	}
+	char *q = realloc(a->s, a->len + add + 1);
+	if (!q) {
+		return 0;
+	}
+	memcpy(q + a->len, p, add);
+	a->s = q;
+	a->len += add;
+	a->s[a->len] = '\0';
+	return add;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
+	struct answer *a = ctx;
+	size_t len = size * n;
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		char v[32];
+		size_t m = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
+		memcpy(v, p + 12, m);
+		v[m] = '\0';
+		char *end;
+		double secs = strtod(v, &end);
+		if (end != v && secs >= 0 && secs < 86400) {
+			a->retry_after_ms = (long)(secs * 1000);
+		}
+	}
+	return len;
+}
+
+static CURL *handle(const struct twilio_rest *t, const char *url, struct answer *a) {
+	CURL *h = curl_easy_init();
+	if (!h) {
+		return NULL;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_USERNAME, t->account_sid);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, t->auth_token);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	return h;
+}
+
+/* Appends key=escaped(value)& to *form. */
+static int add_field(CURL *h, char **form, size_t *len, const char *key, const char *value) {
+	char *e = curl_easy_escape(h, value, 0);
+	if (!e) {
+		return -ENOMEM;
+	}
+	size_t need = strlen(key) + strlen(e) + 2;
+	char *f = realloc(*form, *len + need + 1);
+	if (!f) {
+		curl_free(e);
+		return -ENOMEM;
+	}
+	*len += (size_t)sprintf(f + *len, "%s%s=%s", *len ? "&" : "", key, e);
+	*form = f;
+	curl_free(e);
+	return 0;
+}
+
+static void copy_str(json_t *j, const char *key, char *out, size_t size) {
+	const char *v = json_string_value(json_object_get(j, key));
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
+		const char *body, const char *status_callback, struct twilio_send_result *ret) {
+	struct answer a = {.retry_after_ms = -1};
+	char url[1024];
+	char *form = NULL;
+	size_t len = 0;
+	int r = -ENOMEM;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->retry_after_ms = -1;
+	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json", t->api_base,
+			t->account_sid);
+	CURL *h = handle(t, url, &a);
+	if (!h) {
+		return -ENOMEM;
+	}
+	if (add_field(h, &form, &len, "To", to) < 0 || add_field(h, &form, &len, "From", from) < 0 ||
+			add_field(h, &form, &len, "Body", body) < 0 ||
+			(status_callback &&
+					add_field(h, &form, &len, "StatusCallback", status_callback) < 0)) {
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	CURLcode cr = curl_easy_perform(h);
+	if (cr != CURLE_OK) {
+		/* Never connected: certainly not sent. Anything later: it may have been. */
+		ret->maybe_sent = cr != CURLE_COULDNT_CONNECT && cr != CURLE_COULDNT_RESOLVE_HOST &&
+				  cr != CURLE_COULDNT_RESOLVE_PROXY && cr != CURLE_URL_MALFORMAT &&
+				  cr != CURLE_UNSUPPORTED_PROTOCOL;
+		r = 0;
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->http_status);
+	ret->retry_after_ms = a.retry_after_ms;
+	json_t *j = a.s ? json_loadb(a.s, a.len, 0, NULL) : NULL;
+	if (ret->http_status == 200 || ret->http_status == 201) {
+		copy_str(j, "sid", ret->sid, sizeof(ret->sid));
+		copy_str(j, "status", ret->status, sizeof(ret->status));
+		if (!ret->status[0]) {
+			snprintf(ret->status, sizeof(ret->status), "queued");
+		}
+	} else {
+		json_t *code = json_object_get(j, "code");
+		ret->error_code = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+		ret->maybe_sent = ret->http_status >= 500;
+	}
+	json_decref(j);
+	r = 0;
+out:
+	curl_easy_cleanup(h);
+	free(form);
+	free(a.s);
+	return r;
+}
+
+/* "Thu, 24 Aug 2023 05:01:45 +0000" → unix seconds, or -1. */
+static int64_t rfc2822(const char *s) {
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S", &tm) : NULL;
+	if (!end) {
+		return -1;
+	}
+	return (int64_t)timegm(&tm);
+}
+
+int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
+		const char *body, int64_t since, char sid[65]) {
+	struct answer a = {.retry_after_ms = -1};
+	char url[1200];
+	int r = -EIO;
+
+	CURL *h = curl_easy_init();
+	if (!h) {
+		return -ENOMEM;
+	}
+	char *eto = curl_easy_escape(h, to, 0);
+	char *efrom = curl_easy_escape(h, from, 0);
+	curl_easy_cleanup(h);
+	if (!eto || !efrom) {
+		curl_free(eto);
+		curl_free(efrom);
+		return -ENOMEM;
+	}
+	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json?To=%s&From=%s&PageSize=50",
+			t->api_base, t->account_sid, eto, efrom);
+	curl_free(eto);
+	curl_free(efrom);
+	h = handle(t, url, &a);
+	if (!h) {
+		return -ENOMEM;
+	}
+	long status = 0;
+	if (curl_easy_perform(h) == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	}
+	json_t *j = status == 200 && a.s ? json_loadb(a.s, a.len, 0, NULL) : NULL;
+	json_t *list = json_object_get(j, "messages");
+	if (json_is_array(list)) {
+		r = -ENOENT;
+		size_t i;
+		json_t *m;
+		json_array_foreach(list, i, m) {
+			const char *b = json_string_value(json_object_get(m, "body"));
+			int64_t created = rfc2822(json_string_value(json_object_get(m, "date_created")));
+			if (b && strcmp(b, body) == 0 && (created < 0 || created >= since - CLOCK_SLACK_S)) {
+				copy_str(m, "sid", sid, 65);
+				r = sid[0] ? 0 : -ENOENT;
+				break;
+			}
+		}
+	}
+	json_decref(j);
+	curl_easy_cleanup(h);
+	free(a.s);
+	return r;
+}
