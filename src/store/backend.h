@@ -57,3 +57,4 @@ struct store {
 };
 
 int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);
+int store_postgres_open(const char *url, const struct store_options *o, struct store **ret);

@@ -14,6 +14,9 @@ int store_open(const char *url, const struct store_options *o, struct store **re
 	if (strncmp(url, "sqlite:", 7) == 0) {
 		return store_sqlite_open(url + 7, o, ret_store);
 	}
+	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		return store_postgres_open(url, o, ret_store);
+	}
 	return -EINVAL;
 }
 
