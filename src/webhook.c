@@ -145,10 +145,10 @@ static char *media_json(const struct twilio_params *p) {
 		n = 10;
 	}
 	json_t *a = json_array();
-	for (long i = 0; a && i < n; i++) {
-		char k1[32], k2[32];
-		snprintf(k1, sizeof(k1), "MediaUrl%ld", i);
-		snprintf(k2, sizeof(k2), "MediaContentType%ld", i);
+	for (int i = 0; a && i < (int)n; i++) {
+		char k1[40], k2[40];
+		snprintf(k1, sizeof(k1), "MediaUrl%d", i);
+		snprintf(k2, sizeof(k2), "MediaContentType%d", i);
 		const char *url = twilio_params_get(p, k1);
 		const char *type = twilio_params_get(p, k2);
 		if (url) {

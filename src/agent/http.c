@@ -258,7 +258,7 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 		agent_done_cb done, void *ctx) {
 	struct http_agent *a = (struct http_agent *)base;
 	char sig[80];
-	char header[100];
+	char header[128];
 	int r;
 
 	struct call *c = calloc(1, sizeof(*c));

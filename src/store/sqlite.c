@@ -294,6 +294,7 @@ static struct conn *conn_get(struct sqlite_store *q) {
 		conn_free(c);
 		return NULL;
 	}
+	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, 10000);
 	if (exec(c->db, q->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL") <
 			0 ||
@@ -331,16 +332,19 @@ static void done(sqlite3_stmt *st) {
 	}
 }
 
+/* rc is an extended result code (sqlite3_extended_result_codes is on). */
 static int code(int rc) {
 	switch (rc) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
 	case SQLITE_ROW:
 		return 0;
-	case SQLITE_CONSTRAINT:
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
 		return -EEXIST;
 	default:
-		return -EIO;
+		/* NOT NULL and CHECK: our caller passed something it must not. */
+		return (rc & 0xff) == SQLITE_CONSTRAINT ? -EINVAL : -EIO;
 	}
 }
 
