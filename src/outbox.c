@@ -228,7 +228,7 @@ static void *agent_worker(void *arg) {
 		struct store_outbox row;
 		int64_t now = ids_now_ms();
 		/* The lease outlasts the agent's deadline: a crash makes the row due again. */
-		int e = store_outbox_claim_agent(ob->store, now, now + ob->o.agent_timeout_ms + 30000,
+		int e = store_outbox_claim_agent(ob->store, now, now + ob->o.agent_timeout_ms + 5000,
 				&row);
 		if (e == 0) {
 			work_agent(ob, &row);

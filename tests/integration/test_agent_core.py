@@ -1,0 +1,212 @@
+"""Agent Core integration in twiml mode: the contract's request, isolation of history,
+slow agents holding no worker, and every failure mode."""
+
+import concurrent.futures
+import json
+import time
+
+from harness import ServerTest, TWILIO_NUMBER, new_phone
+from standins import AGENT_SECRET, AgentCore
+
+APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
+
+
+class AgentCoreTest(ServerTest):
+    start_server = False
+    agent_latency_ms = 0
+    agent_mode = "echo"
+    extra_env = {}
+
+    def setUp(self):
+        super().setUp()
+        self.agent = AgentCore(latency_ms=self.agent_latency_ms, mode=self.agent_mode)
+        self.addCleanup(self.agent.close)
+        env = {"SMSROUTER_AGENT_URL": self.agent.url + "/agent",
+               "SMSROUTER_AGENT_SECRET": AGENT_SECRET, "SMSROUTER_SENDER_LIMIT": "0"}
+        env.update(self.extra_env)
+        self.server = self.make_server(env=env)
+
+
+class TestAgentRequest(AgentCoreTest):
+    def test_reply_comes_from_the_agent_and_request_follows_the_contract(self):
+        phone = new_phone()
+        user = self.server.add_user("Ada", [phone])
+        self.assertEqual(self.server.say(phone, "hello there"), "echo: hello there")
+        reqs = self.agent.requests()
+        self.assertEqual(len(reqs), 1)
+        body = reqs[0]["body"]
+        self.assertEqual(reqs[0]["content_type"], "application/json")
+        self.assertEqual(body["user"], {"id": user["id"], "name": "Ada"})
+        m = body["message"]
+        self.assertTrue(m["sid"].startswith("SM"))
+        self.assertEqual((m["from"], m["to"], m["body"], m["media"]),
+                         (phone, TWILIO_NUMBER, "hello there", []))
+        self.assertRegex(m["received_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(body["history"], [])
+
+    def test_media_of_an_mms_reaches_the_agent(self):
+        phone = new_phone()
+        self.server.add_user("Mo", [phone])
+        extra = {"NumMedia": "2", "MediaUrl0": "https://api.twilio.com/m/ME1",
+                 "MediaContentType0": "image/jpeg", "MediaUrl1": "https://api.twilio.com/m/ME2",
+                 "MediaContentType1": "image/png"}
+        self.server.say(phone, "look", extra=extra)
+        media = self.agent.requests()[0]["body"]["message"]["media"]
+        self.assertEqual(media, [
+            {"url": "https://api.twilio.com/m/ME1", "content_type": "image/jpeg"},
+            {"url": "https://api.twilio.com/m/ME2", "content_type": "image/png"}])
+
+    def test_signature_is_hmac_sha256_of_the_body_with_the_secret(self):
+        # The stand-in checks X-SMSRouter-Signature and answers 401 when it does not
+        # match: with our secret the call succeeds, with another one it is refused.
+        phone = new_phone()
+        self.server.add_user("Sig", [phone])
+        self.assertEqual(self.server.say(phone, "x"), "echo: x")
+        wrong = self.make_server(env={"SMSROUTER_AGENT_URL": self.agent.url + "/agent",
+                                      "SMSROUTER_AGENT_SECRET": AGENT_SECRET + "-not"})
+        phone2 = new_phone()
+        wrong.add_user("Sig2", [phone2])
+        self.assertEqual(wrong.say(phone2, "y"), APOLOGY)
+        self.assertEqual(len(self.agent.requests()), 1)
+
+    def test_history_is_the_last_20_messages_of_that_user_oldest_first(self):
+        phone = new_phone()
+        self.server.add_user("Hist", [phone])
+        for i in range(13):
+            self.server.say(phone, "m%d" % i)
+        last = self.agent.requests()[-1]["body"]
+        h = last["history"]
+        self.assertEqual(len(h), 20)
+        # 12 earlier exchanges = 24 messages; the last 20 of them, oldest first, and not
+        # the message being answered.
+        expect = []
+        for i in range(12):
+            expect += [("inbound", "m%d" % i), ("outbound", "echo: m%d" % i)]
+        self.assertEqual([(x["direction"], x["body"]) for x in h], expect[-20:])
+        self.assertNotIn("m12", [x["body"] for x in h])
+
+
+class TestHistoryIsolation(AgentCoreTest):
+    def test_200_users_at_once_each_history_holds_only_its_own_messages(self):
+        users = [(new_phone(), "user%03d" % i) for i in range(200)]
+        csv = "\n".join("%s,%s" % (n, p) for p, n in users) + "\n"
+        path = self.server.tmp + "/users.csv"
+        with open(path, "w") as f:
+            f.write(csv)
+        code, out, err = self.server.cli("import", path)
+        self.assertEqual(code, 0, err)
+
+        def talk(u):
+            phone, name = u
+            got = []
+            for k in range(3):
+                got.append(self.server.say(phone, "%s says %d" % (name, k)))
+            return got
+
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            results = list(ex.map(talk, users))
+        for (phone, name), got in zip(users, results):
+            self.assertEqual(got, ["echo: %s says %d" % (name, k) for k in range(3)])
+        by_user = {}
+        for r in self.agent.requests():
+            b = r["body"]
+            by_user.setdefault(b["user"]["name"], []).append(b)
+        self.assertEqual(len(by_user), 200)
+        for name, reqs in by_user.items():
+            # Each user's messages reached the agent in the order they arrived...
+            self.assertEqual([b["message"]["body"] for b in reqs],
+                             ["%s says %d" % (name, k) for k in range(3)])
+            # ...and every history line is that user's own.
+            for b in reqs:
+                for line in b["history"]:
+                    self.assertIn(name + " says", line["body"], (name, b["history"]))
+            self.assertEqual(len(reqs[2]["history"]), 4)
+
+
+class TestSlowAgent(AgentCoreTest):
+    agent_latency_ms = 2000
+
+    def test_100_concurrent_messages_to_a_2s_agent_are_answered_together(self):
+        phones = [new_phone() for _ in range(100)]
+        for i, p in enumerate(phones):
+            self.server.add_user("slow%d" % i, [p])
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(100) as ex:
+            replies = list(ex.map(lambda p: self.server.say(p, "hi " + p), phones))
+        took = time.monotonic() - start
+        self.assertEqual(replies, ["echo: hi " + p for p in phones])
+        # 2 worker threads: were they blocked, 100 × 2 s / 2 threads = 100 s.
+        print("\n    100 x 2 s agent calls answered in %.2f s" % took)
+        self.assertLess(took, 3.0)
+
+
+class TestAgentFailures(AgentCoreTest):
+    extra_env = {"SMSROUTER_AGENT_TIMEOUT_MS": "700"}
+
+    def metric(self, name):
+        text = self.server.request("GET", "/metrics").text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def check_apology(self, mode):
+        phone = new_phone()
+        self.server.add_user("F", [phone])
+        self.agent.set_mode(mode)
+        before = self.metric("smsrouter_agent_failures_total")
+        start = time.monotonic()
+        self.assertEqual(self.server.say(phone, "help me"), APOLOGY)
+        self.assertEqual(self.metric("smsrouter_agent_failures_total"), before + 1)
+        self.assertTrue(self.server.wait_log("agent.failed"))
+        return time.monotonic() - start
+
+    def test_5xx_gives_the_apology(self):
+        self.check_apology("error")
+
+    def test_bad_json_gives_the_apology(self):
+        self.check_apology("badjson")
+
+    def test_timeout_gives_the_apology_at_the_deadline(self):
+        took = self.check_apology("hang")
+        self.assertLess(took, 5.0)
+
+    def test_null_reply_and_204_give_empty_twiml(self):
+        phone = new_phone()
+        self.server.add_user("N", [phone])
+        self.agent.set_mode("null")
+        self.assertEmptyTwiml(self.server.sms(phone, "a"))
+        self.agent.set_mode("empty")
+        self.assertEmptyTwiml(self.server.sms(phone, "b"))
+        # Both were routed and stored, and no reply row was made up.
+        msgs = self.server.messages(self.server.user_by_phone(phone).json()["id"])
+        self.assertEqual([m["direction"] for m in msgs], ["inbound", "inbound"])
+
+
+class TestAgentRefused(ServerTest):
+    start_server = False
+
+    def test_connection_refused_gives_the_apology(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # Nothing listens there now.
+        server = self.make_server(env={"SMSROUTER_AGENT_URL": "http://127.0.0.1:%d/" % port,
+                                       "SMSROUTER_AGENT_SECRET": AGENT_SECRET})
+        phone = new_phone()
+        server.add_user("R", [phone])
+        self.assertEqual(server.say(phone, "anyone?"), APOLOGY)
+
+    def test_serve_refuses_an_agent_url_without_a_secret(self):
+        from harness import Server
+        s = Server(env={"SMSROUTER_AGENT_URL": "http://127.0.0.1:9/"}, start=False)
+        self.addCleanup(s.close)
+        code, out, err = s.cli("serve")
+        self.assertEqual(code, 1)
+        self.assertIn("SMSROUTER_AGENT_SECRET", err)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
