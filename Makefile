@@ -5,7 +5,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release run test unit integration fuzz bench clean
+.PHONY: all deps build asan release run test unit integration fuzz fuzz-short bench clean
 
 all: build
 
@@ -39,8 +39,16 @@ integration: build asan
 	$(PY) tests/integration/run.py --binary $(BUILD)/smsrouter
 	$(PY) tests/integration/run.py --binary $(ASAN)/smsrouter --sanitized
 
-test: unit integration
+# Every harness for FUZZ_SECONDS (20 s in make test, 300 s in make fuzz); a crash fails.
+FUZZ_SECONDS ?= 20
+fuzz-short: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz: deps
+	tests/fuzz/run.sh 300
+
+test: unit integration fuzz-short
 	@echo "make test: all suites passed"
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(RELEASE)
+	rm -rf $(BUILD) $(ASAN) $(RELEASE) build-fuzz

@@ -71,7 +71,11 @@ static const char *errtext(int r) {
 }
 
 static int open_store(const struct config *c, struct store **ret) {
-	struct store_options o = {.sync_full = c->sqlite_sync == CONFIG_SYNC_FULL};
+	struct store_options o = {
+		.sync = c->sqlite_sync == CONFIG_SYNC_FULL     ? STORE_SYNC_FULL
+			: c->sqlite_sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
+							       : STORE_SYNC_GROUP,
+	};
 	int r = store_open(c->database_url, &o, ret);
 	if (r == -EINVAL) {
 		return fail("cannot open the store: unsupported database URL %s.", c->database_url);
@@ -139,6 +143,15 @@ static int cmd_serve(const struct config *c) {
 	struct http_server *srv = NULL;
 	struct app app = {.config = c, .auth_token = c->auth_token};
 	int code = EXIT_FAIL;
+
+	/* Signals are taken by this thread alone (sigwait): blocked before any thread (the
+	 * store's flusher, the agent's loop, the server's pool) starts and inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	if (!c->auth_token) {
 		if (!c->dev) {
@@ -214,13 +227,6 @@ static int cmd_serve(const struct config *c) {
 		}
 	}
 
-	/* Signals are taken by this thread alone; the server's threads never see them. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct http_server_options ho = {
 		.listen = c->listen,
@@ -520,7 +526,9 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	if (r < 0) {
 		return fail("cannot read %s.", argv[0]);
 	}
-	r = csv_parse(text, len, import_record, &x, &line);
+	/* A UTF-8 byte order mark (spreadsheets write one) is not part of the first name. */
+	size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	r = csv_parse(text + skip, len - skip, import_record, &x, &line);
 	if (r < 0) {
 		snprintf(where, sizeof(where), "%zu", r == -EINVAL && x.why ? x.bad_line : line);
 		fprintf(stderr, "smsrouter: %s line %s: %s; nothing was imported.\n", argv[0], where,

@@ -70,7 +70,7 @@ static const struct {
 	[S_LOG_LEVEL] = {"SMSROUTER_LOG_LEVEL", "info"},
 	[S_MAX_CONNECTIONS] = {"SMSROUTER_MAX_CONNECTIONS", "1024"},
 	[S_CONNECTION_TIMEOUT] = {"SMSROUTER_CONNECTION_TIMEOUT", "20"},
-	[S_SQLITE_SYNC] = {"SMSROUTER_SQLITE_SYNC", "full"},
+	[S_SQLITE_SYNC] = {"SMSROUTER_SQLITE_SYNC", "group"},
 	[S_SMART_ENCODING] = {"SMSROUTER_SMART_ENCODING", "0"},
 	[S_REPLY_MAX_SEGMENTS] = {"SMSROUTER_REPLY_MAX_SEGMENTS", "0"},
 	[S_DAILY_SEGMENT_BUDGET] = {"SMSROUTER_DAILY_SEGMENT_BUDGET", "0"},
@@ -286,12 +286,14 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 		return bad(err, err_size, "SMSROUTER_CONNECTION_TIMEOUT",
 				"must be a number of seconds from 1 to 3600");
 	}
-	if (strcmp(val[S_SQLITE_SYNC], "full") == 0) {
+	if (strcmp(val[S_SQLITE_SYNC], "group") == 0) {
+		c->sqlite_sync = CONFIG_SYNC_GROUP;
+	} else if (strcmp(val[S_SQLITE_SYNC], "full") == 0) {
 		c->sqlite_sync = CONFIG_SYNC_FULL;
 	} else if (strcmp(val[S_SQLITE_SYNC], "normal") == 0) {
 		c->sqlite_sync = CONFIG_SYNC_NORMAL;
 	} else {
-		return bad(err, err_size, "SMSROUTER_SQLITE_SYNC", "must be full or normal");
+		return bad(err, err_size, "SMSROUTER_SQLITE_SYNC", "must be group, full or normal");
 	}
 	if (!parse_bool(val[S_SMART_ENCODING], &c->smart_encoding)) {
 		return bad(err, err_size, "SMSROUTER_SMART_ENCODING", "must be 0 or 1");

@@ -17,8 +17,9 @@ enum config_reply_mode {
 };
 
 enum config_sqlite_sync {
-	CONFIG_SYNC_FULL,   /* fsync every commit: survives power loss */
-	CONFIG_SYNC_NORMAL, /* WAL fsync at checkpoints: survives a process crash */
+	CONFIG_SYNC_GROUP,  /* answers wait for an fsync shared by concurrent commits */
+	CONFIG_SYNC_FULL,   /* SQLite fsyncs every commit */
+	CONFIG_SYNC_NORMAL, /* no fsync wait: survives a process crash, not a power loss */
 };
 
 struct config {

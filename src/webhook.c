@@ -198,19 +198,40 @@ static void answer(struct http_response *res, const char *org, const struct rout
 	http_text(res, 200, "text/xml; charset=utf-8", xml);
 }
 
-/* A webhook whose agent answers later. */
+/* A webhook answered later: when its agent has answered, and when what it stored is on
+ * stable storage (group commit). */
 struct pending {
 	struct http_deferred *d;
+	struct store *store;
 	char org[ORIGIN_MAX];
+	struct router_result result;
 };
+
+static void on_durable(void *ctx) {
+	struct pending *p = ctx;
+	struct http_response res = {0};
+	answer(&res, p->org, &p->result);
+	free(p->result.reply);
+	http_deferred_complete(p->d, &res);
+	free(p);
+}
+
+/* Answers once p->result is durable: now (true: the caller answers from p->result) or
+ * later through on_durable (false). */
+static bool durable_now(struct pending *p) {
+	int r = store_durable(p->store, on_durable, p);
+	if (r < 0) {
+		store_durable_wait(p->store); /* no memory to wait asynchronously: block */
+	}
+	return r != 0;
+}
 
 static void on_routed(void *ctx, struct router_result *result) {
 	struct pending *p = ctx;
-	struct http_response res = {0};
-	answer(&res, p->org, result);
-	free(result->reply);
-	http_deferred_complete(p->d, &res);
-	free(p);
+	p->result = *result;
+	if (durable_now(p)) {
+		on_durable(p);
+	}
 }
 
 void webhook_sms(struct app *app, const struct http_request *req, struct http_response *res) {
@@ -250,11 +271,23 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 	}
 	memcpy(later->org, org, sizeof(org));
 	later->d = req->deferred;
+	later->store = app->store;
 	int r = router_inbound_start(app->router, &in, &out, on_routed, later);
 	if (r == ROUTER_PENDING) {
 		/* The agent answers on its own thread; on_routed completes this request. */
 		res->later = true;
 		goto out;
+	}
+	if (r == 0) {
+		/* Commit before answering: Twilio takes a 200 as delivered. */
+		later->result = out;
+		out.reply = NULL;
+		if (!durable_now(later)) {
+			res->later = true;
+			goto out;
+		}
+		answer(res, org, &later->result);
+		free(later->result.reply);
 	}
 	free(later);
 	if (r < 0) {
@@ -264,7 +297,6 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 		twiml_status(res, 503);
 		goto out;
 	}
-	answer(res, org, &out);
 out:
 	free(out.reply);
 	free(media);
@@ -313,6 +345,7 @@ void webhook_status(struct app *app, const struct http_request *req, struct http
 		twiml_status(res, 503);
 		goto out;
 	}
+	store_durable_wait(app->store);
 	http_empty(res, 204);
 out:
 	twilio_params_finish(&p);

@@ -5,6 +5,8 @@
 struct store_ops {
 	void (*close)(struct store *s);
 	int (*ping)(struct store *s);
+	/* NULL: every commit is durable when it returns. */
+	int (*durable)(struct store *s, void (*done)(void *ctx), void *ctx);
 	int (*counts)(struct store *s, int64_t *ret_users, int64_t *ret_phones);
 	int (*schema_version)(struct store *s, int *ret_version);
 	int (*user_add)(struct store *s, const char *id, const char *name,

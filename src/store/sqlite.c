@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -238,10 +240,27 @@ struct conn {
 	struct conn *next;
 };
 
+struct waiter {
+	uint64_t gen;
+	void (*done)(void *ctx);
+	void *ctx;
+	struct waiter *next;
+};
+
 struct sqlite_store {
 	struct store base; /* first: the interface */
 	char *path;
-	bool sync_full;
+	enum store_sync sync;
+	/* Group commit (STORE_SYNC_GROUP): the flusher fsyncs the WAL for every waiter. */
+	int wal_fd;
+	pthread_t flusher;
+	bool flusher_started;
+	pthread_mutex_t fmu; /* guards the fields below */
+	pthread_cond_t fcv;
+	uint64_t requested; /* waiters registered */
+	uint64_t flushed;   /* covered by a finished fsync */
+	struct waiter *waiters;
+	bool stopping;
 	pthread_key_t key;
 	pthread_mutex_t mu; /* guards conns */
 	struct conn *conns;
@@ -296,8 +315,8 @@ static struct conn *conn_get(struct sqlite_store *q) {
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, 10000);
-	if (exec(c->db, q->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL") <
-			0 ||
+	if (exec(c->db, q->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+						       : "PRAGMA synchronous = NORMAL") < 0 ||
 			exec(c->db, "PRAGMA foreign_keys = OFF") < 0) {
 		conn_free(c);
 		return NULL;
@@ -1305,6 +1324,102 @@ static int sq_outbound_state(struct store *s, int64_t id, char *sid, char *statu
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
+/* ---- group commit ---- */
+
+/* One fsync of the WAL covers every commit written before it starts: on Linux fsync
+ * flushes the file, whichever descriptor asks. */
+static void *flusher(void *arg) {
+	struct sqlite_store *q = arg;
+	pthread_mutex_lock(&q->fmu);
+	for (;;) {
+		while (!q->stopping && q->requested == q->flushed) {
+			pthread_cond_wait(&q->fcv, &q->fmu);
+		}
+		if (q->requested == q->flushed && q->stopping) {
+			break;
+		}
+		uint64_t target = q->requested;
+		pthread_mutex_unlock(&q->fmu);
+		fdatasync(q->wal_fd);
+		pthread_mutex_lock(&q->fmu);
+		q->flushed = target;
+		/* Waiters are pushed in gen order at the head: the covered ones are a tail. */
+		struct waiter *ready = NULL;
+		for (struct waiter **pp = &q->waiters; *pp;) {
+			if ((*pp)->gen <= target) {
+				ready = *pp;
+				*pp = NULL;
+				break;
+			}
+			pp = &(*pp)->next;
+		}
+		pthread_mutex_unlock(&q->fmu);
+		while (ready) {
+			struct waiter *next = ready->next;
+			ready->done(ready->ctx);
+			free(ready);
+			ready = next;
+		}
+		pthread_mutex_lock(&q->fmu);
+	}
+	pthread_mutex_unlock(&q->fmu);
+	return NULL;
+}
+
+static int sq_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	if (q->sync != STORE_SYNC_GROUP || q->wal_fd < 0) {
+		return 1;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w) {
+		return -ENOMEM;
+	}
+	w->done = done;
+	w->ctx = ctx;
+	pthread_mutex_lock(&q->fmu);
+	w->gen = ++q->requested;
+	w->next = q->waiters;
+	q->waiters = w;
+	pthread_cond_signal(&q->fcv);
+	pthread_mutex_unlock(&q->fmu);
+	return 0;
+}
+
+static int flusher_start(struct sqlite_store *q) {
+	char *wal = malloc(strlen(q->path) + 5);
+	if (!wal) {
+		return -ENOMEM;
+	}
+	sprintf(wal, "%s-wal", q->path);
+	q->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	free(wal);
+	if (q->wal_fd < 0) {
+		return -EIO;
+	}
+	if (pthread_create(&q->flusher, NULL, flusher, q) != 0) {
+		close(q->wal_fd);
+		q->wal_fd = -1;
+		return -EIO;
+	}
+	q->flusher_started = true;
+	return 0;
+}
+
+static void flusher_stop(struct sqlite_store *q) {
+	if (!q->flusher_started) {
+		return;
+	}
+	pthread_mutex_lock(&q->fmu);
+	q->stopping = true;
+	pthread_cond_signal(&q->fcv);
+	pthread_mutex_unlock(&q->fmu);
+	pthread_join(q->flusher, NULL);
+	q->flusher_started = false;
+	close(q->wal_fd);
+	q->wal_fd = -1;
+}
+
 static int sq_ping(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, ST_PING);
@@ -1380,6 +1495,9 @@ fail:
 
 static void sq_close(struct store *s) {
 	struct sqlite_store *q = SQ(s);
+	flusher_stop(q);
+	pthread_cond_destroy(&q->fcv);
+	pthread_mutex_destroy(&q->fmu);
 	pthread_key_delete(q->key);
 	for (struct conn *c = q->conns, *next; c; c = next) {
 		next = c->next;
@@ -1393,6 +1511,7 @@ static void sq_close(struct store *s) {
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
+	.durable = sq_durable,
 	.counts = sq_counts,
 	.schema_version = sq_schema_version,
 	.user_add = sq_user_add,
@@ -1461,7 +1580,8 @@ int store_sqlite_open(const char *path, const struct store_options *o, struct st
 		return -ENOMEM;
 	}
 	q->base.ops = &sqlite_ops;
-	q->sync_full = o->sync_full;
+	q->sync = o->sync;
+	q->wal_fd = -1;
 	q->path = strdup(path);
 	if (!q->path || pthread_key_create(&q->key, conn_release) != 0) {
 		free(q->path);
@@ -1469,9 +1589,11 @@ int store_sqlite_open(const char *path, const struct store_options *o, struct st
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&q->mu, NULL);
+	pthread_mutex_init(&q->fmu, NULL);
+	pthread_cond_init(&q->fcv, NULL);
 	make_parent(path);
 	c = conn_get(q);
-	if (!c || migrate(c->db) < 0) {
+	if (!c || migrate(c->db) < 0 || (q->sync == STORE_SYNC_GROUP && flusher_start(q) < 0)) {
 		sq_close(&q->base);
 		return -EIO;
 	}

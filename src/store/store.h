@@ -18,8 +18,16 @@
 
 struct store;
 
+enum store_sync {
+	/* SQLite: commits write the WAL; one thread fsyncs it for all commits waiting at
+	 * that moment (group commit). Durable once store_durable says so. */
+	STORE_SYNC_GROUP,
+	STORE_SYNC_FULL,   /* SQLite fsyncs each commit before returning */
+	STORE_SYNC_NORMAL, /* no fsync wait: a power loss can lose the last commits */
+};
+
 struct store_options {
-	bool sync_full; /* SQLite: fsync every commit (power-loss safe); else at checkpoints */
+	enum store_sync sync;
 };
 
 struct store_user { /* plain record, nothing to free */
@@ -107,6 +115,13 @@ struct store_import_row {
  * released with store_close(). -EINVAL (unknown scheme), -EIO. */
 int store_open(const char *url, const struct store_options *o, struct store **ret_store);
 void store_close(struct store *s); /* NULL is fine */
+
+/* Durability of what this thread committed before the call. Returns 1 when it is on
+ * stable storage already (done is not called); 0 when done(ctx) will be called once, on
+ * another thread, as soon as it is (one fsync serves every commit waiting). -ENOMEM. */
+int store_durable(struct store *s, void (*done)(void *ctx), void *ctx);
+/* The same, waiting on this thread. */
+void store_durable_wait(struct store *s);
 
 /* 0 if the store answers a trivial query, else -EIO. */
 int store_ping(struct store *s);

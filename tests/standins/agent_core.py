@@ -106,6 +106,12 @@ def make_handler(state):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    # listen() backlog: the default 5 drops SYNs when 100 calls arrive at once.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -115,9 +121,8 @@ def main():
     ap.add_argument("--record", default=None)
     a = ap.parse_args()
     state = State(a.secret, a.latency_ms, a.mode, a.record)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(state))
+    srv = Server(("127.0.0.1", a.port), make_handler(state))
     srv.daemon_threads = True
-    srv.request_queue_size = 512
     print(json.dumps({"port": srv.server_address[1]}), flush=True)
     try:
         srv.serve_forever()
