@@ -341,7 +341,7 @@ static int call_agent(struct router *r, const struct store_user *user,
 	return ROUTER_PENDING;
 }
 
-int router_inbound_start(struct router *r, const struct router_inbound *in,
+static int inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret, router_done_cb done, void *ctx) {
 	struct store_user user;
 	const char *limited = NULL;
@@ -362,12 +362,7 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 
 	/* 2–4. What this is and who sent it. */
 	char word = router_keyword(in->body, in->opt_out_type);
-	e = store_user_by_phone(r->store, in->from, &user);
-	if (e < 0 && e != -ENOENT) {
-		return e;
-	}
-	known = e == 0;
-	e = store_optout_get(r->store, in->from, &opted_out);
+	e = store_route_lookup(r->store, in->from, &user, &known, &opted_out);
 	if (e < 0) {
 		return e;
 	}
@@ -497,6 +492,30 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 
 	return finish_reply(r, known ? user.id : NULL, in->sid, in->from, in->to, inbound_id,
 			reply, ret);
+}
+
+int router_inbound_start(struct router *r, const struct router_inbound *in,
+		struct router_result *ret, router_done_cb done, void *ctx) {
+	/* With an agent that answers at once (or none to call, in rest mode), all of one
+	 * message's writes share one transaction: one commit, one fsync. */
+	bool tx = r->rest || agent_answers_inline(r->agent);
+	if (tx && store_tx_begin(r->store) < 0) {
+		return -EIO;
+	}
+	int e = inbound(r, in, ret, done, ctx);
+	if (tx) {
+		if (e < 0) {
+			store_tx_rollback(r->store);
+		} else if (store_tx_commit(r->store) < 0) {
+			/* Nothing was committed: answer as if nothing had been accepted. */
+			if (e == 0) {
+				free(ret->reply);
+				ret->reply = NULL;
+			}
+			return -EIO;
+		}
+	}
+	return e;
 }
 
 /* The sync form: waits for the agent on this thread. */

@@ -5,6 +5,10 @@
 
 #include "agent/backend.h"
 
+bool agent_answers_inline(const struct agent *a) {
+	return a->ops->answers_inline;
+}
+
 void agent_shutdown(struct agent *a) {
 	if (a && a->ops->shutdown) {
 		a->ops->shutdown(a);

@@ -30,6 +30,9 @@ int agent_memo_create(struct store *s, struct agent **ret_agent);
  * user's history. -ENOMEM, -EIO. */
 int agent_http_create(const struct agent_http_options *o, struct store *s,
 		struct agent **ret_agent);
+/* True if this agent answers on the caller's thread at once (the memo keeper): its work
+ * may share the caller's transaction. */
+bool agent_answers_inline(const struct agent *a);
 /* Finishes calls in flight with -ECANCELED and stops the agent's thread. Idempotent. */
 void agent_shutdown(struct agent *a);
 void agent_destroy(struct agent *a); /* shuts down first; NULL is fine */

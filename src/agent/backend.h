@@ -7,6 +7,7 @@ struct agent_ops {
 			void *ctx);
 	void (*shutdown)(struct agent *a); /* may be NULL */
 	void (*destroy)(struct agent *a);
+	bool answers_inline; /* reply_async always calls done before it returns */
 };
 
 struct agent {

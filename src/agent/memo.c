@@ -147,6 +147,7 @@ static void memo_destroy(struct agent *a) {
 
 static const struct agent_ops memo_ops = {
 	.reply_async = memo_reply_async,
+	.answers_inline = true,
 	.destroy = memo_destroy,
 };
 

@@ -14,6 +14,11 @@ struct store_ops {
 	int (*user_get)(struct store *s, const char *id, struct store_user *ret_user);
 	int (*user_by_phone)(struct store *s, const char *phone, struct store_user *ret_user);
 	int (*user_delete)(struct store *s, const char *id);
+	int (*route_lookup)(struct store *s, const char *phone, struct store_user *ret_user,
+			bool *ret_known, bool *ret_opted_out);
+	int (*tx_begin)(struct store *s);
+	int (*tx_commit)(struct store *s);
+	void (*tx_rollback)(struct store *s);
 	int (*user_list)(struct store *s, store_user_cb cb, void *ctx);
 	int (*phone_add)(struct store *s, const char *id, const char *phone);
 	int (*phone_remove)(struct store *s, const char *id, const char *phone);

@@ -528,11 +528,13 @@ static int exec_text(PGconn *pg, const char *text) {
 	return r;
 }
 
-/* Opens a connection to url. The URL's own settings win over ours (listed first). */
+/* Opens a connection to url. The URL's own settings win over ours (listed first). Besides
+ * the short connect timeout, a server host that vanishes mid-call (no restart, no reset)
+ * is given up after 10 s of unacknowledged data rather than the kernel's many minutes. */
 static PGconn *pg_connect(const char *url) {
-	static const char *const keys[] = {
-		"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
-	const char *const values[] = {"2", "smsrouter", "UTF8", url, NULL};
+	static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
+		"application_name", "client_encoding", "dbname", NULL};
+	const char *const values[] = {"2", "10000", "30", "smsrouter", "UTF8", url, NULL};
 	PGconn *pg = PQconnectdbParams(keys, values, 1);
 
 	if (!pg) {
@@ -926,8 +928,8 @@ static int pg_import(struct store *s, const struct store_import_row *rows, size_
 	for (size_t i = 0; i < n; i++) {
 		r = scope(c, ids[i]);
 		if (r == 0) {
-			r = user_insert(c, ids[i], rows[i].name, rows[i].phones, rows[i].nphones, now,
-					&unused);
+			r = user_insert(c, ids[i], rows[i].name, rows[i].phones, rows[i].nphones,
+					now, &unused);
 		}
 		if (r < 0) {
 			*reterr_row = i;
@@ -1641,7 +1643,8 @@ static int migrate(PGconn *pg) {
 			}
 		}
 		snprintf(insert, sizeof(insert),
-				"INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld)",
+				"INSERT INTO schema_migrations (version, applied_at) "
+				"VALUES (%d, %lld)",
 				version + 1, (long long)ids_now());
 		if (exec_text(pg, insert) < 0) {
 			goto fail;

@@ -77,6 +77,10 @@ enum st {
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_PING,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_ROUTE,
 	ST_COUNTS,
 	ST_USER_INSERT,
 	ST_PHONE_INSERT,
@@ -146,6 +150,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_PING] = "SELECT 1",
+	[ST_SAVEPOINT] = "SAVEPOINT nested",
+	[ST_RELEASE] = "RELEASE nested",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO nested",
+	[ST_ROUTE] = "SELECT u.id, u.name, u.created_at, "
+		     "EXISTS (SELECT 1 FROM optouts WHERE phone = ?1) FROM (SELECT 1) "
+		     "LEFT JOIN phones p ON p.phone = ?1 LEFT JOIN users u ON u.id = p.user_id",
 	[ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM phones)",
 	[ST_USER_INSERT] = "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)",
 	[ST_PHONE_INSERT] = "INSERT INTO phones (phone, user_id) VALUES (?1, ?2)",
@@ -235,6 +245,7 @@ struct sqlite_store;
 
 struct conn {
 	sqlite3 *db;
+	int depth; /* open transactions: 1 = BEGIN, more = savepoints inside it */
 	sqlite3_stmt *st[ST_COUNT];
 	struct sqlite_store *owner;
 	struct conn *next;
@@ -261,6 +272,13 @@ struct sqlite_store {
 	uint64_t flushed;   /* covered by a finished fsync */
 	struct waiter *waiters;
 	bool stopping;
+	/* The checkpointer: copies the WAL into the database off the request path. */
+	pthread_t checkpointer;
+	bool checkpointer_started;
+	pthread_mutex_t cmu; /* guards wal_pages, ckpt_stop */
+	pthread_cond_t ccv;
+	int wal_pages;
+	bool ckpt_stop;
 	pthread_key_t key;
 	pthread_mutex_t mu; /* guards conns */
 	struct conn *conns;
@@ -294,6 +312,22 @@ static void conn_release(void *p) {
 	conn_free(c);
 }
 
+#define CHECKPOINT_PAGES 2000
+
+/* After each commit: how long the WAL is; past CHECKPOINT_PAGES, wake the checkpointer. */
+static int on_wal(void *arg, sqlite3 *db, const char *name, int pages) {
+	(void)db;
+	(void)name;
+	struct sqlite_store *q = arg;
+	pthread_mutex_lock(&q->cmu);
+	q->wal_pages = pages;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_cond_signal(&q->ccv);
+	}
+	pthread_mutex_unlock(&q->cmu);
+	return SQLITE_OK;
+}
+
 static int exec(sqlite3 *db, const char *text) {
 	return sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
@@ -317,10 +351,17 @@ static struct conn *conn_get(struct sqlite_store *q) {
 	sqlite3_busy_timeout(c->db, 10000);
 	if (exec(c->db, q->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
 						       : "PRAGMA synchronous = NORMAL") < 0 ||
-			exec(c->db, "PRAGMA foreign_keys = OFF") < 0) {
+			exec(c->db, "PRAGMA foreign_keys = OFF") < 0 ||
+			/* Pages read through a mapping, not one read() each; a cache per thread. */
+			exec(c->db, "PRAGMA mmap_size = 1073741824") < 0 ||
+			exec(c->db, "PRAGMA cache_size = -32768") < 0 ||
+			exec(c->db, "PRAGMA temp_store = MEMORY") < 0 ||
+			/* Checkpoints run on the checkpointer thread, not inside a request. */
+			exec(c->db, "PRAGMA wal_autocheckpoint = 0") < 0) {
 		conn_free(c);
 		return NULL;
 	}
+	sqlite3_wal_hook(c->db, on_wal, q);
 	pthread_mutex_lock(&q->mu);
 	c->next = q->conns;
 	q->conns = c;
@@ -385,16 +426,57 @@ static int simple(struct sqlite_store *q, enum st which) {
 	return run(q, which, st);
 }
 
+/* Transactions nest: inside an open one (store_tx_begin), a call's own transaction is a
+ * savepoint, committed with the outer one. */
 static int begin(struct sqlite_store *q) {
-	return simple(q, ST_BEGIN);
+	struct conn *c = conn_get(q);
+	if (!c) {
+		return -EIO;
+	}
+	int r = simple(q, c->depth ? ST_SAVEPOINT : ST_BEGIN);
+	if (r == 0) {
+		c->depth++;
+	}
+	return r;
 }
 
 static int commit(struct sqlite_store *q) {
-	return simple(q, ST_COMMIT);
+	struct conn *c = conn_get(q);
+	int r = simple(q, c->depth > 1 ? ST_RELEASE : ST_COMMIT);
+	if (r == 0) {
+		c->depth--;
+	}
+	return r;
 }
 
 static void rollback(struct sqlite_store *q) {
-	simple(q, ST_ROLLBACK);
+	struct conn *c = conn_get(q);
+	if (c->depth > 1) {
+		simple(q, ST_ROLLBACK_TO);
+		simple(q, ST_RELEASE);
+	} else {
+		simple(q, ST_ROLLBACK);
+	}
+	if (c->depth > 0) {
+		c->depth--;
+	}
+}
+
+static int sq_tx_begin(struct store *s) {
+	return begin(SQ(s));
+}
+
+static int sq_tx_commit(struct store *s) {
+	struct sqlite_store *q = SQ(s);
+	int r = commit(q);
+	if (r < 0) {
+		rollback(q);
+	}
+	return r;
+}
+
+static void sq_tx_rollback(struct store *s) {
+	rollback(SQ(s));
 }
 
 static int changes(struct sqlite_store *q) {
@@ -483,6 +565,30 @@ static int sq_user_get(struct store *s, const char *id, struct store_user *ret_u
 
 static int sq_user_by_phone(struct store *s, const char *phone, struct store_user *ret_user) {
 	return user_one(SQ(s), ST_USER_BY_PHONE, phone, ret_user);
+}
+
+static int sq_route_lookup(struct store *s, const char *phone, struct store_user *ret_user,
+		bool *ret_known, bool *ret_opted_out) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_ROUTE);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, phone);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_known = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		if (*ret_known) {
+			memset(ret_user, 0, sizeof(*ret_user));
+			copy_col(st, 0, ret_user->id, sizeof(ret_user->id));
+			copy_col(st, 1, ret_user->name, sizeof(ret_user->name));
+			ret_user->created_at = sqlite3_column_int64(st, 2);
+		}
+		*ret_opted_out = sqlite3_column_int(st, 3) != 0;
+		ret_user->opted_out = *ret_known && *ret_opted_out;
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 /* Inserts a user and its phones inside the caller's transaction. */
@@ -1386,6 +1492,31 @@ static int sq_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
 	return 0;
 }
 
+static void *checkpointer(void *arg) {
+	struct sqlite_store *q = arg;
+	struct conn *c = conn_get(q);
+	pthread_mutex_lock(&q->cmu);
+	while (!q->ckpt_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (q->wal_pages < CHECKPOINT_PAGES) {
+			pthread_cond_timedwait(&q->ccv, &q->cmu, &ts);
+		}
+		if (q->ckpt_stop || q->wal_pages == 0 || !c) {
+			continue;
+		}
+		q->wal_pages = 0;
+		pthread_mutex_unlock(&q->cmu);
+		/* PASSIVE: never waits for readers or writers; what it cannot copy now, it
+		 * copies next time. */
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&q->cmu);
+	}
+	pthread_mutex_unlock(&q->cmu);
+	return NULL;
+}
+
 static int flusher_start(struct sqlite_store *q) {
 	char *wal = malloc(strlen(q->path) + 5);
 	if (!wal) {
@@ -1496,6 +1627,15 @@ fail:
 static void sq_close(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	flusher_stop(q);
+	if (q->checkpointer_started) {
+		pthread_mutex_lock(&q->cmu);
+		q->ckpt_stop = true;
+		pthread_cond_signal(&q->ccv);
+		pthread_mutex_unlock(&q->cmu);
+		pthread_join(q->checkpointer, NULL);
+	}
+	pthread_cond_destroy(&q->ccv);
+	pthread_mutex_destroy(&q->cmu);
 	pthread_cond_destroy(&q->fcv);
 	pthread_mutex_destroy(&q->fmu);
 	pthread_key_delete(q->key);
@@ -1518,6 +1658,10 @@ static const struct store_ops sqlite_ops = {
 	.user_get = sq_user_get,
 	.user_by_phone = sq_user_by_phone,
 	.user_delete = sq_user_delete,
+	.route_lookup = sq_route_lookup,
+	.tx_begin = sq_tx_begin,
+	.tx_commit = sq_tx_commit,
+	.tx_rollback = sq_tx_rollback,
 	.user_list = sq_user_list,
 	.phone_add = sq_phone_add,
 	.phone_remove = sq_phone_remove,
@@ -1591,12 +1735,19 @@ int store_sqlite_open(const char *path, const struct store_options *o, struct st
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_mutex_init(&q->fmu, NULL);
 	pthread_cond_init(&q->fcv, NULL);
+	pthread_mutex_init(&q->cmu, NULL);
+	pthread_cond_init(&q->ccv, NULL);
 	make_parent(path);
 	c = conn_get(q);
 	if (!c || migrate(c->db) < 0 || (q->sync == STORE_SYNC_GROUP && flusher_start(q) < 0)) {
 		sq_close(&q->base);
 		return -EIO;
 	}
+	if (pthread_create(&q->checkpointer, NULL, checkpointer, q) != 0) {
+		sq_close(&q->base);
+		return -EIO;
+	}
+	q->checkpointer_started = true;
 	*ret = &q->base;
 	return 0;
 }

@@ -137,6 +137,18 @@ int store_user_add(struct store *s, const char *name, const char *const *phones,
 /* -ENOENT when there is no such user. */
 int store_user_get(struct store *s, const char *id, struct store_user *ret_user);
 int store_user_by_phone(struct store *s, const char *phone, struct store_user *ret_user);
+/* What routing needs of a sender, in one lookup: its user (id, name, created_at; the
+ * phones are not filled) if any — *ret_known says — and whether this number opted out. */
+int store_route_lookup(struct store *s, const char *phone, struct store_user *ret_user,
+		bool *ret_known, bool *ret_opted_out);
+
+/* A transaction around several calls of this thread: the calls inside commit together
+ * at store_tx_commit (calls that have their own transaction nest inside it). Only for
+ * short work: it holds the store's write lock. -EIO. */
+int store_tx_begin(struct store *s);
+int store_tx_commit(struct store *s);
+void store_tx_rollback(struct store *s);
+
 /* Deletes the user, its phones, messages and notes. -ENOENT. */
 int store_user_delete(struct store *s, const char *id);
 /* Calls cb for every user, oldest first; a non-zero return from cb stops and is returned. */
