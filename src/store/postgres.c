@@ -9,6 +9,8 @@
  * the webhook answer 503 quickly; when it is back the next call works. A call whose first
  * round trip, BEGIN, finds the connection broken retries it once on a new connection
  * (nothing was done yet); any later failure returns -EIO and the next call reconnects.
+ * store_tx_begin opens a transaction around several calls of the thread (the router's
+ * one commit per message): inside it, a call's own transaction is a savepoint.
  *
  * User isolation (DESIGN.md). Everything lives in schema `smsrouter`. The per-user tables
  * (users, phones, messages, notes, outbox) have row-level security, ENABLEd and FORCEd
@@ -20,21 +22,20 @@
  * call that forgot its `WHERE user_id = $1`, or joined wrongly, still sees that one user's
  * rows and cannot write another's. Without the setting (or after the transaction, when it
  * reads '') no row is visible.
- * The calls that must cross users (answer_for and dedupe by MessageSid, user_by_phone,
- * user_list, counts, status callbacks by id or sid, the outbox's claim, ready, update, sent,
- * list, retry and depth, outbound_state, usage) each call one SQL function sr_*: SECURITY
- * DEFINER, owned by the NOLOGIN role smsrouter_system, the only role the `*_system` policies
- * (USING true) name. Each function does one fixed thing and returns only what its store
- * call returns (the phone lookup returns one user, usage returns sums, the outbox returns
- * due rows); EXECUTE is revoked from PUBLIC and granted to the service role. The service
- * role does not hold smsrouter_system's rights: it is NOINHERIT (PostgreSQL 15 sets
- * inheritance per role), a member only so that migrations can create the functions as
- * smsrouter_system. Inserts that must not collide across users (a phone number, a
- * MessageSid) rely on unique constraints, which see every row without reading any.
- * Opt-outs and onboarding are keyed by phone number and belong to no user: plain tables.
- * So a bug above the store cannot read across users: each call it can make is scoped to
- * the user id it passes, or is one of the fixed functions. Row-level security does not bind
- * a superuser or a BYPASSRLS role, nor SQL that runs SET ROLE smsrouter_system (none here):
+ * The calls that must cross users (answer_for and dedupe by MessageSid, user_by_phone and
+ * route_lookup, user_list, counts, status callbacks by id or sid, the outbox's claim, ready,
+ * update, sent, list, retry and depth, outbound_state, usage) each call one SQL function sr_*:
+ * SECURITY DEFINER, owned by the NOLOGIN role smsrouter_system, the only role the `*_system`
+ * policies (USING true) name. Each function does one fixed thing and returns only what its store
+ * call returns (the phone lookup returns one user, usage returns sums, the outbox returns due
+ * rows); EXECUTE is revoked from PUBLIC and granted to the service role. The service role does not
+ * hold smsrouter_system's rights: it is NOINHERIT (PostgreSQL 15 sets inheritance per role), a
+ * member only so that migrations can create the functions as smsrouter_system. Inserts that must
+ * not collide across users (a phone number, a MessageSid) rely on unique constraints, which see
+ * every row without reading any. Opt-outs and onboarding are keyed by phone number and belong to no
+ * user: plain tables. So a bug above the store cannot read across users: each call it can make is
+ * scoped to the user id it passes, or is one of the fixed functions. Row-level security does not
+ * bind a superuser or a BYPASSRLS role, nor SQL that runs SET ROLE smsrouter_system (none here):
  * store_postgres_open refuses a role that is a superuser, has BYPASSRLS or inherits
  * smsrouter_system. The roles an operator creates (scripts/pg-cluster.sh does this):
  *   CREATE ROLE smsrouter_system NOLOGIN;
@@ -46,8 +47,13 @@
  * table schema_migrations records each) and applied in one transaction under
  * pg_advisory_xact_lock, so two processes starting together apply each once. Times are
  * sqlite.c's units: seconds for messages, users, notes, opt-outs and onboarding,
- * milliseconds for the outbox. store_options.sync_full is SQLite's: the server's
- * synchronous_commit decides here (keep it on: a commit must survive a crash). */
+ * milliseconds for the outbox. store_options.sync is SQLite's: here a commit is durable
+ * when it returns (keep the server's synchronous_commit on; it does its own group commit).
+ *
+ * Several processes: MessageSid dedupe is the unique constraint; the agent stage claims
+ * with FOR UPDATE SKIP LOCKED, one row per user at a time; a send attempt takes its row
+ * only if it is still due (sr_outbox_update), so two senders never send one reply twice. */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -180,6 +186,14 @@ static const char *const migration_1[] = {
 	"    EXISTS (SELECT 1 FROM phones p JOIN optouts o ON o.phone = p.phone"
 	"    WHERE p.user_id = u.id)"
 	"  FROM phones k JOIN users u ON u.id = k.user_id WHERE k.phone = p_phone $$;"
+	/* Routing's one lookup: the sender's user, if any, and whether the number opted out. */
+	"CREATE FUNCTION sr_route(p_phone text) RETURNS TABLE (id text, name text,"
+	"  created_at bigint, opted_out boolean)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT u.id, u.name, u.created_at,"
+	"    EXISTS (SELECT 1 FROM optouts o WHERE o.phone = p_phone)"
+	"  FROM (SELECT 1) x LEFT JOIN phones k ON k.phone = p_phone"
+	"    LEFT JOIN users u ON u.id = k.user_id $$;"
 	"CREATE FUNCTION sr_users() RETURNS TABLE (id text, name text, created_at bigint,"
 	"  phones text, opted_out boolean)"
 	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
@@ -275,13 +289,17 @@ static const char *const migration_1[] = {
 
 	"SET LOCAL search_path = smsrouter;"
 	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	/* A send attempt (to sending, counting an attempt) takes the row only while it is still
+	 * waiting to be sent and due: of two processes that listed it, one sends, and a row
+	 * another process finished is not sent again. 0 rows: someone else has it. */
 	"CREATE FUNCTION sr_outbox_update(p_id bigint, p_state text, p_next bigint,"
 	"  p_attempt integer, p_error text, p_now bigint) RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  WITH u AS (UPDATE outbox SET state = p_state, next_at = p_next,"
 	"    attempts = attempts + p_attempt, last_error = coalesce(p_error, last_error),"
 	"    sent_at = CASE WHEN p_state = 'sending' THEN p_now ELSE sent_at END,"
-	"    updated_at = p_now WHERE id = p_id RETURNING 1)"
+	"    updated_at = p_now WHERE id = p_id AND NOT (p_state = 'sending' AND p_attempt > 0"
+	"    AND (state NOT IN ('send', 'sending') OR next_at > p_now)) RETURNING 1)"
 	"  SELECT count(*) FROM u $$;"
 	"CREATE FUNCTION sr_outbox_sent(p_id bigint, p_outbound_id bigint, p_sid text,"
 	"  p_status text, p_rank integer, p_now bigint) RETURNS void"
@@ -344,6 +362,9 @@ enum st {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_SCOPE,
 	ST_PING,
 	ST_VERSION,
@@ -352,6 +373,7 @@ enum st {
 	ST_PHONE_INSERT,
 	ST_USER_GET,
 	ST_USER_BY_PHONE,
+	ST_ROUTE,
 	ST_USER_LIST,
 	ST_USER_LOCK,
 	ST_DEL_NOTES,
@@ -400,6 +422,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT nested",
+	[ST_RELEASE] = "RELEASE nested",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO nested",
 	[ST_SCOPE] = "SELECT set_config('smsrouter.user_id', $1, true)",
 	[ST_PING] = "SELECT 1",
 	[ST_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
@@ -411,6 +436,7 @@ static const char *const sql[ST_COUNT] = {
 			"(SELECT 1 FROM phones p JOIN optouts o ON o.phone = p.phone WHERE "
 			"p.user_id = u.id) FROM users u WHERE u.id = $1",
 	[ST_USER_BY_PHONE] = "SELECT * FROM sr_user_by_phone($1)",
+	[ST_ROUTE] = "SELECT * FROM sr_route($1)",
 	[ST_USER_LIST] = "SELECT * FROM sr_users()",
 	[ST_USER_LOCK] = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
 	[ST_DEL_NOTES] = "DELETE FROM notes WHERE user_id = $1",
@@ -464,6 +490,7 @@ struct pg_store;
 struct conn {
 	PGconn *pg; /* NULL while disconnected */
 	bool prepared[ST_COUNT];
+	int depth; /* open transactions: 1 a BEGIN, more its savepoints */
 	struct pg_store *owner;
 	struct conn *next;
 };
@@ -573,7 +600,8 @@ static bool conn_alive(struct conn *c) {
 	return true;
 }
 
-/* The thread's connection, connected and idle: 0, -ENOMEM, -EIO (the server is away). */
+/* The thread's connection: connected and idle, or in the transaction it has open. 0,
+ * -ENOMEM, -EIO (the server is away). */
 static int conn_get(struct pg_store *q, struct conn **ret) {
 	struct conn *c = pthread_getspecific(q->key);
 
@@ -591,6 +619,14 @@ static int conn_get(struct pg_store *q, struct conn **ret) {
 		c->next = q->conns;
 		q->conns = c;
 		pthread_mutex_unlock(&q->mu);
+	}
+	if (c->depth > 0) {
+		/* Inside a transaction the connection must stay the same one. */
+		if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+			return -EIO;
+		}
+		*ret = c;
+		return 0;
 	}
 	if (c->pg && !conn_alive(c)) {
 		conn_drop(c);
@@ -617,10 +653,12 @@ struct params {
 };
 
 static void p_text(struct params *p, const char *v) {
+	assert(p->n < MAX_PARAMS);
 	p->v[p->n++] = v;
 }
 
 static void p_int(struct params *p, int64_t v) {
+	assert(p->n < MAX_PARAMS);
 	snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)v);
 	p->v[p->n] = p->num[p->n];
 	p->n++;
@@ -726,25 +764,45 @@ static int run_int(struct conn *c, enum st which, const struct params *p, int64_
 
 /* ---- transactions ---- */
 
+/* Transactions nest, as in sqlite.c: inside one that is open (store_tx_begin), a call's own
+ * transaction is a savepoint, committed with the outer one. The scope a call sets outlives
+ * its savepoint, but every per-user call sets its own first, and the cross-user functions
+ * ignore it. */
+
+/* Undoes the innermost transaction. A broken connection is dropped once none is open. */
 static void rollback(struct conn *c) {
-	if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
-			PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+	bool ok = c->pg && PQstatus(c->pg) == CONNECTION_OK;
+
+	if (c->depth > 1) {
+		if (ok) {
+			run(c, ST_ROLLBACK_TO, NULL, NULL);
+			run(c, ST_RELEASE, NULL, NULL);
+		}
+	} else if (ok && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 		run(c, ST_ROLLBACK, NULL, NULL);
+	}
+	if (c->depth > 0) {
+		c->depth--;
+	}
+	if (c->depth == 0 && c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+		conn_drop(c);
 	}
 }
 
-/* Ends the transaction: committed (0) or, on failure, rolled back (-EIO). */
+/* Ends the innermost transaction: committed (0) or, on failure, rolled back (-EIO). */
 static int commit(struct conn *c) {
-	int r = run(c, ST_COMMIT, NULL, NULL);
+	int r = run(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT, NULL, NULL);
 	if (r < 0) {
 		rollback(c);
 		return -EIO;
 	}
+	c->depth--;
 	return 0;
 }
 
-/* Begins a transaction on the thread's connection. BEGIN changes nothing: when it finds the
- * connection broken (the server restarted since its last use), a fresh one tries again. */
+/* Begins a transaction (a savepoint inside an open one) on the thread's connection. BEGIN
+ * changes nothing: when it finds the connection broken (the server restarted since its
+ * last use), a fresh one tries again. */
 static int begin(struct pg_store *q, struct conn **ret_c) {
 	struct conn *c;
 	int r;
@@ -754,16 +812,16 @@ static int begin(struct pg_store *q, struct conn **ret_c) {
 		if (r < 0) {
 			return r;
 		}
-		r = run(c, ST_BEGIN, NULL, NULL);
-		if (r == 0 || attempt > 0 || PQstatus(c->pg) == CONNECTION_OK) {
+		r = run(c, c->depth > 0 ? ST_SAVEPOINT : ST_BEGIN, NULL, NULL);
+		if (r == 0 || attempt > 0 || c->depth > 0 || PQstatus(c->pg) == CONNECTION_OK) {
 			break;
 		}
 		conn_drop(c);
 	}
 	if (r < 0) {
-		rollback(c);
 		return r;
 	}
+	c->depth++;
 	*ret_c = c;
 	return 0;
 }
@@ -871,6 +929,49 @@ static int pg_user_by_phone(struct store *s, const char *phone, struct store_use
 	}
 	PQclear(res);
 	return r;
+}
+
+static int pg_route_lookup(struct store *s, const char *phone, struct store_user *ret_user,
+		bool *ret_known, bool *ret_opted_out) {
+	struct params p = {0};
+	PGresult *res = NULL;
+	int r;
+
+	p_text(&p, phone);
+	r = run1(PG(s), ST_ROUTE, &p, &res);
+	if (r == 0 && PQntuples(res) != 1) {
+		r = -EIO;
+	}
+	if (r == 0) {
+		*ret_known = !PQgetisnull(res, 0, 0);
+		if (*ret_known) {
+			memset(ret_user, 0, sizeof(*ret_user));
+			copy_col(res, 0, 0, ret_user->id, sizeof(ret_user->id));
+			copy_col(res, 0, 1, ret_user->name, sizeof(ret_user->name));
+			ret_user->created_at = int_col(res, 0, 2);
+		}
+		*ret_opted_out = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+		ret_user->opted_out = *ret_known && *ret_opted_out;
+	}
+	PQclear(res);
+	return r;
+}
+
+static int pg_tx_begin(struct store *s) {
+	struct conn *c;
+	return begin(PG(s), &c);
+}
+
+static int pg_tx_commit(struct store *s) {
+	struct conn *c = pthread_getspecific(PG(s)->key);
+	return c && c->depth > 0 ? commit(c) : -EIO;
+}
+
+static void pg_tx_rollback(struct store *s) {
+	struct conn *c = pthread_getspecific(PG(s)->key);
+	if (c && c->depth > 0) {
+		rollback(c);
+	}
 }
 
 /* Inserts a user and its phones inside the caller's transaction, scoped to id. */
@@ -1679,6 +1780,10 @@ static const struct store_ops postgres_ops = {
 	.user_get = pg_user_get,
 	.user_by_phone = pg_user_by_phone,
 	.user_delete = pg_user_delete,
+	.route_lookup = pg_route_lookup,
+	.tx_begin = pg_tx_begin,
+	.tx_commit = pg_tx_commit,
+	.tx_rollback = pg_tx_rollback,
 	.user_list = pg_user_list,
 	.phone_add = pg_phone_add,
 	.phone_remove = pg_phone_remove,
@@ -1714,7 +1819,7 @@ int store_postgres_open(const char *url, const struct store_options *o, struct s
 	struct conn *c;
 	int r;
 
-	(void)o; /* sync_full is SQLite's; see the top */
+	(void)o; /* sync is SQLite's; see the top */
 	q = calloc(1, sizeof(*q));
 	if (!q) {
 		return -ENOMEM;
