@@ -224,7 +224,11 @@ static const char *const sql[ST_COUNT] = {
 			" ORDER BY o.id LIMIT ?2",
 	[ST_OB_UPDATE] = "UPDATE outbox SET state = ?2, next_at = ?3, attempts = attempts + ?4, "
 			 "last_error = coalesce(?5, last_error), sent_at = CASE WHEN ?2 = "
-			 "'sending' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1",
+			 "'sending' THEN ?6 ELSE sent_at END, updated_at = ?6 WHERE id = ?1 "
+			 /* Taking a row for a send: only if it still waits and is due, so that
+			  * two processes never both send it. */
+			 "AND (?2 <> 'sending' OR ?4 = 0 OR (state IN ('send', 'sending') AND "
+			 "next_at <= ?6))",
 	[ST_OB_DONE] = "UPDATE outbox SET state = 'done', updated_at = ?2 WHERE id = ?1",
 	[ST_OB_MSG_SENT] = "UPDATE messages SET sid = coalesce(sid, ?2), status = CASE WHEN "
 			   "status_rank < ?4 THEN ?3 ELSE status END, status_rank = max(status_rank, "

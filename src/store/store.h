@@ -221,7 +221,9 @@ int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
 int store_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
 		void *ctx);
 /* Moves row id to state with next_at_ms, counting an attempt when attempt is true, and
- * recording error (NULL keeps it) and, for state "sending", sent_at_ms = now_ms. */
+ * recording error (NULL keeps it) and, for state "sending", sent_at_ms = now_ms. Taking a
+ * row for a send (state "sending" with attempt) succeeds only while the row waits in send
+ * or sending and is due: -ENOENT means another process took it, so do not send. */
 int store_outbox_update(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
 		bool attempt, const char *error, int64_t now_ms);
 /* Row id is sent: Twilio named the reply sid with status status. */

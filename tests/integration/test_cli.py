@@ -1,0 +1,309 @@
+"""The command line: user, phone, import, usage, migrate, simulate."""
+
+import json
+import os
+
+from harness import ServerTest, new_phone
+
+
+class CliTest(ServerTest):
+    start_server = False
+
+    def setUp(self):
+        self.srv = self.make_server(start=False)
+
+    def cli(self, *args, **kw):
+        return self.srv.cli(*args, **kw)
+
+    def ok(self, *args):
+        code, out, err = self.cli(*args)
+        self.assertEqual(code, 0, "%r: %s" % (args, err))
+        return out
+
+    def assertOneSentence(self, err):
+        lines = err.strip().splitlines()
+        self.assertEqual(len(lines), 1, err)
+        self.assertTrue(lines[0].rstrip().endswith("."), err)
+
+    def write(self, name, text):
+        path = os.path.join(self.srv.tmp, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def show(self, key):
+        code, out, err = self.cli("user", "show", key)
+        return code, (json.loads(out) if code == 0 else None)
+
+    def user_ids(self):
+        out = self.ok("user", "list")
+        return [l.split("\t")[0] for l in out.splitlines() if l.strip()]
+
+
+class UserCommandsTest(CliTest):
+    def test_user_add_prints_the_new_id(self):
+        p = new_phone()
+        out = self.ok("user", "add", "Ann", p)
+        uid = out.strip()
+        self.assertEqual(len(out.strip().splitlines()), 1)
+        self.assertGreaterEqual(len(uid), 16)
+        code, u = self.show(uid)
+        self.assertEqual(code, 0)
+        self.assertEqual((u["id"], u["name"], u["phones"]), (uid, "Ann", [p]))
+
+    def test_user_add_with_several_phones(self):
+        p1, p2 = new_phone(), new_phone()
+        uid = self.ok("user", "add", "Ann", p1, p2).strip()
+        self.assertEqual(self.show(p2)[1]["id"], uid)
+        self.assertEqual(sorted(self.show(uid)[1]["phones"]), sorted([p1, p2]))
+
+    def test_user_add_invalid_phone_exits_1_with_one_sentence(self):
+        for bad in ["5550100101", "+1", "+0123456789", "+1555abc0101"]:
+            with self.subTest(phone=bad):
+                code, out, err = self.cli("user", "add", "Bad", bad)
+                self.assertEqual(code, 1)
+                self.assertEqual(out, "")
+                self.assertOneSentence(err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_user_add_taken_phone_exits_1(self):
+        p = new_phone()
+        self.ok("user", "add", "Ann", p)
+        code, out, err = self.cli("user", "add", "Bob", new_phone(), p)
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+        self.assertEqual(len(self.user_ids()), 1)
+
+    def test_user_add_without_phone_is_usage_error_or_failure(self):
+        code, _, err = self.cli("user", "add")
+        self.assertEqual(code, 2)
+        self.assertTrue(err.strip())
+
+    def test_unknown_command_exits_2(self):
+        code, out, err = self.cli("frobnicate")
+        self.assertEqual(code, 2)
+        self.assertTrue(err.strip())
+
+    def test_unknown_subcommand_exits_2(self):
+        self.assertEqual(self.cli("user", "frob")[0], 2)
+        self.assertEqual(self.cli("phone", "frob")[0], 2)
+
+    def test_no_command_exits_2(self):
+        self.assertEqual(self.cli()[0], 2)
+
+    def test_user_list_lists_every_user(self):
+        ids = {self.ok("user", "add", "U%d" % i, new_phone()).strip() for i in range(3)}
+        self.assertEqual(set(self.user_ids()), ids)
+
+    def test_user_show_by_id_and_phone_prints_json(self):
+        p = new_phone()
+        uid = self.ok("user", "add", "Ann", p).strip()
+        c1, by_id = self.show(uid)
+        c2, by_phone = self.show(p)
+        self.assertEqual((c1, c2), (0, 0))
+        self.assertEqual(by_id, by_phone)
+        self.assertEqual(set(by_id), {"id", "name", "phones", "opted_out", "created_at"})
+        self.assertIs(by_id["opted_out"], False)
+
+    def test_user_show_unknown_exits_1(self):
+        code, out, err = self.cli("user", "show", new_phone())
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+        self.assertEqual(self.cli("user", "show", "f" * 32)[0], 1)
+
+    def test_user_rm_removes_the_user(self):
+        p = new_phone()
+        uid = self.ok("user", "add", "Ann", p).strip()
+        self.ok("user", "rm", uid)
+        self.assertEqual(self.show(uid)[0], 1)
+        self.assertEqual(self.show(p)[0], 1)
+        self.assertEqual(self.user_ids(), [])
+        code, _, err = self.cli("user", "rm", uid)
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+
+    def test_phone_add_and_rm(self):
+        p1, p2 = new_phone(), new_phone()
+        uid = self.ok("user", "add", "Ann", p1).strip()
+        self.ok("phone", "add", uid, p2)
+        self.assertEqual(self.show(p2)[1]["id"], uid)
+        self.ok("phone", "rm", p1)
+        self.assertEqual(self.show(p1)[0], 1)
+        self.assertEqual(self.show(uid)[1]["phones"], [p2])
+
+    def test_phone_add_invalid_or_taken_exits_1(self):
+        p1 = new_phone()
+        a = self.ok("user", "add", "Ann", p1).strip()
+        b = self.ok("user", "add", "Bob", new_phone()).strip()
+        for args in [("phone", "add", b, p1), ("phone", "add", b, "12345"),
+                     ("phone", "add", "f" * 32, new_phone()), ("phone", "rm", new_phone())]:
+            with self.subTest(args=args):
+                code, _, err = self.cli(*args)
+                self.assertEqual(code, 1)
+                self.assertOneSentence(err)
+        self.assertEqual(self.show(p1)[1]["id"], a)
+
+    def test_database_url_flag_wins_over_environment(self):
+        other = os.path.join(self.srv.tmp, "other.sqlite")
+        p = new_phone()
+        self.ok("--database-url", "sqlite:" + other, "user", "add", "Flag", p)
+        self.assertEqual(self.show(p)[0], 1)
+        code, out, err = self.cli("user", "show", p, "--database-url=sqlite:" + other)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["name"], "Flag")
+
+    def test_migrate_prints_schema_version(self):
+        out = self.ok("migrate")
+        self.assertEqual(out.strip(), "schema at version 1")
+        self.assertEqual(self.ok("migrate").strip(), "schema at version 1")
+
+    def test_usage_prints_json(self):
+        out = self.ok("usage")
+        j = json.loads(out)
+        self.assertEqual(j["currency"], "USD")
+        self.assertEqual(j["users"], [])
+        self.assertEqual(j["total"]["inbound"], 0)
+        j = json.loads(self.ok("usage", "--since", "2000-01-01T00:00:00Z"))
+        self.assertEqual(j["since"], "2000-01-01T00:00:00Z")
+
+    def test_usage_bad_since_is_usage_error(self):
+        self.assertEqual(self.cli("usage", "--since", "yesterday")[0], 2)
+
+
+class ImportTest(CliTest):
+    def test_import_creates_every_user(self):
+        rows = [("Ann", [new_phone()]), ("Bob", [new_phone(), new_phone()]),
+                ("Carl \"C\" Smith, Jr.", [new_phone()])]
+        text = "".join("%s,%s\n" % ('"%s"' % n.replace('"', '""') if "," in n or '"' in n
+                                    else n, ",".join(ps)) for n, ps in rows)
+        path = self.write("users.csv", text)
+        self.ok("import", path)
+        for name, phones in rows:
+            for p in phones:
+                code, u = self.show(p)
+                self.assertEqual(code, 0, p)
+                self.assertEqual(u["name"], name)
+                self.assertEqual(sorted(u["phones"]), sorted(phones))
+
+    def test_import_with_a_bad_row_on_line_3_imports_nothing(self):
+        good = [new_phone() for _ in range(3)]
+        path = self.write("bad.csv", "Ann,%s\nBob,%s\nCarl,5550100\nDan,%s\n" % tuple(good))
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 1)
+        self.assertIn("line 3", err)
+        self.assertEqual(self.user_ids(), [])
+        for p in good:
+            self.assertEqual(self.show(p)[0], 1)
+
+    def test_import_bad_row_line_counts_the_header(self):
+        path = self.write("bad.csv", "name,phone\nAnn,%s\nBob,not-a-phone\n" % new_phone())
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 1)
+        self.assertIn("line 3", err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_import_repeating_a_phone_already_owned_is_refused_whole(self):
+        owned = new_phone()
+        self.ok("user", "add", "Owner", owned)
+        fresh = new_phone()
+        path = self.write("dup.csv", "Ann,%s\nBob,%s\n" % (fresh, owned))
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 1)
+        self.assertTrue(err.strip())
+        self.assertEqual(self.show(fresh)[0], 1)
+        self.assertEqual(self.show(owned)[1]["name"], "Owner")
+        self.assertEqual(len(self.user_ids()), 1)
+
+    def test_import_repeating_a_phone_within_the_file_is_refused_whole(self):
+        p, q = new_phone(), new_phone()
+        path = self.write("dup.csv", "Ann,%s\nBob,%s\nCy,%s\n" % (q, p, p))
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 1)
+        self.assertIn("line 3", err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_import_with_crlf_line_ends(self):
+        p1, p2 = new_phone(), new_phone()
+        path = self.write("crlf.csv", "name,phone\r\nAnn,%s\r\nBob,%s\r\n" % (p1, p2))
+        self.ok("import", path)
+        self.assertEqual(self.show(p1)[1]["name"], "Ann")
+        self.assertEqual(self.show(p2)[1]["name"], "Bob")
+
+    def test_import_with_utf8_bom_and_header(self):
+        # Spreadsheet programs save "CSV UTF-8" with a byte-order mark.
+        p = new_phone()
+        path = self.write("bom.csv", "\ufeffname,phone\nAnn,%s\n" % p)
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.show(p)[1]["name"], "Ann")
+
+    def test_import_with_utf8_bom_does_not_put_it_in_the_name(self):
+        p = new_phone()
+        path = self.write("bom.csv", "\ufeffDee,%s\n" % p)
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.show(p)[1]["name"], "Dee")
+
+    def test_import_skips_blank_lines_but_counts_them(self):
+        p1, p2 = new_phone(), new_phone()
+        path = self.write("blank.csv", "Ann,%s\n\nBob,%s\nCarl,bad\n" % (p1, p2))
+        code, out, err = self.cli("import", path)
+        self.assertEqual(code, 1)
+        self.assertIn("line 4", err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_import_of_a_missing_file_exits_1(self):
+        code, _, err = self.cli("import", os.path.join(self.srv.tmp, "nope.csv"))
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+
+    def test_import_10000_rows(self):
+        lines = ["user%05d,+1444%07d\n" % (i, i) for i in range(10000)]
+        path = self.write("big.csv", "".join(lines))
+        code, out, err = self.cli("import", path, timeout=300)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(self.user_ids()), 10000)
+        for i in (0, 4321, 9999):
+            code, u = self.show("+1444%07d" % i)
+            self.assertEqual(code, 0)
+            self.assertEqual(u["name"], "user%05d" % i)
+
+
+class SimulateTest(CliTest):
+    def test_simulate_prints_the_reply(self):
+        self.srv.start()
+        p = new_phone()
+        self.srv.add_user("Ann", [p])
+        listen = "127.0.0.1:%d" % self.srv.port
+        code, out, err = self.cli("simulate", "--listen", listen, "--from", p, "--body", "recall")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, "You have no notes.\n")
+        code, out, err = self.cli("simulate", "--listen", listen, "--from", p,
+                                  "--body", "remember a & <b>")
+        self.assertEqual((code, out), (0, "Noted.\n"), err)
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", p,
+                                  "--body", "recall")
+        self.assertEqual((code, out), (0, "Your notes:\n1. a & <b>\n"), err)
+
+    def test_simulate_from_unknown_number_prints_onboarding(self):
+        self.srv.start()
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", new_phone(),
+                                  "--body", "hi")
+        self.assertEqual(code, 0, err)
+        self.assertIn("not registered", out)
+
+    def test_simulate_with_wrong_token_fails(self):
+        self.srv.start()
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", new_phone(),
+                                  "--body", "hi", env={"TWILIO_AUTH_TOKEN": "wrong"})
+        self.assertEqual(code, 1)
+        self.assertIn("403", err)
+
+    def test_simulate_without_a_server_exits_1(self):
+        code, out, err = self.cli("simulate", "--url", "http://127.0.0.1:9/sms-router/webhook/sms",
+                                  "--from", new_phone(), "--body", "hi")
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+
+    def test_simulate_without_from_is_usage_error(self):
+        self.assertEqual(self.cli("simulate", "--body", "hi")[0], 2)
