@@ -5,7 +5,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release run test unit integration fuzz fuzz-short bench clean
+.PHONY: all deps build asan release run test unit integration postgres fuzz fuzz-short bench clean
 
 all: build
 
@@ -47,8 +47,26 @@ fuzz-short: deps
 fuzz: deps
 	tests/fuzz/run.sh 300
 
-test: unit integration fuzz-short
+# The PostgreSQL backend: a private cluster in a temporary directory on a loopback port
+# (scripts/pg-cluster.sh), its store tests on both builds, then the whole integration
+# suite against it; the cluster is stopped and removed whatever happens.
+postgres: build asan
+	@dir=$$(mktemp -d /tmp/smsrouter-pg.XXXXXX); chmod 0755 "$$dir"; \
+	./scripts/pg-cluster.sh start "$$dir/cluster" >/dev/null || { rm -rf "$$dir"; exit 1; }; \
+	export SMSROUTER_TEST_PG_URL="$$(./scripts/pg-cluster.sh url "$$dir/cluster")"; \
+	export SMSROUTER_TEST_PG_DIR="$$dir/cluster"; \
+	status=0; \
+	meson test -C $(BUILD) postgres --print-errorlogs || status=1; \
+	[ $$status -ne 0 ] || meson test -C $(ASAN) postgres --print-errorlogs || status=1; \
+	[ $$status -ne 0 ] || $(PY) tests/integration/run.py --binary $(BUILD)/smsrouter || status=1; \
+	./scripts/pg-cluster.sh stop "$$dir/cluster" >/dev/null; rm -rf "$$dir"; exit $$status
+
+test: unit integration postgres fuzz-short
 	@echo "make test: all suites passed"
+
+# Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).
+bench: release
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(RELEASE) build-fuzz

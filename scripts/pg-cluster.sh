@@ -47,12 +47,13 @@ as_owner() {
 	fi
 }
 
-# A TCP port nobody listens on, between 20000 and 59999.
+# A TCP port no socket uses, between 20000 and 32767: below Linux's ephemeral range
+# (32768-60999), where a client connection could hold the port we pick.
 free_port() {
 	i=0
 	while [ $i -lt 100 ]; do
-		p=$(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 + 20000))
-		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+		p=$(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12768 + 20000))
+		if ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
 		fi

@@ -78,10 +78,15 @@ static int open_store(const struct config *c, struct store **ret) {
 	};
 	int r = store_open(c->database_url, &o, ret);
 	if (r == -EINVAL) {
-		return fail("cannot open the store: unsupported database URL %s.", c->database_url);
+		return fail("cannot open the store: %s is neither sqlite:PATH nor postgresql://…",
+				"SMSROUTER_DATABASE_URL");
 	}
 	if (r < 0) {
-		return fail("cannot open the store at %s.", c->database_url);
+		/* A postgresql:// URL may hold a password: name only the kind of store. */
+		return fail("cannot open the store (%s): check SMSROUTER_DATABASE_URL and that the "
+			    "database answers.", strncmp(c->database_url, "sqlite:", 7) == 0
+							   ? c->database_url
+							   : "PostgreSQL");
 	}
 	return 0;
 }

@@ -190,7 +190,6 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 	ret->outcome = ROUTER_DUPLICATE;
 	ret->reply = reply;
 	ret->outbound_id = id;
-	metrics_message(METRICS_MSG_DUPLICATE);
 	log_info("inbound.duplicate", LOG_STR("sid", sid));
 	return 0;
 }
@@ -437,7 +436,6 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	/* 6. Decide the reply. */
 	switch (outcome) {
 	case ROUTER_ROUTED:
-		metrics_message(METRICS_MSG_ROUTED);
 		if (r->rest) {
 			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
 					LOG_STR("user", user.id));
@@ -448,7 +446,6 @@ static int inbound(struct router *r, const struct router_inbound *in,
 		}
 		return call_agent(r, &user, in, &m, ret, done, ctx);
 	case ROUTER_UNROUTED:
-		metrics_message(METRICS_MSG_UNROUTED);
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
 		if (e == 0) {
 			reply = strdup(r->onboarding);
@@ -460,7 +457,6 @@ static int inbound(struct router *r, const struct router_inbound *in,
 				LOG_INT("onboarding", e == 0));
 		break;
 	case ROUTER_HELP:
-		metrics_message(METRICS_MSG_HELP);
 		reply = strdup(r->help);
 		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
 		break;
@@ -468,22 +464,17 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	case ROUTER_OPTED_IN:
 		/* Twilio has answered these itself; anything we add would contradict it or be
 		 * blocked (21610). */
-		metrics_message(outcome == ROUTER_OPTED_OUT ? METRICS_MSG_OPTED_OUT
-							   : METRICS_MSG_OPTED_IN);
 		log_info(outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
 				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
 		break;
 	case ROUTER_BLOCKED:
-		metrics_message(METRICS_MSG_BLOCKED);
 		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
 		break;
 	case ROUTER_RATE_LIMITED:
-		metrics_message(METRICS_MSG_RATE_LIMITED);
 		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
 				LOG_PHONE("from", in->from), LOG_STR("limit", limited));
 		break;
 	case ROUTER_OVER_BUDGET:
-		metrics_message(METRICS_MSG_OVER_BUDGET);
 		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", user.id));
 		break;
 	case ROUTER_DUPLICATE:
@@ -514,6 +505,21 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 			}
 			return -EIO;
 		}
+	}
+	if (e >= 0) {
+		/* Counted once committed: a message refused with 503 and retried counts once. */
+		static const enum metrics_message counted[] = {
+			[ROUTER_ROUTED] = METRICS_MSG_ROUTED,
+			[ROUTER_UNROUTED] = METRICS_MSG_UNROUTED,
+			[ROUTER_RATE_LIMITED] = METRICS_MSG_RATE_LIMITED,
+			[ROUTER_OPTED_OUT] = METRICS_MSG_OPTED_OUT,
+			[ROUTER_OPTED_IN] = METRICS_MSG_OPTED_IN,
+			[ROUTER_HELP] = METRICS_MSG_HELP,
+			[ROUTER_BLOCKED] = METRICS_MSG_BLOCKED,
+			[ROUTER_DUPLICATE] = METRICS_MSG_DUPLICATE,
+			[ROUTER_OVER_BUDGET] = METRICS_MSG_OVER_BUDGET,
+		};
+		metrics_message(counted[ret->outcome]);
 	}
 	return e;
 }

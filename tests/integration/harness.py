@@ -23,6 +23,9 @@ from twilio.request_validator import RequestValidator
 
 # Set by run.py from the command line.
 BINARY = os.environ.get("SMSROUTER_TEST_BINARY", "build/smsrouter")
+# Set: every server gets a fresh database of this PostgreSQL cluster instead of SQLite.
+PG_URL = os.environ.get("SMSROUTER_TEST_PG_URL")
+PG_DIR = os.environ.get("SMSROUTER_TEST_PG_DIR")  # the cluster's directory (to stop it)
 SANITIZED = os.environ.get("SMSROUTER_TEST_SANITIZED") == "1"
 
 AUTH_TOKEN = "12345678901234567890123456789012"
@@ -71,6 +74,36 @@ def base_env(extra=None):
             else:
                 env[k] = v
     return env
+
+
+def psql(url, sql):
+    """Runs one SQL command with psql against url; raises on failure."""
+    r = subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("psql failed: %s" % r.stderr.decode("utf-8", "replace"))
+
+
+def pg_database_url(name):
+    """PG_URL with its database replaced by name."""
+    u = urllib.parse.urlsplit(PG_URL)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def new_pg_database():
+    """Creates a fresh database on the test cluster; returns its name."""
+    name = "it_" + secrets.token_hex(8)
+    psql(PG_URL, "CREATE DATABASE %s" % name)
+    return name
+
+
+def drop_pg_database(name):
+    psql(PG_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
+def requires_sqlite(test):
+    """For tests that look inside the SQLite file itself."""
+    return unittest.skipIf(PG_URL, "looks inside the SQLite file")(test)
 
 
 def free_port():
@@ -150,11 +183,16 @@ class Server:
 
     def __init__(self, binary=None, env=None, args=(), admin_token=ADMIN_TOKEN,
                  auth_token=AUTH_TOKEN, tmpdir=None, db_path=None, start=True,
-                 fixed_port=False):
+                 fixed_port=False, db_url=None):
         self.binary = os.path.abspath(binary or BINARY)
         self.owns_tmp = tmpdir is None
         self.tmp = tmpdir or tempfile.mkdtemp(prefix="smsrouter-it-")
         self.db_path = db_path or os.path.join(self.tmp, "db.sqlite")
+        self.pg_db = None
+        if PG_URL and db_path is None and db_url is None:
+            self.pg_db = new_pg_database()
+            db_url = pg_database_url(self.pg_db)
+        self.db_url = db_url or "sqlite:" + self.db_path
         self.auth_token = auth_token
         self.admin_token = admin_token
         self.overrides = dict(env or {})
@@ -181,7 +219,7 @@ class Server:
     def env(self, extra=None):
         e = {
             "SMSROUTER_LISTEN": "127.0.0.1:0",
-            "SMSROUTER_DATABASE_URL": "sqlite:" + self.db_path,
+            "SMSROUTER_DATABASE_URL": self.db_url,
             "SMSROUTER_LOG_FORMAT": "json",
         }
         if self.auth_token is not None:
@@ -302,6 +340,9 @@ class Server:
         finally:
             if self.owns_tmp:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.pg_db:
+                drop_pg_database(self.pg_db)
+                self.pg_db = None
         if self.sanitizer_errors:
             raise AssertionError("sanitizer report in smsrouter stderr:\n" +
                                  "\n".join(self.sanitizer_errors))

@@ -4,7 +4,7 @@ import re
 import sqlite3
 import urllib.parse
 
-from harness import ADMIN_TOKEN, ServerTest, TWILIO_NUMBER, new_phone, new_sid
+from harness import requires_sqlite, ADMIN_TOKEN, ServerTest, TWILIO_NUMBER, new_phone, new_sid
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 USER_KEYS = {"id", "name", "phones", "opted_out", "created_at"}
@@ -237,6 +237,7 @@ class AdminUsersTest(ServerTest):
         self.assertJsonError(self.server.admin("DELETE", "/users/" + u["id"]), 404)
         self.assertJsonError(self.server.admin("GET", "/users/%s/messages" % u["id"]), 404)
 
+    @requires_sqlite
     def test_delete_user_erases_messages_and_notes(self):
         p = new_phone()
         u = self.server.add_user("Ann", [p])

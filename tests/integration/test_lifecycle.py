@@ -15,7 +15,7 @@ import urllib.parse
 
 from twilio.request_validator import RequestValidator
 
-from harness import AUTH_TOKEN, HTTP_TIMEOUT, ServerTest, new_phone, new_sid, twiml_message
+from harness import requires_sqlite, AUTH_TOKEN, HTTP_TIMEOUT, ServerTest, new_phone, new_sid, twiml_message
 
 
 class StartupTest(ServerTest):
@@ -160,6 +160,7 @@ class PersistenceTest(ServerTest):
         self.assertEmptyTwiml(self.server.sms(opted, "recall"))
 
 
+@requires_sqlite
 class StoreFailureTest(ServerTest):
     def test_store_failure_is_503_twiml_and_the_retry_is_routed(self):
         phone = new_phone()

@@ -1,0 +1,126 @@
+"""Several router processes on one PostgreSQL (runs only with SMSROUTER_TEST_PG_URL):
+two processes behind alternating requests, 1,000 users, every MessageSid sent to both
+(a Twilio retry landing on the other instance), and PostgreSQL stopped and restarted
+in the middle of the run."""
+
+import concurrent.futures
+import os
+import subprocess
+import time
+import unittest
+
+from harness import (PG_DIR, PG_URL, Server, ServerTest, drop_pg_database, new_phone,
+                     new_pg_database, new_sid, pg_database_url, twiml_message)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cluster(cmd):
+    subprocess.run([os.path.join(ROOT, "scripts/pg-cluster.sh"), cmd, PG_DIR], check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+
+
+@unittest.skipUnless(PG_URL and PG_DIR, "needs the PostgreSQL test cluster")
+class TwoProcessesTest(ServerTest):
+    start_server = False
+
+    def test_two_routers_1000_users_duplicates_and_a_database_restart(self):
+        db = new_pg_database()
+        self.addCleanup(drop_pg_database, db)
+        url = pg_database_url(db)
+        env = {"SMSROUTER_SENDER_LIMIT": "0"}
+        a = self.make_server(db_url=url, env=env)
+        b = self.make_server(db_url=url, env=env)
+        users = [(new_phone(), "user%04d" % i) for i in range(1000)]
+        path = a.tmp + "/users.csv"
+        with open(path, "w") as f:
+            f.write("".join("%s,%s\n" % (n, p) for p, n in users))
+        code, out, err = a.cli("import", path)
+        self.assertEqual(code, 0, err)
+
+        sids = [(new_sid(), users[i % 1000][0], "remember s%d" % i) for i in range(2000)]
+        answered = {}  # sid -> first 200 answer
+        refused = []   # (sid, server, status) answered non-200 (the outage)
+
+        def send(job):
+            sid, phone, body = job
+            out = []
+            # Alternate which instance sees a message first; the other gets the retry.
+            order = (a, b) if hash(sid) % 2 else (b, a)
+            for srv in order:
+                r = srv.sms(phone, body, sid=sid)
+                out.append((srv, r.status, r.body))
+            return sid, out
+
+        def run(batch):
+            with concurrent.futures.ThreadPoolExecutor(16) as ex:
+                for sid, out in ex.map(send, batch):
+                    for srv, status, body in out:
+                        if status == 200:
+                            answered.setdefault(sid, []).append(twiml_message(body))
+                        else:
+                            refused.append((sid, status))
+
+        run(sids[:800])
+        # PostgreSQL goes away while messages keep arriving: webhooks answer 503 fast
+        # (Twilio then uses the fallback URL) and nothing is half-written.
+        import threading
+        during = threading.Thread(target=run, args=(sids[800:1600],))
+        during.start()
+        time.sleep(0.3)
+        cluster("stop")
+        t = time.monotonic()
+        r = a.sms(users[0][0], "during the outage")
+        took = time.monotonic() - t
+        self.assertEqual(r.status, 503)
+        self.assertLess(took, 5.0)
+        self.assertEqual(a.request("GET", "/ready").status, 503)
+        time.sleep(1.0)
+        cluster("start")
+        ok = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if a.request("GET", "/ready").status == 200 and b.request("GET", "/ready").status == 200:
+                ok = True
+                break
+            time.sleep(0.2)
+        during.join(120)
+        self.assertTrue(ok, "/ready did not come back without a restart")
+        run(sids[1600:])
+        # What the outage refused is delivered again (Twilio's fallback / a retry).
+        retry = sorted({sid for sid, _ in refused})
+        by_sid = {s[0]: s for s in sids}
+        run([by_sid[s] for s in retry if s in by_sid])
+
+        # Every message answered; each routed once; the copy got the same answer.
+        self.assertEqual(len(answered), len(sids))
+        dup_answers = 0
+        for sid, replies in answered.items():
+            self.assertEqual(replies[0], "Noted.")
+            for rep in replies[1:]:
+                self.assertIn(rep, ("Noted.", None))
+            dup_answers += len(replies) - 1
+        fams = {}
+        for srv in (a, b):
+            for line in srv.request("GET", "/metrics").text.splitlines():
+                if line.startswith("smsrouter_messages_total{"):
+                    k = line.split("outcome=\"")[1].split("\"")[0]
+                    fams[k] = fams.get(k, 0) + float(line.split()[-1])
+        routed = int(fams.get("routed", 0))
+        duplicates = int(fams.get("duplicate", 0))
+        # Each user's notes: exactly its own, each message once.
+        code, out, err = a.cli("usage", "--since", "2000-01-01T00:00:00Z")
+        self.assertEqual(code, 0, err)
+        import json
+        total = json.loads(out)["total"]
+        self.assertEqual(total["inbound"], len(sids))
+        for i in (0, 1, 999):
+            phone, name = users[i]
+            got = a.say(phone, "recall")
+            want = [s[2][len("remember "):] for s in sids if s[1] == phone]
+            self.assertEqual(got, "Your notes:" + "".join(
+                "\n%d. %s" % (k + 1, w) for k, w in enumerate(want)))
+        print("\n    two routers: %d messages, %d routed, %d duplicates refused, "
+              "%d refused during the outage and delivered again, lost 0"
+              % (len(sids), routed, duplicates, len(retry)))
+        self.assertEqual(routed, len(sids))
