@@ -47,6 +47,12 @@ int agent_reply_async(struct agent *a, const struct agent_request *req, agent_do
  * the negative errno done would get. */
 int agent_reply(struct agent *a, const struct agent_request *req, char **ret_reply);
 
+/* What an Agent Core's answer means, by the contract: HTTP status and body → 0 with
+ * *ret_reply (caller frees; NULL: no reply, for 204 or {"reply": null}), -EIO (5xx),
+ * -EBADMSG (anything else: another status, not JSON, no "reply" string or null),
+ * -ENOMEM. */
+int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply);
+
 /* The JSON body of the Agent Core request for req: user, message, and the user's last 20
  * messages before this one, oldest first. *ret_json is the caller's to free(). -EIO,
  * -ENOMEM. */

@@ -167,6 +167,10 @@ static int interpret(struct call *c, CURLcode cr, char **ret_reply) {
 		return -EIO;
 	}
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	return agent_parse_reply(status, c->answer, c->answer_len, ret_reply);
+}
+
+int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply) {
 	if (status == 204) {
 		*ret_reply = NULL;
 		return 0;
@@ -174,10 +178,11 @@ static int interpret(struct call *c, CURLcode cr, char **ret_reply) {
 	if (status >= 500) {
 		return -EIO;
 	}
-	if (status != 200 || !c->answer) {
+	if (status != 200 || !body) {
 		return -EBADMSG;
 	}
-	json_t *j = json_loadb(c->answer, c->answer_len, 0, NULL);
+	/* jansson refuses invalid UTF-8 and \u0000 in strings: the reply is a clean C string. */
+	json_t *j = json_loadb(body, len, 0, NULL);
 	json_t *reply = json_object_get(j, "reply");
 	int r = -EBADMSG;
 	if (json_is_object(j) && (json_is_null(reply) || json_is_string(reply))) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,8 +210,28 @@ invalid:
 	return 1;
 }
 
+static int gsm7_septets_scan(uint32_t cp);
+
+/* ASCII, the common case, answered from a table built once from the two tables above. */
+static unsigned char ascii_septets[128];
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
+
+static void ascii_init(void) {
+	for (uint32_t cp = 0; cp < 128; cp++) {
+		ascii_septets[cp] = (unsigned char)gsm7_septets_scan(cp);
+	}
+}
+
 /* Septets of cp in GSM-7: 1 (basic table), 2 (extension table) or 0 (not GSM-7). */
 static int gsm7_septets(uint32_t cp) {
+	if (cp < 128) {
+		pthread_once(&ascii_once, ascii_init);
+		return ascii_septets[cp];
+	}
+	return gsm7_septets_scan(cp);
+}
+
+static int gsm7_septets_scan(uint32_t cp) {
 	for (size_t i = 0; i < sizeof(gsm7_basic) / sizeof(gsm7_basic[0]); i++) {
 		if (gsm7_basic[i] == cp) {
 			return 1;
