@@ -19,10 +19,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE users ("
 	"  id TEXT PRIMARY KEY,"
 	"  name TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL);"
+	"  created_at INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE phones ("
-	"  phone TEXT NOT NULL UNIQUE,"
-	"  user_id TEXT NOT NULL);"
+	"  phone TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX phones_user ON phones(user_id);"
 	"CREATE TABLE optouts ("
 	"  phone TEXT PRIMARY KEY,"
@@ -163,7 +163,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_USER_GET] = "SELECT id, name, created_at FROM users WHERE id = ?1",
 	[ST_USER_BY_PHONE] = "SELECT u.id, u.name, u.created_at FROM phones p "
 			     "JOIN users u ON u.id = p.user_id WHERE p.phone = ?1",
-	[ST_USER_PHONES] = "SELECT phone FROM phones WHERE user_id = ?1 ORDER BY rowid",
+	[ST_USER_PHONES] = "SELECT phone FROM phones WHERE user_id = ?1 ORDER BY phone",
 	[ST_USER_OPTED_OUT] = "SELECT EXISTS (SELECT 1 FROM phones p JOIN optouts o "
 			      "ON o.phone = p.phone WHERE p.user_id = ?1)",
 	[ST_USER_LIST] = "SELECT id, name, created_at FROM users ORDER BY created_at, id",
@@ -1827,9 +1827,17 @@ static int make_parent(const char *path) {
 	return 0;
 }
 
+/* Before SQLite starts: no global memory statistics (a mutex on every allocation). */
+static void sqlite_configure(void) {
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret) {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct sqlite_store *q;
 	struct conn *c;
+
+	pthread_once(&once, sqlite_configure);
 
 	if (!*path) {
 		return -EINVAL;
