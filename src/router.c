@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sms/sms.h"
+#include "wait.h"
 
 #define DEFAULT_ONBOARDING                                                              \
 	"This number is not registered with this service yet. Ask the service's "     \
@@ -526,35 +527,24 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 
 /* The sync form: waits for the agent on this thread. */
 struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
+	struct wait_once w;
 	struct router_result result;
 };
 
 static void wake(void *ctx, struct router_result *result) {
 	struct waiter *w = ctx;
-	pthread_mutex_lock(&w->mu);
 	w->result = *result;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	wait_once_signal(&w->w);
 }
 
 int router_inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret) {
-	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct waiter w = {.w = WAIT_ONCE_INIT};
 	int e = router_inbound_start(r, in, ret, wake, &w);
 	if (e != ROUTER_PENDING) {
 		return e;
 	}
-	pthread_mutex_lock(&w.mu);
-	while (!w.done) {
-		pthread_cond_wait(&w.cv, &w.mu);
-	}
-	pthread_mutex_unlock(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	wait_once_wait(&w.w);
 	*ret = w.result;
 	return 0;
 }

@@ -1,7 +1,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include "wait.h"
 
 #include "agent/backend.h"
 
@@ -27,37 +27,26 @@ int agent_reply_async(struct agent *a, const struct agent_request *req, agent_do
 	return a->ops->reply_async(a, req, done, ctx);
 }
 
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
+struct answer {
+	struct wait_once w;
 	int err;
 	char *reply;
 };
 
 static void wake(void *ctx, int err, char *reply) {
-	struct waiter *w = ctx;
-	pthread_mutex_lock(&w->mu);
-	w->err = err;
-	w->reply = reply;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	struct answer *a = ctx;
+	a->err = err;
+	a->reply = reply;
+	wait_once_signal(&a->w);
 }
 
 int agent_reply(struct agent *a, const struct agent_request *req, char **ret_reply) {
-	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct answer w = {.w = WAIT_ONCE_INIT};
 	int r = agent_reply_async(a, req, wake, &w);
 	if (r < 0) {
 		return r;
 	}
-	pthread_mutex_lock(&w.mu);
-	while (!w.done) {
-		pthread_cond_wait(&w.cv, &w.mu);
-	}
-	pthread_mutex_unlock(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	wait_once_wait(&w.w);
 	if (w.err < 0) {
 		return w.err;
 	}

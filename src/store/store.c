@@ -1,12 +1,12 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/backend.h"
+#include "wait.h"
 
 int store_open(const char *url, const struct store_options *o, struct store **ret_store) {
 	static const struct store_options defaults = {.sync = STORE_SYNC_GROUP};
@@ -32,32 +32,16 @@ int store_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
 	return s->ops->durable ? s->ops->durable(s, done, ctx) : 1;
 }
 
-struct durable_waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-};
-
 static void durable_wake(void *ctx) {
-	struct durable_waiter *w = ctx;
-	pthread_mutex_lock(&w->mu);
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	wait_once_signal(ctx);
 }
 
 void store_durable_wait(struct store *s) {
-	struct durable_waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct wait_once w = WAIT_ONCE_INIT;
 	if (store_durable(s, durable_wake, &w) != 0) {
 		return; /* durable already, or no memory to wait: the commit itself stands */
 	}
-	pthread_mutex_lock(&w.mu);
-	while (!w.done) {
-		pthread_cond_wait(&w.cv, &w.mu);
-	}
-	pthread_mutex_unlock(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	wait_once_wait(&w);
 }
 
 int store_ping(struct store *s) {
