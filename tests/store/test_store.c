@@ -1,6 +1,8 @@
-/* Tests of the store on SQLite: users and phones, import, messages, answers, status
- * callbacks, notes, opt-outs, onboarding, usage, durability and concurrent writers. Each
- * test gets a fresh database in its own temporary directory. */
+/* Tests of the store, written once and run on each backend: users and phones, import,
+ * messages, answers, status callbacks, notes, opt-outs, onboarding, usage, durability and
+ * concurrent writers. Each test gets a fresh database: SQLite in its own temporary
+ * directory, or (SMSROUTER_TEST_STORE_BACKEND=postgres) a new database on the private
+ * cluster named by SMSROUTER_TEST_PG_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,20 +19,39 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pg_testdb.h"
 #include "store/store.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct fixture {
 	char dir[64];
-	char url[128];
+	char db[40]; /* PostgreSQL: the test's database */
+	char url[512];
 	struct store *s;
 };
+
+static bool on_postgres(void) {
+	const char *b = getenv("SMSROUTER_TEST_STORE_BACKEND");
+	return b && strcmp(b, "postgres") == 0;
+}
 
 static int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f) {
 		return -1;
+	}
+	if (on_postgres()) {
+		if (create_db(f->db, f->url, sizeof(f->url)) < 0 ||
+				store_open(f->url, NULL, &f->s) != 0) {
+			if (f->db[0]) {
+				drop_db(f->db);
+			}
+			free(f);
+			return -1;
+		}
+		*state = f;
+		return 0;
 	}
 	snprintf(f->dir, sizeof(f->dir), "/tmp/smsrouter-store-XXXXXX");
 	if (!mkdtemp(f->dir)) {
@@ -68,7 +89,11 @@ static void remove_dir(const char *dir) {
 static int teardown(void **state) {
 	struct fixture *f = *state;
 	store_close(f->s);
-	remove_dir(f->dir);
+	if (f->db[0]) {
+		drop_db(f->db);
+	} else {
+		remove_dir(f->dir);
+	}
 	free(f);
 	return 0;
 }
@@ -1169,6 +1194,10 @@ static void test_concurrent_writers_on_one_handle_lose_nothing(void **state) {
 #define FIXTURE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
+	if (on_postgres() && !cluster_url()) {
+		fprintf(stderr, "SMSROUTER_TEST_PG_URL is unset: no cluster to test on\n");
+		return 77; /* skipped */
+	}
 	const struct CMUnitTest tests[] = {
 		FIXTURE(test_user_add_then_get_and_by_phone_return_the_same_user),
 		FIXTURE(test_user_get_and_by_phone_of_unknown_are_enoent),
