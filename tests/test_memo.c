@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "store/store.h"
+#include "tmpstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -30,20 +30,14 @@ struct fixture {
 
 static int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char url[128];
 	const char *p1[] = {"+15550100101"};
 	const char *p2[] = {"+15550100102"};
 
 	if (!f) {
 		return -1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/smsrouter-memo-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(url, sizeof(url), "sqlite:%s/t.db", f->dir);
-	if (store_open(url, NULL, &f->s) != 0 || agent_memo_create(f->s, &f->a) != 0 ||
+	if (tmpstore_open("memo", f->dir, NULL, &f->s) != 0 ||
+	    agent_memo_create(f->s, &f->a) != 0 ||
 	    store_user_add(f->s, "Ada", p1, 1, &f->ada, NULL) != 0 ||
 	    store_user_add(f->s, "Bob", p2, 1, &f->bob, NULL) != 0) {
 		return -1;
@@ -52,28 +46,12 @@ static int setup(void **state) {
 	return 0;
 }
 
-static void remove_dir(const char *dir) {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-				continue;
-			}
-			char path[512];
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
 
 static int teardown(void **state) {
 	struct fixture *f = *state;
 	agent_destroy(f->a);
 	store_close(f->s);
-	remove_dir(f->dir);
+	tmpstore_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,6 +23,7 @@
 #include "router.h"
 #include "sms/sms.h"
 #include "store/store.h"
+#include "tmpstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -47,7 +47,6 @@ struct fixture {
 
 static int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char url[128];
 	const char *p1[] = {ADA_PHONE};
 	const char *p2[] = {BOB_PHONE};
 	const struct router_options o = {.onboarding_text = ONBOARDING, .help_text = HELP};
@@ -55,13 +54,8 @@ static int setup(void **state) {
 	if (!f) {
 		return -1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/smsrouter-router-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(url, sizeof(url), "sqlite:%s/t.db", f->dir);
-	if (store_open(url, NULL, &f->s) != 0 || agent_memo_create(f->s, &f->a) != 0 ||
+	if (tmpstore_open("router", f->dir, NULL, &f->s) != 0 ||
+	    agent_memo_create(f->s, &f->a) != 0 ||
 	    ratelimit_create(0, 60, &f->rl) != 0 ||
 	    router_create(f->s, f->a, f->rl, &o, &f->r) != 0 ||
 	    store_user_add(f->s, "Ada", p1, 1, &f->ada, NULL) != 0 ||
@@ -72,22 +66,6 @@ static int setup(void **state) {
 	return 0;
 }
 
-static void remove_dir(const char *dir) {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-				continue;
-			}
-			char path[512];
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
 
 static int teardown(void **state) {
 	struct fixture *f = *state;
@@ -95,7 +73,7 @@ static int teardown(void **state) {
 	ratelimit_destroy(f->rl);
 	agent_destroy(f->a);
 	store_close(f->s);
-	remove_dir(f->dir);
+	tmpstore_remove(f->dir);
 	free(f);
 	return 0;
 }

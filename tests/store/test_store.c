@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +20,7 @@
 
 #include "pg_testdb.h"
 #include "store/store.h"
+#include "../tmpstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,14 +53,7 @@ static int setup(void **state) {
 		*state = f;
 		return 0;
 	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/smsrouter-store-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->url, sizeof(f->url), "sqlite:%s/t.db", f->dir);
-	if (store_open(f->url, NULL, &f->s) != 0) {
-		rmdir(f->dir);
+	if (tmpstore_open("store", f->dir, f->url, &f->s) != 0) {
 		free(f);
 		return -1;
 	}
@@ -68,23 +61,6 @@ static int setup(void **state) {
 	return 0;
 }
 
-/* Removes the directory and the files in it (the database, its WAL and shm). */
-static void remove_dir(const char *dir) {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-				continue;
-			}
-			char path[512];
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
 
 static int teardown(void **state) {
 	struct fixture *f = *state;
@@ -92,7 +68,7 @@ static int teardown(void **state) {
 	if (f->db[0]) {
 		drop_db(f->db);
 	} else {
-		remove_dir(f->dir);
+		tmpstore_remove(f->dir);
 	}
 	free(f);
 	return 0;
