@@ -89,30 +89,19 @@ int store_user_by_phone(struct store *s, const char *phone, struct store_user *r
 
 int store_route_lookup(struct store *s, const char *phone, struct store_user *ret_user,
 		bool *ret_known, bool *ret_opted_out) {
-	if (!s->ops->route_lookup) {
-		/* A backend without the one-query form: the same answer in two calls. */
-		int r = s->ops->user_by_phone(s, phone, ret_user);
-		if (r < 0 && r != -ENOENT) {
-			return r;
-		}
-		*ret_known = r == 0;
-		return s->ops->optout_get(s, phone, ret_opted_out);
-	}
 	return s->ops->route_lookup(s, phone, ret_user, ret_known, ret_opted_out);
 }
 
 int store_tx_begin(struct store *s) {
-	return s->ops->tx_begin ? s->ops->tx_begin(s) : 0;
+	return s->ops->tx_begin(s);
 }
 
 int store_tx_commit(struct store *s) {
-	return s->ops->tx_commit ? s->ops->tx_commit(s) : 0;
+	return s->ops->tx_commit(s);
 }
 
 void store_tx_rollback(struct store *s) {
-	if (s->ops->tx_rollback) {
-		s->ops->tx_rollback(s);
-	}
+	s->ops->tx_rollback(s);
 }
 
 int store_user_delete(struct store *s, const char *id) {
