@@ -125,6 +125,16 @@ static void free_copy(struct inbound_copy *c) {
 	free(c->media);
 }
 
+/* Gives row up (its stage: "agent" or "send"): dead-lettered, counted, logged. */
+static void dead(struct outbox *ob, const struct store_outbox *row, const char *stage,
+		const char *why) {
+	int64_t now = ids_now_ms();
+	store_outbox_update(ob->store, row->id, "dead", now, false, why, now);
+	metrics_inc(METRICS_OUTBOX_DEAD);
+	log_error("outbox.dead", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
+			LOG_STR("stage", stage), LOG_STR("error", why), LOG_INT("attempts", row->attempts));
+}
+
 /* One claimed row: its agent's answer stored, or a retry or the dead letter. */
 static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	struct store_user user;
@@ -205,11 +215,7 @@ failed:
 	free_copy(&in);
 	int64_t now = ids_now_ms();
 	if (row->attempts >= ob->o.max_attempts || strcmp(why, "message gone") == 0) {
-		store_outbox_update(ob->store, row->id, "dead", now, false, why, now);
-		metrics_inc(METRICS_OUTBOX_DEAD);
-		log_error("outbox.dead", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
-				LOG_STR("stage", "agent"), LOG_STR("error", why),
-				LOG_INT("attempts", row->attempts));
+		dead(ob, row, "agent", why);
 		return;
 	}
 	/* The claim counted the attempt; a shutdown's cancel is not the agent's fault. */
@@ -320,14 +326,6 @@ static bool take_tokens(struct outbox *ob, int segments) {
 	}
 }
 
-static void dead(struct outbox *ob, const struct store_outbox *row, const char *why) {
-	int64_t now = ids_now_ms();
-	store_outbox_update(ob->store, row->id, "dead", now, false, why, now);
-	metrics_inc(METRICS_OUTBOX_DEAD);
-	log_error("outbox.dead", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
-			LOG_STR("stage", "send"), LOG_STR("error", why), LOG_INT("attempts", row->attempts));
-}
-
 static void sent(struct outbox *ob, const struct store_outbox *row, const char *sid,
 		const char *status, bool reconciled) {
 	store_outbox_sent(ob->store, row->id, row->outbound_id, sid, status);
@@ -365,11 +363,11 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 	if (store_optout_get(ob->store, row->to, &opted_out) == 0 && opted_out) {
 		bool changed;
 		store_status_update(ob->store, row->outbound_id, NULL, "canceled", NULL, &changed);
-		dead(ob, row, "opted_out");
+		dead(ob, row, "send", "opted_out");
 		return;
 	}
 	if (row->attempts >= ob->o.max_attempts) {
-		dead(ob, row, "send attempts exhausted");
+		dead(ob, row, "send", "send attempts exhausted");
 		return;
 	}
 	if (!take_tokens(ob, row->segments > 0 ? row->segments : 1)) {
@@ -425,7 +423,7 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 			store_optout_set(ob->store, row->to, true);
 		}
 		snprintf(err, sizeof(err), "HTTP %ld, Twilio error %d", res.http_status, res.error_code);
-		dead(ob, row, err);
+		dead(ob, row, "send", err);
 	}
 }
 
