@@ -499,7 +499,9 @@ int router_inbound_start(struct router *r, const struct router_inbound *in,
 		if (e < 0) {
 			store_tx_rollback(r->store);
 		} else if (store_tx_commit(r->store) < 0) {
-			/* Nothing was committed: answer as if nothing had been accepted. */
+			/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known
+			 * to be: answer 503 as if nothing had been accepted. Twilio's retry then
+			 * either routes it or finds it stored and gets the stored reply. */
 			if (e == 0) {
 				free(ret->reply);
 				ret->reply = NULL;

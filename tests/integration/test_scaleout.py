@@ -117,10 +117,21 @@ class TwoProcessesTest(ServerTest):
         for i in (0, 1, 999):
             phone, name = users[i]
             got = a.say(phone, "recall")
+            self.assertTrue(got.startswith("Your notes:"), got)
+            notes = [line.split(". ", 1)[1] for line in got.splitlines()[1:]]
             want = [s[2][len("remember "):] for s in sids if s[1] == phone]
-            self.assertEqual(got, "Your notes:" + "".join(
-                "\n%d. %s" % (k + 1, w) for k, w in enumerate(want)))
+            # Each note exactly once. A message the outage refused was stored when
+            # its retry arrived, later than messages sent after it, so only the
+            # messages never refused keep their sending order.
+            self.assertEqual(sorted(notes), sorted(want))
+            retried = {by_sid[s][2][len("remember "):] for s in retry}
+            self.assertEqual([n for n in notes if n not in retried],
+                             [w for w in want if w not in retried])
         print("\n    two routers: %d messages, %d routed, %d duplicates refused, "
               "%d refused during the outage and delivered again, lost 0"
               % (len(sids), routed, duplicates, len(retry)))
-        self.assertEqual(routed, len(sids))
+        # A COMMIT whose acknowledgement the outage cut off may have committed: that
+        # message was answered 503, and its retry found it stored (counted as a duplicate,
+        # answered with the stored reply). Only messages refused in the outage can be such.
+        self.assertLessEqual(routed, len(sids))
+        self.assertGreaterEqual(routed, len(sids) - len(retry))
