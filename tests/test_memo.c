@@ -46,7 +46,6 @@ static int setup(void **state) {
 	return 0;
 }
 
-
 static int teardown(void **state) {
 	struct fixture *f = *state;
 	agent_destroy(f->a);

@@ -66,7 +66,6 @@ static int setup(void **state) {
 	return 0;
 }
 
-
 static int teardown(void **state) {
 	struct fixture *f = *state;
 	router_destroy(f->r);

@@ -61,7 +61,6 @@ static int setup(void **state) {
 	return 0;
 }
 
-
 static int teardown(void **state) {
 	struct fixture *f = *state;
 	store_close(f->s);
