@@ -1767,6 +1767,7 @@ static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
 	.durable = sq_durable,
+	.single_writer = true,
 	.counts = sq_counts,
 	.schema_version = sq_schema_version,
 	.user_add = sq_user_add,
