@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 struct writer {
 	struct router *router;
@@ -62,6 +63,7 @@ static void *run(void *arg) {
 	struct writer *w = arg;
 	struct writer_job *batch;
 
+	prctl(PR_SET_NAME, "sr-writer"); /* the name top and perf show */
 	while ((batch = take(w)) != NULL) {
 		size_t n = 0;
 		for (struct writer_job *j = batch; j; j = j->next) {
