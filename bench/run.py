@@ -495,7 +495,8 @@ def profile(work, srv, ours, conns):
     os.makedirs(OUT, exist_ok=True)
     txt = os.path.join(OUT, "perf-%s.txt" % STAMP)
     with open(txt, "w") as f:
-        for args in (["--sort", "dso"], ["--no-children", "--sort", "dso,sym"],
+        for args in (["--no-children", "--sort", "comm"], ["--sort", "dso"],
+                     ["--no-children", "--sort", "dso,sym"],
                      ["--children", "--sort", "sym"]):
             r = subprocess.run(["perf", "report", "-i", out, "--stdio", "-g", "none",
                                 "--percent-limit", "0.7"] + args,

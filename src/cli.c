@@ -216,6 +216,13 @@ static int cmd_serve(const struct config *c) {
 	}
 	app.store = s;
 	app.router = router;
+	/* SQLite writes one transaction at a time anyway: one thread writes the webhooks, a
+	 * batch per transaction (writer.h). */
+	if (store_single_writer(s) && router_batchable(router) &&
+			writer_start(router, s, &app.writer) < 0) {
+		fail("%s", "cannot start the writer thread.");
+		goto out;
+	}
 	if (rest) {
 		struct outbox_options oo = {
 			.workers = c->delivery_workers,
@@ -265,11 +272,14 @@ static int cmd_serve(const struct config *c) {
 	serving_outbox = NULL;
 	agent_shutdown(a);
 	http_server_stop(srv);
+	writer_stop(app.writer);
+	app.writer = NULL;
 	log_info("serve.stopped");
 	code = 0;
 out:
 	outbox_stop(serving_outbox);
 	serving_outbox = NULL;
+	writer_stop(app.writer);
 	router_destroy(router);
 	ratelimit_destroy(rl);
 	agent_destroy(a);

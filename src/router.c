@@ -486,45 +486,87 @@ static int inbound(struct router *r, const struct router_inbound *in,
 			reply, ret);
 }
 
+bool router_batchable(const struct router *r) {
+	return r->rest || agent_answers_inline(r->agent);
+}
+
+/* One message's writes in one transaction (a savepoint inside an open one): one commit,
+ * one fsync, and nothing of it stays if any write fails. */
+static int inbound_tx(struct router *r, const struct router_inbound *in,
+		struct router_result *ret) {
+	if (store_tx_begin(r->store) < 0) {
+		return -EIO;
+	}
+	int e = inbound(r, in, ret, NULL, NULL);
+	if (e < 0) {
+		store_tx_rollback(r->store);
+		return e;
+	}
+	if (store_tx_commit(r->store) < 0) {
+		/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known to
+		 * be: answer 503 as if nothing had been accepted. Twilio's retry then either
+		 * routes it or finds it stored and gets the stored reply. */
+		free(ret->reply);
+		ret->reply = NULL;
+		return -EIO;
+	}
+	return e;
+}
+
+/* Counted once committed: a message refused with 503 and retried counts once. */
+static void count(const struct router_result *ret) {
+	static const enum metrics_message counted[] = {
+		[ROUTER_ROUTED] = METRICS_MSG_ROUTED,
+		[ROUTER_UNROUTED] = METRICS_MSG_UNROUTED,
+		[ROUTER_RATE_LIMITED] = METRICS_MSG_RATE_LIMITED,
+		[ROUTER_OPTED_OUT] = METRICS_MSG_OPTED_OUT,
+		[ROUTER_OPTED_IN] = METRICS_MSG_OPTED_IN,
+		[ROUTER_HELP] = METRICS_MSG_HELP,
+		[ROUTER_BLOCKED] = METRICS_MSG_BLOCKED,
+		[ROUTER_DUPLICATE] = METRICS_MSG_DUPLICATE,
+		[ROUTER_OVER_BUDGET] = METRICS_MSG_OVER_BUDGET,
+	};
+	metrics_message(counted[ret->outcome]);
+}
+
 int router_inbound_start(struct router *r, const struct router_inbound *in,
 		struct router_result *ret, router_done_cb done, void *ctx) {
 	/* With an agent that answers at once (or none to call, in rest mode), all of one
-	 * message's writes share one transaction: one commit, one fsync. */
-	bool tx = r->rest || agent_answers_inline(r->agent);
-	if (tx && store_tx_begin(r->store) < 0) {
-		return -EIO;
-	}
-	int e = inbound(r, in, ret, done, ctx);
-	if (tx) {
-		if (e < 0) {
-			store_tx_rollback(r->store);
-		} else if (store_tx_commit(r->store) < 0) {
-			/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known
-			 * to be: answer 503 as if nothing had been accepted. Twilio's retry then
-			 * either routes it or finds it stored and gets the stored reply. */
-			if (e == 0) {
-				free(ret->reply);
-				ret->reply = NULL;
-			}
-			return -EIO;
-		}
-	}
+	 * message's writes share one transaction. Otherwise the inbound row commits on its
+	 * own and the agent's reply is stored when it comes. */
+	int e = router_batchable(r) ? inbound_tx(r, in, ret) : inbound(r, in, ret, done, ctx);
 	if (e >= 0) {
-		/* Counted once committed: a message refused with 503 and retried counts once. */
-		static const enum metrics_message counted[] = {
-			[ROUTER_ROUTED] = METRICS_MSG_ROUTED,
-			[ROUTER_UNROUTED] = METRICS_MSG_UNROUTED,
-			[ROUTER_RATE_LIMITED] = METRICS_MSG_RATE_LIMITED,
-			[ROUTER_OPTED_OUT] = METRICS_MSG_OPTED_OUT,
-			[ROUTER_OPTED_IN] = METRICS_MSG_OPTED_IN,
-			[ROUTER_HELP] = METRICS_MSG_HELP,
-			[ROUTER_BLOCKED] = METRICS_MSG_BLOCKED,
-			[ROUTER_DUPLICATE] = METRICS_MSG_DUPLICATE,
-			[ROUTER_OVER_BUDGET] = METRICS_MSG_OVER_BUDGET,
-		};
-		metrics_message(counted[ret->outcome]);
+		count(ret);
 	}
 	return e;
+}
+
+int router_inbound_batch(struct router *r, struct router_batch_item *items, size_t n) {
+	if (store_tx_begin(r->store) < 0) {
+		for (size_t i = 0; i < n; i++) {
+			memset(&items[i].result, 0, sizeof(items[i].result));
+			items[i].err = -EIO;
+		}
+		return -EIO;
+	}
+	/* Each message in its own savepoint: one that fails leaves the others whole. */
+	for (size_t i = 0; i < n; i++) {
+		items[i].err = inbound_tx(r, items[i].in, &items[i].result);
+	}
+	if (store_tx_commit(r->store) < 0) {
+		for (size_t i = 0; i < n; i++) {
+			free(items[i].result.reply);
+			items[i].result.reply = NULL;
+			items[i].err = -EIO;
+		}
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].err >= 0) {
+			count(&items[i].result);
+		}
+	}
+	return 0;
 }
 
 /* The sync form: waits for the agent on this thread. */

@@ -80,6 +80,22 @@ typedef void (*router_done_cb)(void *ctx, struct router_result *result);
 int router_inbound_start(struct router *r, const struct router_inbound *in,
 		struct router_result *ret, router_done_cb done, void *ctx);
 
+/* true when a message is decided and stored at once, in one transaction: the agent
+ * answers inline (the memo agent) or rest mode queues the message instead of calling it. */
+bool router_batchable(const struct router *r);
+
+/* Several messages of a batchable router in one transaction, in order (a single writer's
+ * batch, so that one commit and one fsync serve them all). Each runs in its own savepoint:
+ * items[i].err is 0 with items[i].result filled (free its reply), or -errno for a message
+ * that failed and left nothing. If the commit fails, every item gets -EIO and the call
+ * returns -EIO; else 0. */
+struct router_batch_item {
+	const struct router_inbound *in;
+	struct router_result result;
+	int err;
+};
+int router_inbound_batch(struct router *r, struct router_batch_item *items, size_t n);
+
 /* The same, waiting on this thread for the agent. 0 (with *ret filled) or -errno. */
 int router_inbound(struct router *r, const struct router_inbound *in,
 		struct router_result *ret);

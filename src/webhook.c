@@ -180,6 +180,13 @@ static bool sane_addr(const char *s) {
 	return s && *s && strlen(s) < STORE_ADDR_SIZE;
 }
 
+/* Nothing was accepted: 503 sends Twilio to the fallback URL. */
+static void inbound_failed(const char *sid, int err, struct http_response *res) {
+	metrics_inc(METRICS_STORE_ERRORS);
+	log_error("inbound.failed", LOG_STR("sid", sid), LOG_INT("error", -err));
+	twiml_status(res, 503);
+}
+
 /* The TwiML answer for a routing result; the reply's status callbacks come back to us
  * naming our row (?ob=). */
 static void answer(struct http_response *res, const char *org, const struct router_result *out) {
@@ -226,6 +233,31 @@ static bool durable_now(struct pending *p) {
 	return r != 0;
 }
 
+/* A webhook handed to the writer: it owns what the message borrows. */
+struct queued {
+	struct writer_job job; /* first: the writer's callback gets it */
+	struct http_deferred *d;
+	struct twilio_params params;
+	struct router_inbound in;
+	char *media;
+	char org[ORIGIN_MAX];
+};
+
+static void on_written(struct writer_job *job) {
+	struct queued *q = (struct queued *)job;
+	struct http_response res = {0};
+	if (job->err < 0) {
+		inbound_failed(q->in.sid, job->err, &res);
+	} else {
+		answer(&res, q->org, &job->result);
+		free(job->result.reply);
+	}
+	http_deferred_complete(q->d, &res);
+	twilio_params_finish(&q->params);
+	free(q->media);
+	free(q);
+}
+
 static void on_routed(void *ctx, struct router_result *result) {
 	struct pending *p = ctx;
 	p->result = *result;
@@ -264,6 +296,26 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 		.media_json = media,
 		.num_segments = nseg > 0 && nseg <= 100 ? (int)nseg : 0,
 	};
+	if (app->writer) {
+		/* The writer stores it with the other messages of its batch. */
+		struct queued *q = calloc(1, sizeof(*q));
+		if (!q) {
+			twiml_status(res, 500);
+			goto out;
+		}
+		q->job.in = &q->in;
+		q->job.done = on_written;
+		q->d = req->deferred;
+		q->params = p; /* the strings of in point into it */
+		p = (struct twilio_params){0};
+		q->in = in;
+		q->media = media;
+		media = NULL;
+		memcpy(q->org, org, sizeof(org));
+		res->later = true;
+		writer_submit(app->writer, &q->job);
+		goto out;
+	}
 	struct pending *later = calloc(1, sizeof(*later));
 	if (!later) {
 		twiml_status(res, 500);
@@ -291,11 +343,7 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 	}
 	free(later);
 	if (r < 0) {
-		/* Nothing was accepted: 503 sends Twilio to the fallback URL. */
-		metrics_inc(METRICS_STORE_ERRORS);
-		log_error("inbound.failed", LOG_STR("sid", sid), LOG_INT("error", -r));
-		twiml_status(res, 503);
-		goto out;
+		inbound_failed(sid, r, res);
 	}
 out:
 	free(out.reply);

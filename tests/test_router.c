@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "sms/sms.h"
 #include "store/store.h"
 #include "tmpstore.h"
+#include "writer.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -901,6 +903,168 @@ static void test_concurrent_users_each_keep_their_own_notes(void **state) {
 	}
 }
 
+/* ---- batches: several messages in one transaction (the writer) ---- */
+
+static struct router_inbound msg(const char *sid, const char *from, const char *body) {
+	return (struct router_inbound){.sid = sid, .from = from, .to = OUR_NUMBER, .body = body};
+}
+
+static void test_a_batch_routes_each_message_in_order_as_if_one_by_one(void **state) {
+	struct fixture *f = *state;
+	struct router_inbound in[] = {
+		msg("SMb1", ADA_PHONE, "remember ada's"),
+		msg("SMb2", BOB_PHONE, "remember bob's"),
+		msg("SMb1", ADA_PHONE, "remember ada's"), /* Twilio's retry in the same batch */
+		msg("SMb3", ADA_PHONE, "recall"),         /* sees the note stored just before */
+		msg("SMb4", STRANGER, "hello"),
+		msg("SMb5", STRANGER, "hello again"),     /* onboarding once */
+	};
+	struct router_batch_item items[ARRAY_SIZE(in)];
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+		items[i] = (struct router_batch_item){.in = &in[i]};
+	}
+
+	assert_int_equal(router_inbound_batch(f->r, items, ARRAY_SIZE(items)), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+		assert_int_equal(items[i].err, 0);
+	}
+	assert_outcome(&items[0].result, ROUTER_ROUTED, "ada remember");
+	assert_string_equal(items[0].result.user_id, f->ada.id);
+	assert_outcome(&items[1].result, ROUTER_ROUTED, "bob remember");
+	assert_string_equal(items[1].result.user_id, f->bob.id);
+	assert_outcome(&items[2].result, ROUTER_DUPLICATE, "retry");
+	assert_int_equal(items[2].result.outbound_id, items[0].result.outbound_id);
+	assert_outcome(&items[4].result, ROUTER_UNROUTED, "stranger");
+	assert_outcome(&items[5].result, ROUTER_UNROUTED, "stranger again");
+	assert_reply(&items[0].result, "Noted.", "ada remember");
+	assert_reply(&items[1].result, "Noted.", "bob remember");
+	assert_reply(&items[2].result, "Noted.", "retry");
+	assert_reply(&items[3].result, "Your notes:\n1. ada's", "recall");
+	assert_reply(&items[4].result, ONBOARDING, "stranger");
+	assert_reply(&items[5].result, NULL, "stranger again");
+
+	/* Committed: another connection sees it all, each message stored once. */
+	assert_int_equal(notes_of(f, &f->ada), 1);
+	assert_int_equal(notes_of(f, &f->bob), 1);
+	assert_int_equal(newest_of(f, &f->ada).n, 4);
+	struct router_result again = route(f, "SMb3", ADA_PHONE, "recall");
+	assert_outcome(&again, ROUTER_DUPLICATE, "recall retried later");
+	assert_reply(&again, "Your notes:\n1. ada's", "recall retried later");
+}
+
+static void test_a_failing_message_leaves_nothing_and_its_batch_stands(void **state) {
+	struct fixture *f = *state;
+	/* No To: the store refuses the inbound row (NOT NULL) after the STOP was recorded. */
+	struct router_inbound bad = msg("SMbad", ADA_PHONE, "STOP");
+	bad.to = NULL;
+	struct router_inbound in[] = {
+		msg("SMok1", BOB_PHONE, "remember before"),
+		bad,
+		msg("SMok2", BOB_PHONE, "remember after"),
+	};
+	struct router_batch_item items[ARRAY_SIZE(in)];
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+		items[i] = (struct router_batch_item){.in = &in[i]};
+	}
+
+	assert_int_equal(router_inbound_batch(f->r, items, ARRAY_SIZE(items)), 0);
+	assert_int_equal(items[0].err, 0);
+	assert_true(items[1].err < 0);
+	assert_null(items[1].result.reply);
+	assert_int_equal(items[2].err, 0);
+	assert_reply(&items[0].result, "Noted.", "before");
+	assert_reply(&items[2].result, "Noted.", "after");
+	/* The failed message's opt-out went with it; a retry routes it afresh. */
+	assert_false(opted_out(f, ADA_PHONE));
+	assert_int_equal(newest_of(f, &f->ada).n, 0);
+	assert_int_equal(notes_of(f, &f->bob), 2);
+	struct router_result res = route(f, "SMbad", ADA_PHONE, "STOP");
+	assert_outcome(&res, ROUTER_OPTED_OUT, "retried STOP");
+	assert_true(opted_out(f, ADA_PHONE));
+}
+
+/* The writer thread: jobs from several threads, each answered once, nothing lost. */
+enum { SUBMITTERS = 4, PER_SUBMITTER = 150 };
+
+struct submitted {
+	struct writer_job job; /* first */
+	struct router_inbound in;
+	char sid[STORE_SID_SIZE];
+	char body[32];
+	atomic_int *done;
+	int calls;
+};
+
+static void job_done(struct writer_job *job) {
+	struct submitted *s = (struct submitted *)job;
+	s->calls++;
+	atomic_fetch_add(s->done, 1);
+}
+
+struct submitter {
+	struct writer *w;
+	struct submitted *jobs;
+	int index;
+};
+
+static void *submit_all(void *arg) {
+	struct submitter *t = arg;
+	for (int i = 0; i < PER_SUBMITTER; i++) {
+		writer_submit(t->w, &t->jobs[i].job);
+	}
+	return NULL;
+}
+
+static void test_the_writer_answers_every_job_once_and_stores_each_message(void **state) {
+	struct fixture *f = *state;
+	struct writer *w = NULL;
+	static struct submitted jobs[SUBMITTERS][PER_SUBMITTER];
+	atomic_int done = 0;
+	pthread_t t[SUBMITTERS];
+	struct submitter sub[SUBMITTERS];
+
+	memset(jobs, 0, sizeof(jobs));
+	for (int k = 0; k < SUBMITTERS; k++) {
+		for (int i = 0; i < PER_SUBMITTER; i++) {
+			struct submitted *s = &jobs[k][i];
+			snprintf(s->sid, sizeof(s->sid), "SMw%d_%d", k, i);
+			snprintf(s->body, sizeof(s->body), "remember %d/%d", k, i);
+			s->in = msg(s->sid, k % 2 ? BOB_PHONE : ADA_PHONE, s->body);
+			s->job.in = &s->in;
+			s->job.done = job_done;
+			s->done = &done;
+		}
+	}
+	assert_int_equal(writer_start(f->r, f->s, &w), 0);
+	for (int k = 0; k < SUBMITTERS; k++) {
+		sub[k] = (struct submitter){.w = w, .jobs = jobs[k], .index = k};
+		assert_int_equal(pthread_create(&t[k], NULL, submit_all, &sub[k]), 0);
+	}
+	for (int k = 0; k < SUBMITTERS; k++) {
+		assert_int_equal(pthread_join(t[k], NULL), 0);
+	}
+	writer_stop(w); /* finishes what is queued */
+
+	assert_int_equal(atomic_load(&done), SUBMITTERS * PER_SUBMITTER);
+	for (int k = 0; k < SUBMITTERS; k++) {
+		for (int i = 0; i < PER_SUBMITTER; i++) {
+			struct submitted *s = &jobs[k][i];
+			assert_int_equal(s->calls, 1);
+			assert_int_equal(s->job.err, 0);
+			assert_outcome(&s->job.result, ROUTER_ROUTED, s->body);
+			/* Each submitter's messages were stored in the order it sent them. */
+			if (i > 0) {
+				assert_true(s->job.result.outbound_id > jobs[k][i - 1].job.result.outbound_id);
+			}
+		}
+		for (int i = 0; i < PER_SUBMITTER; i++) {
+			assert_reply(&jobs[k][i].job.result, "Noted.", jobs[k][i].body);
+		}
+	}
+	assert_int_equal(notes_of(f, &f->ada), SUBMITTERS / 2 * PER_SUBMITTER);
+	assert_int_equal(notes_of(f, &f->bob), SUBMITTERS / 2 * PER_SUBMITTER);
+}
+
 /* ---- keyword table ---- */
 
 struct keyword_case {
@@ -999,6 +1163,9 @@ int main(void) {
 		FIXTURE(test_smart_encoding_replaces_look_alikes_only_when_all_become_gsm7),
 		FIXTURE(test_same_sid_from_many_threads_is_routed_once),
 		FIXTURE(test_concurrent_users_each_keep_their_own_notes),
+		FIXTURE(test_a_batch_routes_each_message_in_order_as_if_one_by_one),
+		FIXTURE(test_a_failing_message_leaves_nothing_and_its_batch_stands),
+		FIXTURE(test_the_writer_answers_every_job_once_and_stores_each_message),
 		cmocka_unit_test(test_keyword_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

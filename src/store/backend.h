@@ -7,6 +7,9 @@ struct store_ops {
 	int (*ping)(struct store *s);
 	/* NULL: every commit is durable when it returns. */
 	int (*durable)(struct store *s, void (*done)(void *ctx), void *ctx);
+	/* Writers take turns (one write transaction at a time in the process): a single
+	 * writer thread committing batches loses no parallelism. */
+	bool single_writer;
 	int (*counts)(struct store *s, int64_t *ret_users, int64_t *ret_phones);
 	int (*schema_version)(struct store *s, int *ret_version);
 	int (*user_add)(struct store *s, const char *id, const char *name,

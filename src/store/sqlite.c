@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1550,6 +1551,7 @@ static int sq_outbound_state(struct store *s, int64_t id, char *sid, char *statu
  * flushes the file, whichever descriptor asks. */
 static void *flusher(void *arg) {
 	struct sqlite_store *q = arg;
+	prctl(PR_SET_NAME, "sr-flusher");
 	pthread_mutex_lock(&q->fmu);
 	for (;;) {
 		while (!q->stopping && q->requested == q->flushed) {
@@ -1608,6 +1610,7 @@ static int sq_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
 
 static void *checkpointer(void *arg) {
 	struct sqlite_store *q = arg;
+	prctl(PR_SET_NAME, "sr-checkpoint");
 	struct conn *c = conn_get(q);
 	pthread_mutex_lock(&q->cmu);
 	while (!q->ckpt_stop) {
@@ -1767,6 +1770,7 @@ static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
 	.durable = sq_durable,
+	.single_writer = true,
 	.counts = sq_counts,
 	.schema_version = sq_schema_version,
 	.user_add = sq_user_add,

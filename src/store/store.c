@@ -32,6 +32,10 @@ int store_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
 	return s->ops->durable ? s->ops->durable(s, done, ctx) : 1;
 }
 
+bool store_single_writer(const struct store *s) {
+	return s->ops->single_writer;
+}
+
 static void durable_wake(void *ctx) {
 	wait_once_signal(ctx);
 }

@@ -123,6 +123,11 @@ int store_durable(struct store *s, void (*done)(void *ctx), void *ctx);
 /* The same, waiting on this thread. */
 void store_durable_wait(struct store *s);
 
+/* true when the backend runs one write transaction at a time anyway (SQLite): writes are
+ * best batched on one thread, several messages per transaction. false (PostgreSQL):
+ * writers on several connections run in parallel. */
+bool store_single_writer(const struct store *s);
+
 /* 0 if the store answers a trivial query, else -EIO. */
 int store_ping(struct store *s);
 /* How many users and phone numbers are registered. */
