@@ -25,7 +25,16 @@ struct http_server {
 	MHD_socket listen_fd; /* ours after quiesce */
 	struct app *app;
 	atomic_int in_flight;
+	atomic_bool closing; /* quiescing: every answer closes its connection */
 	int port;
+	/* Stopping: libmicrohttpd must not be stopped while a connection waits for a
+	 * deferred answer (it aborts), and an answer must not reach a stopped server. mu
+	 * guards stopping and active, the requests handed to a handler and not yet answered;
+	 * once stopping, no request is handed to a handler. */
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	bool stopping;
+	int active;
 };
 
 /* One request's state, hung off libmicrohttpd's connection context. */
@@ -38,6 +47,7 @@ struct req_state {
 	bool too_big;
 	struct timespec t0;
 	int route;
+	struct http_server *server;
 	/* A deferred answer: mu guards the rest. */
 	struct MHD_Connection *conn;
 	pthread_mutex_t mu;
@@ -53,6 +63,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 	if (st) {
 		st->target = strdup(uri ? uri : "");
 		st->conn = conn;
+		st->server = s;
 		pthread_mutex_init(&st->mu, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &st->t0);
 	}
@@ -77,7 +88,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res) {
+static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *conn,
+		struct http_response *res) {
 	struct MHD_Response *r = MHD_create_response_from_buffer(res->body_len,
 			res->body ? res->body : (void *)"", res->body ? MHD_RESPMEM_MUST_FREE
 								      : MHD_RESPMEM_PERSISTENT);
@@ -97,6 +109,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
 	}
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (atomic_load(&s->closing)) {
+		/* The client reconnects, to this server's successor or another instance. */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	}
 	enum MHD_Result ok = MHD_queue_response(conn, (unsigned int)res->status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -117,15 +133,24 @@ static enum MHD_Result finish(struct req_state *st, struct MHD_Connection *conn,
 		log_debug("http.request", LOG_STR("target", st->target),
 				LOG_INT("status", res->status), LOG_INT("us", (int64_t)(took * 1e6)));
 	}
-	return send_response(conn, res);
+	return send_response(st->server, conn, res);
 }
 
-static enum MHD_Result too_large(struct MHD_Connection *conn) {
+/* A request handed to a handler has its answer: the server may stop once none is left. */
+static void answered(struct http_server *s) {
+	pthread_mutex_lock(&s->mu);
+	if (--s->active == 0 && s->stopping) {
+		pthread_cond_broadcast(&s->idle);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static enum MHD_Result too_large(struct http_server *s, struct MHD_Connection *conn) {
 	struct http_response res = {0};
 	http_json_error(&res, 413, "payload_too_large", "The request body is over 64 KiB.");
 	metrics_request(METRICS_ROUTE_OTHER, 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
-	return send_response(conn, &res);
+	return send_response(s, conn, &res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -151,7 +176,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 				MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-			return too_large(conn);
+			return too_large(s, conn);
 		}
 		return MHD_YES;
 	}
@@ -182,10 +207,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (st->too_big) {
-		return too_large(conn);
+		return too_large(s, conn);
 	}
 
 	/* The whole request is here. */
+	pthread_mutex_lock(&s->mu);
+	bool refused = s->stopping;
+	if (!refused) {
+		s->active++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (refused) {
+		/* It arrived on a kept-alive connection after the drain: nothing is stored, and
+		 * Twilio takes a 503 to the fallback URL. */
+		struct http_response res = {0};
+		http_json_error(&res, 503, "stopping", "The server is stopping.");
+		metrics_request(METRICS_ROUTE_OTHER, 503);
+		return send_response(s, conn, &res);
+	}
 	char *path = strdup(st->target);
 	if (!path) {
 		return MHD_NO;
@@ -210,6 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	http_route(s->app, &req, &res, &st->route);
 	free(path);
 	if (!res.later) {
+		answered(s);
 		return finish(st, conn, &res);
 	}
 	/* The answer comes from another thread: hold no worker meanwhile. */
@@ -227,6 +267,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 void http_deferred_complete(struct http_deferred *d, struct http_response *res) {
 	struct req_state *st = (struct req_state *)d;
+	struct http_server *s = st->server;
 	pthread_mutex_lock(&st->mu);
 	st->res = *res;
 	res->body = NULL;
@@ -237,6 +278,7 @@ void http_deferred_complete(struct http_deferred *d, struct http_response *res) 
 	}
 	/* on_request takes mu before it reads the answer, so st outlives this unlock. */
 	pthread_mutex_unlock(&st->mu);
+	answered(s); /* st is not touched again: a stopping server may now free it */
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -315,6 +357,8 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 	}
 	s->app = app;
 	s->listen_fd = MHD_INVALID_SOCKET;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->idle, NULL);
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (v6) {
@@ -333,6 +377,8 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 			MHD_OPTION_END);
 	if (!s->daemon) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->idle);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -347,7 +393,9 @@ int http_server_port(const struct http_server *s) {
 }
 
 bool http_server_quiesce(struct http_server *s, int grace_ms) {
-	/* Stop accepting; requests already received run to their answer. */
+	/* Stop accepting; requests already received run to their answer, and each answer
+	 * closes its connection. */
+	atomic_store(&s->closing, true);
 	if (s->listen_fd == MHD_INVALID_SOCKET) {
 		s->listen_fd = MHD_quiesce_daemon(s->daemon);
 	}
@@ -362,7 +410,21 @@ void http_server_stop(struct http_server *s) {
 	if (!s) {
 		return;
 	}
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	for (int waited = 0; s->active > 0; waited++) {
+		/* Answers still on their way (a batch's fsync, an agent's apology) arrive soon. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT && waited == 5) {
+			log_warn("http.stop_waiting", LOG_INT("unanswered", s->active));
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 	MHD_stop_daemon(s->daemon);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->idle);
 	if (s->listen_fd != MHD_INVALID_SOCKET) {
 		close(s->listen_fd); /* quiesce handed it to us; closed once MHD's threads are gone */
 	}

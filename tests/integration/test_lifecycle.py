@@ -2,6 +2,7 @@
 the 200), graceful SIGTERM, and what the logs may contain."""
 
 import concurrent.futures
+import http.client
 import json
 import os
 import re
@@ -251,6 +252,69 @@ class GracefulShutdownTest(ServerTest):
             uid = self.server.user_by_phone(p).json()["id"]
             stored |= {m["sid"] for m in self.server.messages(uid, limit=1000)}
         self.assertEqual([s for s in answered if s not in stored], [])
+
+    def test_sigterm_with_kept_alive_connections_answers_or_refuses_each_request(self):
+        # Clients that keep their connection open go on sending after SIGTERM. Each such
+        # request is either answered (200, stored, and the answer closes the connection) or
+        # refused (503, nothing stored); the process never dies under them. Three rounds,
+        # because the request that races the stop is a matter of timing.
+        for round_ in range(3):
+            phones = [new_phone() for _ in range(8)]
+            for i, p in enumerate(phones):
+                self.server.add_user("K%d-%d" % (round_, i), [p])
+            answered, refused, bad = [], [], []
+            lock = threading.Lock()
+            stop_at = time.monotonic() + 20
+
+            def talk(p):
+                conn = http.client.HTTPConnection("127.0.0.1", self.server.port,
+                                                  timeout=HTTP_TIMEOUT)
+                try:
+                    for k in range(400):
+                        if time.monotonic() > stop_at:
+                            return
+                        params = self.server.sms_params(p, "remember r%d" % k)
+                        sig = RequestValidator(AUTH_TOKEN).compute_signature(
+                            self.server.sms_url, params)
+                        try:
+                            conn.request("POST", "/sms-router/webhook/sms",
+                                         body=urllib.parse.urlencode(params),
+                                         headers={"Content-Type":
+                                                  "application/x-www-form-urlencoded",
+                                                  "X-Twilio-Signature": sig})
+                            r = conn.getresponse()
+                            r.read()
+                        except (OSError, http.client.HTTPException):
+                            return  # the server closed the connection or is gone
+                        with lock:
+                            if r.status == 200:
+                                answered.append(params["MessageSid"])
+                            elif r.status == 503:
+                                refused.append(params["MessageSid"])
+                            else:
+                                bad.append(r.status)
+                        if r.getheader("Connection", "").lower() == "close":
+                            return
+                finally:
+                    conn.close()
+
+            with concurrent.futures.ThreadPoolExecutor(len(phones)) as ex:
+                futs = [ex.submit(talk, p) for p in phones]
+                deadline = time.monotonic() + 10
+                while len(answered) < 40 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                os.kill(self.server.proc.pid, signal.SIGTERM)
+                for f in futs:
+                    f.result(timeout=60)
+            self.assertEqual(self.server.stop(), 0)
+            self.assertEqual(bad, [])
+            self.server.start()
+            stored = set()
+            for p in phones:
+                uid = self.server.user_by_phone(p).json()["id"]
+                stored |= {m["sid"] for m in self.server.messages(uid, limit=1000)}
+            self.assertEqual([s for s in answered if s not in stored], [])
+            self.assertEqual([s for s in refused if s in stored], [])
 
     def test_sigint_also_stops_cleanly(self):
         code = self.server.stop(signal.SIGINT)
