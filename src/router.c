@@ -438,11 +438,9 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	switch (outcome) {
 	case ROUTER_ROUTED:
 		if (r->rest) {
+			/* The outbox is told once this is committed (committed()). */
 			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
 					LOG_STR("user", user.id));
-			if (r->on_enqueue) {
-				r->on_enqueue(r->on_enqueue_ctx);
-			}
 			return 0;
 		}
 		return call_agent(r, &user, in, &m, ret, done, ctx);
@@ -529,14 +527,27 @@ static void count(const struct router_result *ret) {
 	metrics_message(counted[ret->outcome]);
 }
 
+/* After the commit: counts, and tells whether it queued a message for the outbox. */
+static bool committed(const struct router *r, const struct router_result *ret) {
+	count(ret);
+	return r->rest && ret->outcome == ROUTER_ROUTED;
+}
+
+/* Wakes the outbox, whose claim would not have seen the rows before their commit. */
+static void enqueued(const struct router *r) {
+	if (r->on_enqueue) {
+		r->on_enqueue(r->on_enqueue_ctx);
+	}
+}
+
 int router_inbound_start(struct router *r, const struct router_inbound *in,
 		struct router_result *ret, router_done_cb done, void *ctx) {
 	/* With an agent that answers at once (or none to call, in rest mode), all of one
 	 * message's writes share one transaction. Otherwise the inbound row commits on its
 	 * own and the agent's reply is stored when it comes. */
 	int e = router_batchable(r) ? inbound_tx(r, in, ret) : inbound(r, in, ret, done, ctx);
-	if (e >= 0) {
-		count(ret);
+	if (e >= 0 && committed(r, ret)) {
+		enqueued(r);
 	}
 	return e;
 }
@@ -561,10 +572,14 @@ int router_inbound_batch(struct router *r, struct router_batch_item *items, size
 		}
 		return -EIO;
 	}
+	bool queued = false;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].err >= 0) {
-			count(&items[i].result);
+		if (items[i].err >= 0 && committed(r, &items[i].result)) {
+			queued = true;
 		}
+	}
+	if (queued) {
+		enqueued(r);
 	}
 	return 0;
 }

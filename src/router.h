@@ -25,7 +25,8 @@ struct router_options {
 	int reply_max_segments;      /* cut replies to this many segments; 0 = off */
 	int daily_segment_budget;    /* outbound segments per user per UTC day; 0 = off */
 	/* rest replies: routed messages are queued in the outbox (with the inbound row, in
-	 * one transaction) instead of calling the agent; on_enqueue(ctx) is told. */
+	 * one transaction) instead of calling the agent; on_enqueue(ctx) is told after the commit
+	 * (once per batch). */
 	bool rest;
 	void (*on_enqueue)(void *ctx);
 	void *on_enqueue_ctx;

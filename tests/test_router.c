@@ -983,6 +983,72 @@ static void test_a_failing_message_leaves_nothing_and_its_batch_stands(void **st
 	assert_true(opted_out(f, ADA_PHONE));
 }
 
+/* rest mode: the outbox is woken once the rows it is woken for are committed, so that
+ * its next claim finds them (a wake-up before the commit costs the reply its idle wait). */
+struct wake_check {
+	struct store *s;
+	int calls;
+	int64_t depth_seen; /* the outbox depth another connection read when woken */
+};
+
+static void *read_depth(void *arg) {
+	struct wake_check *w = arg;
+	if (store_outbox_depth(w->s, &w->depth_seen) < 0) {
+		w->depth_seen = -1;
+	}
+	return NULL;
+}
+
+static void on_enqueue_check(void *ctx) {
+	struct wake_check *w = ctx;
+	pthread_t t;
+	w->calls++;
+	/* Another thread reads on its own connection: it sees only what is committed. */
+	assert_int_equal(pthread_create(&t, NULL, read_depth, w), 0);
+	pthread_join(t, NULL);
+}
+
+static void test_rest_mode_wakes_the_outbox_after_the_commit(void **state) {
+	struct fixture *f = *state;
+	struct wake_check w = {.s = f->s};
+	const struct router_options o = {.onboarding_text = ONBOARDING, .help_text = HELP,
+		.rest = true, .on_enqueue = on_enqueue_check, .on_enqueue_ctx = &w};
+	struct router *r = NULL;
+	assert_int_equal(router_create(f->s, f->a, f->rl, &o, &r), 0);
+
+	/* One message on its own. */
+	struct router_result res = route_on(f, r, NULL, ADA_PHONE, "remember one", NULL);
+	assert_outcome(&res, ROUTER_ROUTED, "alone");
+	assert_null(res.reply);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.depth_seen, 1);
+
+	/* A batch: one wake-up, after the whole batch is committed. */
+	struct router_inbound in[] = {
+		msg("SMw1", ADA_PHONE, "remember two"),
+		msg("SMw2", BOB_PHONE, "remember three"),
+		msg("SMw3", STRANGER, "hello"), /* nothing for the outbox */
+	};
+	struct router_batch_item items[ARRAY_SIZE(in)];
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+		items[i] = (struct router_batch_item){.in = &in[i]};
+	}
+	assert_int_equal(router_inbound_batch(r, items, ARRAY_SIZE(items)), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+		assert_int_equal(items[i].err, 0);
+		free(items[i].result.reply);
+	}
+	assert_int_equal(w.calls, 2);
+	assert_int_equal(w.depth_seen, 3);
+
+	/* Nothing queued: no wake-up. */
+	res = route_on(f, r, NULL, STRANGER, "hello again", NULL);
+	assert_outcome(&res, ROUTER_UNROUTED, "stranger");
+	free(res.reply);
+	assert_int_equal(w.calls, 2);
+	router_destroy(r);
+}
+
 /* The writer thread: jobs from several threads, each answered once, nothing lost. */
 enum { SUBMITTERS = 4, PER_SUBMITTER = 150 };
 
@@ -1164,6 +1230,7 @@ int main(void) {
 		FIXTURE(test_same_sid_from_many_threads_is_routed_once),
 		FIXTURE(test_concurrent_users_each_keep_their_own_notes),
 		FIXTURE(test_a_batch_routes_each_message_in_order_as_if_one_by_one),
+		FIXTURE(test_rest_mode_wakes_the_outbox_after_the_commit),
 		FIXTURE(test_a_failing_message_leaves_nothing_and_its_batch_stands),
 		FIXTURE(test_the_writer_answers_every_job_once_and_stores_each_message),
 		cmocka_unit_test(test_keyword_table),
