@@ -10,8 +10,10 @@ Settings (environment):
   WARMUP           seconds of warm-up per server start, default 3
   ROUNDS           nginx/smsrouter round pairs per configuration, default 3
   LIGHT_CONNS      connections of the light-load rounds, default 4 (0: skip)
-  LIGHT_AT         run the light-load rounds in the configuration with this many
-                   connections, default 64
+  LIGHT_AT         run the light-load and half-load rounds in the configuration with
+                   this many connections, default 64
+  HALF             0: skip the half-load rounds (LIGHT_AT connections, each paced so
+                   that together they offer half of smsrouter's measured rate)
   WRK_THREADS      wrk -t, default 2
   SERVER_THREADS   SMSROUTER_THREADS and nginx worker_processes, default 2
   SMSROUTER_SQLITE_SYNC  passed to the server (unset: the product default, full)
@@ -61,6 +63,7 @@ WARMUP = env_int("WARMUP", 2 if QUICK else 3)
 ROUNDS = env_int("ROUNDS", 3)
 LIGHT_CONNS = env_int("LIGHT_CONNS", 4)
 LIGHT_AT = env_int("LIGHT_AT", 64)
+HALF = env_int("HALF", 1)
 WRK_THREADS = env_int("WRK_THREADS", 2)
 SERVER_THREADS = env_int("SERVER_THREADS", 2)
 SYNC = os.environ.get("SMSROUTER_SQLITE_SYNC", "")
@@ -196,10 +199,14 @@ class Corpus:
         return self.total // WRK_THREADS
 
 
-def wrk(url, conns, seconds, prefix, cursors="-"):
+def wrk(url, conns, seconds, prefix, cursors="-", delay_ms=None):
     cmd = ["wrk", "-t%d" % min(WRK_THREADS, conns), "-c%d" % conns, "-d%ds" % seconds,
            "--timeout", "30s", "-s", os.path.join(HERE, "walk.lua"), url, "--", prefix, cursors]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    env.pop("WALK_DELAY_MS", None)
+    if delay_ms:
+        env["WALK_DELAY_MS"] = "%.3f" % delay_ms  # paced: see walk.lua
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     started.append(p)
     out, err = p.communicate()
     started.remove(p)
@@ -351,7 +358,7 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
     state = {"cursors": "-", "consumed": [0] * WRK_THREADS, "ok200": 0, "sent": 0,
              "replayed": 0, "rate": 8000.0 / WRK_THREADS}
 
-    def ours(c, seconds, phase, rnd):
+    def ours(c, seconds, phase, rnd, delay_ms=None):
         # Enough unsent records for this run in every shard (1.5x the fastest rate seen).
         need = int(state["rate"] * seconds * 1.5) + 2000
         short = max(need - (corpus.per_thread() - k) for k in state["consumed"])
@@ -360,7 +367,7 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         if srv.poll() is not None:
             raise RuntimeError("the server exited (%s); see its log" % srv.returncode)
         cpu0 = cpu_seconds(srv.pid)
-        r = wrk(url_ours, c, seconds, corpus.prefix, state["cursors"])
+        r = wrk(url_ours, c, seconds, corpus.prefix, state["cursors"], delay_ms)
         cpu1 = cpu_seconds(srv.pid)
         if srv.poll() is not None:
             raise RuntimeError("the server exited during a run (%s)" % srv.returncode)
@@ -378,11 +385,11 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         raw.append(r)
         return r
 
-    def theirs(c, seconds, phase, rnd):
+    def theirs(c, seconds, phase, rnd, delay_ms=None):
         if ngx.poll() is not None:
             raise RuntimeError("nginx exited")
         cpu0 = nginx_cpu(ngx)
-        r = wrk(url_ngx, c, seconds, corpus.prefix, "-")
+        r = wrk(url_ngx, c, seconds, corpus.prefix, "-", delay_ms)
         cpu1 = nginx_cpu(ngx)
         r.update({"server": "nginx", "users": users, "conns": c, "phase": phase, "round": rnd,
                   "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / r["requests"] if r["requests"] else None,
@@ -390,10 +397,10 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         raw.append(r)
         return r
 
-    def show(c, rnd, a, b):
+    def show(c, rnd, a, b, what=None):
         log("  [%d users, %d conns%s] round %d: nginx %7.0f rps p99 %7.2f ms | smsrouter %7.0f rps"
             " p99 %8.2f ms, non-200 %d | ratio %.3f" % (
-                users, c, " light" if c != conns else "", rnd, a["rps"], a["lat_us"]["p99"] / 1e3,
+                users, c, " " + what if what else "", rnd, a["rps"], a["lat_us"]["p99"] / 1e3,
                 b["rps"], b["lat_us"]["p99"] / 1e3, b["non2xx"],
                 b["rps"] / a["rps"] if a["rps"] else 0))
 
@@ -407,12 +414,27 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         show(conns, rnd, a, b)
         pairs.append((a, b))
     light_pairs = []
-    if light:
+    if light and LIGHT_CONNS:
         for rnd in range(1, ROUNDS + 1):
             a = theirs(LIGHT_CONNS, DURATION, "light", rnd)
             b = ours(LIGHT_CONNS, DURATION, "light", rnd)
-            show(LIGHT_CONNS, rnd, a, b)
+            show(LIGHT_CONNS, rnd, a, b, "light")
             light_pairs.append((a, b))
+    # Half load: the same connections, each pacing itself so that together they offer
+    # about half of smsrouter's median rate above. Both servers get the same pacing.
+    half_pairs = []
+    half_delay = None
+    if light and HALF:
+        top = med([b["rps"] for _, b in pairs])
+        # Each connection's cycle is its wait plus the answer's time; at half load the
+        # answer takes about the light-load p50 (or, without light rounds, nothing).
+        answer_ms = med([b["lat_us"]["p50"] / 1e3 for _, b in light_pairs]) or 0.0
+        half_delay = max(conns * 1000.0 / (top / 2.0) - answer_ms, 0.5)
+        for rnd in range(1, ROUNDS + 1):
+            a = theirs(conns, DURATION, "half", rnd, half_delay)
+            b = ours(conns, DURATION, "half", rnd, half_delay)
+            show(conns, rnd, a, b, "half load (%.0f %% of %.0f rps)" % (100.0 * b["rps"] / top, top))
+            half_pairs.append((a, b))
     perf_file = None
     if perf:
         perf_file = profile(work, srv, ours, conns)
@@ -439,7 +461,12 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
     lres = summarize(users, LIGHT_CONNS, light_pairs, hwm) if light_pairs else None
     if lres:
         lres["light"] = True
-    return res, lres, check, perf_file
+    hres = summarize(users, conns, half_pairs, hwm) if half_pairs else None
+    if hres:
+        top = res["ours_rps"]
+        hres.update({"half": True, "delay_ms": half_delay,
+                     "load": hres["ours_rps"] / top if top else None})
+    return res, [x for x in (lres, hres) if x], check, perf_file
 
 
 def summarize(users, conns, pairs, hwm_kb):
@@ -537,6 +564,14 @@ def fmt(v, spec=".0f"):
     return "—" if v is None else format(v, spec)
 
 
+def label(r):
+    if r.get("light"):
+        return " (light)"
+    if r.get("half"):
+        return " (half load: %.0f %%)" % (100 * r["load"]) if r.get("load") else " (half load)"
+    return ""
+
+
 def table(rows):
     head = ("| users | conns | smsrouter rps | nginx rps | ratio | p50 ms | p99 ms | nginx p99 ms |"
             " p99 ratio | max ms | non-200 | RSS MiB | CPU µs/req | nginx CPU µs/req |")
@@ -544,7 +579,7 @@ def table(rows):
     lines = [head, sep]
     for r in rows:
         lines.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
-            "{:,}".format(r["users"]), r["conns"], " (light)" if r.get("light") else "",
+            "{:,}".format(r["users"]), r["conns"], label(r),
             fmt(r["ours_rps"]), fmt(r["nginx_rps"]), fmt(r["ratio"], ".3f"),
             fmt(r["ours_p50_ms"], ".2f"), fmt(r["ours_p99_ms"], ".2f"),
             fmt(r["nginx_p99_ms"], ".2f"), fmt(r["p99_ratio"], ".1f"), fmt(r["ours_max_ms"], ".1f"),
@@ -554,7 +589,7 @@ def table(rows):
 
 
 def targets(results, imports):
-    main = {(r["users"], r["conns"]): r for r in results if not r.get("light")}
+    main = {(r["users"], r["conns"]): r for r in results if not r.get("light") and not r.get("half")}
     out = []
 
     def add(name, value, goal, ok, note=""):
@@ -570,6 +605,12 @@ def targets(results, imports):
             big["p99_ratio"] <= 2, "missed by %.0fx" % (big["p99_ratio"] / 2) if big["p99_ratio"] > 2 else "")
     else:
         add("throughput >= 0.5 x nginx @64 conns, 1M users", "not measured", ">= 0.5 x", None)
+    for r in results:
+        if r.get("half"):
+            add("p99 at half load @%d conns, %s users (reported, no goal)" % (
+                r["conns"], "{:,}".format(r["users"])),
+                "%.2f ms at %.0f %% load (nginx %.2f ms at the same pacing)" % (
+                    r["ours_p99_ms"], 100 * (r["load"] or 0), r["nginx_p99_ms"]), "-", None)
     if big and small:
         q = big["ours_rps"] / small["ours_rps"]
         add("1M-user throughput within 10% of 10k-user (@64)", "%.3f" % q, ">= 0.90", q >= 0.9)
@@ -611,8 +652,13 @@ def report(meta, results, imports, checks, tgt, perf_file, raw):
           "ratio, p99 ratio: median of the per-round ratios (smsrouter / nginx of the same round). "
           "non-200: total over the rounds. RSS: smsrouter's VmHWM (peak) in that configuration. "
           "CPU µs/req: process CPU time (user+system) during the run / answered requests. "
-          "light: %d connections, closed loop (wrk has no rate control), instead of a fixed "
-          "half-load rate." % LIGHT_CONNS, "",
+          "light: %d connections, closed loop. half load: the same connections as the row "
+          "above it, each waiting a random time (mean %s) after each answer, so that together "
+          "they offer about half of smsrouter's median rate in that row; the percentage is the "
+          "rate smsrouter then answered, as a share of that median. nginx gets the same pacing "
+          "(so it answers about the same rate, far below its own maximum)." % (
+              LIGHT_CONNS, ", ".join("%.1f ms" % r["delay_ms"] for r in results if r.get("half"))
+              or "-"), "",
           "## Import", ""]
     for u, t in sorted(imports.items()):
         md.append("- %s users: %.2f s (`smsrouter import`, one transaction, fresh database)" % (
@@ -644,7 +690,7 @@ def report(meta, results, imports, checks, tgt, perf_file, raw):
 
 
 def headline(results):
-    main = {(r["users"], r["conns"]): r for r in results if not r.get("light")}
+    main = {(r["users"], r["conns"]): r for r in results if not r.get("light") and not r.get("half")}
     r = main.get((1000000, 64))
     if r:
         return "throughput ratio smsrouter/nginx @64 conns, 1M users: %.2f (median of %d%s)" % (
@@ -675,7 +721,8 @@ def main():
             % load0)
     t_start = time.time()
     est = len(USERS) * (len(CONNS) * (WARMUP + 1 + 2 * ROUNDS * DURATION + 2)
-                        + (2 * ROUNDS * DURATION if LIGHT_CONNS and LIGHT_AT in CONNS else 0))
+                        + (2 * ROUNDS * DURATION if LIGHT_CONNS and LIGHT_AT in CONNS else 0)
+                        + (2 * ROUNDS * DURATION if HALF and LIGHT_AT in CONNS else 0))
     log("bench: users %s, connections %s, %d rounds of %d s, light load %s; about %d min; work dir %s"
         % (USERS, CONNS, ROUNDS, DURATION, LIGHT_CONNS if LIGHT_CONNS and LIGHT_AT in CONNS else "off",
            round(est / 60.0 + 0.5), work))
@@ -698,14 +745,13 @@ def main():
             corpus.grow(100000)
             corpora[users] = corpus
             for conns in CONNS:
-                light = bool(LIGHT_CONNS) and conns == LIGHT_AT
+                light = bool(LIGHT_CONNS or HALF) and conns == LIGHT_AT
                 perf = PERF and ui == len(USERS) - 1 and conns == (LIGHT_AT if LIGHT_AT in CONNS else CONNS[-1])
-                res, lres, check, pf = run_config(work, users, conns, corpus, pristine, ngx,
+                res, extra, check, pf = run_config(work, users, conns, corpus, pristine, ngx,
                                                   ngx_port, port, raw, light, perf)
                 perf_file = pf or perf_file
                 results.append(res)
-                if lres:
-                    results.append(lres)
+                results.extend(extra)
                 checks.append(check)
             if not KEEP:
                 remove_db(pristine)
@@ -731,7 +777,7 @@ def main():
         "machine": machine(),
         "settings": {"users": " ".join(map(str, USERS)), "conns": " ".join(map(str, CONNS)),
                      "duration_s": DURATION, "warmup_s": WARMUP, "rounds": ROUNDS,
-                     "light_conns": LIGHT_CONNS, "wrk_threads": WRK_THREADS,
+                     "light_conns": LIGHT_CONNS, "half": HALF, "wrk_threads": WRK_THREADS,
                      "server_threads": SERVER_THREADS,
                      "SMSROUTER_SQLITE_SYNC": SYNC or "full (default)",
                      "SMSROUTER_SENDER_LIMIT": 0, "SMSROUTER_UNKNOWN_LIMIT": 0},

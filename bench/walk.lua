@@ -23,6 +23,18 @@
 local threads = {}
 local nthreads = 0
 
+-- Paced load (run.py's half-load rounds): with WALK_DELAY_MS set, each connection waits a
+-- random 0..2*WALK_DELAY_MS ms (mean WALK_DELAY_MS, whole ms as wrk takes them) after each
+-- answer before it sends the next request. The random wait keeps the connections out of
+-- step, so arrivals spread out. wrk only calls delay() if the script defines it, so the
+-- unpaced runs are not touched.
+local pace = tonumber(os.getenv("WALK_DELAY_MS") or "")
+if pace ~= nil and pace > 0 then
+   function delay()
+      return math.floor(math.random() * 2 * pace + 0.5)
+   end
+end
+
 function setup(thread)
    thread:set("tid", nthreads)
    nthreads = nthreads + 1
@@ -56,6 +68,7 @@ function init(args)
       if cursor < 0 or cursor > size then error("walk.lua: cursor beyond the end of " .. path) end
    end
    f:seek("set", cursor)
+   math.randomseed(1000 + tid)
    head = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port ..
       "\r\nContent-Type: application/x-www-form-urlencoded\r\nUser-Agent: TwilioProxy/1.1" ..
       "\r\nX-Twilio-Signature: "
