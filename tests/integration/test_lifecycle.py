@@ -19,6 +19,28 @@ from twilio.request_validator import RequestValidator
 from harness import requires_sqlite, AUTH_TOKEN, HTTP_TIMEOUT, ServerTest, new_phone, new_sid, twiml_message
 
 
+def talk_then(phones, talk, answered, then, enough=40):
+    """Runs talk(phone) for each phone on a thread of its own; once `enough` messages are
+    in answered (or after 10 s) calls then(), and waits for every talker to finish."""
+    with concurrent.futures.ThreadPoolExecutor(len(phones)) as ex:
+        futs = [ex.submit(talk, p) for p in phones]
+        deadline = time.monotonic() + 10
+        while len(answered) < enough and time.monotonic() < deadline:
+            time.sleep(0.01)
+        then()
+        for f in futs:
+            f.result(timeout=60)
+
+
+def stored_sids(server, phones):
+    """The MessageSids stored for the users of these phones (the server running)."""
+    stored = set()
+    for p in phones:
+        uid = server.user_by_phone(p).json()["id"]
+        stored |= {m["sid"] for m in server.messages(uid, limit=1000)}
+    return stored
+
+
 class StartupTest(ServerTest):
     start_server = False
 
@@ -126,21 +148,14 @@ class CrashSafetyTest(ServerTest):
                     with lock:
                         answered.append((p, sid))
 
-        with concurrent.futures.ThreadPoolExecutor(len(phones)) as ex:
-            futs = [ex.submit(talk, p) for p in phones]
-            deadline = time.monotonic() + 10
-            while len(answered) < 40 and time.monotonic() < deadline:
-                time.sleep(0.01)
+        def crash():
             self.server.kill9()
             stop.set()
-            for f in futs:
-                f.result(timeout=60)
+
+        talk_then(phones, talk, answered, crash)
         self.assertGreater(len(answered), 0)
         self.server.start()
-        stored = set()
-        for p in phones:
-            uid = self.server.user_by_phone(p).json()["id"]
-            stored |= {m["sid"] for m in self.server.messages(uid, limit=1000)}
+        stored = stored_sids(self.server, phones)
         lost = [sid for _, sid in answered if sid not in stored]
         self.assertEqual(lost, [], "%d answered messages lost" % len(lost))
 
@@ -235,22 +250,13 @@ class GracefulShutdownTest(ServerTest):
                     with lock:
                         answered.append(sid)
 
-        with concurrent.futures.ThreadPoolExecutor(len(phones)) as ex:
-            futs = [ex.submit(talk, p) for p in phones]
-            deadline = time.monotonic() + 10
-            while len(answered) < 40 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            os.kill(self.server.proc.pid, signal.SIGTERM)
-            for f in futs:
-                f.result(timeout=60)
+        talk_then(phones, talk, answered,
+                  lambda: os.kill(self.server.proc.pid, signal.SIGTERM))
         code = self.server.stop()
         self.assertEqual(code, 0)
         self.assertIn("serve.stopped", [e.get("event") for e in self.server.log_events()])
         self.server.start()
-        stored = set()
-        for p in phones:
-            uid = self.server.user_by_phone(p).json()["id"]
-            stored |= {m["sid"] for m in self.server.messages(uid, limit=1000)}
+        stored = stored_sids(self.server, phones)
         self.assertEqual([s for s in answered if s not in stored], [])
 
     def test_sigterm_with_kept_alive_connections_answers_or_refuses_each_request(self):
@@ -298,21 +304,12 @@ class GracefulShutdownTest(ServerTest):
                 finally:
                     conn.close()
 
-            with concurrent.futures.ThreadPoolExecutor(len(phones)) as ex:
-                futs = [ex.submit(talk, p) for p in phones]
-                deadline = time.monotonic() + 10
-                while len(answered) < 40 and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                os.kill(self.server.proc.pid, signal.SIGTERM)
-                for f in futs:
-                    f.result(timeout=60)
+            talk_then(phones, talk, answered,
+                      lambda: os.kill(self.server.proc.pid, signal.SIGTERM))
             self.assertEqual(self.server.stop(), 0)
             self.assertEqual(bad, [])
             self.server.start()
-            stored = set()
-            for p in phones:
-                uid = self.server.user_by_phone(p).json()["id"]
-                stored |= {m["sid"] for m in self.server.messages(uid, limit=1000)}
+            stored = stored_sids(self.server, phones)
             self.assertEqual([s for s in answered if s not in stored], [])
             self.assertEqual([s for s in refused if s in stored], [])
 
