@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <microhttpd.h>
+
 #include "admin.h"
 #include "app.h"
 #include "http/http.h"
@@ -68,38 +70,10 @@ static const struct route {
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static int hexval(char c) {
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
-/* Percent-decodes a path segment in place ('+' stays '+'). False on a bad escape or a
- * NUL byte. */
+/* Percent-decodes a path segment in place with libmicrohttpd ('+' stays '+'; a '%' that
+ * two hex digits do not follow stays as it is). False if it holds an escaped NUL byte. */
 static bool decode_segment(char *s) {
-	char *w = s;
-	for (const char *r = s; *r; r++) {
-		if (*r == '%') {
-			int hi = hexval(r[1]);
-			int lo = hi < 0 ? -1 : hexval(r[2]);
-			if (lo < 0 || (hi == 0 && lo == 0)) {
-				return false;
-			}
-			*w++ = (char)(hi * 16 + lo);
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return true;
+	return MHD_http_unescape(s) == strlen(s);
 }
 
 /* Matches path against pattern; on a match, copies the '*' segments into buf and points

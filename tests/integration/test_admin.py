@@ -149,6 +149,18 @@ class AdminUsersTest(ServerTest):
                              404)
         self.assertJsonError(self.server.admin("GET", "/users/nope"), 404)
 
+    def test_escaped_id_is_decoded_and_an_escaped_nul_matches_nothing(self):
+        u = self.server.add_user("Ann", [new_phone()])
+        # %61 is "a"; an id whose letters come escaped is the same id.
+        escaped = "".join("%%%02X" % ord(ch) for ch in u["id"])
+        r = self.server.admin("GET", "/users/" + escaped)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["id"], u["id"])
+        for bad in [u["id"] + "%00", "%00", u["id"][:4] + "%zz", "%"]:
+            with self.subTest(segment=bad):
+                self.assertJsonError(self.server.admin("GET", "/users/" + bad), 404)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).status, 200)
+
     def test_get_user_by_phone(self):
         p = new_phone()
         u = self.server.add_user("Ann", [new_phone(), p])
