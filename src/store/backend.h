@@ -1,5 +1,7 @@
 #pragma once
 /* The table each backend fills; only store.c calls through it. */
+#include <pthread.h>
+
 #include "store/store.h"
 
 struct store_ops {
@@ -65,6 +67,31 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 };
+
+/* Per-thread connections, for a backend: each thread makes its own on first use and keeps
+ * it; it is freed when the thread ends, or when the store closes. A backend's connection
+ * struct begins with a struct store_conn. */
+struct store_conn {
+	struct store_conn *next;
+	struct store_conns *owner;
+};
+
+struct store_conns {
+	pthread_key_t key;
+	pthread_mutex_t mu; /* guards head */
+	struct store_conn *head;
+	void (*free_conn)(struct store_conn *c);
+};
+
+/* 0 or -ENOMEM. */
+int store_conns_init(struct store_conns *r, void (*free_conn)(struct store_conn *c));
+/* This thread's connection, or NULL before it has one. */
+struct store_conn *store_conns_mine(struct store_conns *r);
+/* Makes c this thread's connection. 0, or -ENOMEM with c left unregistered (the caller's
+ * to free). */
+int store_conns_add(struct store_conns *r, struct store_conn *c);
+/* Frees every connection: the store is closing, and no thread uses it any more. */
+void store_conns_destroy(struct store_conns *r);
 
 int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);
 int store_postgres_open(const char *url, const struct store_options *o, struct store **ret);

@@ -488,19 +488,16 @@ static const char *const sql[ST_COUNT] = {
 struct pg_store;
 
 struct conn {
+	struct store_conn link; /* first: the registry's */
 	PGconn *pg; /* NULL while disconnected */
 	bool prepared[ST_COUNT];
 	int depth; /* open transactions: 1 a BEGIN, more its savepoints */
-	struct pg_store *owner;
-	struct conn *next;
 };
 
 struct pg_store {
 	struct store base; /* first: the interface */
 	char *url;
-	pthread_key_t key;
-	pthread_mutex_t mu; /* guards conns */
-	struct conn *conns;
+	struct store_conns conns; /* one connection per thread */
 };
 
 static struct pg_store *PG(struct store *s) {
@@ -526,20 +523,8 @@ static void conn_free(struct conn *c) {
 	free(c);
 }
 
-/* A thread ended: its connection goes with it. */
-static void conn_release(void *p) {
-	struct conn *c = p;
-	struct pg_store *q = c->owner;
-
-	pthread_mutex_lock(&q->mu);
-	for (struct conn **pp = &q->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&q->mu);
-	conn_free(c);
+static void conn_gone(struct store_conn *link) {
+	conn_free((struct conn *)link);
 }
 
 /* Runs text without parameters (one-off SQL: set-up, migrations). 0 or -EIO. */
@@ -603,22 +588,17 @@ static bool conn_alive(struct conn *c) {
 /* The thread's connection: connected and idle, or in the transaction it has open. 0,
  * -ENOMEM, -EIO (the server is away). */
 static int conn_get(struct pg_store *q, struct conn **ret) {
-	struct conn *c = pthread_getspecific(q->key);
+	struct conn *c = (struct conn *)store_conns_mine(&q->conns);
 
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			return -ENOMEM;
 		}
-		c->owner = q;
-		if (pthread_setspecific(q->key, c) != 0) {
+		if (store_conns_add(&q->conns, &c->link) < 0) {
 			free(c);
 			return -ENOMEM;
 		}
-		pthread_mutex_lock(&q->mu);
-		c->next = q->conns;
-		q->conns = c;
-		pthread_mutex_unlock(&q->mu);
 	}
 	if (c->depth > 0) {
 		/* Inside a transaction the connection must stay the same one. */
@@ -963,12 +943,12 @@ static int pg_tx_begin(struct store *s) {
 }
 
 static int pg_tx_commit(struct store *s) {
-	struct conn *c = pthread_getspecific(PG(s)->key);
+	struct conn *c = (struct conn *)store_conns_mine(&PG(s)->conns);
 	return c && c->depth > 0 ? commit(c) : -EIO;
 }
 
 static void pg_tx_rollback(struct store *s) {
-	struct conn *c = pthread_getspecific(PG(s)->key);
+	struct conn *c = (struct conn *)store_conns_mine(&PG(s)->conns);
 	if (c && c->depth > 0) {
 		rollback(c);
 	}
@@ -1761,12 +1741,7 @@ fail:
 static void pg_close(struct store *s) {
 	struct pg_store *q = PG(s);
 
-	pthread_key_delete(q->key);
-	for (struct conn *c = q->conns, *next; c; c = next) {
-		next = c->next;
-		conn_free(c);
-	}
-	pthread_mutex_destroy(&q->mu);
+	store_conns_destroy(&q->conns);
 	free(q->url);
 	free(q);
 }
@@ -1826,12 +1801,11 @@ int store_postgres_open(const char *url, const struct store_options *o, struct s
 	}
 	q->base.ops = &postgres_ops;
 	q->url = strdup(url);
-	if (!q->url || pthread_key_create(&q->key, conn_release) != 0) {
+	if (!q->url || store_conns_init(&q->conns, conn_gone) < 0) {
 		free(q->url);
 		free(q);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&q->mu, NULL);
 	r = conn_get(q, &c);
 	if (r == 0) {
 		r = check_role(c->pg);

@@ -250,11 +250,10 @@ static const char *const sql[ST_COUNT] = {
 struct sqlite_store;
 
 struct conn {
+	struct store_conn link; /* first: the registry's */
 	sqlite3 *db;
 	int depth; /* open transactions: 1 = BEGIN, more = savepoints inside it */
 	sqlite3_stmt *st[ST_COUNT];
-	struct sqlite_store *owner;
-	struct conn *next;
 };
 
 struct waiter {
@@ -285,11 +284,9 @@ struct sqlite_store {
 	pthread_cond_t ccv;
 	int wal_pages;
 	bool ckpt_stop;
-	pthread_key_t key;
-	pthread_mutex_t mu; /* guards conns */
+	struct store_conns conns; /* one connection per thread */
 	/* Our own writers queue here rather than in SQLite's busy handler, which sleeps. */
 	pthread_mutex_t write_mu;
-	struct conn *conns;
 };
 
 static struct sqlite_store *SQ(struct store *s) {
@@ -304,20 +301,8 @@ static void conn_free(struct conn *c) {
 	free(c);
 }
 
-/* A thread ended: its connection goes with it. */
-static void conn_release(void *p) {
-	struct conn *c = p;
-	struct sqlite_store *q = c->owner;
-
-	pthread_mutex_lock(&q->mu);
-	for (struct conn **pp = &q->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&q->mu);
-	conn_free(c);
+static void conn_gone(struct store_conn *link) {
+	conn_free((struct conn *)link);
 }
 
 #define CHECKPOINT_PAGES 2000
@@ -359,7 +344,7 @@ static int exec(sqlite3 *db, const char *text) {
 }
 
 static struct conn *conn_get(struct sqlite_store *q) {
-	struct conn *c = pthread_getspecific(q->key);
+	struct conn *c = (struct conn *)store_conns_mine(&q->conns);
 	if (c) {
 		return c;
 	}
@@ -367,7 +352,6 @@ static struct conn *conn_get(struct sqlite_store *q) {
 	if (!c) {
 		return NULL;
 	}
-	c->owner = q;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(q->path, &c->db, flags, NULL) != SQLITE_OK) {
 		conn_free(c);
@@ -388,11 +372,10 @@ static struct conn *conn_get(struct sqlite_store *q) {
 		return NULL;
 	}
 	sqlite3_wal_hook(c->db, on_wal, q);
-	pthread_mutex_lock(&q->mu);
-	c->next = q->conns;
-	q->conns = c;
-	pthread_mutex_unlock(&q->mu);
-	pthread_setspecific(q->key, c);
+	if (store_conns_add(&q->conns, &c->link) < 0) {
+		conn_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -437,7 +420,7 @@ static int code(int rc) {
 /* Runs a statement that returns no rows. A write outside a transaction takes the
  * process's write lock for its implicit one. */
 static int run(struct sqlite_store *q, enum st which, sqlite3_stmt *st) {
-	struct conn *c = pthread_getspecific(q->key);
+	struct conn *c = (struct conn *)store_conns_mine(&q->conns);
 	bool tx_control = which == ST_BEGIN || which == ST_COMMIT || which == ST_ROLLBACK ||
 			  which == ST_SAVEPOINT || which == ST_RELEASE || which == ST_ROLLBACK_TO;
 	bool lock = c && c->depth == 0 && !tx_control && !sqlite3_stmt_readonly(st);
@@ -1755,12 +1738,7 @@ static void sq_close(struct store *s) {
 	pthread_mutex_destroy(&q->cmu);
 	pthread_cond_destroy(&q->fcv);
 	pthread_mutex_destroy(&q->fmu);
-	pthread_key_delete(q->key);
-	for (struct conn *c = q->conns, *next; c; c = next) {
-		next = c->next;
-		conn_free(c);
-	}
-	pthread_mutex_destroy(&q->mu);
+	store_conns_destroy(&q->conns);
 	pthread_mutex_destroy(&q->write_mu);
 	free(q->path);
 	free(q);
@@ -1854,12 +1832,11 @@ int store_sqlite_open(const char *path, const struct store_options *o, struct st
 	q->sync = o->sync;
 	q->wal_fd = -1;
 	q->path = strdup(path);
-	if (!q->path || pthread_key_create(&q->key, conn_release) != 0) {
+	if (!q->path || store_conns_init(&q->conns, conn_gone) < 0) {
 		free(q->path);
 		free(q);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&q->mu, NULL);
 	pthread_mutex_init(&q->write_mu, NULL);
 	pthread_mutex_init(&q->fmu, NULL);
 	pthread_cond_init(&q->fcv, NULL);

@@ -284,3 +284,57 @@ int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 	return s->ops->usage(s, since, cb, ctx);
 }
+
+/* ---- per-thread connections ---- */
+
+/* A thread ended: its connection goes with it. */
+static void conn_release(void *p) {
+	struct store_conn *c = p;
+	struct store_conns *r = c->owner;
+
+	pthread_mutex_lock(&r->mu);
+	for (struct store_conn **pp = &r->head; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	r->free_conn(c);
+}
+
+int store_conns_init(struct store_conns *r, void (*free_conn)(struct store_conn *c)) {
+	memset(r, 0, sizeof(*r));
+	if (pthread_key_create(&r->key, conn_release) != 0) {
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	r->free_conn = free_conn;
+	return 0;
+}
+
+struct store_conn *store_conns_mine(struct store_conns *r) {
+	return pthread_getspecific(r->key);
+}
+
+int store_conns_add(struct store_conns *r, struct store_conn *c) {
+	c->owner = r;
+	if (pthread_setspecific(r->key, c) != 0) {
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&r->mu);
+	c->next = r->head;
+	r->head = c;
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+void store_conns_destroy(struct store_conns *r) {
+	pthread_key_delete(r->key);
+	for (struct store_conn *c = r->head, *next; c; c = next) {
+		next = c->next;
+		r->free_conn(c);
+	}
+	r->head = NULL;
+	pthread_mutex_destroy(&r->mu);
+}
