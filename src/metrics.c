@@ -35,6 +35,12 @@ static const struct {
 	{"smsrouter_outbox_dead_total", "Outbox rows given up on (dead-lettered)."},
 	{"smsrouter_outbox_reconciled_total",
 		"Ambiguous sends found to have reached Twilio (not sent again)."},
+	{"smsrouter_http_connections_refused_total",
+		"Connections closed on arrival: SMSROUTER_MAX_CONNECTIONS or "
+		"SMSROUTER_PER_IP_CONNECTIONS was reached."},
+	{"smsrouter_http_timeouts_total",
+		"Requests closed because the client sent nothing for SMSROUTER_CONNECTION_TIMEOUT "
+		"(slow or stalled clients)."},
 };
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,

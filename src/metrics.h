@@ -47,6 +47,8 @@ enum metrics_counter {
 	METRICS_OUTBOX_RETRIES,
 	METRICS_OUTBOX_DEAD,
 	METRICS_OUTBOX_RECONCILED,
+	METRICS_HTTP_REFUSED,  /* a connection closed at once: a connection limit was reached */
+	METRICS_HTTP_TIMEOUTS, /* a request whose client went quiet past the timeout */
 	METRICS_COUNTER_COUNT,
 };
 

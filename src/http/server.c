@@ -74,8 +74,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		enum MHD_RequestTerminationCode toe) {
 	(void)conn;
-	(void)toe;
 	struct http_server *s = cls;
+	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
+		metrics_inc(METRICS_HTTP_TIMEOUTS);
+	}
 	struct req_state *st = *con_cls;
 	if (st) {
 		pthread_mutex_destroy(&st->mu);
@@ -288,6 +290,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
 		msg[--n] = '\0';
+	}
+	/* libmicrohttpd closes a connection over its global or per-address limit with this
+	 * message and no other sign. */
+	static const char refused[] = "Server reached connection limit";
+	if (strncmp(msg, refused, sizeof(refused) - 1) == 0) {
+		metrics_inc(METRICS_HTTP_REFUSED);
 	}
 	log_debug("http.mhd", LOG_STR("message", msg));
 }

@@ -204,10 +204,39 @@ class TestSlowClients(ServerTest):
                 closed += 1
         self.assertEqual(closed, 20)
         self.assertLess(time.monotonic() - start, 8)
+        # Each closed request is counted, so an operator sees the stalls.
+        self.assertGreaterEqual(value(families(self.server), "smsrouter_http_timeouts"), 20)
 
     def test_oversized_headers_are_refused(self):
         r = self.server.request("GET", "/health", headers={"X-Big": "a" * 40000})
         self.assertIn(r.status, (413, 431))
+
+
+class TestConnectionLimits(ServerTest):
+    server_env = {"SMSROUTER_PER_IP_CONNECTIONS": "2"}
+
+    def test_a_connection_over_the_limit_is_closed_and_counted(self):
+        self.assertEqual(value(families(self.server), "smsrouter_http_connections_refused"), 0)
+        held = [socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+                for _ in range(2)]
+        try:
+            time.sleep(0.2)  # both accepted
+            extra = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+            try:
+                extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    data = extra.recv(1024)
+                except ConnectionResetError:
+                    data = b""
+                self.assertEqual(data, b"", "a third connection from one address was served")
+            finally:
+                extra.close()
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.2)  # the held connections are gone: this client may connect again
+        self.assertGreaterEqual(
+            value(families(self.server), "smsrouter_http_connections_refused"), 1)
 
 
 class TestLogs(ServerTest):
