@@ -12,13 +12,7 @@
 #include "metrics.h"
 #include "twilio/twilio.h"
 
-#define EMPTY_TWIML "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"
 #define ORIGIN_MAX 512
-
-/* Twilio reads TwiML even on errors: an empty <Response/> with the status. */
-static void twiml_status(struct http_response *res, int status) {
-	http_text(res, status, "text/xml; charset=utf-8", strdup(EMPTY_TWIML));
-}
 
 /* The first element of a comma-separated header value, trimmed, into out. */
 static void first_value(const char *v, char *out, size_t size) {
@@ -87,7 +81,7 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "content_type"), LOG_STR("path", req->path));
-		twiml_status(res, 400);
+		http_twiml_status(res, 400);
 		return -EINVAL;
 	}
 	r = twilio_form_decode(req->body, req->body_len, p);
@@ -95,19 +89,19 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "malformed_form"),
 				LOG_STR("path", req->path));
-		twiml_status(res, r == -ENOMEM ? 500 : 400);
+		http_twiml_status(res, r == -ENOMEM ? 500 : 400);
 		return r;
 	}
 	if (origin(app, req, org, org_size) < 0) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "no_host"), LOG_STR("path", req->path));
-		twiml_status(res, 400);
+		http_twiml_status(res, 400);
 		return -EINVAL;
 	}
 	size_t n = strlen(org) + strlen(req->target) + 1;
 	url = malloc(n);
 	if (!url) {
-		twiml_status(res, 500);
+		http_twiml_status(res, 500);
 		return -ENOMEM;
 	}
 	snprintf(url, n, "%s%s", org, req->target);
@@ -121,14 +115,14 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 		metrics_reject(METRICS_REJECT_SIGNATURE);
 		log_warn("webhook.rejected", LOG_STR("reason", sig ? "bad_signature" : "no_signature"),
 				LOG_STR("path", req->path));
-		twiml_status(res, r == -ENOMEM ? 500 : 403);
+		http_twiml_status(res, r == -ENOMEM ? 500 : 403);
 		return r;
 	}
 	const char *account = twilio_params_get(p, "AccountSid");
 	if (app->config->account_sid && (!account || strcmp(account, app->config->account_sid))) {
 		metrics_reject(METRICS_REJECT_ACCOUNT);
 		log_warn("webhook.rejected", LOG_STR("reason", "account_sid"), LOG_STR("path", req->path));
-		twiml_status(res, 403);
+		http_twiml_status(res, 403);
 		return -EPERM;
 	}
 	return 0;
@@ -184,7 +178,7 @@ static bool sane_addr(const char *s) {
 static void inbound_failed(const char *sid, int err, struct http_response *res) {
 	metrics_inc(METRICS_STORE_ERRORS);
 	log_error("inbound.failed", LOG_STR("sid", sid), LOG_INT("error", -err));
-	twiml_status(res, 503);
+	http_twiml_status(res, 503);
 }
 
 /* The TwiML answer for a routing result; the reply's status callbacks come back to us
@@ -199,7 +193,7 @@ static void answer(struct http_response *res, const char *org, const struct rout
 				(long long)out->outbound_id);
 	}
 	if (twilio_twiml_message(out->reply, with_action ? action : NULL, &xml) < 0) {
-		twiml_status(res, 500);
+		http_twiml_status(res, 500);
 		return;
 	}
 	http_text(res, 200, "text/xml; charset=utf-8", xml);
@@ -282,7 +276,7 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 	if (!sane_sid(sid) || !sane_addr(from) || (to && strlen(to) >= STORE_ADDR_SIZE)) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"));
-		twiml_status(res, 400);
+		http_twiml_status(res, 400);
 		goto out;
 	}
 	media = media_json(&p);
@@ -300,7 +294,7 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 		/* The writer stores it with the other messages of its batch. */
 		struct queued *q = calloc(1, sizeof(*q));
 		if (!q) {
-			twiml_status(res, 500);
+			http_twiml_status(res, 500);
 			goto out;
 		}
 		q->job.in = &q->in;
@@ -318,7 +312,7 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 	}
 	struct pending *later = calloc(1, sizeof(*later));
 	if (!later) {
-		twiml_status(res, 500);
+		http_twiml_status(res, 500);
 		goto out;
 	}
 	memcpy(later->org, org, sizeof(org));
@@ -379,7 +373,7 @@ void webhook_status(struct app *app, const struct http_request *req, struct http
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"),
 				LOG_STR("path", req->path));
-		twiml_status(res, 400);
+		http_twiml_status(res, 400);
 		goto out;
 	}
 	int r = router_status(app->router, ob, sane_sid(sid) ? sid : NULL, status,
@@ -390,7 +384,7 @@ void webhook_status(struct app *app, const struct http_request *req, struct http
 	} else if (r < 0) {
 		metrics_inc(METRICS_STORE_ERRORS);
 		log_error("status.failed", LOG_STR("sid", sid ? sid : ""), LOG_INT("error", -r));
-		twiml_status(res, 503);
+		http_twiml_status(res, 503);
 		goto out;
 	}
 	store_durable_wait(app->store);

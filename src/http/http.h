@@ -55,6 +55,8 @@ void http_json(struct http_response *res, int status, json_t *j);
 /* Takes over body (malloc'd, NUL-terminated). */
 void http_text(struct http_response *res, int status, const char *content_type, char *body);
 void http_empty(struct http_response *res, int status);
+/* Twilio reads TwiML even on errors: an empty <Response/> with the status. */
+void http_twiml_status(struct http_response *res, int status);
 
 struct http_server_options {
 	const char *listen; /* "127.0.0.1:8000", "[::1]:8000"; port 0 picks a free one */

@@ -147,9 +147,22 @@ static void answered(struct http_server *s) {
 	pthread_mutex_unlock(&s->mu);
 }
 
-static enum MHD_Result too_large(struct http_server *s, struct MHD_Connection *conn) {
+/* An error the server answers before any handler: TwiML on the webhooks (Twilio reads it),
+ * JSON elsewhere. */
+static void refuse(const char *target, struct http_response *res, int status, const char *code,
+		const char *message) {
+	static const char webhooks[] = "/sms-router/webhook/";
+	if (strncmp(target, webhooks, sizeof(webhooks) - 1) == 0) {
+		http_twiml_status(res, status);
+	} else {
+		http_json_error(res, status, code, message);
+	}
+}
+
+static enum MHD_Result too_large(struct http_server *s, const struct req_state *st,
+		struct MHD_Connection *conn) {
 	struct http_response res = {0};
-	http_json_error(&res, 413, "payload_too_large", "The request body is over 64 KiB.");
+	refuse(st->target, &res, 413, "payload_too_large", "The request body is over 64 KiB.");
 	metrics_request(METRICS_ROUTE_OTHER, 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
 	return send_response(s, conn, &res);
@@ -178,7 +191,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 				MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-			return too_large(s, conn);
+			return too_large(s, st, conn);
 		}
 		return MHD_YES;
 	}
@@ -209,7 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (st->too_big) {
-		return too_large(s, conn);
+		return too_large(s, st, conn);
 	}
 
 	/* The whole request is here. */
@@ -223,7 +236,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* It arrived on a kept-alive connection after the drain: nothing is stored, and
 		 * Twilio takes a 503 to the fallback URL. */
 		struct http_response res = {0};
-		http_json_error(&res, 503, "stopping", "The server is stopping.");
+		refuse(st->target, &res, 503, "stopping", "The server is stopping.");
 		metrics_request(METRICS_ROUTE_OTHER, 503);
 		return send_response(s, conn, &res);
 	}

@@ -456,11 +456,13 @@ class MalformedTest(WebhookTest):
         r = self.server.post_signed(self.server.sms_url, {}, raw_body=b"")
         self.assertEmptyTwiml(r, 400)
 
-    def test_body_over_64_kib_is_413_json(self):
-        _, phone = self.user()
+    def test_body_over_64_kib_is_413_twiml(self):
+        # Twilio reads TwiML on the webhooks, errors included (CONTRACT: HTTP endpoints).
+        u, phone = self.user()
         p = self.server.sms_params(phone, "remember " + "z" * (70 * 1024))
         r = self.server.post_signed(self.server.sms_url, p)
-        self.assertJsonError(r, 413)
+        self.assertEmptyTwiml(r, 413)
+        self.assertNothingStored(u["id"], phone)
 
     def test_body_just_under_64_kib_is_not_413(self):
         _, phone = self.user()
