@@ -242,6 +242,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	char *path = strdup(st->target);
 	if (!path) {
+		answered(s); /* it never reached a handler */
 		return MHD_NO;
 	}
 	char *q = strchr(path, '?');
