@@ -159,13 +159,12 @@ static void refuse(const char *target, struct http_response *res, int status, co
 	}
 }
 
-static enum MHD_Result too_large(struct http_server *s, const struct req_state *st,
-		struct MHD_Connection *conn) {
+static enum MHD_Result too_large(const struct req_state *st, struct MHD_Connection *conn) {
 	struct http_response res = {0};
 	refuse(st->target, &res, 413, "payload_too_large", "The request body is over 64 KiB.");
 	metrics_request(METRICS_ROUTE_OTHER, 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
-	return send_response(s, conn, &res);
+	return send_response(st->server, conn, &res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -191,7 +190,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 				MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-			return too_large(s, st, conn);
+			return too_large(st, conn);
 		}
 		return MHD_YES;
 	}
@@ -222,7 +221,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (st->too_big) {
-		return too_large(s, st, conn);
+		return too_large(st, conn);
 	}
 
 	/* The whole request is here. */

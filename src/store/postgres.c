@@ -485,8 +485,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_OUTBOUND_STATE] = "SELECT sid, status FROM sr_outbound_state($1)",
 };
 
-struct pg_store;
-
 struct conn {
 	struct store_conn link; /* first: the registry's */
 	PGconn *pg; /* NULL while disconnected */

@@ -247,8 +247,6 @@ static const char *const sql[ST_COUNT] = {
 			    "AND direction = 'outbound' AND created_at >= ?2",
 };
 
-struct sqlite_store;
-
 struct conn {
 	struct store_conn link; /* first: the registry's */
 	sqlite3 *db;
