@@ -28,6 +28,11 @@ enum store_sync {
 
 struct store_options {
 	enum store_sync sync;
+	/* SQLite's WAL, in pages; 0: the defaults. The checkpointer copies the WAL into the
+	 * database each time checkpoint_pages have been added, and past wal_cap_pages it
+	 * makes the next write start the file over. */
+	int checkpoint_pages;
+	int wal_cap_pages;
 };
 
 struct store_user { /* plain record, nothing to free */
