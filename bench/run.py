@@ -14,6 +14,9 @@ Settings (environment):
                    this many connections, default 64
   HALF             0: skip the half-load rounds (LIGHT_AT connections, each paced so
                    that together they offer half of smsrouter's measured rate)
+  FORGED           0: skip the forged rounds (LIGHT_AT connections against a second
+                   smsrouter on another port, where every signature fails: the HTTP and
+                   signature path alone, every request answered 403, nothing stored)
   WRK_THREADS      wrk -t, default 2
   SERVER_THREADS   SMSROUTER_THREADS and nginx worker_processes, default 2
   SMSROUTER_SQLITE_SYNC  passed to the server (unset: the product default, full)
@@ -64,6 +67,7 @@ ROUNDS = env_int("ROUNDS", 3)
 LIGHT_CONNS = env_int("LIGHT_CONNS", 4)
 LIGHT_AT = env_int("LIGHT_AT", 64)
 HALF = env_int("HALF", 1)
+FORGED = env_int("FORGED", 1)
 WRK_THREADS = env_int("WRK_THREADS", 2)
 SERVER_THREADS = env_int("SERVER_THREADS", 2)
 SYNC = os.environ.get("SMSROUTER_SQLITE_SYNC", "")
@@ -455,6 +459,9 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         " wrk's stop); replays %d -> %s" % (tag, counts["inbound"], state["ok200"], state["sent"],
                                             unanswered, state["replayed"],
                                             "OK" if check["ok"] else "MISMATCH"))
+    forged_pairs = []
+    if light and FORGED:
+        forged_pairs = forged_rounds(work, db, users, conns, corpus, theirs, raw, show, check)
     if not KEEP:
         remove_db(db)
     res = summarize(users, conns, pairs, hwm)
@@ -466,7 +473,47 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
         top = res["ours_rps"]
         hres.update({"half": True, "delay_ms": half_delay,
                      "load": hres["ours_rps"] / top if top else None})
-    return res, [x for x in (lres, hres) if x], check, perf_file
+    fres = summarize(users, conns, forged_pairs, hwm) if forged_pairs else None
+    if fres:
+        fres["forged"] = True
+    return res, [x for x in (lres, hres, fres) if x], check, perf_file
+
+
+def forged_rounds(work, db, users, conns, corpus, theirs, raw, show, check):
+    """The same requests to a second server on another port: the URL they were signed for
+    is not the one it serves, so every signature fails. What is left is the HTTP and
+    signature path alone (parse, HMAC-SHA1, a 403 answer), with no storage. The database
+    must not change."""
+    port = free_port()
+    srv = start_server(db, port, os.path.join(work, "server-%d-%d-forged.log" % (users, conns)))
+    url = "http://127.0.0.1:%d%s" % (port, PATH)
+    before = db_counts(db)
+    pairs = []
+    try:
+        wrk(url, conns, WARMUP, corpus.prefix, "-")
+        for rnd in range(1, ROUNDS + 1):
+            a = theirs(conns, DURATION, "forged", rnd)
+            cpu0 = cpu_seconds(srv.pid)
+            b = wrk(url, conns, DURATION, corpus.prefix, "-")
+            cpu1 = cpu_seconds(srv.pid)
+            b.update({"server": "smsrouter-forged", "users": users, "conns": conns,
+                      "phase": "forged", "round": rnd,
+                      "cpu_us_per_req": (cpu1 - cpu0) * 1e6 / b["requests"] if b["requests"] else None,
+                      "cpu_s": round(cpu1 - cpu0, 3)})
+            raw.append(b)
+            show(conns, rnd, a, b, "forged, every answer 403")
+            pairs.append((a, b))
+    finally:
+        stop_proc(srv)
+        started.remove(srv)
+    after = db_counts(db)
+    answered = sum(b["requests"] for _, b in pairs)
+    refused = sum(b["non2xx"] for _, b in pairs)
+    check["forged_ok"] = before == after and refused == answered
+    check["ok"] = check["ok"] and check["forged_ok"]
+    log("  [%d users, %d conns] forged: %d answered, %d of them 403 or other non-2xx; database "
+        "%s" % (users, conns, answered, refused, "unchanged" if before == after else "CHANGED"))
+    return pairs
 
 
 def summarize(users, conns, pairs, hwm_kb):
@@ -569,6 +616,8 @@ def label(r):
         return " (light)"
     if r.get("half"):
         return " (half load: %.0f %%)" % (100 * r["load"]) if r.get("load") else " (half load)"
+    if r.get("forged"):
+        return " (forged: all 403, no storage)"
     return ""
 
 
@@ -589,7 +638,8 @@ def table(rows):
 
 
 def targets(results, imports):
-    main = {(r["users"], r["conns"]): r for r in results if not r.get("light") and not r.get("half")}
+    main = {(r["users"], r["conns"]): r for r in results
+            if not r.get("light") and not r.get("half") and not r.get("forged")}
     out = []
 
     def add(name, value, goal, ok, note=""):
@@ -611,6 +661,10 @@ def targets(results, imports):
                 r["conns"], "{:,}".format(r["users"])),
                 "%.2f ms at %.0f %% load (nginx %.2f ms at the same pacing)" % (
                     r["ours_p99_ms"], 100 * (r["load"] or 0), r["nginx_p99_ms"]), "-", None)
+    for r in results:
+        if r.get("forged"):
+            add("forged requests (HTTP + signature, no storage) @%d conns, %s users (reported)" % (
+                r["conns"], "{:,}".format(r["users"])), "%.3f x nginx" % r["ratio"], "-", None)
     if big and small:
         q = big["ours_rps"] / small["ours_rps"]
         add("1M-user throughput within 10% of 10k-user (@64)", "%.3f" % q, ">= 0.90", q >= 0.9)
@@ -656,7 +710,10 @@ def report(meta, results, imports, checks, tgt, perf_file, raw):
           "above it, each waiting a random time (mean %s) after each answer, so that together "
           "they offer about half of smsrouter's median rate in that row; the percentage is the "
           "rate smsrouter then answered, as a share of that median. nginx gets the same pacing "
-          "(so it answers about the same rate, far below its own maximum)." % (
+          "(so it answers about the same rate, far below its own maximum). forged: the same "
+          "requests to a second smsrouter on another port, so that every signature fails and "
+          "every answer is 403: the HTTP and signature path alone, nothing stored (the "
+          "database is checked unchanged)." % (
               LIGHT_CONNS, ", ".join("%.1f ms" % r["delay_ms"] for r in results if r.get("half"))
               or "-"), "",
           "## Import", ""]
@@ -690,7 +747,8 @@ def report(meta, results, imports, checks, tgt, perf_file, raw):
 
 
 def headline(results):
-    main = {(r["users"], r["conns"]): r for r in results if not r.get("light") and not r.get("half")}
+    main = {(r["users"], r["conns"]): r for r in results
+            if not r.get("light") and not r.get("half") and not r.get("forged")}
     r = main.get((1000000, 64))
     if r:
         return "throughput ratio smsrouter/nginx @64 conns, 1M users: %.2f (median of %d%s)" % (
@@ -722,7 +780,8 @@ def main():
     t_start = time.time()
     est = len(USERS) * (len(CONNS) * (WARMUP + 1 + 2 * ROUNDS * DURATION + 2)
                         + (2 * ROUNDS * DURATION if LIGHT_CONNS and LIGHT_AT in CONNS else 0)
-                        + (2 * ROUNDS * DURATION if HALF and LIGHT_AT in CONNS else 0))
+                        + (2 * ROUNDS * DURATION if HALF and LIGHT_AT in CONNS else 0)
+                        + (2 * ROUNDS * DURATION + WARMUP if FORGED and LIGHT_AT in CONNS else 0))
     log("bench: users %s, connections %s, %d rounds of %d s, light load %s; about %d min; work dir %s"
         % (USERS, CONNS, ROUNDS, DURATION, LIGHT_CONNS if LIGHT_CONNS and LIGHT_AT in CONNS else "off",
            round(est / 60.0 + 0.5), work))
@@ -745,7 +804,7 @@ def main():
             corpus.grow(100000)
             corpora[users] = corpus
             for conns in CONNS:
-                light = bool(LIGHT_CONNS or HALF) and conns == LIGHT_AT
+                light = bool(LIGHT_CONNS or HALF or FORGED) and conns == LIGHT_AT
                 perf = PERF and ui == len(USERS) - 1 and conns == (LIGHT_AT if LIGHT_AT in CONNS else CONNS[-1])
                 res, extra, check, pf = run_config(work, users, conns, corpus, pristine, ngx,
                                                   ngx_port, port, raw, light, perf)
