@@ -375,12 +375,13 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	} else if (opted_out) {
 		outcome = ROUTER_BLOCKED;
 		status = "opted_out";
+	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
+		/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
+		outcome = ROUTER_RATE_LIMITED;
+		status = "rate_limited";
 	} else if (word == 'h') {
 		outcome = ROUTER_HELP;
 		status = "help";
-	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
-		outcome = ROUTER_RATE_LIMITED;
-		status = "rate_limited";
 	} else if (known && r->budget > 0 && (e = budget_spent(r, user.id)) != 0) {
 		if (e < 0) {
 			return e;
