@@ -107,7 +107,8 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags);
 
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
- * ErrorCode 21610 marks the recipient `to` opted out. -ENOENT, -EIO. */
+ * ErrorCode 21610 marks the recipient `to` opted out (if it is E.164), even when the
+ * message is unknown. -ENOENT (unknown message; the opt-out is stored), -EIO. */
 int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
 		const char *error_code, const char *to);
 

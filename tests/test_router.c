@@ -746,6 +746,28 @@ static void test_status_of_unknown_message_is_enoent(void **state) {
 	assert_int_equal(router_status(f->r, 987654, NULL, "delivered", NULL, ADA_PHONE), -ENOENT);
 }
 
+static void test_status_error_21610_of_unknown_message_still_opts_out(void **state) {
+	struct fixture *f = *state;
+
+	/* A To that is not E.164 is ignored: nothing is stored under it. */
+	assert_int_equal(router_status(f->r, 0, "SMnosuch1", "failed", "21610",
+	                                 "whatsapp:" BOB_PHONE),
+	                 -ENOENT);
+	assert_false(opted_out(f, "whatsapp:" BOB_PHONE));
+	assert_false(opted_out(f, BOB_PHONE));
+
+	assert_int_equal(router_status(f->r, 0, "SMnosuch2", "failed", "21610", ADA_PHONE), -ENOENT);
+	assert_true(opted_out(f, ADA_PHONE));
+	assert_int_equal(router_status(f->r, 987654, NULL, "undelivered", "21610", BOB_PHONE),
+	                 -ENOENT);
+	assert_true(opted_out(f, BOB_PHONE));
+
+	struct router_result res = route(f, NULL, ADA_PHONE, "remember z");
+	assert_outcome(&res, ROUTER_BLOCKED, "after 21610 of an unknown message");
+	assert_reply(&res, NULL, "after 21610 of an unknown message");
+	assert_int_equal(notes_of(f, &f->ada), 0);
+}
+
 /* ---- cost controls ---- */
 
 static void test_daily_segment_budget_stops_routing_once_spent(void **state) {
@@ -1264,6 +1286,7 @@ int main(void) {
 		FIXTURE(test_reply_of_exactly_1600_characters_is_kept_whole),
 		FIXTURE(test_status_error_21610_marks_the_number_opted_out),
 		FIXTURE(test_status_of_unknown_message_is_enoent),
+		FIXTURE(test_status_error_21610_of_unknown_message_still_opts_out),
 		FIXTURE(test_daily_segment_budget_stops_routing_once_spent),
 		FIXTURE(test_reply_segment_cap_cuts_the_reply_to_fit),
 		FIXTURE(test_smart_encoding_replaces_look_alikes_only_when_all_become_gsm7),
