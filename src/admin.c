@@ -258,6 +258,11 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 
 void admin_phone_delete(struct app *app, const struct http_request *req,
 		struct http_response *res) {
+	/* Refuse first: a number nobody can own is bad input, not a missing phone. */
+	if (!phone_is_valid(req->params[1])) {
+		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		return;
+	}
 	int r = store_phone_remove(app->store, req->params[0], req->params[1]);
 	if (r < 0) {
 		store_error(res, r, "That user does not have that phone number.");

@@ -240,6 +240,17 @@ class AdminUsersTest(ServerTest):
         self.assertJsonError(r, 404)
         self.assertEqual(self.server.user_by_phone(b["phones"][0]).json()["id"], b["id"])
 
+    def test_remove_invalid_phone_is_422_like_the_lookup(self):
+        u = self.server.add_user("Ann", [new_phone()])
+        lookup = self.assertJsonError(self.server.admin("GET", "/users?phone=garbage"), 422)
+        for seg in ["garbage", "15550100101", q("+1"), q("+0155501001"), q("+1555010010a"),
+                    q("+1 555 010 0101"), q("tel:+15550100101")]:
+            for uid in [u["id"], "f" * 32]:  # validated before the user is looked up
+                with self.subTest(phone=seg, user=uid):
+                    r = self.server.admin("DELETE", "/users/%s/phones/%s" % (uid, seg))
+                    self.assertEqual(self.assertJsonError(r, 422), lookup)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json(), u)
+
     def test_delete_user_is_204_then_404(self):
         u = self.server.add_user("Ann", [new_phone()])
         r = self.server.admin("DELETE", "/users/" + u["id"])
