@@ -188,6 +188,20 @@ class AdminUsersTest(ServerTest):
         self.assertEqual(sorted(j["phones"]), sorted(u["phones"] + [p]))
         self.assertEqual(self.server.user_by_phone(p).json()["id"], u["id"])
 
+    def test_phones_keep_the_order_given_and_an_added_one_comes_last(self):
+        phones = ["+15559999999", "+15551111111", "+15555555555"]
+        r = self.server.admin("POST", "/users", {"name": "Ann", "phones": phones})
+        self.assertEqual(r.status, 201, r.body)
+        u = r.json()
+        self.assertEqual(u["phones"], phones)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"], phones)
+        self.assertEqual(self.server.user_by_phone(phones[1]).json()["phones"], phones)
+        r = self.server.admin("POST", "/users/%s/phones" % u["id"], {"phone": "+15550000000"})
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(r.json()["phones"], phones + ["+15550000000"])
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"],
+                         phones + ["+15550000000"])
+
     def test_added_phone_is_routed_to_the_user(self):
         u = self.server.add_user("Ann", [new_phone()])
         self.server.say(u["phones"][0], "remember shared")
