@@ -310,16 +310,37 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 struct usage_ctx {
 	json_t *users;
 	const struct sms_price *price;
+	bool detail;
 	struct store_usage_row total;
 };
 
-static json_t *usage_entry(const struct sms_price *price, const struct store_usage_row *u) {
+/* One usage entry: the contract's {"user_id" (unless NULL), "inbound", "outbound",
+ * "segments", "cost"}, and with detail the cost-control counts too. */
+static json_t *usage_entry(const struct sms_price *price, const char *user_id,
+		const struct store_usage_row *u, bool detail) {
 	char cost[64];
 	sms_cost_format(price, u->segments, cost, sizeof(cost));
-	return json_pack("{s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "inbound", (json_int_t)u->inbound,
-			"outbound", (json_int_t)u->outbound, "segments", (json_int_t)u->segments,
-			"cost", cost, "over_budget", (json_int_t)u->over_budget, "truncated",
-			(json_int_t)u->truncated, "smart_encoded", (json_int_t)u->smart_encoded);
+	json_t *e = json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)u->inbound, "outbound",
+			(json_int_t)u->outbound, "segments", (json_int_t)u->segments, "cost", cost);
+	if (e && user_id) {
+		/* First, as the contract lists it. */
+		json_t *id = json_pack("{s:s}", "user_id", user_id);
+		if (!id || json_object_update(id, e) < 0) {
+			json_decref(id);
+			id = NULL;
+		}
+		json_decref(e);
+		e = id;
+	}
+	if (e && detail &&
+			(json_object_set_new(e, "over_budget", json_integer(u->over_budget)) < 0 ||
+					json_object_set_new(e, "truncated", json_integer(u->truncated)) < 0 ||
+					json_object_set_new(e, "smart_encoded",
+							json_integer(u->smart_encoded)) < 0)) {
+		json_decref(e);
+		e = NULL;
+	}
+	return e;
 }
 
 static int add_usage(void *ctx, const struct store_usage_row *row) {
@@ -333,17 +354,16 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
-	json_t *e = usage_entry(u->price, row);
-	if (!e || json_object_set_new(e, "user_id", json_string(row->user_id)) < 0) {
-		json_decref(e);
+	json_t *e = usage_entry(u->price, row->user_id, row, u->detail);
+	if (!e) {
 		return -ENOMEM;
 	}
 	return json_array_append_new(u->users, e) == 0 ? 0 : -ENOMEM;
 }
 
-int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
-		const char *currency, json_t **ret) {
-	struct usage_ctx u = {.users = json_array(), .price = price};
+int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, bool detail, json_t **ret) {
+	struct usage_ctx u = {.users = json_array(), .price = price, .detail = detail};
 	char when[IDS_TIME_SIZE];
 
 	if (!u.users) {
@@ -356,7 +376,7 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	}
 	ids_time_format(since, when);
 	json_t *j = json_pack("{s:s,s:s,s:o,s:o}", "since", when, "currency", currency, "users",
-			u.users, "total", usage_entry(price, &u.total));
+			u.users, "total", usage_entry(price, NULL, &u.total, detail));
 	if (!j) {
 		return -ENOMEM;
 	}
@@ -364,10 +384,23 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	return 0;
 }
 
+int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, json_t **ret) {
+	return admin_usage_json_detail(s, since, price, currency, true, ret);
+}
+
 void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res) {
 	const char *q = http_query(req, "since");
+	const char *d = http_query(req, "detail");
 	int64_t since = ids_now() - DEFAULT_USAGE_DAYS * 86400;
 	json_t *j;
+
+	/* The contract's shape unless the cost-control counts are asked for. */
+	if (d && strcmp(d, "0") != 0 && strcmp(d, "1") != 0) {
+		http_json_error(res, 400, "bad_detail", "detail must be 0 or 1.");
+		return;
+	}
+	bool detail = d && strcmp(d, "1") == 0;
 
 	if (q) {
 		char t[64];
@@ -384,8 +417,8 @@ void admin_usage_get(struct app *app, const struct http_request *req, struct htt
 			return;
 		}
 	}
-	int r = admin_usage_json(app->store, since, &app->config->segment_price,
-			app->config->currency, &j);
+	int r = admin_usage_json_detail(app->store, since, &app->config->segment_price,
+			app->config->currency, detail, &j);
 	if (r < 0) {
 		store_error(res, r, "");
 		return;

@@ -450,6 +450,43 @@ class AdminUsageTest(ServerTest):
         self.assertUsage(j["total"], {"inbound": 3, "outbound": 3, "segments": 6,
                                       "cost": "0.0498"})
 
+    def test_usage_has_exactly_the_contract_keys(self):
+        p = new_phone()
+        a = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        self.server.say(new_phone(), "hi")  # an unknown sender: in the total only
+        for query in ["?since=2000-01-01T00:00:00Z", "", "?since=2000-01-01T00:00:00Z&detail=0"]:
+            with self.subTest(query=query):
+                r = self.server.admin("GET", "/usage" + query)
+                self.assertEqual(r.status, 200, r.body)
+                j = r.json()
+                self.assertEqual(set(j), {"since", "currency", "users", "total"})
+                self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
+                                               "segments": 2, "cost": "0.0166"}])
+                self.assertEqual(j["total"], {"inbound": 2, "outbound": 2, "segments": 4,
+                                              "cost": "0.0332"})
+
+    def test_usage_detail_adds_the_cost_control_counts(self):
+        p = new_phone()
+        a = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        r = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1")
+        self.assertEqual(r.status, 200, r.body)
+        j = r.json()
+        self.assertEqual(set(j), {"since", "currency", "users", "total"})
+        self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
+                                       "segments": 2, "cost": "0.0166", "over_budget": 0,
+                                       "truncated": 0, "smart_encoded": 0}])
+        self.assertEqual(j["total"], {"inbound": 1, "outbound": 1, "segments": 2,
+                                      "cost": "0.0166", "over_budget": 0, "truncated": 0,
+                                      "smart_encoded": 0})
+
+    def test_usage_bad_detail_is_400(self):
+        for d in ["yes", "2", "", "true"]:
+            with self.subTest(detail=d):
+                r = self.server.admin("GET", "/usage?detail=" + q(d))
+                self.assertEqual(self.assertJsonError(r, 400)["error"], "bad_detail")
+
     def test_usage_counts_inbound_segments_from_twilio(self):
         p = new_phone()
         a = self.server.add_user("Ann", [p])
