@@ -82,7 +82,6 @@ enum st {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
-	ST_PING,
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
@@ -155,7 +154,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_PING] = "SELECT 1",
 	[ST_SAVEPOINT] = "SAVEPOINT nested",
 	[ST_RELEASE] = "RELEASE nested",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO nested",
@@ -1660,15 +1658,30 @@ static void flusher_stop(struct sqlite_store *q) {
 	q->wal_fd = -1;
 }
 
+/* Reads a real table page (the users table's root; no row on an empty table is fine), not
+ * just the library as "SELECT 1" did. */
+#define PING_SQL "SELECT 1 FROM users LIMIT 1"
+#define PING_BUSY_MS 2000
+
+/* Through a connection of its own, opened for this call: a thread's connection may answer
+ * from its page cache pages the file no longer holds (a file damaged or deleted under us,
+ * which every other request would then fail on). Not created if missing. */
 static int sq_ping(struct store *s) {
 	struct sqlite_store *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, ST_PING);
-	if (!st) {
-		return -EIO;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	int rc = sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, PING_BUSY_MS);
+		rc = sqlite3_prepare_v2(db, PING_SQL, -1, &st, NULL);
 	}
-	int rc = sqlite3_step(st);
-	done(st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db); /* also after a failed open, which still gives a handle */
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int sq_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones) {

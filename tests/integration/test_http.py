@@ -8,7 +8,7 @@ import urllib.parse
 
 from twilio.request_validator import RequestValidator
 
-from harness import AUTH_TOKEN, ServerTest, new_phone, twiml_message
+from harness import AUTH_TOKEN, ServerTest, new_phone, requires_sqlite, twiml_message
 
 
 class RoutingTest(ServerTest):
@@ -163,6 +163,25 @@ class HealthTest(ServerTest):
     def test_ready_is_200(self):
         r = self.server.request("GET", "/ready")
         self.assertEqual(r.status, 200)
+
+    @requires_sqlite
+    def test_ready_is_503_once_the_database_file_is_damaged(self):
+        # One HTTP thread: its store connection, warmed before the damage, answers /ready.
+        srv = self.make_server(env={"SMSROUTER_THREADS": "1"})
+        phone = new_phone()
+        srv.add_user("Ann", [phone])
+        self.assertIsNotNone(srv.say(phone, "recall"))
+        srv.restart()  # the stop checkpoints: everything is in the file now
+        self.assertEqual(srv.user_by_phone(phone).status, 200)
+        self.assertEqual(srv.request("GET", "/ready").status, 200)
+        # The test's own database, in its temporary directory: its first 8 KiB overwritten.
+        with open(srv.db_path, "r+b") as f:
+            f.write(b"\xa5" * 8192)
+        for _ in range(3):
+            r = srv.request("GET", "/ready")
+            self.assertJsonError(r, 503)
+            self.assertEqual(r.json()["error"], "store_unavailable")
+        self.assertEqual(srv.request("GET", "/health").status, 200)
 
     def test_metrics_expose_requests_and_messages(self):
         phone = new_phone()

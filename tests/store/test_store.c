@@ -1165,6 +1165,37 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	assert_phones(f->s, a.id, after_add, 3);
 }
 
+static void test_sqlite_ping_reads_the_file_not_a_cache(void **state) {
+	struct fixture *f = *state;
+	struct store_user a, got;
+	const char *path = f->url + strlen("sqlite:");
+	char junk[8192];
+
+	if (on_postgres()) {
+		skip();
+	}
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	/* Closing checkpoints: the file holds everything, and the new handle reads it. */
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_user_get(f->s, a.id, &got), 0);
+	assert_int_equal(store_ping(f->s), 0);
+
+	/* The first 8 KiB of the test's own file overwritten: the header and the first pages. */
+	memset(junk, 0xa5, sizeof(junk));
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(store_ping(f->s), -EIO);
+
+	/* Gone altogether (the open handles keep the old inode): not created anew. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_ping(f->s), -EIO);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 static void test_open_refuses_an_unknown_scheme(void **state) {
 	(void)state;
 	struct store *s = NULL;
@@ -1345,6 +1376,7 @@ int main(void) {
 		FIXTURE(test_counts_follow_users_and_phones),
 		FIXTURE(test_schema_version_is_current_and_ping_answers),
 		FIXTURE(test_sqlite_migration_2_keeps_old_phones_in_their_old_order),
+		FIXTURE(test_sqlite_ping_reads_the_file_not_a_cache),
 		FIXTURE(test_open_refuses_an_unknown_scheme),
 		FIXTURE(test_reopening_the_file_keeps_the_data),
 		FIXTURE(test_concurrent_writers_on_one_handle_lose_nothing),
