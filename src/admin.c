@@ -76,6 +76,12 @@ static void store_error(struct http_response *res, int r, const char *what) {
 	}
 }
 
+/* One answer wherever a phone in a path, query or body is not E.164. */
+static void invalid_phone(struct http_response *res) {
+	http_json_error(res, 422, "invalid_phone",
+			"The phone must be E.164: '+' then 8 to 15 digits.");
+}
+
 static json_t *parse_body(const struct http_request *req, struct http_response *res) {
 	json_error_t err;
 	json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
@@ -207,7 +213,7 @@ void admin_users_get(struct app *app, const struct http_request *req, struct htt
 	}
 	query_phone(q, phone, sizeof(phone));
 	if (!phone_is_valid(phone)) {
-		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		invalid_phone(res);
 		return;
 	}
 	int r = store_user_by_phone(app->store, phone, &u);
@@ -242,7 +248,7 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 	if (!ph) {
 		http_json_error(res, 400, "bad_phone", "\"phone\" must be a string.");
 	} else if (!phone_is_valid(ph)) {
-		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		invalid_phone(res);
 	} else {
 		int r = store_phone_add(app->store, req->params[0], ph);
 		if (r < 0) {
@@ -260,7 +266,7 @@ void admin_phone_delete(struct app *app, const struct http_request *req,
 		struct http_response *res) {
 	/* Refuse first: a number nobody can own is bad input, not a missing phone. */
 	if (!phone_is_valid(req->params[1])) {
-		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		invalid_phone(res);
 		return;
 	}
 	int r = store_phone_remove(app->store, req->params[0], req->params[1]);

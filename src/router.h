@@ -1,7 +1,8 @@
 #pragma once
 /* router: the decision for one inbound message, in a fixed order: dedupe by MessageSid,
- * opt-out / opt-in words, phone → user, rate limit (which help words obey too), store the
- * inbound (committed), the help text or the user's agent, store the reply. No HTTP and no SQL in it. */
+ * opt-out / opt-in words, phone → user, rate limit (help words obey it too), store the
+ * inbound (committed), the help text or the user's agent, store the reply. No HTTP and no
+ * SQL in it. */
 #include <stdbool.h>
 #include <stdint.h>
 
