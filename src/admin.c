@@ -76,6 +76,12 @@ static void store_error(struct http_response *res, int r, const char *what) {
 	}
 }
 
+/* One answer wherever a phone in a path, query or body is not E.164. */
+static void invalid_phone(struct http_response *res) {
+	http_json_error(res, 422, "invalid_phone",
+			"The phone must be E.164: '+' then 8 to 15 digits.");
+}
+
 static json_t *parse_body(const struct http_request *req, struct http_response *res) {
 	json_error_t err;
 	json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
@@ -207,7 +213,7 @@ void admin_users_get(struct app *app, const struct http_request *req, struct htt
 	}
 	query_phone(q, phone, sizeof(phone));
 	if (!phone_is_valid(phone)) {
-		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		invalid_phone(res);
 		return;
 	}
 	int r = store_user_by_phone(app->store, phone, &u);
@@ -242,7 +248,7 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 	if (!ph) {
 		http_json_error(res, 400, "bad_phone", "\"phone\" must be a string.");
 	} else if (!phone_is_valid(ph)) {
-		http_json_error(res, 422, "invalid_phone", "The phone must be E.164: '+' then 8 to 15 digits.");
+		invalid_phone(res);
 	} else {
 		int r = store_phone_add(app->store, req->params[0], ph);
 		if (r < 0) {
@@ -258,6 +264,11 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 
 void admin_phone_delete(struct app *app, const struct http_request *req,
 		struct http_response *res) {
+	/* Refuse first: a number nobody can own is bad input, not a missing phone. */
+	if (!phone_is_valid(req->params[1])) {
+		invalid_phone(res);
+		return;
+	}
 	int r = store_phone_remove(app->store, req->params[0], req->params[1]);
 	if (r < 0) {
 		store_error(res, r, "That user does not have that phone number.");
@@ -305,16 +316,37 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 struct usage_ctx {
 	json_t *users;
 	const struct sms_price *price;
+	bool detail;
 	struct store_usage_row total;
 };
 
-static json_t *usage_entry(const struct sms_price *price, const struct store_usage_row *u) {
+/* One usage entry: the contract's {"user_id" (unless NULL), "inbound", "outbound",
+ * "segments", "cost"}, and with detail the cost-control counts too. */
+static json_t *usage_entry(const struct sms_price *price, const char *user_id,
+		const struct store_usage_row *u, bool detail) {
 	char cost[64];
 	sms_cost_format(price, u->segments, cost, sizeof(cost));
-	return json_pack("{s:I,s:I,s:I,s:s,s:I,s:I,s:I}", "inbound", (json_int_t)u->inbound,
-			"outbound", (json_int_t)u->outbound, "segments", (json_int_t)u->segments,
-			"cost", cost, "over_budget", (json_int_t)u->over_budget, "truncated",
-			(json_int_t)u->truncated, "smart_encoded", (json_int_t)u->smart_encoded);
+	json_t *e = json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)u->inbound, "outbound",
+			(json_int_t)u->outbound, "segments", (json_int_t)u->segments, "cost", cost);
+	if (e && user_id) {
+		/* First, as the contract lists it. */
+		json_t *id = json_pack("{s:s}", "user_id", user_id);
+		if (!id || json_object_update(id, e) < 0) {
+			json_decref(id);
+			id = NULL;
+		}
+		json_decref(e);
+		e = id;
+	}
+	if (e && detail &&
+			(json_object_set_new(e, "over_budget", json_integer(u->over_budget)) < 0 ||
+					json_object_set_new(e, "truncated", json_integer(u->truncated)) < 0 ||
+					json_object_set_new(e, "smart_encoded",
+							json_integer(u->smart_encoded)) < 0)) {
+		json_decref(e);
+		e = NULL;
+	}
+	return e;
 }
 
 static int add_usage(void *ctx, const struct store_usage_row *row) {
@@ -328,17 +360,16 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
-	json_t *e = usage_entry(u->price, row);
-	if (!e || json_object_set_new(e, "user_id", json_string(row->user_id)) < 0) {
-		json_decref(e);
+	json_t *e = usage_entry(u->price, row->user_id, row, u->detail);
+	if (!e) {
 		return -ENOMEM;
 	}
 	return json_array_append_new(u->users, e) == 0 ? 0 : -ENOMEM;
 }
 
-int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
-		const char *currency, json_t **ret) {
-	struct usage_ctx u = {.users = json_array(), .price = price};
+int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, bool detail, json_t **ret) {
+	struct usage_ctx u = {.users = json_array(), .price = price, .detail = detail};
 	char when[IDS_TIME_SIZE];
 
 	if (!u.users) {
@@ -351,7 +382,7 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	}
 	ids_time_format(since, when);
 	json_t *j = json_pack("{s:s,s:s,s:o,s:o}", "since", when, "currency", currency, "users",
-			u.users, "total", usage_entry(price, &u.total));
+			u.users, "total", usage_entry(price, NULL, &u.total, detail));
 	if (!j) {
 		return -ENOMEM;
 	}
@@ -359,10 +390,23 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	return 0;
 }
 
+int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, json_t **ret) {
+	return admin_usage_json_detail(s, since, price, currency, true, ret);
+}
+
 void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res) {
 	const char *q = http_query(req, "since");
+	const char *d = http_query(req, "detail");
 	int64_t since = ids_now() - DEFAULT_USAGE_DAYS * 86400;
 	json_t *j;
+
+	/* The contract's shape unless the cost-control counts are asked for. */
+	if (d && strcmp(d, "0") != 0 && strcmp(d, "1") != 0) {
+		http_json_error(res, 400, "bad_detail", "detail must be 0 or 1.");
+		return;
+	}
+	bool detail = d && strcmp(d, "1") == 0;
 
 	if (q) {
 		char t[64];
@@ -379,8 +423,8 @@ void admin_usage_get(struct app *app, const struct http_request *req, struct htt
 			return;
 		}
 	}
-	int r = admin_usage_json(app->store, since, &app->config->segment_price,
-			app->config->currency, &j);
+	int r = admin_usage_json_detail(app->store, since, &app->config->segment_price,
+			app->config->currency, detail, &j);
 	if (r < 0) {
 		store_error(res, r, "");
 		return;

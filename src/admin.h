@@ -39,6 +39,11 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 /* The contract's JSON shapes; new references (NULL on ENOMEM). */
 json_t *admin_user_json(const struct store_user *u);
 json_t *admin_message_json(const struct store_message *m);
-/* Usage since since: per user and total. -EIO, -ENOMEM. */
+/* Usage since since, per user and total: exactly the contract's shape, plus (with detail)
+ * each entry's cost-control counts "over_budget", "truncated" and "smart_encoded" (the
+ * API's ?detail=1). -EIO, -ENOMEM. */
+int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_price *price,
+		const char *currency, bool detail, json_t **ret);
+/* The same with detail, as `smsrouter usage` prints it. */
 int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
 		const char *currency, json_t **ret);

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "phone.h"
 #include "sms/sms.h"
 #include "wait.h"
 
@@ -375,12 +376,13 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	} else if (opted_out) {
 		outcome = ROUTER_BLOCKED;
 		status = "opted_out";
+	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
+		/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
+		outcome = ROUTER_RATE_LIMITED;
+		status = "rate_limited";
 	} else if (word == 'h') {
 		outcome = ROUTER_HELP;
 		status = "help";
-	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
-		outcome = ROUTER_RATE_LIMITED;
-		status = "rate_limited";
 	} else if (known && r->budget > 0 && (e = budget_spent(r, user.id)) != 0) {
 		if (e < 0) {
 			return e;
@@ -612,16 +614,21 @@ int router_status(struct router *r, int64_t outbound_id, const char *sid, const 
 		const char *error_code, const char *to) {
 	bool changed = false;
 	int e = store_status_update(r->store, outbound_id, sid, status, error_code, &changed);
-	if (e < 0) {
+	if (e < 0 && e != -ENOENT) {
 		return e;
 	}
-	/* 21610: the recipient has opted out (STOP); never send to it again until START. */
-	if (error_code && strcmp(error_code, "21610") == 0 && to && *to) {
-		e = store_optout_set(r->store, to, true);
-		if (e < 0) {
-			return e;
+	/* 21610: the recipient has opted out (STOP); never send to it again until START. It
+	 * holds for the number even when the message is not ours (sent by another system on
+	 * this account, or deleted with its user). */
+	if (error_code && strcmp(error_code, "21610") == 0 && phone_is_valid(to)) {
+		int o = store_optout_set(r->store, to, true);
+		if (o < 0) {
+			return o;
 		}
 		log_info("status.opted_out", LOG_PHONE("to", to));
+	}
+	if (e < 0) {
+		return e;
 	}
 	metrics_inc(METRICS_STATUS_CALLBACKS);
 	log_info("status.update", LOG_STR("sid", sid ? sid : ""), LOG_INT("outbound", outbound_id),

@@ -1,7 +1,8 @@
 #pragma once
 /* router: the decision for one inbound message, in a fixed order: dedupe by MessageSid,
- * opt-out / opt-in / help words, phone → user, rate limit, store the inbound (committed),
- * the user's agent, store the reply. No HTTP and no SQL in it. */
+ * opt-out / opt-in words, phone → user, rate limit (help words obey it too), store the
+ * inbound (committed), the help text or the user's agent, store the reply. No HTTP and no
+ * SQL in it. */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -107,7 +108,8 @@ int router_inbound(struct router *r, const struct router_inbound *in,
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags);
 
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
- * ErrorCode 21610 marks the recipient `to` opted out. -ENOENT, -EIO. */
+ * ErrorCode 21610 marks the recipient `to` opted out (if it is E.164), even when the
+ * message is unknown. -ENOENT (unknown message; the opt-out is stored), -EIO. */
 int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
 		const char *error_code, const char *to);
 

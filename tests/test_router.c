@@ -571,6 +571,45 @@ static void test_stop_and_start_are_honoured_over_the_rate_limit(void **state) {
 	ratelimit_destroy(rl);
 }
 
+static void test_help_counts_against_and_obeys_the_rate_limit(void **state) {
+	struct fixture *f = *state;
+	struct ratelimit *rl = NULL;
+	struct router *r = NULL;
+	const struct router_options o = {.onboarding_text = ONBOARDING, .help_text = HELP};
+
+	assert_int_equal(ratelimit_create(2, 60, &rl), 0);
+	assert_int_equal(router_create(f->s, f->a, rl, &o, &r), 0);
+
+	/* Two help words use up the limit... */
+	struct router_result res = route_on(f, r, NULL, ADA_PHONE, "HELP", NULL);
+	assert_outcome(&res, ROUTER_HELP, "1st HELP");
+	assert_reply(&res, HELP, "1st HELP");
+	res = route_on(f, r, NULL, ADA_PHONE, "info", NULL);
+	assert_outcome(&res, ROUTER_HELP, "2nd INFO");
+	assert_reply(&res, HELP, "2nd INFO");
+	/* ...so an ordinary message is over it, */
+	res = route_on(f, r, NULL, ADA_PHONE, "remember x", NULL);
+	assert_outcome(&res, ROUTER_RATE_LIMITED, "message after two helps");
+	assert_reply(&res, NULL, "message after two helps");
+	/* and so are help words and Twilio's OptOutType=HELP: no help text. */
+	res = route_on(f, r, NULL, ADA_PHONE, "HELP", NULL);
+	assert_outcome(&res, ROUTER_RATE_LIMITED, "HELP over limit");
+	assert_reply(&res, NULL, "HELP over limit");
+	struct newest m = newest_of(f, &f->ada);
+	assert_int_equal(m.direction[0], STORE_INBOUND);
+	assert_string_equal(m.body[0], "HELP");
+	assert_string_equal(m.status[0], "rate_limited");
+	res = route_on(f, r, NULL, ADA_PHONE, "anything", "HELP");
+	assert_outcome(&res, ROUTER_RATE_LIMITED, "OptOutType HELP over limit");
+	assert_reply(&res, NULL, "OptOutType HELP over limit");
+	res = route_on(f, r, NULL, STRANGER, "HELP", NULL);
+	assert_outcome(&res, ROUTER_HELP, "another sender's HELP");
+	assert_reply(&res, HELP, "another sender's HELP");
+
+	router_destroy(r);
+	ratelimit_destroy(rl);
+}
+
 /* ---- reply length ---- */
 
 /* Number of code points of valid UTF-8 s, or -1 if s is not valid UTF-8. */
@@ -705,6 +744,28 @@ static void test_status_of_unknown_message_is_enoent(void **state) {
 
 	assert_int_equal(router_status(f->r, 0, "SMnosuch", "delivered", NULL, ADA_PHONE), -ENOENT);
 	assert_int_equal(router_status(f->r, 987654, NULL, "delivered", NULL, ADA_PHONE), -ENOENT);
+}
+
+static void test_status_error_21610_of_unknown_message_still_opts_out(void **state) {
+	struct fixture *f = *state;
+
+	/* A To that is not E.164 is ignored: nothing is stored under it. */
+	assert_int_equal(router_status(f->r, 0, "SMnosuch1", "failed", "21610",
+	                                 "whatsapp:" BOB_PHONE),
+	                 -ENOENT);
+	assert_false(opted_out(f, "whatsapp:" BOB_PHONE));
+	assert_false(opted_out(f, BOB_PHONE));
+
+	assert_int_equal(router_status(f->r, 0, "SMnosuch2", "failed", "21610", ADA_PHONE), -ENOENT);
+	assert_true(opted_out(f, ADA_PHONE));
+	assert_int_equal(router_status(f->r, 987654, NULL, "undelivered", "21610", BOB_PHONE),
+	                 -ENOENT);
+	assert_true(opted_out(f, BOB_PHONE));
+
+	struct router_result res = route(f, NULL, ADA_PHONE, "remember z");
+	assert_outcome(&res, ROUTER_BLOCKED, "after 21610 of an unknown message");
+	assert_reply(&res, NULL, "after 21610 of an unknown message");
+	assert_int_equal(notes_of(f, &f->ada), 0);
 }
 
 /* ---- cost controls ---- */
@@ -1220,10 +1281,12 @@ int main(void) {
 		FIXTURE(test_stop_inside_a_sentence_is_not_an_opt_out),
 		FIXTURE(test_sender_over_the_rate_limit_is_stored_not_routed),
 		FIXTURE(test_stop_and_start_are_honoured_over_the_rate_limit),
+		FIXTURE(test_help_counts_against_and_obeys_the_rate_limit),
 		FIXTURE(test_reply_over_1600_characters_is_cut_on_a_character_boundary),
 		FIXTURE(test_reply_of_exactly_1600_characters_is_kept_whole),
 		FIXTURE(test_status_error_21610_marks_the_number_opted_out),
 		FIXTURE(test_status_of_unknown_message_is_enoent),
+		FIXTURE(test_status_error_21610_of_unknown_message_still_opts_out),
 		FIXTURE(test_daily_segment_budget_stops_routing_once_spent),
 		FIXTURE(test_reply_segment_cap_cuts_the_reply_to_fit),
 		FIXTURE(test_smart_encoding_replaces_look_alikes_only_when_all_become_gsm7),

@@ -70,6 +70,23 @@ static const struct route {
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
+/* A Twilio webhook: Twilio reads its errors as TwiML, so they are not JSON. */
+static bool twiml_route(const struct route *r) {
+	return r->fn == webhook_sms || r->fn == webhook_status;
+}
+
+bool http__twiml_target(const char *target) {
+	size_t n = strcspn(target, "?");
+	for (size_t i = 0; i < NROUTES; i++) {
+		/* The webhooks' patterns have no '*': exact paths. */
+		if (twiml_route(&routes[i]) && strlen(routes[i].pattern) == n &&
+				memcmp(routes[i].pattern, target, n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Percent-decodes a path segment in place with libmicrohttpd ('+' stays '+'; a '%' that
  * two hex digits do not follow stays as it is). False if it holds an escaped NUL byte. */
 static bool decode_segment(char *s) {
@@ -151,8 +168,12 @@ void http_route(struct app *app, struct http_request *req, struct http_response 
 	}
 	if (!found) {
 		/* No break above: Allow holds every method of this path. */
-		http_json_error(res, 405, "method_not_allowed",
-				"This path does not take that method.");
+		if (twiml_route(known)) {
+			http_twiml_status(res, 405);
+		} else {
+			http_json_error(res, 405, "method_not_allowed",
+					"This path does not take that method.");
+		}
 		return;
 	}
 	res->allow[0] = '\0';

@@ -147,12 +147,11 @@ static void answered(struct http_server *s) {
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* An error the server answers before any handler: TwiML on the webhooks (Twilio reads it),
- * JSON elsewhere. */
+/* An error the server answers before any handler: TwiML on the two webhooks (Twilio reads
+ * it), JSON elsewhere (any other path under /sms-router/webhook/ included). */
 static void refuse(const char *target, struct http_response *res, int status, const char *code,
 		const char *message) {
-	static const char webhooks[] = "/sms-router/webhook/";
-	if (strncmp(target, webhooks, sizeof(webhooks) - 1) == 0) {
+	if (http__twiml_target(target)) {
 		http_twiml_status(res, status);
 	} else {
 		http_json_error(res, status, code, message);

@@ -73,6 +73,10 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX outbox_due ON outbox(state, next_at);"
 	"CREATE INDEX outbox_user ON outbox(user_id, id);",
+	/* 2: a user's phones keep the order they were given in (PostgreSQL's phones.seq). The
+	 * rows of version 1 all get 0, so they keep their order by phone, ahead of any added
+	 * later. */
+	"ALTER TABLE phones ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -80,7 +84,6 @@ enum st {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
-	ST_PING,
 	ST_SAVEPOINT,
 	ST_RELEASE,
 	ST_ROLLBACK_TO,
@@ -153,7 +156,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_PING] = "SELECT 1",
 	[ST_SAVEPOINT] = "SAVEPOINT nested",
 	[ST_RELEASE] = "RELEASE nested",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO nested",
@@ -162,11 +164,11 @@ static const char *const sql[ST_COUNT] = {
 		     "LEFT JOIN phones p ON p.phone = ?1 LEFT JOIN users u ON u.id = p.user_id",
 	[ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM phones)",
 	[ST_USER_INSERT] = "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)",
-	[ST_PHONE_INSERT] = "INSERT INTO phones (phone, user_id) VALUES (?1, ?2)",
+	[ST_PHONE_INSERT] = "INSERT INTO phones (phone, user_id, seq) VALUES (?1, ?2, ?3)",
 	[ST_USER_GET] = "SELECT id, name, created_at FROM users WHERE id = ?1",
 	[ST_USER_BY_PHONE] = "SELECT u.id, u.name, u.created_at FROM phones p "
 			     "JOIN users u ON u.id = p.user_id WHERE p.phone = ?1",
-	[ST_USER_PHONES] = "SELECT phone FROM phones WHERE user_id = ?1 ORDER BY phone",
+	[ST_USER_PHONES] = "SELECT phone FROM phones WHERE user_id = ?1 ORDER BY seq, phone",
 	[ST_USER_OPTED_OUT] = "SELECT EXISTS (SELECT 1 FROM phones p JOIN optouts o "
 			      "ON o.phone = p.phone WHERE p.user_id = ?1)",
 	[ST_USER_LIST] = "SELECT id, name, created_at FROM users ORDER BY created_at, id",
@@ -175,7 +177,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_DEL_PHONES] = "DELETE FROM phones WHERE user_id = ?1",
 	[ST_DEL_USER] = "DELETE FROM users WHERE id = ?1",
 	[ST_PHONE_OWNER] = "SELECT user_id FROM phones WHERE phone = ?1",
-	[ST_PHONE_COUNT] = "SELECT count(*) FROM phones WHERE user_id = ?1",
+	/* How many phones the user has, and the position of one added now: after the last. */
+	[ST_PHONE_COUNT] = "SELECT count(*), coalesce(max(seq) + 1, 0) FROM phones "
+			   "WHERE user_id = ?1",
 	[ST_PHONE_DELETE] = "DELETE FROM phones WHERE phone = ?1 AND user_id = ?2",
 	[ST_ANSWER_FOR] = "SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages o "
 			  "ON o.reply_to = i.id AND o.direction = 'outbound' "
@@ -687,6 +691,7 @@ static int user_insert(struct sqlite_store *q, const char *id, const char *name,
 		}
 		bind_text(st, 1, phones[i]);
 		bind_text(st, 2, id);
+		sqlite3_bind_int64(st, 3, (int64_t)i);
 		r = run(q, ST_PHONE_INSERT, st);
 		if (r < 0) {
 			*reterr_index = i;
@@ -720,6 +725,7 @@ static int sq_user_add(struct store *s, const char *id, const char *name,
 struct import_key {
 	const char *key;
 	size_t row;
+	size_t pos; /* a phone's index in its line: its position among the user's phones */
 };
 
 static int import_key_cmp(const void *a, const void *b) {
@@ -745,9 +751,9 @@ static int sq_import(struct store *s, const struct store_import_row *rows, size_
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		users[i] = (struct import_key){ids[i], i};
+		users[i] = (struct import_key){ids[i], i, 0};
 		for (size_t j = 0; j < rows[i].nphones; j++) {
-			phones[k++] = (struct import_key){rows[i].phones[j], i};
+			phones[k++] = (struct import_key){rows[i].phones[j], i, j};
 		}
 	}
 	qsort(users, n, sizeof(*users), import_key_cmp);
@@ -789,6 +795,7 @@ static int sq_import(struct store *s, const struct store_import_row *rows, size_
 		}
 		bind_text(st, 1, phones[i].key);
 		bind_text(st, 2, ids[phones[i].row]);
+		sqlite3_bind_int64(st, 3, (int64_t)phones[i].pos);
 		r = run(q, ST_PHONE_INSERT, st);
 		if (r < 0) {
 			*reterr_row = phones[i].row; /* -EEXIST: owned by a user already */
@@ -918,6 +925,7 @@ static int sq_phone_add(struct store *s, const char *id, const char *phone) {
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	int count = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
 	done(st);
 	if (count < 0) {
 		r = -EIO;
@@ -934,6 +942,7 @@ static int sq_phone_add(struct store *s, const char *id, const char *phone) {
 	}
 	bind_text(st, 1, phone);
 	bind_text(st, 2, id);
+	sqlite3_bind_int64(st, 3, seq);
 	r = run(q, ST_PHONE_INSERT, st);
 	if (r < 0) {
 		goto out_rollback;
@@ -1731,15 +1740,30 @@ static void flusher_stop(struct sqlite_store *q) {
 	q->wal_fd = -1;
 }
 
+/* Reads a real table page (the users table's root; no row on an empty table is fine), not
+ * just the library as "SELECT 1" did. */
+#define PING_SQL "SELECT 1 FROM users LIMIT 1"
+#define PING_BUSY_MS 2000
+
+/* Through a connection of its own, opened for this call: a thread's connection may answer
+ * from its page cache pages the file no longer holds (a file damaged or deleted under us,
+ * which every other request would then fail on). Not created if missing. */
 static int sq_ping(struct store *s) {
 	struct sqlite_store *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, ST_PING);
-	if (!st) {
-		return -EIO;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	int rc = sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, PING_BUSY_MS);
+		rc = sqlite3_prepare_v2(db, PING_SQL, -1, &st, NULL);
 	}
-	int rc = sqlite3_step(st);
-	done(st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db); /* also after a failed open, which still gives a handle */
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int sq_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones) {

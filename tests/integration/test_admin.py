@@ -188,6 +188,20 @@ class AdminUsersTest(ServerTest):
         self.assertEqual(sorted(j["phones"]), sorted(u["phones"] + [p]))
         self.assertEqual(self.server.user_by_phone(p).json()["id"], u["id"])
 
+    def test_phones_keep_the_order_given_and_an_added_one_comes_last(self):
+        phones = ["+15559999999", "+15551111111", "+15555555555"]
+        r = self.server.admin("POST", "/users", {"name": "Ann", "phones": phones})
+        self.assertEqual(r.status, 201, r.body)
+        u = r.json()
+        self.assertEqual(u["phones"], phones)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"], phones)
+        self.assertEqual(self.server.user_by_phone(phones[1]).json()["phones"], phones)
+        r = self.server.admin("POST", "/users/%s/phones" % u["id"], {"phone": "+15550000000"})
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(r.json()["phones"], phones + ["+15550000000"])
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"],
+                         phones + ["+15550000000"])
+
     def test_added_phone_is_routed_to_the_user(self):
         u = self.server.add_user("Ann", [new_phone()])
         self.server.say(u["phones"][0], "remember shared")
@@ -239,6 +253,17 @@ class AdminUsersTest(ServerTest):
         r = self.server.admin("DELETE", "/users/%s/phones/%s" % (a["id"], q(b["phones"][0])))
         self.assertJsonError(r, 404)
         self.assertEqual(self.server.user_by_phone(b["phones"][0]).json()["id"], b["id"])
+
+    def test_remove_invalid_phone_is_422_like_the_lookup(self):
+        u = self.server.add_user("Ann", [new_phone()])
+        lookup = self.assertJsonError(self.server.admin("GET", "/users?phone=garbage"), 422)
+        for seg in ["garbage", "15550100101", q("+1"), q("+0155501001"), q("+1555010010a"),
+                    q("+1 555 010 0101"), q("tel:+15550100101")]:
+            for uid in [u["id"], "f" * 32]:  # validated before the user is looked up
+                with self.subTest(phone=seg, user=uid):
+                    r = self.server.admin("DELETE", "/users/%s/phones/%s" % (uid, seg))
+                    self.assertEqual(self.assertJsonError(r, 422), lookup)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json(), u)
 
     def test_delete_user_is_204_then_404(self):
         u = self.server.add_user("Ann", [new_phone()])
@@ -424,6 +449,43 @@ class AdminUsageTest(ServerTest):
                                             "segments": 2, "cost": "0.0166"})
         self.assertUsage(j["total"], {"inbound": 3, "outbound": 3, "segments": 6,
                                       "cost": "0.0498"})
+
+    def test_usage_has_exactly_the_contract_keys(self):
+        p = new_phone()
+        a = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        self.server.say(new_phone(), "hi")  # an unknown sender: in the total only
+        for query in ["?since=2000-01-01T00:00:00Z", "", "?since=2000-01-01T00:00:00Z&detail=0"]:
+            with self.subTest(query=query):
+                r = self.server.admin("GET", "/usage" + query)
+                self.assertEqual(r.status, 200, r.body)
+                j = r.json()
+                self.assertEqual(set(j), {"since", "currency", "users", "total"})
+                self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
+                                               "segments": 2, "cost": "0.0166"}])
+                self.assertEqual(j["total"], {"inbound": 2, "outbound": 2, "segments": 4,
+                                              "cost": "0.0332"})
+
+    def test_usage_detail_adds_the_cost_control_counts(self):
+        p = new_phone()
+        a = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        r = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1")
+        self.assertEqual(r.status, 200, r.body)
+        j = r.json()
+        self.assertEqual(set(j), {"since", "currency", "users", "total"})
+        self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
+                                       "segments": 2, "cost": "0.0166", "over_budget": 0,
+                                       "truncated": 0, "smart_encoded": 0}])
+        self.assertEqual(j["total"], {"inbound": 1, "outbound": 1, "segments": 2,
+                                      "cost": "0.0166", "over_budget": 0, "truncated": 0,
+                                      "smart_encoded": 0})
+
+    def test_usage_bad_detail_is_400(self):
+        for d in ["yes", "2", "", "true"]:
+            with self.subTest(detail=d):
+                r = self.server.admin("GET", "/usage?detail=" + q(d))
+                self.assertEqual(self.assertJsonError(r, 400)["error"], "bad_detail")
 
     def test_usage_counts_inbound_segments_from_twilio(self):
         p = new_phone()

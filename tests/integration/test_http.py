@@ -1,4 +1,5 @@
-"""HTTP surface: exact paths, 404/405/413 JSON errors, /health, /ready, /metrics."""
+"""HTTP surface: exact paths, 404/405/413 errors (JSON, TwiML on the two webhooks), /health,
+/ready, /metrics."""
 
 import http.client
 import re
@@ -7,7 +8,7 @@ import urllib.parse
 
 from twilio.request_validator import RequestValidator
 
-from harness import AUTH_TOKEN, ServerTest, new_phone, twiml_message
+from harness import AUTH_TOKEN, ServerTest, new_phone, requires_sqlite, twiml_message
 
 
 class RoutingTest(ServerTest):
@@ -20,9 +21,7 @@ class RoutingTest(ServerTest):
                 self.assertJsonError(r, 404)
 
     def test_wrong_method_is_405_with_allow(self):
-        cases = [("GET", "/sms-router/webhook/sms", "POST"),
-                 ("PUT", "/sms-router/webhook/status", "POST"),
-                 ("POST", "/health", "GET"),
+        cases = [("POST", "/health", "GET"),
                  ("DELETE", "/metrics", "GET"),
                  ("POST", "/ready", "GET")]
         for method, path, allow in cases:
@@ -30,6 +29,17 @@ class RoutingTest(ServerTest):
                 r = self.server.request(method, path, body=b"" if method != "GET" else None)
                 self.assertJsonError(r, 405)
                 self.assertEqual(r.header("Allow"), allow)
+
+    def test_wrong_method_on_a_webhook_is_405_twiml_with_allow(self):
+        # Twilio reads TwiML on the two webhooks, errors included.
+        for method, path in [("GET", "/sms-router/webhook/sms"),
+                             ("GET", "/sms-router/webhook/sms?probe=1"),
+                             ("PUT", "/sms-router/webhook/status"),
+                             ("GET", "/sms-router/webhook/status?ob=1")]:
+            with self.subTest(method=method, path=path):
+                r = self.server.request(method, path, body=b"" if method != "GET" else None)
+                self.assertEmptyTwiml(r, 405)
+                self.assertEqual(r.header("Allow"), "POST")
 
     def test_405_on_admin_path_lists_every_method(self):
         r = self.server.admin("PUT", "/users", {"name": "x"})
@@ -45,6 +55,19 @@ class RoutingTest(ServerTest):
         big = b'{"name": "' + b"n" * (70 * 1024) + b'", "phones": []}'
         r = self.server.admin("POST", "/users", raw=big)
         self.assertJsonError(r, 413)
+
+    def test_body_over_64_kib_is_twiml_only_on_the_two_webhooks(self):
+        big = b"Body=" + b"x" * (70 * 1024)
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        for path in ["/sms-router/webhook/sms", "/sms-router/webhook/status?ob=1"]:
+            with self.subTest(path=path):
+                self.assertEmptyTwiml(self.server.request("POST", path, body=big, headers=h),
+                                      413)
+        # Other paths under the same prefix are no webhook: JSON like everywhere else.
+        for path in ["/sms-router/webhook/other", "/sms-router/webhook/sms/",
+                     "/sms-router/webhook/smsx?ob=1"]:
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.request("POST", path, body=big, headers=h), 413)
 
     def test_server_keeps_serving_after_an_oversized_body(self):
         p = self.server.sms_params(new_phone(), "x" * (200 * 1024))
@@ -140,6 +163,25 @@ class HealthTest(ServerTest):
     def test_ready_is_200(self):
         r = self.server.request("GET", "/ready")
         self.assertEqual(r.status, 200)
+
+    @requires_sqlite
+    def test_ready_is_503_once_the_database_file_is_damaged(self):
+        # One HTTP thread: its store connection, warmed before the damage, answers /ready.
+        srv = self.make_server(env={"SMSROUTER_THREADS": "1"})
+        phone = new_phone()
+        srv.add_user("Ann", [phone])
+        self.assertIsNotNone(srv.say(phone, "recall"))
+        srv.restart()  # the stop checkpoints: everything is in the file now
+        self.assertEqual(srv.user_by_phone(phone).status, 200)
+        self.assertEqual(srv.request("GET", "/ready").status, 200)
+        # The test's own database, in its temporary directory: its first 8 KiB overwritten.
+        with open(srv.db_path, "r+b") as f:
+            f.write(b"\xa5" * 8192)
+        for _ in range(3):
+            r = srv.request("GET", "/ready")
+            self.assertJsonError(r, 503)
+            self.assertEqual(r.json()["error"], "store_unavailable")
+        self.assertEqual(srv.request("GET", "/health").status, 200)
 
     def test_metrics_expose_requests_and_messages(self):
         phone = new_phone()

@@ -1,7 +1,11 @@
 """SMSROUTER_SENDER_LIMIT: a sender over its limit gets 200 <Response/>, its message is
-stored as rate_limited and not routed; opt-out words are honoured over the limit."""
+stored as rate_limited and not routed; opt-out words are honoured over the limit, help
+words are not (a help text costs a send like any reply)."""
 
 from harness import ServerTest, new_phone, new_sid
+
+HELP = ("This is an automated assistant. Reply STOP to unsubscribe, START to resubscribe. "
+        "Msg&data rates may apply.")
 
 
 class SenderRateLimitTest(ServerTest):
@@ -63,6 +67,41 @@ class SenderRateLimitTest(ServerTest):
         r2 = srv.sms(phone, "remember once", sid=sid)
         self.assertTwiml(r1, "Noted.")
         self.assertEqual(r2.body, r1.body)
+
+
+class HelpRateLimitTest(ServerTest):
+    server_env = {"SMSROUTER_SENDER_LIMIT": "2/min"}
+
+    def setUp(self):
+        super().setUp()
+        self.phone = new_phone()
+        self.uid = self.server.add_user("Ann", [self.phone])["id"]
+
+    def test_help_over_the_limit_is_empty_answer_stored_rate_limited(self):
+        for i in range(2):
+            self.assertEqual(self.server.say(self.phone, "remember n%d" % i), "Noted.")
+        for body, extra in [("HELP", None), ("info", None),
+                            ("what now", {"OptOutType": "HELP"})]:
+            sid = new_sid()
+            r = self.server.sms(self.phone, body, sid=sid, extra=extra)
+            self.assertEmptyTwiml(r)
+            newest = self.server.messages(self.uid, limit=1)[0]
+            self.assertEqual((newest["sid"], newest["direction"], newest["status"]),
+                             (sid, "inbound", "rate_limited"), body)
+        msgs = self.server.messages(self.uid)
+        self.assertEqual(sum(m["direction"] == "outbound" for m in msgs), 2)  # no help text
+        text = self.server.request("GET", "/metrics").text
+        self.assertIn('smsrouter_messages_total{outcome="rate_limited"} 3', text)
+
+    def test_help_messages_use_up_the_limit(self):
+        self.assertEqual(self.server.say(self.phone, "HELP"), HELP)
+        self.assertEqual(self.server.say(self.phone, "INFO"), HELP)
+        r = self.server.sms(self.phone, "remember after-two-helps")
+        self.assertEmptyTwiml(r)
+        self.assertEqual(self.server.messages(self.uid, limit=1)[0]["status"], "rate_limited")
+        # Opt-out words still pass.
+        self.assertEmptyTwiml(self.server.sms(self.phone, "STOP"))
+        self.assertTrue(self.server.user_by_phone(self.phone).json()["opted_out"])
 
 
 class RateLimitOffTest(ServerTest):

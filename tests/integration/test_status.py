@@ -94,6 +94,25 @@ class StatusCallbackTest(ServerTest):
         self.assertIn(r.status, (200, 204), r.body)
         self.assertEqual(self.reply()["status"], "queued")
 
+    def test_21610_for_an_unknown_message_opts_the_recipient_out(self):
+        other = new_phone()
+        other_uid = self.server.add_user("Bob", [other])["id"]
+        r = self.server.status(new_sid(), "failed", error_code=21610, to=other)
+        self.assertEqual(r.status, 204, r.body)
+        self.assertEqual(r.body, b"")
+        self.assertTrue(self.server.user_by_phone(other).json()["opted_out"])
+        self.assertFalse(self.server.user_by_phone(self.phone).json()["opted_out"])
+        sid = new_sid()
+        self.assertEmptyTwiml(self.server.sms(other, "remember not-routed", sid=sid))
+        m = self.server.messages(other_uid)
+        self.assertEqual([(x["sid"], x["status"]) for x in m], [(sid, "opted_out")])
+
+    def test_21610_for_an_unknown_message_with_a_bad_to_is_ignored(self):
+        r = self.server.status(new_sid(), "failed", error_code=21610, to="whatsapp:" + self.phone)
+        self.assertEqual(r.status, 204, r.body)
+        self.assertFalse(self.server.user_by_phone(self.phone).json()["opted_out"])
+        self.assertTwiml(self.server.sms(self.phone, "recall"), "Your notes:\n1. x")
+
     def test_callback_without_status_is_400(self):
         p = {"MessageSid": self.reply_sid, "To": self.phone}
         r = self.server.post_signed(self.action, p)

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "pg_testdb.h"
 #include "store/store.h"
 #include "../tmpstore.h"
@@ -433,6 +435,88 @@ static void test_phone_remove_detaches_only_the_owners_phone(void **state) {
 	assert_int_equal(store_phone_remove(f->s, a.id, "+15550100103"), -ENOENT);
 	assert_int_equal(store_user_by_phone(f->s, "+15550100103", &got), 0);
 	assert_string_equal(got.id, b.id);
+}
+
+/* The phones of user id as store_user_list reports them. */
+struct listed_phones {
+	const char *id;
+	struct store_user u;
+	bool found;
+};
+
+static int find_listed(void *ctx, const struct store_user *u) {
+	struct listed_phones *c = ctx;
+	if (strcmp(u->id, c->id) == 0) {
+		c->u = *u;
+		c->found = true;
+	}
+	return 0;
+}
+
+/* Asserts that every way of reading user id gives exactly these phones, in this order. */
+static void assert_phones(struct store *s, const char *id, const char *const *want, int n) {
+	struct store_user got[3];
+	struct listed_phones listed = {.id = id};
+
+	assert_int_equal(store_user_get(s, id, &got[0]), 0);
+	assert_int_equal(store_user_by_phone(s, want[n - 1], &got[1]), 0);
+	assert_int_equal(store_user_list(s, find_listed, &listed), 0);
+	assert_true(listed.found);
+	got[2] = listed.u;
+	for (int k = 0; k < 3; k++) {
+		assert_string_equal(got[k].id, id);
+		assert_int_equal(got[k].nphones, n);
+		for (int i = 0; i < n; i++) {
+			if (strcmp(got[k].phones[i], want[i]) != 0) {
+				fail_msg("read %d, phone %d: got %s, want %s", k, i, got[k].phones[i],
+				         want[i]);
+			}
+		}
+	}
+}
+
+static void test_phones_keep_the_order_they_were_given_in(void **state) {
+	struct fixture *f = *state;
+	const char *phones[] = {"+15559999999", "+15551111111", "+15555555555"};
+	const char *after_add[] = {"+15559999999", "+15551111111", "+15555555555",
+	                           "+15550000000"};
+	const char *after_readd[] = {"+15551111111", "+15555555555", "+15550000000",
+	                             "+15559999999"};
+	struct store_user a;
+
+	add_user(f->s, "A", phones, 3, &a);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(a.phones[i], phones[i]); /* the answer to the add, too */
+	}
+	assert_phones(f->s, a.id, phones, 3);
+	/* A phone added later comes last, even one that sorts first. */
+	assert_int_equal(store_phone_add(f->s, a.id, "+15550000000"), 0);
+	assert_phones(f->s, a.id, after_add, 4);
+	/* Removed and added again: it is the newest now. */
+	assert_int_equal(store_phone_remove(f->s, a.id, "+15559999999"), 0);
+	assert_int_equal(store_phone_add(f->s, a.id, "+15559999999"), 0);
+	assert_phones(f->s, a.id, after_readd, 4);
+}
+
+static void test_import_keeps_the_order_of_each_lines_phones(void **state) {
+	struct fixture *f = *state;
+	const char *p0[] = {"+15559999999", "+15551111111", "+15555555555"};
+	const char *p1[] = {"+15558888888", "+15552222222"};
+	const char *p1_added[] = {"+15558888888", "+15552222222", "+15550000000"};
+	const struct store_import_row rows[] = {
+	                {"Ada", p0, 3},
+	                {"Bob", p1, 2},
+	};
+	struct store_user u;
+	size_t bad = 999;
+
+	assert_int_equal(store_import(f->s, rows, 2, &bad), 0);
+	assert_int_equal(store_user_by_phone(f->s, "+15559999999", &u), 0);
+	assert_phones(f->s, u.id, p0, 3);
+	assert_int_equal(store_user_by_phone(f->s, "+15552222222", &u), 0);
+	assert_phones(f->s, u.id, p1, 2);
+	assert_int_equal(store_phone_add(f->s, u.id, "+15550000000"), 0);
+	assert_phones(f->s, u.id, p1_added, 3);
 }
 
 /* ---- import ---- */
@@ -1024,13 +1108,92 @@ static void test_counts_follow_users_and_phones(void **state) {
 	assert_counts(f->s, 1, 2);
 }
 
-static void test_schema_version_is_1_and_ping_answers(void **state) {
+/* SQLite's migration 2 added phones.seq (PostgreSQL has had it from the start). */
+static int schema_version(void) {
+	return on_postgres() ? 1 : 2;
+}
+
+static void test_schema_version_is_current_and_ping_answers(void **state) {
 	struct fixture *f = *state;
 	int v = -1;
 
 	assert_int_equal(store_schema_version(f->s, &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, schema_version());
 	assert_int_equal(store_ping(f->s), 0);
+}
+
+/* Runs sql on the SQLite file behind url ("sqlite:PATH") with the store closed. */
+static void sqlite_exec(const char *url, const char *sql) {
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(url + strlen("sqlite:"), &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fail_msg("%s: %s", sql, err ? err : "?");
+	}
+	sqlite3_close(db);
+}
+
+static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **state) {
+	struct fixture *f = *state;
+	const char *old_order[] = {"+15551111111", "+15559999999"};
+	const char *after_add[] = {"+15551111111", "+15559999999", "+15550000000"};
+	struct store_user a;
+	int v = 0;
+
+	if (on_postgres()) {
+		skip();
+	}
+	add_user1(f->s, "Ada", "+15559999999", &a);
+	store_close(f->s);
+	f->s = NULL;
+	/* Back to a version-1 file holding a user whose phones were added out of order. */
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+	         "ALTER TABLE phones DROP COLUMN seq; "
+	         "INSERT INTO phones (phone, user_id) VALUES ('+15551111111', '%s'); "
+	         "PRAGMA user_version = 1;",
+	         a.id);
+	sqlite_exec(f->url, sql);
+
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, 2);
+	/* Old rows keep the order version 1 gave them (by phone); a new one comes after. */
+	assert_phones(f->s, a.id, old_order, 2);
+	assert_int_equal(store_phone_add(f->s, a.id, "+15550000000"), 0);
+	assert_phones(f->s, a.id, after_add, 3);
+}
+
+static void test_sqlite_ping_reads_the_file_not_a_cache(void **state) {
+	struct fixture *f = *state;
+	struct store_user a, got;
+	const char *path = f->url + strlen("sqlite:");
+	char junk[8192];
+
+	if (on_postgres()) {
+		skip();
+	}
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	/* Closing checkpoints: the file holds everything, and the new handle reads it. */
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_user_get(f->s, a.id, &got), 0);
+	assert_int_equal(store_ping(f->s), 0);
+
+	/* The first 8 KiB of the test's own file overwritten: the header and the first pages. */
+	memset(junk, 0xa5, sizeof(junk));
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(store_ping(f->s), -EIO);
+
+	/* Gone altogether (the open handles keep the old inode): not created anew. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_ping(f->s), -EIO);
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_open_refuses_an_unknown_scheme(void **state) {
@@ -1072,7 +1235,7 @@ static void test_reopening_the_file_keeps_the_data(void **state) {
 	assert_int_equal(store_optout_get(f->s, "+15550100777", &out), 0);
 	assert_true(out);
 	assert_int_equal(store_schema_version(f->s, &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, schema_version());
 	/* The sid is still known: a retry after a restart is still a duplicate. */
 	struct store_message m =
 	                message("SM1", "+15550100101", "+15550199999", "hello", "received", 1, 0);
@@ -1187,6 +1350,8 @@ int main(void) {
 		FIXTURE(test_phone_add_past_max_phones_is_enospc),
 		FIXTURE(test_user_add_with_more_than_max_phones_is_enospc),
 		FIXTURE(test_phone_remove_detaches_only_the_owners_phone),
+		FIXTURE(test_phones_keep_the_order_they_were_given_in),
+		FIXTURE(test_import_keeps_the_order_of_each_lines_phones),
 		FIXTURE(test_import_creates_every_row),
 		FIXTURE(test_import_is_all_or_nothing_on_a_repeated_phone),
 		FIXTURE(test_import_refuses_a_phone_owned_before_and_keeps_nothing),
@@ -1209,7 +1374,9 @@ int main(void) {
 		FIXTURE(test_onboarding_claim_once_per_window),
 		FIXTURE(test_usage_has_a_row_per_user_then_unknown_senders_since),
 		FIXTURE(test_counts_follow_users_and_phones),
-		FIXTURE(test_schema_version_is_1_and_ping_answers),
+		FIXTURE(test_schema_version_is_current_and_ping_answers),
+		FIXTURE(test_sqlite_migration_2_keeps_old_phones_in_their_old_order),
+		FIXTURE(test_sqlite_ping_reads_the_file_not_a_cache),
 		FIXTURE(test_open_refuses_an_unknown_scheme),
 		FIXTURE(test_reopening_the_file_keeps_the_data),
 		FIXTURE(test_concurrent_writers_on_one_handle_lose_nothing),
