@@ -161,6 +161,7 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 	const char *val[S_COUNT];
 	bool dev = false;
 
+	/* An empty variable is an unset one. */
 	for (int i = 0; i < S_COUNT; i++) {
 		const char *e = getenv(settings[i].env);
 		val[i] = e && *e ? e : settings[i].def;
@@ -191,14 +192,18 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 				if (strlen(fname) != nlen || strncmp(fname, name, nlen) != 0) {
 					continue;
 				}
+				const char *v;
 				if (eq) {
-					val[s] = eq + 1;
+					v = eq + 1;
 				} else if (i + 1 < *argc) {
-					val[s] = argv[++i];
+					v = argv[++i];
 				} else {
 					snprintf(err, err_size, "--%s needs a value.", fname);
 					return -EINVAL;
 				}
+				/* Empty means unset, as for the variable: --admin-token "" turns the
+				 * admin API off rather than accepting an empty bearer token. */
+				val[s] = *v ? v : settings[s].def;
 				used = true;
 			}
 		}

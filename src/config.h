@@ -63,8 +63,10 @@ struct config {
 
 /* Fills c from the environment and the flags in argv[1..*argc). Flags it knows are
  * removed from argv (and *argc lowered); everything else stays in order for the
- * subcommand. -EINVAL with a one-sentence reason in err on a bad value or a flag that
- * lacks its value. */
+ * subcommand. An empty value, of a variable or of a flag, means unset: the default (so
+ * --admin-token "" turns the admin API off even when SMSROUTER_ADMIN_TOKEN is set).
+ * -EINVAL with a one-sentence reason in err on a bad value or a flag that lacks its
+ * value. */
 int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size);
 
 /* Parses "30/min", "5/sec", "100/hour", "0". 0 or -EINVAL. */
