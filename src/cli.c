@@ -309,8 +309,8 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	}
 	const char *sub = argv[0];
 	if (strcmp(sub, "add") == 0) {
-		if (argc < 2) {
-			return usage_error("user add needs a NAME and PHONE...");
+		if (argc < 3) {
+			return usage_error("user add needs a NAME and at least one PHONE.");
 		}
 		if (argc - 2 > STORE_MAX_PHONES) {
 			return fail("%s", "a user has at most 10 phone numbers.");

@@ -79,6 +79,13 @@ class UserCommandsTest(CliTest):
         self.assertEqual(code, 2)
         self.assertTrue(err.strip())
 
+    def test_user_add_with_a_name_but_no_phone_is_a_usage_error(self):
+        code, out, err = self.cli("user", "add", "Ann")
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn("PHONE", err)
+        self.assertEqual(self.user_ids(), [])
+
     def test_unknown_command_exits_2(self):
         code, out, err = self.cli("frobnicate")
         self.assertEqual(code, 2)
