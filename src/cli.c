@@ -857,6 +857,23 @@ static int cmd_migrate(const struct config *c, int argc) {
 	return 0;
 }
 
+bool cli_own_option(const char *command, const char *arg) {
+	/* Every option below that takes a value: keep in step with the parsers above. */
+	static const struct {
+		const char *command;
+		const char *option;
+	} own[] = {
+		{"simulate", "--from"}, {"simulate", "--body"}, {"simulate", "--url"},
+		{"simulate", "--to"}, {"usage", "--since"}, {"outbox", "--state"},
+	};
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strcmp(command, own[i].command) == 0 && strcmp(arg, own[i].option) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int cli_main(const struct config *c, int argc, char **argv) {
 	if (argc < 2) {
 		return usage_error("a command is needed.");

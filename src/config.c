@@ -157,8 +157,22 @@ static int bad(char *err, size_t size, const char *env, const char *why) {
 	return -EINVAL;
 }
 
-int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size) {
+/* The setting whose flag is name (up to nlen bytes), or -1. */
+static int flag_setting(const char *name, size_t nlen) {
+	for (int s = 0; s < S_COUNT; s++) {
+		char fname[64];
+		flag_name(settings[s].env, fname, sizeof(fname));
+		if (strlen(fname) == nlen && strncmp(fname, name, nlen) == 0) {
+			return s;
+		}
+	}
+	return -1;
+}
+
+int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
+		size_t err_size) {
 	const char *val[S_COUNT];
+	const char *command = NULL;
 	bool dev = false;
 
 	/* An empty variable is an unset one. */
@@ -167,49 +181,57 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 		val[i] = e && *e ? e : settings[i].def;
 	}
 
-	/* Flags win over the environment; consumed flags leave argv. */
+	/* Flags win over the environment; consumed flags leave argv. The first argument left
+	 * is the command; after it, the value of one of the command's own options is the
+	 * command's (simulate --body --dev sends "--dev"), never a flag. */
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
-			while (i < *argc) {
-				argv[out++] = argv[i++];
+			/* No flags after "--": the rest goes to the command as it is. */
+			while (++i < *argc) {
+				argv[out++] = argv[i];
 			}
 			break;
+		}
+		if (command && own && own(command, a)) {
+			argv[out++] = argv[i];
+			if (i + 1 < *argc) {
+				argv[out++] = argv[++i];
+			}
+			continue;
 		}
 		if (strcmp(a, "--dev") == 0) {
 			dev = true;
 			continue;
 		}
-		bool used = false;
+		int s = -1;
+		const char *eq = NULL;
 		if (strncmp(a, "--", 2) == 0) {
-			const char *name = a + 2;
-			const char *eq = strchr(name, '=');
-			size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-			for (int s = 0; s < S_COUNT && !used; s++) {
-				char fname[64];
-				flag_name(settings[s].env, fname, sizeof(fname));
-				if (strlen(fname) != nlen || strncmp(fname, name, nlen) != 0) {
-					continue;
-				}
-				const char *v;
-				if (eq) {
-					v = eq + 1;
-				} else if (i + 1 < *argc) {
-					v = argv[++i];
-				} else {
-					snprintf(err, err_size, "--%s needs a value.", fname);
-					return -EINVAL;
-				}
-				/* Empty means unset, as for the variable: --admin-token "" turns the
-				 * admin API off rather than accepting an empty bearer token. */
-				val[s] = *v ? v : settings[s].def;
-				used = true;
+			eq = strchr(a + 2, '=');
+			s = flag_setting(a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2));
+		}
+		if (s < 0) {
+			if (!command) {
+				command = a;
 			}
-		}
-		if (!used) {
 			argv[out++] = argv[i];
+			continue;
 		}
+		const char *v;
+		if (eq) {
+			v = eq + 1;
+		} else if (i + 1 < *argc) {
+			v = argv[++i];
+		} else {
+			char fname[64];
+			flag_name(settings[s].env, fname, sizeof(fname));
+			snprintf(err, err_size, "--%s needs a value.", fname);
+			return -EINVAL;
+		}
+		/* Empty means unset, as for the variable: --admin-token "" turns the admin API
+		 * off rather than accepting an empty bearer token. */
+		val[s] = *v ? v : settings[s].def;
 	}
 	*argc = out;
 	argv[out] = NULL;

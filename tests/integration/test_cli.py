@@ -159,6 +159,35 @@ class UserCommandsTest(CliTest):
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out)["name"], "Flag")
 
+    def test_configuration_flags_before_and_after_the_command(self):
+        other = "sqlite:" + os.path.join(self.srv.tmp, "other.sqlite")
+        p = new_phone()
+        uid = self.ok("--database-url", other, "user", "add", "Flag", p).strip()
+        for args in [("--database-url", other, "user", "show", p),
+                     ("user", "show", p, "--database-url", other),
+                     ("user", "--database-url=" + other, "show", uid),
+                     ("--log-level", "debug", "user", "show", uid, "--database-url", other)]:
+            with self.subTest(args=args):
+                code, out, err = self.cli(*args)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(json.loads(out)["id"], uid)
+
+    def test_user_add_with_a_flag_for_a_name_is_a_usage_error_unless_after_dashdash(self):
+        # --dev is a configuration flag wherever it stands (it is not the NAME), which
+        # leaves user add without a NAME; after "--" it is the NAME.
+        p = new_phone()
+        code, out, err = self.cli("user", "add", "--dev", p)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertEqual(self.user_ids(), [])
+        uid = self.ok("user", "add", "--", "--dev", p).strip()
+        self.assertEqual(self.show(p)[1]["name"], "--dev")
+        self.assertEqual(self.show(p)[1]["id"], uid)
+
+    def test_outbox_state_value_is_not_taken_for_a_flag(self):
+        code, out, err = self.cli("outbox", "list", "--state", "--dev")
+        self.assertEqual((code, out), (0, ""), err)
+
     def test_migrate_prints_schema_version(self):
         out = self.ok("migrate")
         self.assertEqual(out.strip(), "schema at version 1")
@@ -311,6 +340,26 @@ class SimulateTest(CliTest):
                                   "--from", new_phone(), "--body", "hi")
         self.assertEqual(code, 1)
         self.assertOneSentence(err)
+
+    def test_simulate_body_that_looks_like_a_flag_is_sent_as_the_body(self):
+        # A command's own option keeps its value, even one spelled like a configuration
+        # flag; configuration flags around it still work.
+        self.srv.start()
+        p = new_phone()
+        uid = self.srv.add_user("Ann", [p])["id"]
+        listen = "127.0.0.1:%d" % self.srv.port
+        for args in [("--from", p, "--body", "--dev"),
+                     ("--from", p, "--body", "--listen"),
+                     ("--body", "--database-url=sqlite:elsewhere", "--from", p),
+                     ("--from", p, "--body", "--")]:
+            with self.subTest(args=args):
+                code, out, err = self.cli("simulate", "--listen", listen, *args)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(out, "Hi Ann. Text \"remember <note>\", \"recall\" or "
+                                      "\"forget\".\n")
+        bodies = [m["body"] for m in self.srv.messages(uid) if m["direction"] == "inbound"]
+        self.assertEqual(bodies, ["--", "--database-url=sqlite:elsewhere", "--listen", "--dev"])
+        self.assertFalse(os.path.exists(os.path.join(self.srv.tmp, "elsewhere")))
 
     def test_simulate_without_from_is_usage_error(self):
         self.assertEqual(self.cli("simulate", "--body", "hi")[0], 2)
