@@ -47,42 +47,32 @@ struct http_agent {
 
 /* ---- the request body ---- */
 
-struct history {
-	json_t *list;
-	int64_t skip_id;
-};
-
 static int add_history(void *ctx, const struct store_message *m) {
-	struct history *h = ctx;
+	json_t *list = ctx;
 	char when[IDS_TIME_SIZE];
-	if (m->id == h->skip_id) {
-		return 0;
-	}
 	ids_time_format(m->created_at, when);
 	json_t *e = json_pack("{s:s,s:s,s:s}", "direction",
 			m->direction == STORE_INBOUND ? "inbound" : "outbound", "body",
 			m->body ? m->body : "", "at", when);
-	return e && json_array_append_new(h->list, e) == 0 ? 0 : -ENOMEM;
+	return e && json_array_append_new(list, e) == 0 ? 0 : -ENOMEM;
 }
 
 int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json) {
 	const struct store_message *m = req->message;
-	struct history h = {.list = json_array(), .skip_id = m->id};
+	json_t *history = json_array();
 	char when[IDS_TIME_SIZE];
 	json_t *media = NULL;
 	int r;
 
-	if (!h.list) {
+	if (!history) {
 		return -ENOMEM;
 	}
-	/* One more than we send: the message itself is already stored. */
-	r = store_history(s, req->user->id, HISTORY + 1, add_history, &h);
+	/* What came before this message, not what is stored by the time of the call: a
+	 * retried call (rest mode) must not show the agent messages that arrived since. */
+	r = store_history(s, req->user->id, m->id, HISTORY, add_history, history);
 	if (r < 0) {
-		json_decref(h.list);
+		json_decref(history);
 		return r;
-	}
-	while (json_array_size(h.list) > HISTORY) {
-		json_array_remove(h.list, 0);
 	}
 	if (m->media_json) {
 		media = json_loads(m->media_json, 0, NULL);
@@ -95,7 +85,7 @@ int agent_request_json(struct store *s, const struct agent_request *req, char **
 	json_t *j = json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:o,s:s},s:o}", "user", "id",
 			req->user->id, "name", req->user->name, "message", "sid", m->sid ? m->sid : "",
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
-			"media", media, "received_at", when, "history", h.list);
+			"media", media, "received_at", when, "history", history);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text) {
