@@ -38,8 +38,11 @@ struct http_agent {
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t mu; /* guards incoming, stopping */
+	pthread_mutex_t mu; /* guards incoming, incoming_tail, stopping */
+	/* Calls not yet started, oldest first: they start in the order they were made, so
+	 * one user's messages reach the Agent Core in the order they arrived. */
 	struct call *incoming;
+	struct call **incoming_tail;
 	bool stopping;
 	atomic_bool stopped;
 	struct call *running; /* the loop's own list */
@@ -197,6 +200,7 @@ static void *loop(void *arg) {
 		pthread_mutex_lock(&a->mu);
 		struct call *in = a->incoming;
 		a->incoming = NULL;
+		a->incoming_tail = &a->incoming;
 		bool stopping = a->stopping;
 		pthread_mutex_unlock(&a->mu);
 
@@ -295,8 +299,9 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 		call_free(c);
 		return -ECANCELED;
 	}
-	c->next = a->incoming;
-	a->incoming = c;
+	c->next = NULL;
+	*a->incoming_tail = c;
+	a->incoming_tail = &c->next;
 	pthread_mutex_unlock(&a->mu);
 	curl_multi_wakeup(a->multi);
 	return 0;
@@ -317,6 +322,7 @@ static void http_shutdown(struct agent *base) {
 	pthread_mutex_lock(&a->mu);
 	struct call *in = a->incoming;
 	a->incoming = NULL;
+	a->incoming_tail = &a->incoming;
 	pthread_mutex_unlock(&a->mu);
 	while (in) {
 		struct call *next = in->next;
@@ -351,6 +357,7 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 	a->base.ops = &http_ops;
 	a->store = s;
 	a->timeout_ms = o->timeout_ms;
+	a->incoming_tail = &a->incoming;
 	pthread_mutex_init(&a->mu, NULL);
 	a->url = strdup(o->url);
 	a->secret = strdup(o->secret ? o->secret : "");
