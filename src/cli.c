@@ -607,7 +607,69 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx) {
 	return add;
 }
 
-/* Prints the text of our own TwiML's <Message>, entities undone. */
+/* The XML reference at p (which is '&'; the text ends before end): its character's UTF-8
+ * into out, *ret_len its byte count, and how many bytes of p it takes; 0 when p does not
+ * start a reference we know (it is then printed as it is). The five named entities, and
+ * numeric ones (&#13; &#x1F600;) of an XML character. */
+static size_t xml_reference(const char *p, const char *end, char out[4], size_t *ret_len) {
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	size_t left = (size_t)(end - p);
+	for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+		size_t n = strlen(ents[i].ent);
+		if (n <= left && memcmp(p, ents[i].ent, n) == 0) {
+			out[0] = ents[i].c;
+			*ret_len = 1;
+			return n;
+		}
+	}
+	if (left < 4 || p[1] != '#') {
+		return 0;
+	}
+	bool hex = p[2] == 'x';
+	size_t i = hex ? 3 : 2;
+	uint32_t cp = 0;
+	size_t digits = 0;
+	for (; i < left && digits < 8; i++, digits++) {
+		char ch = p[i];
+		int d = ch >= '0' && ch <= '9'		  ? ch - '0'
+			: hex && ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: hex && ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+							  : -1;
+		if (d < 0) {
+			break;
+		}
+		cp = cp * (hex ? 16 : 10) + (uint32_t)d; /* 8 digits: no overflow */
+	}
+	if (digits == 0 || i >= left || p[i] != ';' || cp == 0 || cp > 0x10ffff ||
+			(cp >= 0xd800 && cp <= 0xdfff)) {
+		return 0;
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		*ret_len = 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 3;
+	} else {
+		out[0] = (char)(0xf0 | cp >> 18);
+		out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[3] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 4;
+	}
+	return i + 1;
+}
+
+/* Prints the text of our own TwiML's <Message>, references undone. */
 static void print_message(const char *xml) {
 	const char *start = strstr(xml, "<Message");
 	if (!start) {
@@ -618,21 +680,14 @@ static void print_message(const char *xml) {
 	if (!end) {
 		return;
 	}
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
 	for (const char *p = start + 1; p < end; p++) {
-		bool done = false;
-		for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
-			size_t n = strlen(ents[i].ent);
-			if (strncmp(p, ents[i].ent, n) == 0) {
-				putchar(ents[i].c);
-				p += n - 1;
-				done = true;
-			}
-		}
-		if (!done) {
+		char ch[4];
+		size_t len = 0;
+		size_t n = *p == '&' ? xml_reference(p, end, ch, &len) : 0;
+		if (n > 0) {
+			fwrite(ch, 1, len, stdout);
+			p += n - 1;
+		} else {
 			putchar(*p);
 		}
 	}

@@ -361,5 +361,50 @@ class SimulateTest(CliTest):
         self.assertEqual(bodies, ["--", "--database-url=sqlite:elsewhere", "--listen", "--dev"])
         self.assertFalse(os.path.exists(os.path.join(self.srv.tmp, "elsewhere")))
 
+    def test_simulate_prints_a_carriage_return_of_the_reply_as_itself(self):
+        # TwiML carries CR as the reference &#13; (a parser would turn CR LF into LF).
+        self.srv.start()
+        p = new_phone()
+        self.srv.add_user("Ann", [p])
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", p,
+                                  "--body", "remember x\r\ny & z")
+        self.assertEqual((code, out), (0, "Noted.\n"), err)
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", p,
+                                  "--body", "recall")
+        self.assertEqual((code, out), (0, "Your notes:\n1. x\r\ny & z\n"), err)
+
+    def test_simulate_decodes_every_character_reference_and_nothing_else(self):
+        import http.server
+        import threading
+        message = ("&#13;&#x1F600;&#xe9;&#169;&#9;|&amp;#13;|&#0;|&#xD800;|&#1114112;|"
+                   "&#123456789;|&#x;|&#;|&#13|&bogus;|&lt;&gt;&quot;&apos;")
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message action="x?a=1&amp;'
+               'b=2">%s</Message></Response>' % message).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(xml)))
+                self.end_headers()
+                self.wfile.write(xml)
+
+            def log_message(self, *a):
+                pass
+
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        url = "http://127.0.0.1:%d/sms-router/webhook/sms" % httpd.server_address[1]
+        code, out, err = self.cli("simulate", "--url", url, "--from", new_phone(), "--body", "x",
+                                  env={"TWILIO_AUTH_TOKEN": "t"})
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, "\r\U0001F600\u00e9\u00a9\t|&#13;|&#0;|&#xD800;|&#1114112;|"
+                              "&#123456789;|&#x;|&#;|&#13|&bogus;|<>\"'\n")
+
     def test_simulate_without_from_is_usage_error(self):
         self.assertEqual(self.cli("simulate", "--body", "hi")[0], 2)
