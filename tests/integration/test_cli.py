@@ -3,7 +3,7 @@
 import json
 import os
 
-from harness import ServerTest, new_phone
+from harness import PG_URL, ServerTest, new_phone
 
 
 class CliTest(ServerTest):
@@ -24,6 +24,17 @@ class CliTest(ServerTest):
         lines = err.strip().splitlines()
         self.assertEqual(len(lines), 1, err)
         self.assertTrue(lines[0].rstrip().endswith("."), err)
+
+    def assertUsageError(self, args, env=None):
+        """args is a usage error: exit 2, nothing on stdout, one sentence on stderr, and
+        no store touched."""
+        code, out, err = self.cli(*args, env=env)
+        self.assertEqual(code, 2, "%r: %s" % (args, err))
+        self.assertEqual(out, "", args)
+        self.assertOneSentence(err)
+        if not PG_URL:
+            self.assertFalse(os.path.exists(self.srv.db_path), args)
+        return err
 
     def write(self, name, text):
         path = os.path.join(self.srv.tmp, name)
@@ -187,6 +198,47 @@ class UserCommandsTest(CliTest):
     def test_outbox_state_value_is_not_taken_for_a_flag(self):
         code, out, err = self.cli("outbox", "list", "--state", "--dev")
         self.assertEqual((code, out), (0, ""), err)
+
+    def test_every_usage_error_is_one_sentence_and_exit_2(self):
+        for args in [(), ("frobnicate",), ("user",), ("user", "frob"), ("user", "add"),
+                     ("user", "add", "Ann"), ("user", "list", "x"), ("user", "show"),
+                     ("user", "rm", "a", "b"), ("phone",), ("phone", "frob"),
+                     ("phone", "add", "x"), ("phone", "rm"), ("import",), ("import", "a", "b"),
+                     ("simulate", "--body", "hi"), ("simulate", "--from"),
+                     ("simulate", "--frob", "x"), ("usage", "--since", "yesterday"),
+                     ("usage", "x"), ("migrate", "x"), ("outbox",), ("outbox", "retry", "x"),
+                     ("outbox", "frob"), ("serve", "x"), ("--listen",), ("user", "list", "--threads")]:
+            with self.subTest(args=args):
+                self.assertUsageError(args)
+
+    def test_help_prints_the_usage_block_on_stdout(self):
+        for flag in ["--help", "help", "-h"]:
+            with self.subTest(flag=flag):
+                code, out, err = self.cli(flag)
+                self.assertEqual((code, err), (0, ""))
+                self.assertTrue(out.startswith("usage: smsrouter serve"), out)
+                self.assertIn("smsrouter user add NAME PHONE...", out)
+
+    def test_bad_listen_or_database_url_is_a_usage_error_like_other_bad_settings(self):
+        cases = [({"SMSROUTER_LISTEN": "not-an-address"}, ("user", "list"), "SMSROUTER_LISTEN"),
+                 ({"SMSROUTER_LISTEN": "127.0.0.1:65536"}, ("migrate",), "SMSROUTER_LISTEN"),
+                 ({}, ("--listen", "localhost:8000", "migrate"), "SMSROUTER_LISTEN"),
+                 ({"SMSROUTER_DATABASE_URL": "mysql://db/x"}, ("user", "list"),
+                  "SMSROUTER_DATABASE_URL"),
+                 ({}, ("migrate", "--database-url", "sqlite:"), "SMSROUTER_DATABASE_URL"),
+                 ({"SMSROUTER_SENDER_LIMIT": "lots"}, ("user", "list"),
+                  "SMSROUTER_SENDER_LIMIT")]
+        for env, args, name in cases:
+            with self.subTest(env=env, args=args):
+                self.assertIn(name, self.assertUsageError(args, env=env))
+
+    def test_errors_stay_on_one_line_whatever_the_arguments_hold(self):
+        code, out, err = self.cli("user", "show", "+1555\nsecond line")
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+        code, out, err = self.cli("import", os.path.join(self.srv.tmp, "no\nsuch.csv"))
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
 
     def test_migrate_prints_schema_version(self):
         out = self.ok("migrate")
