@@ -43,15 +43,37 @@ static const char usage_text[] =
 	"       smsrouter usage [--since RFC3339]\n"
 	"       smsrouter outbox list [--state STATE] | retry ID|--all\n";
 
+/* Prints "smsrouter: " and text as one line on stderr. A control character that an
+ * argument brought in (a newline in a file name) would break the line: it shows as '?'. */
+static void error_line(const char *text) {
+	fputs("smsrouter: ", stderr);
+	for (const char *p = text; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, stderr);
+	}
+	fputc('\n', stderr);
+}
+
+/* fmt with its one %s replaced by arg, as one line on stderr. */
+static void error_linef(const char *fmt, const char *arg) {
+	char small[512];
+	int n = snprintf(small, sizeof(small), fmt, arg);
+	char *big = n >= (int)sizeof(small) ? malloc((size_t)n + 1) : NULL;
+	if (big) {
+		snprintf(big, (size_t)n + 1, fmt, arg);
+	}
+	error_line(big ? big : small); /* out of memory: cut, but still one line */
+	free(big);
+}
+
+/* A usage error: one sentence (the usage block is smsrouter --help's), exit 2. */
 static int usage_error(const char *msg) {
-	fprintf(stderr, "smsrouter: %s\n%s", msg, usage_text);
+	error_line(msg);
 	return EXIT_USAGE;
 }
 
 static int fail(const char *fmt, const char *arg) {
-	fprintf(stderr, "smsrouter: ");
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	error_linef(fmt, arg);
 	return EXIT_FAIL;
 }
 
@@ -78,7 +100,7 @@ static int open_store(const struct config *c, struct store **ret) {
 	};
 	int r = store_open(c->database_url, &o, ret);
 	if (r == -EINVAL) {
-		return fail("cannot open the store: %s is neither sqlite:PATH nor postgresql://…",
+		return fail("cannot open the store: %s must be sqlite:PATH or a postgresql:// URL.",
 				"SMSROUTER_DATABASE_URL");
 	}
 	if (r < 0) {
@@ -305,12 +327,12 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	int r, code = EXIT_FAIL;
 
 	if (argc < 1) {
-		return usage_error("user needs add, list, show or rm.");
+		return usage_error("user needs a subcommand: add, list, show or rm.");
 	}
 	const char *sub = argv[0];
 	if (strcmp(sub, "add") == 0) {
-		if (argc < 2) {
-			return usage_error("user add needs a NAME and PHONE...");
+		if (argc < 3) {
+			return usage_error("user add needs a NAME and at least one PHONE.");
 		}
 		if (argc - 2 > STORE_MAX_PHONES) {
 			return fail("%s", "a user has at most 10 phone numbers.");
@@ -330,10 +352,10 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 		}
 	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "rm") == 0) {
 		if (argc != 2) {
-			return usage_error("user show/rm takes one ID (show also takes a PHONE).");
+			return usage_error("user show takes one ID or PHONE, and user rm one ID.");
 		}
 	} else {
-		return usage_error("user needs add, list, show or rm.");
+		return usage_error("user needs a subcommand: add, list, show or rm.");
 	}
 	if (open_store(c, &s) != 0) {
 		return EXIT_FAIL;
@@ -373,7 +395,7 @@ static int cmd_phone(const struct config *c, int argc, char **argv) {
 	bool add = argc == 3 && strcmp(argv[0], "add") == 0;
 	bool rm = argc == 2 && strcmp(argv[0], "rm") == 0;
 	if (!add && !rm) {
-		return usage_error("phone add ID PHONE | phone rm PHONE.");
+		return usage_error("phone needs add ID PHONE or rm PHONE.");
 	}
 	const char *phone = add ? argv[2] : argv[1];
 	if (!phone_is_valid(phone)) {
@@ -525,13 +547,24 @@ static int read_file(const char *path, char **ret, size_t *ret_len) {
 	return 0;
 }
 
+/* "FILE line N: why; nothing was imported." as one line; what is path and what. */
+static void import_error(const char *path, const char *what) {
+	size_t n = strlen(path) + strlen(what) + 1;
+	char *text = malloc(n);
+	if (text) {
+		snprintf(text, n, "%s%s", path, what);
+	}
+	error_line(text ? text : "the import failed; nothing was imported.");
+	free(text);
+}
+
 static int cmd_import(const struct config *c, int argc, char **argv) {
 	struct import_ctx x = {0};
 	struct store_import_row *rows = NULL;
 	struct store *s = NULL;
 	char *text = NULL;
 	size_t len = 0, line = 0, bad = 0;
-	char where[64];
+	char where[160];
 	int r, code = EXIT_FAIL;
 
 	if (argc != 1) {
@@ -545,9 +578,9 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	r = csv_parse(text + skip, len - skip, import_record, &x, &line);
 	if (r < 0) {
-		snprintf(where, sizeof(where), "%zu", r == -EINVAL && x.why ? x.bad_line : line);
-		fprintf(stderr, "smsrouter: %s line %s: %s; nothing was imported.\n", argv[0], where,
-				x.why ? x.why : "not valid CSV");
+		snprintf(where, sizeof(where), " line %zu: %s; nothing was imported.",
+				r == -EINVAL && x.why ? x.bad_line : line, x.why ? x.why : "not valid CSV");
+		import_error(argv[0], where);
 		goto out;
 	}
 	rows = calloc(x.n ? x.n : 1, sizeof(*rows));
@@ -564,10 +597,11 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	}
 	r = store_import(s, rows, x.n, &bad);
 	if (r == -EEXIST) {
-		fprintf(stderr,
-				"smsrouter: %s line %zu: a phone belongs to another user or is repeated; "
-				"nothing was imported.\n",
-				argv[0], x.rows[bad].line);
+		snprintf(where, sizeof(where),
+				" line %zu: a phone belongs to another user or is repeated; nothing "
+				"was imported.",
+				x.rows[bad].line);
+		import_error(argv[0], where);
 	} else if (r < 0) {
 		fail("the import failed (%s); nothing was imported.", errtext(r));
 	} else {
@@ -607,7 +641,69 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx) {
 	return add;
 }
 
-/* Prints the text of our own TwiML's <Message>, entities undone. */
+/* The XML reference at p (which is '&'; the text ends before end): its character's UTF-8
+ * into out, *ret_len its byte count, and how many bytes of p it takes; 0 when p does not
+ * start a reference we know (it is then printed as it is). The five named entities, and
+ * numeric ones (&#13; &#x1F600;) of an XML character. */
+static size_t xml_reference(const char *p, const char *end, char out[4], size_t *ret_len) {
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	size_t left = (size_t)(end - p);
+	for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+		size_t n = strlen(ents[i].ent);
+		if (n <= left && memcmp(p, ents[i].ent, n) == 0) {
+			out[0] = ents[i].c;
+			*ret_len = 1;
+			return n;
+		}
+	}
+	if (left < 4 || p[1] != '#') {
+		return 0;
+	}
+	bool hex = p[2] == 'x';
+	size_t i = hex ? 3 : 2;
+	uint32_t cp = 0;
+	size_t digits = 0;
+	for (; i < left && digits < 8; i++, digits++) {
+		char ch = p[i];
+		int d = ch >= '0' && ch <= '9'		  ? ch - '0'
+			: hex && ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: hex && ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+							  : -1;
+		if (d < 0) {
+			break;
+		}
+		cp = cp * (hex ? 16 : 10) + (uint32_t)d; /* 8 digits: no overflow */
+	}
+	if (digits == 0 || i >= left || p[i] != ';' || cp == 0 || cp > 0x10ffff ||
+			(cp >= 0xd800 && cp <= 0xdfff)) {
+		return 0;
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		*ret_len = 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 3;
+	} else {
+		out[0] = (char)(0xf0 | cp >> 18);
+		out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[3] = (char)(0x80 | (cp & 0x3f));
+		*ret_len = 4;
+	}
+	return i + 1;
+}
+
+/* Prints the text of our own TwiML's <Message>, references undone. */
 static void print_message(const char *xml) {
 	const char *start = strstr(xml, "<Message");
 	if (!start) {
@@ -618,21 +714,14 @@ static void print_message(const char *xml) {
 	if (!end) {
 		return;
 	}
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
 	for (const char *p = start + 1; p < end; p++) {
-		bool done = false;
-		for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
-			size_t n = strlen(ents[i].ent);
-			if (strncmp(p, ents[i].ent, n) == 0) {
-				putchar(ents[i].c);
-				p += n - 1;
-				done = true;
-			}
-		}
-		if (!done) {
+		char ch[4];
+		size_t len = 0;
+		size_t n = *p == '&' ? xml_reference(p, end, ch, &len) : 0;
+		if (n > 0) {
+			fwrite(ch, 1, len, stdout);
+			p += n - 1;
+		} else {
 			putchar(*p);
 		}
 	}
@@ -782,7 +871,7 @@ static int cmd_outbox(const struct config *c, int argc, char **argv) {
 		    (argc == 1 || (argc == 3 && strcmp(argv[1], "--state") == 0));
 	bool retry = argc == 2 && strcmp(argv[0], "retry") == 0;
 	if (!list && !retry) {
-		return usage_error("outbox list [--state STATE] | outbox retry ID|--all.");
+		return usage_error("outbox needs list [--state STATE] or retry ID|--all.");
 	}
 	long long id = 0;
 	if (retry && strcmp(argv[1], "--all") != 0) {
@@ -857,16 +946,36 @@ static int cmd_migrate(const struct config *c, int argc) {
 	return 0;
 }
 
+bool cli_own_option(const char *command, const char *arg) {
+	/* Every option below that takes a value: keep in step with the parsers above. */
+	static const struct {
+		const char *command;
+		const char *option;
+	} own[] = {
+		{"simulate", "--from"}, {"simulate", "--body"}, {"simulate", "--url"},
+		{"simulate", "--to"}, {"usage", "--since"}, {"outbox", "--state"},
+	};
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strcmp(command, own[i].command) == 0 && strcmp(arg, own[i].option) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 int cli_main(const struct config *c, int argc, char **argv) {
 	if (argc < 2) {
-		return usage_error("a command is needed.");
+		return usage_error("a command is needed: serve, migrate, user, phone, import, simulate, "
+				   "usage or outbox (smsrouter --help shows how to call each).");
 	}
 	const char *cmd = argv[1];
 	int n = argc - 2;
 	char **args = argv + 2;
 
 	if (strcmp(cmd, "serve") == 0) {
-		return n == 0 ? cmd_serve(c) : usage_error("serve takes only flags.");
+		return n == 0 ? cmd_serve(c)
+			      : usage_error("serve takes no arguments, only flags such as --dev, "
+					    "--listen ADDR and --database-url URL.");
 	}
 	if (strcmp(cmd, "migrate") == 0) {
 		return cmd_migrate(c, n);
@@ -893,5 +1002,5 @@ int cli_main(const struct config *c, int argc, char **argv) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	return usage_error("unknown command.");
+	return usage_error("unknown command (smsrouter --help lists the commands).");
 }

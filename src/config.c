@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -152,59 +153,120 @@ static bool parse_bool(const char *s, bool *ret) {
 	return true;
 }
 
+/* "127.0.0.1:8000", "[::1]:8000": a numeric address and a port from 0 to 65535, as the
+ * server binds it (http/server.c). */
+static bool listen_is_valid(const char *s) {
+	char host[128];
+	const char *h = s;
+	const char *colon;
+	size_t hlen;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':') {
+			return false;
+		}
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon) {
+			return false;
+		}
+		hlen = (size_t)(colon - s);
+	}
+	int port;
+	if (hlen == 0 || hlen >= sizeof(host) || !isdigit((unsigned char)colon[1]) ||
+			parse_int(colon + 1, 0, 65535, &port) < 0) {
+		return false;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	unsigned char addr[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
 static int bad(char *err, size_t size, const char *env, const char *why) {
 	snprintf(err, size, "%s %s.", env, why);
 	return -EINVAL;
 }
 
-int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size) {
+/* The setting whose flag is name (up to nlen bytes), or -1. */
+static int flag_setting(const char *name, size_t nlen) {
+	for (int s = 0; s < S_COUNT; s++) {
+		char fname[64];
+		flag_name(settings[s].env, fname, sizeof(fname));
+		if (strlen(fname) == nlen && strncmp(fname, name, nlen) == 0) {
+			return s;
+		}
+	}
+	return -1;
+}
+
+int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
+		size_t err_size) {
 	const char *val[S_COUNT];
+	const char *command = NULL;
 	bool dev = false;
 
+	/* An empty variable is an unset one. */
 	for (int i = 0; i < S_COUNT; i++) {
 		const char *e = getenv(settings[i].env);
 		val[i] = e && *e ? e : settings[i].def;
 	}
 
-	/* Flags win over the environment; consumed flags leave argv. */
+	/* Flags win over the environment; consumed flags leave argv. The first argument left
+	 * is the command; after it, the value of one of the command's own options is the
+	 * command's (simulate --body --dev sends "--dev"), never a flag. */
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
-			while (i < *argc) {
-				argv[out++] = argv[i++];
+			/* No flags after "--": the rest goes to the command as it is. */
+			while (++i < *argc) {
+				argv[out++] = argv[i];
 			}
 			break;
+		}
+		if (command && own && own(command, a)) {
+			argv[out++] = argv[i];
+			if (i + 1 < *argc) {
+				argv[out++] = argv[++i];
+			}
+			continue;
 		}
 		if (strcmp(a, "--dev") == 0) {
 			dev = true;
 			continue;
 		}
-		bool used = false;
+		int s = -1;
+		const char *eq = NULL;
 		if (strncmp(a, "--", 2) == 0) {
-			const char *name = a + 2;
-			const char *eq = strchr(name, '=');
-			size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-			for (int s = 0; s < S_COUNT && !used; s++) {
-				char fname[64];
-				flag_name(settings[s].env, fname, sizeof(fname));
-				if (strlen(fname) != nlen || strncmp(fname, name, nlen) != 0) {
-					continue;
-				}
-				if (eq) {
-					val[s] = eq + 1;
-				} else if (i + 1 < *argc) {
-					val[s] = argv[++i];
-				} else {
-					snprintf(err, err_size, "--%s needs a value.", fname);
-					return -EINVAL;
-				}
-				used = true;
+			eq = strchr(a + 2, '=');
+			s = flag_setting(a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2));
+		}
+		if (s < 0) {
+			if (!command) {
+				command = a;
 			}
-		}
-		if (!used) {
 			argv[out++] = argv[i];
+			continue;
 		}
+		const char *v;
+		if (eq) {
+			v = eq + 1;
+		} else if (i + 1 < *argc) {
+			v = argv[++i];
+		} else {
+			char fname[64];
+			flag_name(settings[s].env, fname, sizeof(fname));
+			snprintf(err, err_size, "--%s needs a value.", fname);
+			return -EINVAL;
+		}
+		/* Empty means unset, as for the variable: --admin-token "" turns the admin API
+		 * off rather than accepting an empty bearer token. */
+		val[s] = *v ? v : settings[s].def;
 	}
 	*argc = out;
 	argv[out] = NULL;
@@ -224,6 +286,16 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_
 	c->currency = val[S_CURRENCY];
 	c->segment_price_text = val[S_SEGMENT_PRICE];
 
+	if (!listen_is_valid(c->listen)) {
+		return bad(err, err_size, "SMSROUTER_LISTEN",
+				"must be address:port, such as 127.0.0.1:8000 or [::1]:8000");
+	}
+	const char *db = c->database_url;
+	if (!(strncmp(db, "sqlite:", 7) == 0 && db[7]) && strncmp(db, "postgresql://", 13) != 0 &&
+			strncmp(db, "postgres://", 11) != 0) {
+		return bad(err, err_size, "SMSROUTER_DATABASE_URL",
+				"must be sqlite:PATH or a postgresql:// URL");
+	}
 	if (!parse_bool(val[S_TRUST_PROXY], &c->trust_proxy)) {
 		return bad(err, err_size, "SMSROUTER_TRUST_PROXY", "must be 0 or 1");
 	}

@@ -61,11 +61,22 @@ struct config {
 	bool dev; /* serve --dev */
 };
 
+/* Whether arg, met after the command word command, is one of the command's own options
+ * that takes the next argument as its value (simulate --body TEXT). */
+typedef bool (*config_own_option_fn)(const char *command, const char *arg);
+
 /* Fills c from the environment and the flags in argv[1..*argc). Flags it knows are
  * removed from argv (and *argc lowered); everything else stays in order for the
- * subcommand. -EINVAL with a one-sentence reason in err on a bad value or a flag that
- * lacks its value. */
-int config_load(struct config *c, int *argc, char **argv, char *err, size_t err_size);
+ * subcommand. The first argument that is not a flag is the command; flags may come before
+ * or after it, but an own option of the command (own may be NULL: none) keeps the
+ * argument after it, which is then never read as a flag (simulate --body --dev sends
+ * "--dev"). "--" is dropped and ends the flags: what follows goes to the command as it
+ * is. An empty value, of a variable or of a flag, means unset: the default (so
+ * --admin-token "" turns the admin API off even when SMSROUTER_ADMIN_TOKEN is set).
+ * -EINVAL with a one-sentence reason in err on a bad value or a flag that lacks its
+ * value. */
+int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
+		size_t err_size);
 
 /* Parses "30/min", "5/sec", "100/hour", "0". 0 or -EINVAL. */
 int config_parse_rate(const char *s, int *ret_count, int *ret_window_s);

@@ -11,7 +11,7 @@ int main(int argc, char **argv) {
 	struct config c;
 	char err[256];
 
-	if (config_load(&c, &argc, argv, err, sizeof(err)) < 0) {
+	if (config_load(&c, &argc, argv, cli_own_option, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smsrouter: %s\n", err);
 		return 2;
 	}

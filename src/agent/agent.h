@@ -54,6 +54,7 @@ int agent_reply(struct agent *a, const struct agent_request *req, char **ret_rep
 int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply);
 
 /* The JSON body of the Agent Core request for req: user, message, and the user's last 20
- * messages before this one, oldest first. *ret_json is the caller's to free(). -EIO,
- * -ENOMEM. */
+ * messages before this one (req's message is stored: its id bounds them; see
+ * store_history), oldest first, whenever the call is made. *ret_json is the caller's to
+ * free(). -EIO, -ENOMEM. */
 int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json);

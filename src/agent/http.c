@@ -38,8 +38,11 @@ struct http_agent {
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t mu; /* guards incoming, stopping */
+	pthread_mutex_t mu; /* guards incoming, incoming_tail, stopping */
+	/* Calls not yet started, oldest first: they start in the order they were made, so
+	 * one user's messages reach the Agent Core in the order they arrived. */
 	struct call *incoming;
+	struct call **incoming_tail;
 	bool stopping;
 	atomic_bool stopped;
 	struct call *running; /* the loop's own list */
@@ -47,42 +50,32 @@ struct http_agent {
 
 /* ---- the request body ---- */
 
-struct history {
-	json_t *list;
-	int64_t skip_id;
-};
-
 static int add_history(void *ctx, const struct store_message *m) {
-	struct history *h = ctx;
+	json_t *list = ctx;
 	char when[IDS_TIME_SIZE];
-	if (m->id == h->skip_id) {
-		return 0;
-	}
 	ids_time_format(m->created_at, when);
 	json_t *e = json_pack("{s:s,s:s,s:s}", "direction",
 			m->direction == STORE_INBOUND ? "inbound" : "outbound", "body",
 			m->body ? m->body : "", "at", when);
-	return e && json_array_append_new(h->list, e) == 0 ? 0 : -ENOMEM;
+	return e && json_array_append_new(list, e) == 0 ? 0 : -ENOMEM;
 }
 
 int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json) {
 	const struct store_message *m = req->message;
-	struct history h = {.list = json_array(), .skip_id = m->id};
+	json_t *history = json_array();
 	char when[IDS_TIME_SIZE];
 	json_t *media = NULL;
 	int r;
 
-	if (!h.list) {
+	if (!history) {
 		return -ENOMEM;
 	}
-	/* One more than we send: the message itself is already stored. */
-	r = store_history(s, req->user->id, HISTORY + 1, add_history, &h);
+	/* What came before this message, not what is stored by the time of the call: a
+	 * retried call (rest mode) must not show the agent messages that arrived since. */
+	r = store_history(s, req->user->id, m->id, HISTORY, add_history, history);
 	if (r < 0) {
-		json_decref(h.list);
+		json_decref(history);
 		return r;
-	}
-	while (json_array_size(h.list) > HISTORY) {
-		json_array_remove(h.list, 0);
 	}
 	if (m->media_json) {
 		media = json_loads(m->media_json, 0, NULL);
@@ -95,7 +88,7 @@ int agent_request_json(struct store *s, const struct agent_request *req, char **
 	json_t *j = json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:o,s:s},s:o}", "user", "id",
 			req->user->id, "name", req->user->name, "message", "sid", m->sid ? m->sid : "",
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
-			"media", media, "received_at", when, "history", h.list);
+			"media", media, "received_at", when, "history", history);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text) {
@@ -207,6 +200,7 @@ static void *loop(void *arg) {
 		pthread_mutex_lock(&a->mu);
 		struct call *in = a->incoming;
 		a->incoming = NULL;
+		a->incoming_tail = &a->incoming;
 		bool stopping = a->stopping;
 		pthread_mutex_unlock(&a->mu);
 
@@ -305,8 +299,9 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 		call_free(c);
 		return -ECANCELED;
 	}
-	c->next = a->incoming;
-	a->incoming = c;
+	c->next = NULL;
+	*a->incoming_tail = c;
+	a->incoming_tail = &c->next;
 	pthread_mutex_unlock(&a->mu);
 	curl_multi_wakeup(a->multi);
 	return 0;
@@ -327,6 +322,7 @@ static void http_shutdown(struct agent *base) {
 	pthread_mutex_lock(&a->mu);
 	struct call *in = a->incoming;
 	a->incoming = NULL;
+	a->incoming_tail = &a->incoming;
 	pthread_mutex_unlock(&a->mu);
 	while (in) {
 		struct call *next = in->next;
@@ -361,6 +357,7 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 	a->base.ops = &http_ops;
 	a->store = s;
 	a->timeout_ms = o->timeout_ms;
+	a->incoming_tail = &a->incoming;
 	pthread_mutex_init(&a->mu, NULL);
 	a->url = strdup(o->url);
 	a->secret = strdup(o->secret ? o->secret : "");

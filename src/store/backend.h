@@ -36,7 +36,9 @@ struct store_ops {
 			int rank, const char *error_code, bool *ret_changed);
 	int (*message_get)(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
 			void *ctx);
-	int (*messages_list)(struct store *s, const char *user_id, int limit, bool oldest_first,
+	int (*messages_list)(struct store *s, const char *user_id, int limit, store_message_cb cb,
+			void *ctx);
+	int (*history)(struct store *s, const char *user_id, int64_t before_id, int limit,
 			store_message_cb cb, void *ctx);
 	int (*note_add)(struct store *s, const char *user_id, const char *text, int64_t now);
 	int (*notes_list)(struct store *s, const char *user_id, store_note_cb cb, void *ctx);

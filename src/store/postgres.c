@@ -456,8 +456,10 @@ static const char *const sql[ST_COUNT] = {
 	[ST_MESSAGE_GET] = "SELECT " MSG_COLS " FROM messages WHERE user_id = $1 AND id = $2",
 	[ST_MESSAGES_NEWEST] = "SELECT " MSG_COLS " FROM messages WHERE user_id = $1 "
 			       "ORDER BY id DESC LIMIT $2",
+	/* Stored before $3, or the reply to a message that was (see store_history). */
 	[ST_MESSAGES_HISTORY] = "SELECT * FROM (SELECT " MSG_COLS " FROM messages "
-				"WHERE user_id = $1 ORDER BY id DESC LIMIT $2) h ORDER BY id",
+				"WHERE user_id = $1 AND least(id, coalesce(reply_to, id)) < $3 "
+				"ORDER BY id DESC LIMIT $2) h ORDER BY id",
 	[ST_NOTE_INSERT] = "INSERT INTO notes (user_id, body, created_at) VALUES ($1, $2, $3)",
 	[ST_NOTES_LIST] = "SELECT body FROM notes WHERE user_id = $1 ORDER BY id",
 	[ST_NOTES_CLEAR] = "DELETE FROM notes WHERE user_id = $1",
@@ -1300,7 +1302,7 @@ static void p_limit(struct params *p, int limit) {
 	}
 }
 
-static int pg_messages_list(struct store *s, const char *user_id, int limit, bool oldest_first,
+static int pg_messages_list(struct store *s, const char *user_id, int limit,
 		store_message_cb cb, void *ctx) {
 	struct params p = {0};
 	PGresult *res = NULL;
@@ -1308,8 +1310,24 @@ static int pg_messages_list(struct store *s, const char *user_id, int limit, boo
 
 	p_text(&p, user_id);
 	p_limit(&p, limit);
-	r = run_as(PG(s), user_id, oldest_first ? ST_MESSAGES_HISTORY : ST_MESSAGES_NEWEST, &p,
-			&res);
+	r = run_as(PG(s), user_id, ST_MESSAGES_NEWEST, &p, &res);
+	if (r == 0) {
+		r = messages_each(res, cb, ctx, NULL);
+	}
+	PQclear(res);
+	return r;
+}
+
+static int pg_history(struct store *s, const char *user_id, int64_t before_id, int limit,
+		store_message_cb cb, void *ctx) {
+	struct params p = {0};
+	PGresult *res = NULL;
+	int r;
+
+	p_text(&p, user_id);
+	p_limit(&p, limit);
+	p_int(&p, before_id);
+	r = run_as(PG(s), user_id, ST_MESSAGES_HISTORY, &p, &res);
 	if (r == 0) {
 		r = messages_each(res, cb, ctx, NULL);
 	}
@@ -1766,6 +1784,7 @@ static const struct store_ops postgres_ops = {
 	.status_update = pg_status_update,
 	.message_get = pg_message_get,
 	.messages_list = pg_messages_list,
+	.history = pg_history,
 	.note_add = pg_note_add,
 	.notes_list = pg_notes_list,
 	.notes_clear = pg_notes_clear,

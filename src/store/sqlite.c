@@ -201,8 +201,11 @@ static const char *const sql[ST_COUNT] = {
 	[ST_MESSAGE_GET] = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND id = ?2",
 	[ST_MESSAGES_NEWEST] = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 "
 			       "ORDER BY id DESC LIMIT ?2",
+	/* Stored before ?3, or the reply to a message that was; min() keeps the planner on
+	 * messages_user, newest first, stopping at the limit. */
 	[ST_MESSAGES_HISTORY] = "SELECT * FROM (SELECT " MSG_COLS " FROM messages "
-				"WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+				"WHERE user_id = ?1 AND min(id, coalesce(reply_to, id)) < ?3 "
+				"ORDER BY id DESC LIMIT ?2) ORDER BY id",
 	[ST_NOTE_INSERT] = "INSERT INTO notes (user_id, body, created_at) VALUES (?1, ?2, ?3)",
 	[ST_NOTES_LIST] = "SELECT body FROM notes WHERE user_id = ?1 ORDER BY id",
 	[ST_NOTES_CLEAR] = "DELETE FROM notes WHERE user_id = ?1",
@@ -1187,16 +1190,28 @@ static int sq_message_get(struct store *s, const char *user_id, int64_t id, stor
 	return r == 0 && rows == 0 ? -ENOENT : r;
 }
 
-static int sq_messages_list(struct store *s, const char *user_id, int limit, bool oldest_first,
+static int sq_messages_list(struct store *s, const char *user_id, int limit,
 		store_message_cb cb, void *ctx) {
 	struct sqlite_store *q = SQ(s);
-	enum st which = oldest_first ? ST_MESSAGES_HISTORY : ST_MESSAGES_NEWEST;
-	sqlite3_stmt *st = stmt(q, which);
+	sqlite3_stmt *st = stmt(q, ST_MESSAGES_NEWEST);
 	if (!st) {
 		return -EIO;
 	}
 	bind_text(st, 1, user_id);
 	sqlite3_bind_int(st, 2, limit);
+	return messages_each(st, cb, ctx, NULL);
+}
+
+static int sq_history(struct store *s, const char *user_id, int64_t before_id, int limit,
+		store_message_cb cb, void *ctx) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, ST_MESSAGES_HISTORY);
+	if (!st) {
+		return -EIO;
+	}
+	bind_text(st, 1, user_id);
+	sqlite3_bind_int(st, 2, limit);
+	sqlite3_bind_int64(st, 3, before_id);
 	return messages_each(st, cb, ctx, NULL);
 }
 
@@ -1873,6 +1888,7 @@ static const struct store_ops sqlite_ops = {
 	.status_update = sq_status_update,
 	.message_get = sq_message_get,
 	.messages_list = sq_messages_list,
+	.history = sq_history,
 	.note_add = sq_note_add,
 	.notes_list = sq_notes_list,
 	.notes_clear = sq_notes_clear,

@@ -201,12 +201,12 @@ int store_message_get(struct store *s, const char *user_id, int64_t id, store_me
 
 int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
 		void *ctx) {
-	return s->ops->messages_list(s, user_id, limit, false, cb, ctx);
+	return s->ops->messages_list(s, user_id, limit, cb, ctx);
 }
 
-int store_history(struct store *s, const char *user_id, int limit, store_message_cb cb,
-		void *ctx) {
-	return s->ops->messages_list(s, user_id, limit, true, cb, ctx);
+int store_history(struct store *s, const char *user_id, int64_t before_id, int limit,
+		store_message_cb cb, void *ctx) {
+	return s->ops->history(s, user_id, before_id, limit, cb, ctx);
 }
 
 int store_note_add(struct store *s, const char *user_id, const char *text) {

@@ -199,9 +199,13 @@ int store_message_get(struct store *s, const char *user_id, int64_t id, store_me
 /* user_id's messages, newest first, at most limit. */
 int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
 		void *ctx);
-/* user_id's last limit messages, oldest first (the agent's history). */
-int store_history(struct store *s, const char *user_id, int limit, store_message_cb cb,
-		void *ctx);
+/* The agent's history of message before_id: user_id's last limit messages that came
+ * before it, oldest first. A message came before it when it was stored before it, or when
+ * it is the reply to one that was (a reply stored while before_id waited for its turn is
+ * part of the conversation the agent has had); nothing that arrived after it, nor its
+ * replies, is ever included. */
+int store_history(struct store *s, const char *user_id, int64_t before_id, int limit,
+		store_message_cb cb, void *ctx);
 
 /* The built-in agent's notes. */
 int store_note_add(struct store *s, const char *user_id, const char *text);

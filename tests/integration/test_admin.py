@@ -72,6 +72,26 @@ class AdminDisabledTest(ServerTest):
         self.assertIsNotNone(self.server.say(new_phone(), "hi"))
 
 
+class AdminEmptyTokenFlagTest(ServerTest):
+    """An empty --admin-token is the variable left empty: the admin API is off (404),
+    whatever SMSROUTER_ADMIN_TOKEN says, and an empty bearer token opens nothing."""
+
+    def check_off(self, server):
+        for token in ["", "anything", None]:
+            with self.subTest(token=token):
+                self.assertJsonError(server.admin("GET", "/usage", token=token), 404)
+                r = server.admin("POST", "/users", {"name": "Eve", "phones": [new_phone()]},
+                                 token=token)
+                self.assertJsonError(r, 404)
+        self.assertIn('"admin_api":"off"', "\n".join(server.log_lines()))
+
+    def test_empty_admin_token_flag_turns_the_admin_api_off(self):
+        self.check_off(self.make_server(admin_token=None, args=["--admin-token", ""]))
+
+    def test_empty_admin_token_flag_with_equals_sign_overrides_the_variable(self):
+        self.check_off(self.make_server(args=["--admin-token="]))
+
+
 class AdminUsersTest(ServerTest):
     def test_create_user_returns_201_user(self):
         p1, p2 = new_phone(), new_phone()

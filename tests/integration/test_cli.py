@@ -25,6 +25,17 @@ class CliTest(ServerTest):
         self.assertEqual(len(lines), 1, err)
         self.assertTrue(lines[0].rstrip().endswith("."), err)
 
+    def assertUsageError(self, args, env=None):
+        """args is a usage error: exit 2, nothing on stdout, one sentence on stderr, and
+        no store touched."""
+        code, out, err = self.cli(*args, env=env)
+        self.assertEqual(code, 2, "%r: %s" % (args, err))
+        self.assertEqual(out, "", args)
+        self.assertOneSentence(err)
+        if not PG_URL:
+            self.assertFalse(os.path.exists(self.srv.db_path), args)
+        return err
+
     def write(self, name, text):
         path = os.path.join(self.srv.tmp, name)
         with open(path, "w", encoding="utf-8") as f:
@@ -78,6 +89,13 @@ class UserCommandsTest(CliTest):
         code, _, err = self.cli("user", "add")
         self.assertEqual(code, 2)
         self.assertTrue(err.strip())
+
+    def test_user_add_with_a_name_but_no_phone_is_a_usage_error(self):
+        code, out, err = self.cli("user", "add", "Ann")
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn("PHONE", err)
+        self.assertEqual(self.user_ids(), [])
 
     def test_unknown_command_exits_2(self):
         code, out, err = self.cli("frobnicate")
@@ -163,6 +181,76 @@ class UserCommandsTest(CliTest):
         code, out, err = self.cli("user", "show", p, "--database-url=sqlite:" + other)
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out)["name"], "Flag")
+
+    def test_configuration_flags_before_and_after_the_command(self):
+        other = "sqlite:" + os.path.join(self.srv.tmp, "other.sqlite")
+        p = new_phone()
+        uid = self.ok("--database-url", other, "user", "add", "Flag", p).strip()
+        for args in [("--database-url", other, "user", "show", p),
+                     ("user", "show", p, "--database-url", other),
+                     ("user", "--database-url=" + other, "show", uid),
+                     ("--log-level", "debug", "user", "show", uid, "--database-url", other)]:
+            with self.subTest(args=args):
+                code, out, err = self.cli(*args)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(json.loads(out)["id"], uid)
+
+    def test_user_add_with_a_flag_for_a_name_is_a_usage_error_unless_after_dashdash(self):
+        # --dev is a configuration flag wherever it stands (it is not the NAME), which
+        # leaves user add without a NAME; after "--" it is the NAME.
+        p = new_phone()
+        code, out, err = self.cli("user", "add", "--dev", p)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertEqual(self.user_ids(), [])
+        uid = self.ok("user", "add", "--", "--dev", p).strip()
+        self.assertEqual(self.show(p)[1]["name"], "--dev")
+        self.assertEqual(self.show(p)[1]["id"], uid)
+
+    def test_outbox_state_value_is_not_taken_for_a_flag(self):
+        code, out, err = self.cli("outbox", "list", "--state", "--dev")
+        self.assertEqual((code, out), (0, ""), err)
+
+    def test_every_usage_error_is_one_sentence_and_exit_2(self):
+        for args in [(), ("frobnicate",), ("user",), ("user", "frob"), ("user", "add"),
+                     ("user", "add", "Ann"), ("user", "list", "x"), ("user", "show"),
+                     ("user", "rm", "a", "b"), ("phone",), ("phone", "frob"),
+                     ("phone", "add", "x"), ("phone", "rm"), ("import",), ("import", "a", "b"),
+                     ("simulate", "--body", "hi"), ("simulate", "--from"),
+                     ("simulate", "--frob", "x"), ("usage", "--since", "yesterday"),
+                     ("usage", "x"), ("migrate", "x"), ("outbox",), ("outbox", "retry", "x"),
+                     ("outbox", "frob"), ("serve", "x"), ("--listen",), ("user", "list", "--threads")]:
+            with self.subTest(args=args):
+                self.assertUsageError(args)
+
+    def test_help_prints_the_usage_block_on_stdout(self):
+        for flag in ["--help", "help", "-h"]:
+            with self.subTest(flag=flag):
+                code, out, err = self.cli(flag)
+                self.assertEqual((code, err), (0, ""))
+                self.assertTrue(out.startswith("usage: smsrouter serve"), out)
+                self.assertIn("smsrouter user add NAME PHONE...", out)
+
+    def test_bad_listen_or_database_url_is_a_usage_error_like_other_bad_settings(self):
+        cases = [({"SMSROUTER_LISTEN": "not-an-address"}, ("user", "list"), "SMSROUTER_LISTEN"),
+                 ({"SMSROUTER_LISTEN": "127.0.0.1:65536"}, ("migrate",), "SMSROUTER_LISTEN"),
+                 ({}, ("--listen", "localhost:8000", "migrate"), "SMSROUTER_LISTEN"),
+                 ({"SMSROUTER_DATABASE_URL": "mysql://db/x"}, ("user", "list"),
+                  "SMSROUTER_DATABASE_URL"),
+                 ({}, ("migrate", "--database-url", "sqlite:"), "SMSROUTER_DATABASE_URL"),
+                 ({"SMSROUTER_SENDER_LIMIT": "lots"}, ("user", "list"),
+                  "SMSROUTER_SENDER_LIMIT")]
+        for env, args, name in cases:
+            with self.subTest(env=env, args=args):
+                self.assertIn(name, self.assertUsageError(args, env=env))
+
+    def test_errors_stay_on_one_line_whatever_the_arguments_hold(self):
+        code, out, err = self.cli("user", "show", "+1555\nsecond line")
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
+        code, out, err = self.cli("import", os.path.join(self.srv.tmp, "no\nsuch.csv"))
+        self.assertEqual(code, 1)
+        self.assertOneSentence(err)
 
     def test_migrate_prints_schema_version(self):
         # SQLite's migration 2 added the phones' order; PostgreSQL had it in its first.
@@ -318,6 +406,71 @@ class SimulateTest(CliTest):
                                   "--from", new_phone(), "--body", "hi")
         self.assertEqual(code, 1)
         self.assertOneSentence(err)
+
+    def test_simulate_body_that_looks_like_a_flag_is_sent_as_the_body(self):
+        # A command's own option keeps its value, even one spelled like a configuration
+        # flag; configuration flags around it still work.
+        self.srv.start()
+        p = new_phone()
+        uid = self.srv.add_user("Ann", [p])["id"]
+        listen = "127.0.0.1:%d" % self.srv.port
+        for args in [("--from", p, "--body", "--dev"),
+                     ("--from", p, "--body", "--listen"),
+                     ("--body", "--database-url=sqlite:elsewhere", "--from", p),
+                     ("--from", p, "--body", "--")]:
+            with self.subTest(args=args):
+                code, out, err = self.cli("simulate", "--listen", listen, *args)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(out, "Hi Ann. Text \"remember <note>\", \"recall\" or "
+                                      "\"forget\".\n")
+        bodies = [m["body"] for m in self.srv.messages(uid) if m["direction"] == "inbound"]
+        self.assertEqual(bodies, ["--", "--database-url=sqlite:elsewhere", "--listen", "--dev"])
+        self.assertFalse(os.path.exists(os.path.join(self.srv.tmp, "elsewhere")))
+
+    def test_simulate_prints_a_carriage_return_of_the_reply_as_itself(self):
+        # TwiML carries CR as the reference &#13; (a parser would turn CR LF into LF).
+        self.srv.start()
+        p = new_phone()
+        self.srv.add_user("Ann", [p])
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", p,
+                                  "--body", "remember x\r\ny & z")
+        self.assertEqual((code, out), (0, "Noted.\n"), err)
+        code, out, err = self.cli("simulate", "--url", self.srv.sms_url, "--from", p,
+                                  "--body", "recall")
+        self.assertEqual((code, out), (0, "Your notes:\n1. x\r\ny & z\n"), err)
+
+    def test_simulate_decodes_every_character_reference_and_nothing_else(self):
+        import http.server
+        import threading
+        message = ("&#13;&#x1F600;&#xe9;&#169;&#9;|&amp;#13;|&#0;|&#xD800;|&#1114112;|"
+                   "&#123456789;|&#x;|&#;|&#13|&bogus;|&lt;&gt;&quot;&apos;")
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message action="x?a=1&amp;'
+               'b=2">%s</Message></Response>' % message).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(xml)))
+                self.end_headers()
+                self.wfile.write(xml)
+
+            def log_message(self, *a):
+                pass
+
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        url = "http://127.0.0.1:%d/sms-router/webhook/sms" % httpd.server_address[1]
+        code, out, err = self.cli("simulate", "--url", url, "--from", new_phone(), "--body", "x",
+                                  env={"TWILIO_AUTH_TOKEN": "t"})
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, "\r\U0001F600\u00e9\u00a9\t|&#13;|&#0;|&#xD800;|&#1114112;|"
+                              "&#123456789;|&#x;|&#;|&#13|&bogus;|<>\"'\n")
 
     def test_simulate_without_from_is_usage_error(self):
         self.assertEqual(self.cli("simulate", "--body", "hi")[0], 2)

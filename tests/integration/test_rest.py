@@ -175,6 +175,38 @@ class TestRestAgentFailures(RestTest):
         self.assertEqual(self.sent_to(phone)[1]["Body"], "echo: second")
 
 
+class TestRestHistory(RestTest):
+    def test_a_retried_agent_call_carries_no_message_that_arrived_after_its_own(self):
+        phone = new_phone()
+        self.server.add_user("Hy", [phone])
+        self.server.sms(phone, "zero")
+        self.assertTrue(wait_until(lambda: self.sent_to(phone), 10))
+
+        def calls(body):
+            return [r["body"] for r in self.agent.requests()
+                    if r["body"]["message"]["body"] == body]
+
+        self.agent.set_mode("flaky")  # 500 on each message's first attempt
+        self.server.sms(phone, "one")
+        self.assertTrue(wait_until(lambda: calls("one"), 10))
+        # "two" arrives while "one" waits for its retry (backoff: 0.5 s at least).
+        self.server.sms(phone, "two")
+        self.assertTrue(wait_until(lambda: len(self.sent_to(phone)) == 3, 30))
+        self.assertEqual([m["Body"] for m in self.sent_to(phone)],
+                         ["echo: zero", "echo: one", "echo: two"])
+
+        def history(call):
+            return [(h["direction"], h["body"]) for h in call["history"]]
+
+        one = calls("one")
+        self.assertEqual(len(one), 2)  # the failed call and its retry
+        for call in one:
+            self.assertEqual(history(call), [("inbound", "zero"), ("outbound", "echo: zero")])
+        self.assertEqual(history(calls("two")[-1]),
+                         [("inbound", "zero"), ("outbound", "echo: zero"), ("inbound", "one"),
+                          ("outbound", "echo: one")])
+
+
 class TestRestFairness(RestTest):
     send_rate = "5"
 

@@ -715,17 +715,65 @@ static void test_history_is_the_last_n_oldest_first(void **state) {
 	add_inbound(f->s, b.id, "SMb2", "b2", 0);
 	add_inbound(f->s, a.id, "SMa4", "a4", 0);
 
-	assert_int_equal(store_history(f->s, a.id, 3, collect_message, &seen), 0);
+	assert_int_equal(store_history(f->s, a.id, INT64_MAX, 3, collect_message, &seen), 0);
 	assert_int_equal(seen.n, 3);
 	assert_string_equal(seen.body[0], "a2");
 	assert_string_equal(seen.body[1], "a3");
 	assert_string_equal(seen.body[2], "a4");
 
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_history(f->s, a.id, 20, collect_message, &seen), 0);
+	assert_int_equal(store_history(f->s, a.id, INT64_MAX, 20, collect_message, &seen), 0);
 	assert_int_equal(seen.n, 4);
 	assert_string_equal(seen.body[0], "a1");
 	assert_string_equal(seen.body[3], "a4");
+}
+
+/* The bodies of store_history(before, limit) for user_id, joined by ' '. */
+static void history_of(struct store *s, const char *user_id, int64_t before, int limit,
+                       char *out, size_t size) {
+	struct seen_messages seen = {0};
+	assert_int_equal(store_history(s, user_id, before, limit, collect_message, &seen), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < seen.n; i++) {
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? " " : "", seen.body[i]);
+	}
+}
+
+static void test_history_holds_only_what_came_before_the_message(void **state) {
+	struct fixture *f = *state;
+	struct store_user a, b;
+	char h[512];
+
+	/* In arrival order: i1 waits for its (retried) agent call while i2 arrives; i1's
+	 * reply is stored after i2, then i2's, then i3 arrives. */
+	add_user1(f->s, "A", "+15550100101", &a);
+	add_user1(f->s, "B", "+15550100102", &b);
+	int64_t i0 = add_inbound(f->s, a.id, "SMi0", "i0", 0);
+	add_outbound(f->s, a.id, "o0", i0, 0);
+	int64_t i1 = add_inbound(f->s, a.id, "SMi1", "i1", 0);
+	add_inbound(f->s, b.id, "SMb1", "b1", 0);
+	int64_t i2 = add_inbound(f->s, a.id, "SMi2", "i2", 0);
+	add_outbound(f->s, a.id, "o1", i1, 0);
+	add_outbound(f->s, a.id, "o2", i2, 0);
+	int64_t i3 = add_inbound(f->s, a.id, "SMi3", "i3", 0);
+
+	/* Nothing that arrived after i1, nor i1's own reply. */
+	history_of(f->s, a.id, i1, 20, h, sizeof(h));
+	assert_string_equal(h, "i0 o0");
+	/* i1's reply was stored after i2 arrived, but i1 came before i2: it is part of the
+	 * conversation i2 follows. */
+	history_of(f->s, a.id, i2, 20, h, sizeof(h));
+	assert_string_equal(h, "i0 o0 i1 o1");
+	history_of(f->s, a.id, i3, 20, h, sizeof(h));
+	assert_string_equal(h, "i0 o0 i1 i2 o1 o2");
+	/* The limit keeps the latest of them. */
+	history_of(f->s, a.id, i3, 3, h, sizeof(h));
+	assert_string_equal(h, "i2 o1 o2");
+	history_of(f->s, a.id, i0, 20, h, sizeof(h));
+	assert_string_equal(h, "");
+	/* Another user's bound never shows this user's messages. */
+	history_of(f->s, b.id, i3, 20, h, sizeof(h));
+	assert_string_equal(h, "b1");
 }
 
 /* ---- status callbacks ---- */
@@ -1362,6 +1410,7 @@ int main(void) {
 		FIXTURE(test_answer_for_works_for_unrouted_messages),
 		FIXTURE(test_messages_list_is_newest_first_and_only_that_users),
 		FIXTURE(test_history_is_the_last_n_oldest_first),
+		FIXTURE(test_history_holds_only_what_came_before_the_message),
 		FIXTURE(test_status_update_only_moves_forward),
 		FIXTURE(test_status_update_with_an_unknown_status_leaves_it),
 		FIXTURE(test_status_update_records_the_sid_when_the_row_has_none),
