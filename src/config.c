@@ -1,12 +1,13 @@
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "http/http.h"
 
 enum setting {
 	S_LISTEN,
@@ -153,40 +154,6 @@ static bool parse_bool(const char *s, bool *ret) {
 	return true;
 }
 
-/* "127.0.0.1:8000", "[::1]:8000": a numeric address and a port from 0 to 65535, as the
- * server binds it (http/server.c). */
-static bool listen_is_valid(const char *s) {
-	char host[128];
-	const char *h = s;
-	const char *colon;
-	size_t hlen;
-
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':') {
-			return false;
-		}
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon) {
-			return false;
-		}
-		hlen = (size_t)(colon - s);
-	}
-	int port;
-	if (hlen == 0 || hlen >= sizeof(host) || !isdigit((unsigned char)colon[1]) ||
-			parse_int(colon + 1, 0, 65535, &port) < 0) {
-		return false;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	unsigned char addr[sizeof(struct in6_addr)];
-	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
 static int bad(char *err, size_t size, const char *env, const char *why) {
 	snprintf(err, size, "%s %s.", env, why);
 	return -EINVAL;
@@ -286,7 +253,7 @@ int config_load(struct config *c, int *argc, char **argv, config_own_option_fn o
 	c->currency = val[S_CURRENCY];
 	c->segment_price_text = val[S_SEGMENT_PRICE];
 
-	if (!listen_is_valid(c->listen)) {
+	if (http_parse_listen(c->listen, NULL, NULL) < 0) {
 		return bad(err, err_size, "SMSROUTER_LISTEN",
 				"must be address:port, such as 127.0.0.1:8000 or [::1]:8000");
 	}

@@ -67,7 +67,11 @@ struct http_server_options {
 };
 
 struct http_server;
+struct sockaddr_storage;
 
+/* "127.0.0.1:8000", "[::1]:8000", "0.0.0.0:0": a numeric address and a port from 0 to
+ * 65535 → a socket address (ss may be NULL: only check). -EINVAL. */
+int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *ret_v6);
 /* Binds and starts serving app. -EINVAL (bad address), -EADDRINUSE, -EIO. */
 int http_server_start(const struct http_server_options *o, struct app *app,
 		struct http_server **ret);

@@ -1,5 +1,6 @@
 /* The libmicrohttpd server: thread pool on epoll, limits, body collection, graceful stop. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -312,13 +313,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 	log_debug("http.mhd", LOG_STR("message", msg));
 }
 
-/* "127.0.0.1:8000", "[::1]:8000", "0.0.0.0:0" → a socket address. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *ret_v6) {
+int http_parse_listen(const char *listen, struct sockaddr_storage *ret_ss, bool *ret_v6) {
+	struct sockaddr_storage scratch;
+	struct sockaddr_storage *ss = ret_ss ? ret_ss : &scratch;
+	bool v6_scratch;
 	char host[128];
 	const char *colon;
 	const char *h = listen;
 	size_t hlen;
 
+	if (!ret_v6) {
+		ret_v6 = &v6_scratch;
+	}
 	memset(ss, 0, sizeof(*ss));
 	if (*listen == '[') {
 		const char *close = strchr(listen, ']');
@@ -342,7 +348,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *r
 	host[hlen] = '\0';
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port < 0 || port > 65535) {
+	/* Digits only: strtol would also take a sign or leading spaces. */
+	if (!isdigit((unsigned char)colon[1]) || *end || port < 0 || port > 65535) {
 		return -EINVAL;
 	}
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
@@ -368,7 +375,7 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 	bool v6;
 	struct http_server *s;
 
-	if (parse_listen(o->listen, &ss, &v6) < 0) {
+	if (http_parse_listen(o->listen, &ss, &v6) < 0) {
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
