@@ -196,7 +196,7 @@ static void answer(struct http_response *res, const char *org, const struct rout
 		http_twiml_status(res, 500);
 		return;
 	}
-	http_text(res, 200, "text/xml; charset=utf-8", xml);
+	http_text(res, 200, HTTP_TWIML_TYPE, xml);
 }
 
 /* A webhook answered later: when its agent has answered, and when what it stored is on

@@ -66,6 +66,10 @@ struct http_server_options {
 	int per_ip_connections; /* 0: no limit */
 };
 
+/* TwiML's Content-Type, exactly as CONTRACT.md writes it. The charset is the XML
+ * declaration's (UTF-8), which is what text/xml without a charset means (RFC 7303). */
+#define HTTP_TWIML_TYPE "text/xml"
+
 struct http_server;
 struct sockaddr_storage;
 

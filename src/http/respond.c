@@ -22,7 +22,7 @@ void http_text(struct http_response *res, int status, const char *content_type, 
 }
 
 void http_twiml_status(struct http_response *res, int status) {
-	http_text(res, status, "text/xml; charset=utf-8",
+	http_text(res, status, HTTP_TWIML_TYPE,
 			strdup("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"));
 }
 

@@ -35,7 +35,7 @@ class TwimlFormatTest(WebhookTest):
         _, phone = self.user()
         r = self.server.sms(phone, "remember milk")
         self.assertEqual(r.status, 200)
-        self.assertTrue(r.header("Content-Type").startswith("text/xml"), r.headers)
+        self.assertEqual(r.header("Content-Type"), "text/xml")  # exactly as CONTRACT.md
         m = re.fullmatch(
             r'<\?xml version="1\.0" encoding="UTF-8"\?><Response><Message action="'
             + re.escape("http://127.0.0.1:%d/sms-router/webhook/status?ob=" % self.server.port)
@@ -46,7 +46,7 @@ class TwimlFormatTest(WebhookTest):
         _, phone = self.user()
         r = self.server.sms(phone, "STOP")
         self.assertEqual(r.status, 200)
-        self.assertTrue(r.header("Content-Type").startswith("text/xml"), r.headers)
+        self.assertEqual(r.header("Content-Type"), "text/xml")
         self.assertEqual(r.text, EMPTY_TWIML)
 
     def test_each_reply_gets_its_own_action_url(self):
