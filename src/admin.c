@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -22,7 +23,8 @@ bool admin_authorized(struct app *app, const struct http_request *req) {
 	unsigned char a[32], b[32];
 	unsigned int na = 0, nb = 0;
 
-	if (!token || !h || strncmp(h, "Bearer ", 7) != 0) {
+	/* The scheme's name is case-insensitive (RFC 9110 11.1); the token is not. */
+	if (!token || !h || strncasecmp(h, "Bearer ", 7) != 0) {
 		return false;
 	}
 	/* Compare digests: constant time whatever the lengths. */

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -76,8 +77,10 @@ int ids_time_parse(const char *s, int64_t *ret) {
 			digits(s + 8, 2, &d)) {
 		return -EINVAL;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31) {
-		return -EINVAL;
+	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] || (mo == 2 && d == 29 && !leap)) {
+		return -EINVAL; /* no 2026-02-30: it would silently become March 2 */
 	}
 	int64_t offset = 0;
 	if (len == 10) {

@@ -34,6 +34,16 @@ class AdminAuthTest(ServerTest):
         self.assertEqual(r.status, 401)
         self.assertIn("Bearer", r.header("WWW-Authenticate") or "")
 
+    def test_bearer_scheme_name_is_case_insensitive_but_the_token_is_not(self):
+        for scheme in ["bearer", "BEARER", "bEaReR"]:
+            with self.subTest(scheme=scheme):
+                r = self.server.request("GET", "/sms-router/admin/usage",
+                                        headers={"Authorization": scheme + " " + ADMIN_TOKEN})
+                self.assertEqual(r.status, 200, r.text)
+        r = self.server.request("GET", "/sms-router/admin/usage",
+                                headers={"Authorization": "Bearer " + ADMIN_TOKEN.upper()})
+        self.assertJsonError(r, 401)
+
     def test_non_bearer_authorization_is_401(self):
         r = self.server.request("GET", "/sms-router/admin/usage",
                                 headers={"Authorization": "Basic " + ADMIN_TOKEN})
@@ -533,9 +543,15 @@ class AdminUsageTest(ServerTest):
         self.assertEqual(j["total"]["inbound"], 1)
 
     def test_usage_bad_since_is_400(self):
-        for s in ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", ""]:
+        for s in ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", "",
+                  "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+                  "1900-02-29T00:00:00Z"]:
             with self.subTest(since=s):
                 self.assertJsonError(self.server.admin("GET", "/usage?since=" + q(s)), 400)
+
+    def test_usage_since_a_leap_day_is_that_day(self):
+        j = self.server.admin("GET", "/usage?since=2028-02-29T00:00:00Z").json()
+        self.assertEqual(j["since"], "2028-02-29T00:00:00Z")
 
     def test_usage_segment_price_is_configurable(self):
         srv = self.make_server(env={"SMSROUTER_SEGMENT_PRICE": "0.01"})
