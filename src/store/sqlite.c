@@ -287,9 +287,10 @@ struct sqlite_store {
 	/* The checkpointer: copies the WAL into the database off the request path. */
 	pthread_t checkpointer;
 	bool checkpointer_started;
-	pthread_mutex_t cmu; /* guards wal_pages, wal_copied, ckpt_stop */
+	pthread_mutex_t cmu; /* guards wal_pages, wal_frames, wal_copied, ckpt_stop */
 	pthread_cond_t ccv;
-	int wal_pages;  /* frames in the WAL at the last commit */
+	int wal_pages;  /* frames in the WAL at the last commit; 0 once the checkpointer took it */
+	int wal_frames; /* the same, kept */
 	int wal_copied; /* of those, copied into the database */
 	int checkpoint_pages;
 	int wal_cap_pages;
@@ -320,29 +321,33 @@ static void conn_gone(struct store_conn *link) {
 	conn_free((struct conn *)link);
 }
 
-/* The checkpointer copies the WAL into the database each time CHECKPOINT_PAGES frames
- * have been added since it last did (store_options.checkpoint_pages). */
+/* While the WAL holds CHECKPOINT_PAGES frames or more, the checkpointer copies it into
+ * the database after each commit (store_options.checkpoint_pages). */
 #define CHECKPOINT_PAGES 2000
 /* SQLite starts the WAL file over only when a write begins with every frame copied. A
- * PASSIVE checkpoint never catches up with a writer that is never idle, so under
- * sustained full load the WAL would grow without end (1 GB in 30 s in the benchmark).
- * Past WAL_CAP_PAGES frames (512 MiB) the checkpointer copies the last frames with our
- * writers held off, so that the next write starts the file over. Under lighter load
- * the WAL starts over by itself, long before. */
-#define WAL_CAP_PAGES 131072 /* store_options.wal_cap_pages */
+ * PASSIVE checkpoint catches up between commits under any load short of full, but never
+ * with a writer that is never idle: under sustained full load the WAL would grow for as
+ * long as the load lasts (1 GB in 30 s in the benchmark). Past WAL_CAP_PAGES frames
+ * (4 GiB) the checkpointer copies the last frames with our writers held off, so that the
+ * next write starts the file over. The cap is high because that hold is long (up to
+ * about 0.1 s with 1M users: the database's fsync of random pages): it comes about
+ * every 2 minutes of full load, and never below it. A lower cap (512 MiB) made it come
+ * every 2 s at full load, and at lighter loads too, and the p99 grew from 9 ms to
+ * 30-60 ms (bench/README.md). */
+#define WAL_CAP_PAGES 1048576 /* store_options.wal_cap_pages */
 
-/* After each commit: how long the WAL is; past CHECKPOINT_PAGES not yet copied, wake
- * the checkpointer. */
+/* After each commit: how long the WAL is; past CHECKPOINT_PAGES, wake the checkpointer. */
 static int on_wal(void *arg, sqlite3 *db, const char *name, int pages) {
 	(void)db;
 	(void)name;
 	struct sqlite_store *q = arg;
 	pthread_mutex_lock(&q->cmu);
 	q->wal_pages = pages;
+	q->wal_frames = pages;
 	if (pages < q->wal_copied) {
 		q->wal_copied = 0; /* the WAL started over */
 	}
-	if (pages - q->wal_copied >= q->checkpoint_pages) {
+	if (pages >= q->checkpoint_pages) {
 		pthread_cond_signal(&q->ccv);
 	}
 	pthread_mutex_unlock(&q->cmu);
@@ -371,12 +376,12 @@ static int exec(sqlite3 *db, const char *text) {
 	return sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
-/* When the WAL starts over, a file left larger than twice the cap (a long reader kept
- * it from starting over in time) is cut back to that. */
+/* When the WAL starts over, a file left larger than the cap (a long reader kept it from
+ * starting over in time) is cut back to that. */
 static int wal_size_limit(struct sqlite_store *q, sqlite3 *db) {
 	char pragma[64];
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit = %lld",
-	         2LL * q->wal_cap_pages * (4096 + 24));
+	         (long long)q->wal_cap_pages * (4096 + 24));
 	return exec(db, pragma);
 }
 
@@ -1667,7 +1672,7 @@ static int checkpoint(struct sqlite_store *q, struct conn *c) {
 		return -1;
 	}
 	pthread_mutex_lock(&q->cmu);
-	if (q->wal_pages >= copied) { /* else the WAL started over meanwhile */
+	if (q->wal_frames >= copied) { /* else the WAL started over meanwhile */
 		q->wal_copied = copied;
 	}
 	pthread_mutex_unlock(&q->cmu);
@@ -1675,12 +1680,11 @@ static int checkpoint(struct sqlite_store *q, struct conn *c) {
 }
 
 /* The WAL is past the cap: catch up with the writer in the open, then copy the frames
- * added meanwhile with our writers held off. That holds them for the copy and the
- * database's fsync (measured: 7-40 ms), about every 2 s at full load. */
+ * added meanwhile with our writers held off, for the copy and the database's fsync. */
 static void wal_restart(struct sqlite_store *q, struct conn *c) {
 	for (int pass = 0; pass < 4; pass++) {
 		pthread_mutex_lock(&q->cmu);
-		int behind = q->wal_pages - q->wal_copied;
+		int behind = q->wal_frames - q->wal_copied;
 		pthread_mutex_unlock(&q->cmu);
 		if (behind <= q->checkpoint_pages / 2 || checkpoint(q, c) < 0) {
 			break;
@@ -1705,12 +1709,13 @@ static void *checkpointer(void *arg) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
-		if (q->wal_pages - q->wal_copied < q->checkpoint_pages) {
+		if (q->wal_pages < q->checkpoint_pages) {
 			pthread_cond_timedwait(&q->ccv, &q->cmu, &ts); /* at most 1 s behind */
 		}
-		if (q->ckpt_stop || q->wal_pages <= q->wal_copied || !c) {
+		if (q->ckpt_stop || q->wal_pages == 0 || !c) {
 			continue;
 		}
+		q->wal_pages = 0;
 		pthread_mutex_unlock(&q->cmu);
 		if (checkpoint(q, c) >= q->wal_cap_pages) {
 			wal_restart(q, c);
