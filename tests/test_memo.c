@@ -30,16 +30,13 @@ struct fixture {
 
 static int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *p1[] = {"+15550100101"};
-	const char *p2[] = {"+15550100102"};
 
 	if (!f) {
 		return -1;
 	}
 	if (tmpstore_open("memo", f->dir, NULL, &f->s) != 0 ||
 	    agent_memo_create(f->s, &f->a) != 0 ||
-	    store_user_add(f->s, "Ada", p1, 1, &f->ada, NULL) != 0 ||
-	    store_user_add(f->s, "Bob", p2, 1, &f->bob, NULL) != 0) {
+	    tmpstore_add_ada_and_bob(f->s, &f->ada, &f->bob) != 0) {
 		return -1;
 	}
 	*state = f;

@@ -29,8 +29,8 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define ADA_PHONE "+15550100101"
-#define BOB_PHONE "+15550100102"
+#define ADA_PHONE TMPSTORE_ADA_PHONE
+#define BOB_PHONE TMPSTORE_BOB_PHONE
 #define STRANGER "+15550100999"
 #define OUR_NUMBER "+15550199999"
 #define ONBOARDING "You are not registered here yet."
@@ -49,8 +49,6 @@ struct fixture {
 
 static int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *p1[] = {ADA_PHONE};
-	const char *p2[] = {BOB_PHONE};
 	const struct router_options o = {.onboarding_text = ONBOARDING, .help_text = HELP};
 
 	if (!f) {
@@ -60,8 +58,7 @@ static int setup(void **state) {
 	    agent_memo_create(f->s, &f->a) != 0 ||
 	    ratelimit_create(0, 60, &f->rl) != 0 ||
 	    router_create(f->s, f->a, f->rl, &o, &f->r) != 0 ||
-	    store_user_add(f->s, "Ada", p1, 1, &f->ada, NULL) != 0 ||
-	    store_user_add(f->s, "Bob", p2, 1, &f->bob, NULL) != 0) {
+	    tmpstore_add_ada_and_bob(f->s, &f->ada, &f->bob) != 0) {
 		return -1;
 	}
 	*state = f;

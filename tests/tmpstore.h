@@ -32,6 +32,21 @@ static inline int tmpstore_open(const char *name, char dir[TMPSTORE_DIR_SIZE],
 	return 0;
 }
 
+#define TMPSTORE_ADA_PHONE "+15550100101"
+#define TMPSTORE_BOB_PHONE "+15550100102"
+
+/* Adds the two users the tests talk about: Ada and Bob, one phone each. 0 or -1. */
+static inline int tmpstore_add_ada_and_bob(struct store *s, struct store_user *ada,
+		struct store_user *bob) {
+	const char *p1[] = {TMPSTORE_ADA_PHONE};
+	const char *p2[] = {TMPSTORE_BOB_PHONE};
+	if (store_user_add(s, "Ada", p1, 1, ada, NULL) != 0 ||
+	    store_user_add(s, "Bob", p2, 1, bob, NULL) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
 /* Removes dir and the files in it (the database, its WAL and shm). */
 static inline void tmpstore_remove(const char *dir) {
 	DIR *d = opendir(dir);

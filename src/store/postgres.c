@@ -1302,15 +1302,20 @@ static void p_limit(struct params *p, int limit) {
 	}
 }
 
-static int pg_messages_list(struct store *s, const char *user_id, int limit,
-		store_message_cb cb, void *ctx) {
+/* A user's messages newest first; with before_id, its history: what came before that
+ * message (ST_MESSAGES_HISTORY). */
+static int messages_of(struct store *s, enum st which, const char *user_id, int64_t before_id,
+		int limit, store_message_cb cb, void *ctx) {
 	struct params p = {0};
 	PGresult *res = NULL;
 	int r;
 
 	p_text(&p, user_id);
 	p_limit(&p, limit);
-	r = run_as(PG(s), user_id, ST_MESSAGES_NEWEST, &p, &res);
+	if (which == ST_MESSAGES_HISTORY) {
+		p_int(&p, before_id);
+	}
+	r = run_as(PG(s), user_id, which, &p, &res);
 	if (r == 0) {
 		r = messages_each(res, cb, ctx, NULL);
 	}
@@ -1318,21 +1323,14 @@ static int pg_messages_list(struct store *s, const char *user_id, int limit,
 	return r;
 }
 
+static int pg_messages_list(struct store *s, const char *user_id, int limit,
+		store_message_cb cb, void *ctx) {
+	return messages_of(s, ST_MESSAGES_NEWEST, user_id, 0, limit, cb, ctx);
+}
+
 static int pg_history(struct store *s, const char *user_id, int64_t before_id, int limit,
 		store_message_cb cb, void *ctx) {
-	struct params p = {0};
-	PGresult *res = NULL;
-	int r;
-
-	p_text(&p, user_id);
-	p_limit(&p, limit);
-	p_int(&p, before_id);
-	r = run_as(PG(s), user_id, ST_MESSAGES_HISTORY, &p, &res);
-	if (r == 0) {
-		r = messages_each(res, cb, ctx, NULL);
-	}
-	PQclear(res);
-	return r;
+	return messages_of(s, ST_MESSAGES_HISTORY, user_id, before_id, limit, cb, ctx);
 }
 
 /* ---- notes ---- */

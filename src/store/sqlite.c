@@ -1195,29 +1195,30 @@ static int sq_message_get(struct store *s, const char *user_id, int64_t id, stor
 	return r == 0 && rows == 0 ? -ENOENT : r;
 }
 
-static int sq_messages_list(struct store *s, const char *user_id, int limit,
-		store_message_cb cb, void *ctx) {
-	struct sqlite_store *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, ST_MESSAGES_NEWEST);
+/* A user's messages newest first; with before_id, its history: what came before that
+ * message (ST_MESSAGES_HISTORY). */
+static int messages_of(struct store *s, enum st which, const char *user_id, int64_t before_id,
+		int limit, store_message_cb cb, void *ctx) {
+	sqlite3_stmt *st = stmt(SQ(s), which);
 	if (!st) {
 		return -EIO;
 	}
 	bind_text(st, 1, user_id);
 	sqlite3_bind_int(st, 2, limit);
+	if (which == ST_MESSAGES_HISTORY) {
+		sqlite3_bind_int64(st, 3, before_id);
+	}
 	return messages_each(st, cb, ctx, NULL);
+}
+
+static int sq_messages_list(struct store *s, const char *user_id, int limit,
+		store_message_cb cb, void *ctx) {
+	return messages_of(s, ST_MESSAGES_NEWEST, user_id, 0, limit, cb, ctx);
 }
 
 static int sq_history(struct store *s, const char *user_id, int64_t before_id, int limit,
 		store_message_cb cb, void *ctx) {
-	struct sqlite_store *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, ST_MESSAGES_HISTORY);
-	if (!st) {
-		return -EIO;
-	}
-	bind_text(st, 1, user_id);
-	sqlite3_bind_int(st, 2, limit);
-	sqlite3_bind_int64(st, 3, before_id);
-	return messages_each(st, cb, ctx, NULL);
+	return messages_of(s, ST_MESSAGES_HISTORY, user_id, before_id, limit, cb, ctx);
 }
 
 static int sq_note_add(struct store *s, const char *user_id, const char *text, int64_t now) {
