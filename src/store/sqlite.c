@@ -287,11 +287,10 @@ struct sqlite_store {
 	/* The checkpointer: copies the WAL into the database off the request path. */
 	pthread_t checkpointer;
 	bool checkpointer_started;
-	pthread_mutex_t cmu; /* guards wal_pages, wal_frames, wal_copied, ckpt_stop */
+	pthread_mutex_t cmu; /* guards wal_pages, wal_frames, ckpt_stop */
 	pthread_cond_t ccv;
 	int wal_pages;  /* frames in the WAL at the last commit; 0 once the checkpointer took it */
 	int wal_frames; /* the same, kept */
-	int wal_copied; /* of those, copied into the database */
 	int checkpoint_pages;
 	int wal_cap_pages;
 	bool ckpt_stop;
@@ -344,9 +343,6 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int pages) {
 	pthread_mutex_lock(&q->cmu);
 	q->wal_pages = pages;
 	q->wal_frames = pages;
-	if (pages < q->wal_copied) {
-		q->wal_copied = 0; /* the WAL started over */
-	}
 	if (pages >= q->checkpoint_pages) {
 		pthread_cond_signal(&q->ccv);
 	}
@@ -1665,35 +1661,30 @@ static int sq_durable(struct store *s, void (*done)(void *ctx), void *ctx) {
 }
 
 /* One PASSIVE checkpoint: never waits for readers or writers; what it cannot copy now,
- * it copies next time. Returns the frames in the WAL, or -1. */
-static int checkpoint(struct sqlite_store *q, struct conn *c) {
-	int log = -1, copied = 0;
-	if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) !=
-			SQLITE_OK) {
-		return -1;
-	}
-	pthread_mutex_lock(&q->cmu);
-	if (q->wal_frames >= copied) { /* else the WAL started over meanwhile */
-		q->wal_copied = copied;
-	}
-	pthread_mutex_unlock(&q->cmu);
-	return log;
+ * it copies next time. 0 with the frames in the WAL and how many of them are copied into
+ * the database, or -1. */
+static int checkpoint(struct conn *c, int *ret_log, int *ret_copied) {
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, ret_log,
+			ret_copied);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The WAL is past the cap: catch up with the writer in the open, then copy the frames
- * added meanwhile with our writers held off, for the copy and the database's fsync. */
-static void wal_restart(struct sqlite_store *q, struct conn *c) {
+/* The WAL is past the cap and copied up to frame copied: catch up with the writer in the
+ * open, then copy the frames added meanwhile with our writers held off, for the copy and
+ * the database's fsync. */
+static void wal_restart(struct sqlite_store *q, struct conn *c, int copied) {
+	int log;
 	for (int pass = 0; pass < 4; pass++) {
 		pthread_mutex_lock(&q->cmu);
-		int behind = q->wal_frames - q->wal_copied;
+		int behind = q->wal_frames - copied; /* negative: the WAL started over meanwhile */
 		pthread_mutex_unlock(&q->cmu);
-		if (behind <= q->checkpoint_pages / 2 || checkpoint(q, c) < 0) {
+		if (behind <= q->checkpoint_pages / 2 || checkpoint(c, &log, &copied) < 0) {
 			break;
 		}
 	}
 	atomic_store(&q->gate, true);
 	pthread_mutex_lock(&q->write_mu);
-	checkpoint(q, c);
+	checkpoint(c, &log, &copied);
 	pthread_mutex_unlock(&q->write_mu);
 	pthread_mutex_lock(&q->cmu);
 	atomic_store(&q->gate, false);
@@ -1718,8 +1709,9 @@ static void *checkpointer(void *arg) {
 		}
 		q->wal_pages = 0;
 		pthread_mutex_unlock(&q->cmu);
-		if (checkpoint(q, c) >= q->wal_cap_pages) {
-			wal_restart(q, c);
+		int log, copied;
+		if (checkpoint(c, &log, &copied) == 0 && log >= q->wal_cap_pages) {
+			wal_restart(q, c, copied);
 		}
 		pthread_mutex_lock(&q->cmu);
 	}
