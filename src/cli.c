@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,14 +55,19 @@ static void error_line(const char *text) {
 	fputc('\n', stderr);
 }
 
-/* fmt with its one %s replaced by arg, as one line on stderr. */
-static void error_linef(const char *fmt, const char *arg) {
+/* printf's fmt and arguments, as one line on stderr. */
+__attribute__((format(printf, 1, 2))) static void error_linef(const char *fmt, ...) {
 	char small[512];
-	int n = snprintf(small, sizeof(small), fmt, arg);
+	va_list ap, again;
+	va_start(ap, fmt);
+	va_copy(again, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
 	char *big = n >= (int)sizeof(small) ? malloc((size_t)n + 1) : NULL;
 	if (big) {
-		snprintf(big, (size_t)n + 1, fmt, arg);
+		vsnprintf(big, (size_t)n + 1, fmt, again);
 	}
+	va_end(again);
+	va_end(ap);
 	error_line(big ? big : small); /* out of memory: cut, but still one line */
 	free(big);
 }
@@ -547,24 +553,12 @@ static int read_file(const char *path, char **ret, size_t *ret_len) {
 	return 0;
 }
 
-/* "FILE line N: why; nothing was imported." as one line; what is path and what. */
-static void import_error(const char *path, const char *what) {
-	size_t n = strlen(path) + strlen(what) + 1;
-	char *text = malloc(n);
-	if (text) {
-		snprintf(text, n, "%s%s", path, what);
-	}
-	error_line(text ? text : "the import failed; nothing was imported.");
-	free(text);
-}
-
 static int cmd_import(const struct config *c, int argc, char **argv) {
 	struct import_ctx x = {0};
 	struct store_import_row *rows = NULL;
 	struct store *s = NULL;
 	char *text = NULL;
 	size_t len = 0, line = 0, bad = 0;
-	char where[160];
 	int r, code = EXIT_FAIL;
 
 	if (argc != 1) {
@@ -578,9 +572,8 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	r = csv_parse(text + skip, len - skip, import_record, &x, &line);
 	if (r < 0) {
-		snprintf(where, sizeof(where), " line %zu: %s; nothing was imported.",
+		error_linef("%s line %zu: %s; nothing was imported.", argv[0],
 				r == -EINVAL && x.why ? x.bad_line : line, x.why ? x.why : "not valid CSV");
-		import_error(argv[0], where);
 		goto out;
 	}
 	rows = calloc(x.n ? x.n : 1, sizeof(*rows));
@@ -597,11 +590,8 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	}
 	r = store_import(s, rows, x.n, &bad);
 	if (r == -EEXIST) {
-		snprintf(where, sizeof(where),
-				" line %zu: a phone belongs to another user or is repeated; nothing "
-				"was imported.",
-				x.rows[bad].line);
-		import_error(argv[0], where);
+		error_linef("%s line %zu: a phone belongs to another user or is repeated; "
+				"nothing was imported.", argv[0], x.rows[bad].line);
 	} else if (r < 0) {
 		fail("the import failed (%s); nothing was imported.", errtext(r));
 	} else {
