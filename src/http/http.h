@@ -90,6 +90,8 @@ void http_server_stop(struct http_server *s);
 /* Dispatches a request through the route table (routes.c). */
 void http_route(struct app *app, struct http_request *req, struct http_response *res,
 		int *ret_route);
-/* Inside the module (routes.c, for server.c): true if target's path (before any '?') is
- * exactly one of the two Twilio webhooks, whose errors are answered in TwiML. */
-bool http__twiml_target(const char *target);
+/* Inside the module (routes.c, for server.c): an error answer for target, TwiML on the
+ * two Twilio webhooks (Twilio reads it), JSON elsewhere (any other path under
+ * /sms-router/webhook/ included). */
+void http__error(const char *target, struct http_response *res, int status, const char *code,
+		const char *message);

@@ -75,7 +75,8 @@ static bool twiml_route(const struct route *r) {
 	return r->fn == webhook_sms || r->fn == webhook_status;
 }
 
-bool http__twiml_target(const char *target) {
+/* True if target's path (before any '?') is exactly one of the two webhooks. */
+static bool twiml_target(const char *target) {
 	size_t n = strcspn(target, "?");
 	for (size_t i = 0; i < NROUTES; i++) {
 		/* The webhooks' patterns have no '*': exact paths. */
@@ -85,6 +86,15 @@ bool http__twiml_target(const char *target) {
 		}
 	}
 	return false;
+}
+
+void http__error(const char *target, struct http_response *res, int status, const char *code,
+		const char *message) {
+	if (twiml_target(target)) {
+		http_twiml_status(res, status);
+	} else {
+		http_json_error(res, status, code, message);
+	}
 }
 
 /* Percent-decodes a path segment in place with libmicrohttpd ('+' stays '+'; a '%' that
@@ -168,12 +178,8 @@ void http_route(struct app *app, struct http_request *req, struct http_response 
 	}
 	if (!found) {
 		/* No break above: Allow holds every method of this path. */
-		if (twiml_route(known)) {
-			http_twiml_status(res, 405);
-		} else {
-			http_json_error(res, 405, "method_not_allowed",
-					"This path does not take that method.");
-		}
+		http__error(req->path, res, 405, "method_not_allowed",
+				"This path does not take that method.");
 		return;
 	}
 	res->allow[0] = '\0';

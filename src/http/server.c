@@ -148,20 +148,10 @@ static void answered(struct http_server *s) {
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* An error the server answers before any handler: TwiML on the two webhooks (Twilio reads
- * it), JSON elsewhere (any other path under /sms-router/webhook/ included). */
-static void refuse(const char *target, struct http_response *res, int status, const char *code,
-		const char *message) {
-	if (http__twiml_target(target)) {
-		http_twiml_status(res, status);
-	} else {
-		http_json_error(res, status, code, message);
-	}
-}
 
 static enum MHD_Result too_large(const struct req_state *st, struct MHD_Connection *conn) {
 	struct http_response res = {0};
-	refuse(st->target, &res, 413, "payload_too_large", "The request body is over 64 KiB.");
+	http__error(st->target, &res, 413, "payload_too_large", "The request body is over 64 KiB.");
 	metrics_request(METRICS_ROUTE_OTHER, 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
 	return send_response(st->server, conn, &res);
@@ -235,7 +225,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* It arrived on a kept-alive connection after the drain: nothing is stored, and
 		 * Twilio takes a 503 to the fallback URL. */
 		struct http_response res = {0};
-		refuse(st->target, &res, 503, "stopping", "The server is stopping.");
+		http__error(st->target, &res, 503, "stopping", "The server is stopping.");
 		metrics_request(METRICS_ROUTE_OTHER, 503);
 		return send_response(s, conn, &res);
 	}
