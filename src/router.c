@@ -21,6 +21,9 @@
 	"This is an automated assistant. Reply STOP to unsubscribe, START to "         \
 	"resubscribe. Msg&data rates may apply."
 #define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
+/* Locks that keep one user's messages in one order from their ids to the agent's queue
+ * (a user's lock is order_mu[hash of the id % ORDER_LOCKS]). */
+#define ORDER_LOCKS 64
 
 struct router {
 	struct store *store;
@@ -37,6 +40,7 @@ struct router {
 	const char *onboarding;
 	const char *help;
 	int window_s;
+	pthread_mutex_t order_mu[ORDER_LOCKS];
 };
 
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
@@ -48,6 +52,9 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	r->store = s;
 	r->agent = a;
 	r->rl = rl;
+	for (int i = 0; i < ORDER_LOCKS; i++) {
+		pthread_mutex_init(&r->order_mu[i], NULL);
+	}
 	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
 	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
 	r->window_s = o && o->onboarding_window_s > 0 ? o->onboarding_window_s : 24 * 3600;
@@ -74,8 +81,28 @@ void router_destroy(struct router *r) {
 	if (r) {
 		ratelimit_destroy(r->global);
 		ratelimit_destroy(r->unknown);
+		for (int i = 0; i < ORDER_LOCKS; i++) {
+			pthread_mutex_destroy(&r->order_mu[i]);
+		}
 	}
 	free(r);
+}
+
+/* The order lock of user_id (FNV-1a of the id). */
+static pthread_mutex_t *order_lock(struct router *r, const char *user_id) {
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)user_id; *p; p++) {
+		h = (h ^ *p) * 16777619u;
+	}
+	pthread_mutex_t *mu = &r->order_mu[h % ORDER_LOCKS];
+	pthread_mutex_lock(mu);
+	return mu;
+}
+
+static void order_unlock(pthread_mutex_t *mu) {
+	if (mu) {
+		pthread_mutex_unlock(mu);
+	}
 }
 
 static bool word_in(const char *s, size_t n, const char *const *words) {
@@ -421,12 +448,19 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	};
 	/* rest replies: the message and its outbox row are committed together. */
 	m.enqueue = r->rest && outcome == ROUTER_ROUTED;
+	/* An agent called from many threads (twiml mode, an Agent Core): one user's messages
+	 * must reach its queue in the order of their ids, which are given here. The writer
+	 * and the outbox keep that order themselves. */
+	pthread_mutex_t *order = outcome == ROUTER_ROUTED && !router_batchable(r)
+			? order_lock(r, user.id) : NULL;
 	e = store_inbound_add(r->store, known ? user.id : NULL, &m, &inbound_id);
 	if (e == -EEXIST) {
 		/* The same MessageSid raced us in on another connection. */
+		order_unlock(order);
 		return duplicate(r, in->sid, ret);
 	}
 	if (e < 0) {
+		order_unlock(order);
 		return e;
 	}
 	m.id = inbound_id;
@@ -445,7 +479,9 @@ static int inbound(struct router *r, const struct router_inbound *in,
 					LOG_STR("user", user.id));
 			return 0;
 		}
-		return call_agent(r, &user, in, &m, ret, done, ctx);
+		e = call_agent(r, &user, in, &m, ret, done, ctx);
+		order_unlock(order);
+		return e;
 	case ROUTER_UNROUTED:
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
 		if (e == 0) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -20,6 +21,10 @@
 struct call {
 	CURL *h;
 	struct curl_slist *hdr;
+	json_t *request; /* user and message; the history is read when the call starts */
+	char user_id[STORE_ID_SIZE];
+	int64_t message_id;
+	int64_t deadline_ms; /* CLOCK_MONOTONIC: made + SMSROUTER_AGENT_TIMEOUT_MS */
 	char *body;
 	char *answer;
 	size_t answer_len;
@@ -39,13 +44,17 @@ struct http_agent {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu; /* guards incoming, incoming_tail, stopping */
-	/* Calls not yet started, oldest first: they start in the order they were made, so
-	 * one user's messages reach the Agent Core in the order they arrived. */
+	/* Calls not yet seen by the loop, oldest first. */
 	struct call *incoming;
 	struct call **incoming_tail;
 	bool stopping;
 	atomic_bool stopped;
-	struct call *running; /* the loop's own list */
+	/* The loop's own. One call per user runs at a time: the others wait, oldest first,
+	 * so one user's messages reach the Agent Core in the order they arrived, and each
+	 * call's history holds the reply to the one before. */
+	struct call *running;
+	struct call *waiting;
+	struct call **waiting_tail;
 };
 
 /* ---- the request body ---- */
@@ -60,23 +69,12 @@ static int add_history(void *ctx, const struct store_message *m) {
 	return e && json_array_append_new(list, e) == 0 ? 0 : -ENOMEM;
 }
 
-int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json) {
+/* The request without its history: user and message. */
+static json_t *request_object(const struct agent_request *req) {
 	const struct store_message *m = req->message;
-	json_t *history = json_array();
 	char when[IDS_TIME_SIZE];
 	json_t *media = NULL;
-	int r;
 
-	if (!history) {
-		return -ENOMEM;
-	}
-	/* What came before this message, not what is stored by the time of the call: a
-	 * retried call (rest mode) must not show the agent messages that arrived since. */
-	r = store_history(s, req->user->id, m->id, HISTORY, add_history, history);
-	if (r < 0) {
-		json_decref(history);
-		return r;
-	}
 	if (m->media_json) {
 		media = json_loads(m->media_json, 0, NULL);
 	}
@@ -85,17 +83,51 @@ int agent_request_json(struct store *s, const struct agent_request *req, char **
 		media = json_array();
 	}
 	ids_time_format(m->created_at ? m->created_at : ids_now(), when);
-	json_t *j = json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:o,s:s},s:o}", "user", "id",
+	return json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:o,s:s}}", "user", "id",
 			req->user->id, "name", req->user->name, "message", "sid", m->sid ? m->sid : "",
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
-			"media", media, "received_at", when, "history", history);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			"media", media, "received_at", when);
+}
+
+/* Sets request's "history": the user's last messages stored before message before_id
+ * (what came before it, not what is stored by the time of the call: a retried call in
+ * rest mode must not show the agent messages that arrived since), oldest first. */
+static int add_history_to(struct store *s, json_t *request, const char *user_id,
+		int64_t before_id) {
+	json_t *history = json_array();
+	if (!history) {
+		return -ENOMEM;
+	}
+	int r = store_history(s, user_id, before_id, HISTORY, add_history, history);
+	if (r < 0) {
+		json_decref(history);
+		return r;
+	}
+	return json_object_set_new(request, "history", history) == 0 ? 0 : -ENOMEM;
+}
+
+int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json) {
+	json_t *j = request_object(req);
+	if (!j) {
+		return -ENOMEM;
+	}
+	int r = add_history_to(s, j, req->user->id, req->message->id);
+	char *text = r == 0 ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
+	if (r < 0) {
+		return r;
+	}
 	if (!text) {
 		return -ENOMEM;
 	}
 	*ret_json = text;
 	return 0;
+}
+
+static int64_t monotonic_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "sha256=" and the hex HMAC-SHA256 of body under secret. */
@@ -138,6 +170,7 @@ static void call_free(struct call *c) {
 		curl_easy_cleanup(c->h);
 	}
 	curl_slist_free_all(c->hdr);
+	json_decref(c->request);
 	free(c->body);
 	free(c->answer);
 	free(c);
@@ -193,6 +226,117 @@ static void finish(struct call *c, int err, char *reply) {
 
 /* ---- the loop ---- */
 
+/* Starts c on the multi handle: its history as stored now, the body signed, and what is
+ * left of its deadline. -ETIMEDOUT if nothing is left (it waited behind its user's
+ * earlier calls), -ENOMEM, -EIO. */
+static int start(struct http_agent *a, struct call *c) {
+	char sig[80];
+	char header[128];
+
+	long left = (long)(c->deadline_ms - monotonic_ms());
+	if (left <= 0) {
+		return -ETIMEDOUT;
+	}
+	int r = add_history_to(a->store, c->request, c->user_id, c->message_id);
+	if (r < 0) {
+		return r;
+	}
+	c->body = json_dumps(c->request, JSON_COMPACT);
+	if (!c->body) {
+		return -ENOMEM;
+	}
+	sign(a->secret, c->body, sig);
+	snprintf(header, sizeof(header), "X-SMSRouter-Signature: %s", sig);
+	c->h = curl_easy_init();
+	struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *h2 = h1 ? curl_slist_append(h1, header) : NULL;
+	struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Expect:") : NULL;
+	c->hdr = h3 ? h3 : h2 ? h2 : h1;
+	if (!c->h || !h3) {
+		return -ENOMEM;
+	}
+	curl_easy_setopt(c->h, CURLOPT_URL, a->url);
+	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
+	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, left);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, left);
+	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_multi_add_handle(a->multi, c->h) != CURLM_OK) {
+		return -EIO;
+	}
+	c->next = a->running;
+	a->running = c;
+	return 0;
+}
+
+static bool has_user(const struct call *list, const char *user_id) {
+	for (; list; list = list->next) {
+		if (strcmp(list->user_id, user_id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The oldest waiting call of user_id, taken off the waiting list; NULL if none. */
+static struct call *next_of(struct http_agent *a, const char *user_id) {
+	for (struct call **pp = &a->waiting; *pp; pp = &(*pp)->next) {
+		struct call *c = *pp;
+		if (strcmp(c->user_id, user_id) == 0) {
+			*pp = c->next;
+			if (a->waiting_tail == &c->next) {
+				a->waiting_tail = pp;
+			}
+			c->next = NULL;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Starts c; a call that cannot start is answered at once, and its user's next call
+ * starts instead. */
+static void launch(struct http_agent *a, struct call *c) {
+	char user_id[STORE_ID_SIZE];
+	while (c) {
+		int r = start(a, c);
+		if (r == 0) {
+			return;
+		}
+		memcpy(user_id, c->user_id, sizeof(user_id));
+		finish(c, r, NULL);
+		c = next_of(a, user_id);
+	}
+}
+
+/* A call the loop has not seen yet: it starts now, or waits for its user's earlier ones. */
+static void admit(struct http_agent *a, struct call *c) {
+	c->next = NULL;
+	if (has_user(a->running, c->user_id) || has_user(a->waiting, c->user_id)) {
+		*a->waiting_tail = c;
+		a->waiting_tail = &c->next;
+	} else {
+		launch(a, c);
+	}
+}
+
+/* c has its answer: c is answered, then its user's next call starts. */
+static void completed(struct http_agent *a, struct call *c, CURLcode cr) {
+	char user_id[STORE_ID_SIZE];
+	char *reply = NULL;
+
+	curl_multi_remove_handle(a->multi, c->h);
+	int r = interpret(c, cr, &reply);
+	memcpy(user_id, c->user_id, sizeof(user_id));
+	/* The router stores the reply in done(), before the next call reads its history. */
+	finish(c, r, reply);
+	launch(a, next_of(a, user_id));
+}
+
 static void *loop(void *arg) {
 	struct http_agent *a = arg;
 
@@ -206,12 +350,7 @@ static void *loop(void *arg) {
 
 		while (in) {
 			struct call *next = in->next;
-			if (curl_multi_add_handle(a->multi, in->h) != CURLM_OK) {
-				finish(in, -EIO, NULL);
-			} else {
-				in->next = a->running;
-				a->running = in;
-			}
+			admit(a, in);
 			in = next;
 		}
 		if (stopping) {
@@ -234,21 +373,23 @@ static void *loop(void *arg) {
 				continue;
 			}
 			*pp = c->next;
-			CURLcode cr = msg->data.result;
-			curl_multi_remove_handle(a->multi, c->h);
-			char *reply = NULL;
-			int r = interpret(c, cr, &reply);
-			finish(c, r, reply);
+			completed(a, c, msg->data.result);
 		}
 		curl_multi_poll(a->multi, NULL, 0, 1000, NULL);
 	}
-	/* Shutting down: whatever is still waiting gets its answer now. */
+	/* Shutting down: whatever is still running or waiting gets its answer now. */
 	while (a->running) {
 		struct call *c = a->running;
 		a->running = c->next;
 		curl_multi_remove_handle(a->multi, c->h);
 		finish(c, -ECANCELED, NULL);
 	}
+	while (a->waiting) {
+		struct call *c = a->waiting;
+		a->waiting = c->next;
+		finish(c, -ECANCELED, NULL);
+	}
+	a->waiting_tail = &a->waiting;
 	atomic_store(&a->stopped, true);
 	return NULL;
 }
@@ -256,9 +397,6 @@ static void *loop(void *arg) {
 static int http_reply_async(struct agent *base, const struct agent_request *req,
 		agent_done_cb done, void *ctx) {
 	struct http_agent *a = (struct http_agent *)base;
-	char sig[80];
-	char header[128];
-	int r;
 
 	struct call *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -266,32 +404,14 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 	}
 	c->done = done;
 	c->ctx = ctx;
-	r = agent_request_json(a->store, req, &c->body);
-	if (r < 0) {
-		call_free(c);
-		return r;
-	}
-	sign(a->secret, c->body, sig);
-	snprintf(header, sizeof(header), "X-SMSRouter-Signature: %s", sig);
-	c->h = curl_easy_init();
-	struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
-	struct curl_slist *h2 = h1 ? curl_slist_append(h1, header) : NULL;
-	struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Expect:") : NULL;
-	c->hdr = h3 ? h3 : h2 ? h2 : h1;
-	if (!c->h || !h3) {
+	c->deadline_ms = monotonic_ms() + a->timeout_ms;
+	c->message_id = req->message->id;
+	snprintf(c->user_id, sizeof(c->user_id), "%s", req->user->id);
+	c->request = request_object(req);
+	if (!c->request) {
 		call_free(c);
 		return -ENOMEM;
 	}
-	curl_easy_setopt(c->h, CURLOPT_URL, a->url);
-	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, a->timeout_ms);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, a->timeout_ms);
-	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
 
 	pthread_mutex_lock(&a->mu);
 	if (a->stopping) {
@@ -358,6 +478,7 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 	a->store = s;
 	a->timeout_ms = o->timeout_ms;
 	a->incoming_tail = &a->incoming;
+	a->waiting_tail = &a->waiting;
 	pthread_mutex_init(&a->mu, NULL);
 	a->url = strdup(o->url);
 	a->secret = strdup(o->secret ? o->secret : "");

@@ -140,6 +140,85 @@ class TestSlowAgent(AgentCoreTest):
         self.assertLess(took, 3.0)
 
 
+class TestOneUserInOrder(AgentCoreTest):
+    """CONTRACT.md: messages of one user reach the agent in the order they arrived. Texts
+    of one user sent at the same instant are taken one at a time: each call starts once
+    the one before has its answer, so each one's history holds the reply before it."""
+    agent_latency_ms = 300
+
+    def test_texts_sent_at_once_reach_the_agent_one_at_a_time_in_order(self):
+        for round_ in range(3):
+            phone = new_phone()
+            uid = self.server.add_user("Burst%d" % round_, [phone])["id"]
+            bodies = ["burst %d.%d" % (round_, k) for k in range(5)]
+            before = len(self.agent.requests())
+            with concurrent.futures.ThreadPoolExecutor(5) as ex:
+                replies = list(ex.map(lambda b: self.server.say(phone, b), bodies))
+            # Each webhook got the answer to its own text.
+            self.assertEqual(replies, ["echo: " + b for b in bodies])
+            reqs = self.agent.requests()[before:]
+            seen = [r["body"]["message"]["body"] for r in reqs]
+            # The order they arrived in is the order they were stored in.
+            stored = [m["body"] for m in reversed(self.server.messages(uid))
+                      if m["direction"] == "inbound"]
+            self.assertEqual(sorted(stored), sorted(bodies))
+            self.assertEqual(seen, stored)
+            for k in range(1, len(reqs)):
+                # One at a time: each call came after the one before was answered...
+                gap = reqs[k]["at"] - reqs[k - 1]["at"]
+                self.assertGreaterEqual(gap, 0.25, (k, gap))
+                # ...and its history ends with that answer: it holds the earlier texts
+                # and their answers, and none of the later texts.
+                h = [(x["direction"], x["body"]) for x in reqs[k]["body"]["history"]]
+                self.assertEqual(h[-1], ("outbound", "echo: " + seen[k - 1]))
+                self.assertEqual(sorted(h), sorted([("inbound", b) for b in seen[:k]] +
+                                                   [("outbound", "echo: " + b)
+                                                    for b in seen[:k]]))
+
+    def test_other_users_are_not_held_up_by_a_busy_one(self):
+        busy, other = new_phone(), new_phone()
+        self.server.add_user("Busy", [busy])
+        self.server.add_user("Other", [other])
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            queued = [ex.submit(self.server.say, busy, "b%d" % k) for k in range(5)]
+            time.sleep(0.05)
+            start = time.monotonic()
+            self.assertEqual(self.server.say(other, "me too"), "echo: me too")
+            took = time.monotonic() - start
+            self.assertEqual([f.result() for f in queued], ["echo: b%d" % k for k in range(5)])
+        # Busy's five calls take 5 × 0.3 s one after another; Other's one is not behind them.
+        self.assertLess(took, 1.2)
+
+
+class TestWaitingCountsAgainstTheDeadline(AgentCoreTest):
+    """A call that waits behind its user's earlier one has only what is left of its own
+    deadline: the webhook is answered within SMSROUTER_AGENT_TIMEOUT_MS of its arrival,
+    well inside Twilio's 15 s, however many texts the user sent at once."""
+    agent_latency_ms = 1500
+    extra_env = {"SMSROUTER_AGENT_TIMEOUT_MS": "2000"}
+
+    def test_the_second_of_two_texts_gets_the_apology_at_its_own_deadline(self):
+        phone = new_phone()
+        self.server.add_user("Late", [phone])
+
+        def timed(body):
+            t0 = time.monotonic()
+            reply = self.server.say(phone, body)
+            return reply, time.monotonic() - t0
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            first = ex.submit(timed, "one")
+            time.sleep(0.1)
+            second = ex.submit(timed, "two")
+            (r1, _), (r2, t2) = first.result(), second.result()
+        self.assertEqual((r1, r2), ("echo: one", APOLOGY))
+        # 2 s after it arrived, not 1.5 s (the first call) + 2 s (a deadline of its own).
+        self.assertLess(t2, 2.9)
+        self.assertGreater(t2, 1.5)
+        self.assertEqual([r["body"]["message"]["body"] for r in self.agent.requests()],
+                         ["one", "two"])
+
+
 class TestAgentFailures(AgentCoreTest):
     extra_env = {"SMSROUTER_AGENT_TIMEOUT_MS": "700"}
 
