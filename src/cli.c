@@ -221,6 +221,8 @@ static int cmd_serve(const struct config *c) {
 		return EXIT_FAIL;
 	}
 	struct router_options ro = {
+		.sender_limit = c->sender_limit,
+		.sender_window_s = c->sender_window_s,
 		.global_limit = c->global_limit,
 		.global_window_s = c->global_window_s,
 		.unknown_limit = c->unknown_limit,

@@ -35,6 +35,8 @@ struct router {
 	int max_segments;
 	int budget;
 	bool rest;
+	int sender_limit;
+	int sender_window_s;
 	void (*on_enqueue)(void *ctx);
 	void *on_enqueue_ctx;
 	const char *onboarding;
@@ -63,6 +65,8 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		r->max_segments = o->reply_max_segments;
 		r->budget = o->daily_segment_budget;
 		r->rest = o->rest;
+		r->sender_limit = o->sender_limit;
+		r->sender_window_s = o->sender_window_s;
 		r->on_enqueue = o->on_enqueue;
 		r->on_enqueue_ctx = o->on_enqueue_ctx;
 		if ((o->global_limit > 0 &&
@@ -180,20 +184,37 @@ static int store_reply(struct router *r, const char *user_id, const struct route
 	return store_outbound_add(r->store, user_id, &m, ret_id);
 }
 
+/* 1 if `from` may send one more message now (and it is counted), 0 if it is over its
+ * limit, or a negative errno. The store's shared count if it keeps one, else this
+ * process's. */
+static int sender_take(struct router *r, const char *from, int64_t now) {
+	if (r->sender_limit > 0) {
+		int e = store_sender_take(r->store, from, r->sender_limit, r->sender_window_s);
+		if (e != -ENOTSUP) {
+			return e;
+		}
+	}
+	return ratelimit_take(r->rl, from, now) ? 1 : 0;
+}
+
 /* The limit a message from `from` is over ("sender", "global", "unknown_senders"), or
- * NULL. Each bucket is only charged when the ones before it had room. */
-static const char *over_limit(struct router *r, const char *from, bool known) {
+ * NULL, in *ret_limited; 0 or a negative errno. Each bucket is only charged when the ones
+ * before it had room. The global and unknown-sender limits guard this process: they are
+ * its own. */
+static int over_limit(struct router *r, const char *from, bool known, const char **ret_limited) {
 	int64_t now = ratelimit_now_ms();
-	if (!ratelimit_take(r->rl, from, now)) {
-		return "sender";
+	int e = sender_take(r, from, now);
+	*ret_limited = NULL;
+	if (e <= 0) {
+		*ret_limited = e == 0 ? "sender" : NULL;
+		return e;
 	}
 	if (r->global && !ratelimit_take(r->global, "*", now)) {
-		return "global";
+		*ret_limited = "global";
+	} else if (!known && r->unknown && !ratelimit_take(r->unknown, "*", now)) {
+		*ret_limited = "unknown_senders";
 	}
-	if (!known && r->unknown && !ratelimit_take(r->unknown, "*", now)) {
-		return "unknown_senders";
-	}
-	return NULL;
+	return 0;
 }
 
 /* 1 if user_id's replies today (UTC) have used the daily segment budget, 0 if not, or a
@@ -403,7 +424,9 @@ static int inbound(struct router *r, const struct router_inbound *in,
 	} else if (opted_out) {
 		outcome = ROUTER_BLOCKED;
 		status = "opted_out";
-	} else if ((limited = over_limit(r, in->from, known)) != NULL) {
+	} else if ((e = over_limit(r, in->from, known, &limited)) < 0) {
+		return e;
+	} else if (limited) {
 		/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
 		outcome = ROUTER_RATE_LIMITED;
 		status = "rate_limited";

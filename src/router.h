@@ -18,6 +18,11 @@ struct router_options {
 	const char *onboarding_text; /* NULL: the default */
 	const char *help_text;       /* NULL: the default */
 	int onboarding_window_s;     /* 0: 24 h */
+	/* The per-sender limit (messages per window from one number; 0 = off). A store that
+	 * keeps shared limits (PostgreSQL) counts it, so that it holds across every process
+	 * and restart; otherwise the rl given to router_create does. */
+	int sender_limit;
+	int sender_window_s;
 	int global_limit;            /* inbound messages per global_window_s; 0 = off */
 	int global_window_s;
 	int unknown_limit;           /* messages from unknown senders per window; 0 = off */

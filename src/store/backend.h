@@ -46,6 +46,8 @@ struct store_ops {
 	int (*optout_set)(struct store *s, const char *phone, bool opted_out, int64_t now);
 	int (*optout_get)(struct store *s, const char *phone, bool *ret);
 	int (*onboarding_claim)(struct store *s, const char *phone, int64_t now, int window_s);
+	/* NULL: the backend keeps no shared limits (store_sender_take is -ENOTSUP). */
+	int (*sender_take)(struct store *s, const char *phone, int count, int window_s);
 	int (*outbound_segments)(struct store *s, const char *user_id, int64_t since,
 			int64_t *ret_segments);
 	int (*outbox_claim_agent)(struct store *s, int64_t now_ms, int64_t lease_until_ms,

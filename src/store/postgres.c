@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,9 +353,22 @@ static const char *const migration_1[] = {
 	NULL,
 };
 
+/* Migration 2: the sender rate limit, shared by every process on the database and kept
+ * across restarts. One row per number that sent within its window: tat is the limit's
+ * "theoretical arrival time" (GCRA) in microseconds of the server's clock. Keyed by number,
+ * no user's rows: a plain table, like onboarding. */
+static const char *const migration_2[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TABLE sender_limits ("
+	"  phone text PRIMARY KEY,"
+	"  tat bigint NOT NULL);",
+	NULL,
+};
+
 /* Versioned migrations: migrations[i] takes the schema from version i to i + 1. */
 static const char *const *const migrations[] = {
 	migration_1,
+	migration_2,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -397,6 +411,8 @@ enum st {
 	ST_OPTOUT_DELETE,
 	ST_OPTOUT_GET,
 	ST_ONBOARDING,
+	ST_SENDER_TAKE,
+	ST_SENDER_SWEEP,
 	ST_USAGE,
 	ST_OUT_SEGMENTS,
 	ST_OB_INSERT,
@@ -467,6 +483,17 @@ static const char *const sql[ST_COUNT] = {
 			     "ON CONFLICT (phone) DO NOTHING",
 	[ST_OPTOUT_DELETE] = "DELETE FROM optouts WHERE phone = $1",
 	[ST_OPTOUT_GET] = "SELECT 1 FROM optouts WHERE phone = $1",
+	/* GCRA, one statement: a message may come when the number's tat is at most $3 (the
+	 * burst: count - 1 intervals) ahead of now; taking it moves tat one interval ($2) on.
+	 * The row's lock makes two processes take turns. A row comes back if it was taken. */
+	[ST_SENDER_TAKE] = "INSERT INTO sender_limits AS l (phone, tat) SELECT $1, "
+			   "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $2::bigint "
+			   "ON CONFLICT (phone) DO UPDATE SET tat = greatest(l.tat, excluded.tat - "
+			   "$2::bigint) + $2::bigint WHERE greatest(l.tat, excluded.tat - $2::bigint) "
+			   "- (excluded.tat - $2::bigint) <= $3::bigint RETURNING 1",
+	/* A row whose tat has passed is a full bucket: the same as no row. */
+	[ST_SENDER_SWEEP] = "DELETE FROM sender_limits WHERE tat < "
+			    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
 	[ST_ONBOARDING] = "INSERT INTO onboarding (phone, sent_at) VALUES ($1, $2) "
 			  "ON CONFLICT (phone) DO UPDATE SET sent_at = excluded.sent_at "
 			  "WHERE onboarding.sent_at <= $2::bigint - $3::bigint",
@@ -498,6 +525,7 @@ struct pg_store {
 	struct store base; /* first: the interface */
 	char *url;
 	struct store_conns conns; /* one connection per thread */
+	atomic_uint takes;        /* pg_sender_take calls, for its sweep */
 };
 
 static struct pg_store *PG(struct store *s) {
@@ -1408,6 +1436,33 @@ static int pg_onboarding_claim(struct store *s, const char *phone, int64_t now, 
 	return r;
 }
 
+/* The sweep runs on one take in SWEEP_EVERY, so the table holds about the numbers that
+ * sent within their window. */
+#define SWEEP_EVERY 1024
+
+static int pg_sender_take(struct store *s, const char *phone, int count, int window_s) {
+	struct pg_store *q = PG(s);
+	struct params p = {0};
+	PGresult *res = NULL;
+
+	int64_t interval = (int64_t)window_s * 1000000 / count;
+	p_text(&p, phone);
+	p_int(&p, interval);
+	p_int(&p, (int64_t)window_s * 1000000 - interval);
+	int r = run1(q, ST_SENDER_TAKE, &p, &res);
+	if (r == 0) {
+		r = PQntuples(res) > 0 ? 1 : 0;
+	}
+	PQclear(res);
+	if (r >= 0 && atomic_fetch_add(&q->takes, 1) % SWEEP_EVERY == SWEEP_EVERY - 1) {
+		struct params none = {0};
+		if (run1(q, ST_SENDER_SWEEP, &none, NULL) < 0) {
+			log_warn("store.sweep_failed", LOG_STR("table", "sender_limits"));
+		}
+	}
+	return r;
+}
+
 /* ---- usage ---- */
 
 static int pg_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
@@ -1789,6 +1844,7 @@ static const struct store_ops postgres_ops = {
 	.optout_set = pg_optout_set,
 	.optout_get = pg_optout_get,
 	.onboarding_claim = pg_onboarding_claim,
+	.sender_take = pg_sender_take,
 	.outbound_segments = pg_outbound_segments,
 	.outbox_claim_agent = pg_outbox_claim_agent,
 	.outbox_replied = pg_outbox_replied,

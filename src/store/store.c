@@ -233,6 +233,10 @@ int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int 
 	return s->ops->onboarding_claim(s, phone, now, window_s);
 }
 
+int store_sender_take(struct store *s, const char *phone, int count, int window_s) {
+	return s->ops->sender_take ? s->ops->sender_take(s, phone, count, window_s) : -ENOTSUP;
+}
+
 int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
 		int64_t *ret_segments) {
 	return s->ops->outbound_segments(s, user_id, since, ret_segments);

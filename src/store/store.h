@@ -221,6 +221,13 @@ int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out);
  * in the window_s seconds before now (and records now), -EEXIST if one was. */
 int store_onboarding_claim(struct store *s, const char *phone, int64_t now, int window_s);
 
+/* The sender rate limit, shared by every process on the store: count messages per
+ * window_s seconds from phone, as a token bucket (GCRA) that holds count. 1 if phone may
+ * send one more now (it is counted), 0 if it is over the limit, -ENOTSUP if the backend
+ * keeps no shared limits (SQLite: one process serves it; the caller keeps its own), or a
+ * negative errno. count > 0. */
+int store_sender_take(struct store *s, const char *phone, int count, int window_s);
+
 /* Claims the oldest due row in state agent that is first in its user's line, leasing it
  * until lease_until_ms (a crash makes it due again then) and counting the attempt.
  * -ENOENT when there is none. */

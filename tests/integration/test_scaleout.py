@@ -135,3 +135,34 @@ class TwoProcessesTest(ServerTest):
         # answered with the stored reply). Only messages refused in the outage can be such.
         self.assertLessEqual(routed, len(sids))
         self.assertGreaterEqual(routed, len(sids) - len(retry))
+
+
+@unittest.skipUnless(PG_URL and PG_DIR, "needs the PostgreSQL test cluster")
+class SharedSenderLimitTest(ServerTest):
+    """SMSROUTER_SENDER_LIMIT is what one number may send to the service, not to each
+    process: on PostgreSQL the routers share one count, and it outlives a restart."""
+    start_server = False
+
+    def test_two_routers_share_one_count_and_a_restart_keeps_it(self):
+        db = new_pg_database()
+        self.addCleanup(drop_pg_database, db)
+        url = pg_database_url(db)
+        env = {"SMSROUTER_SENDER_LIMIT": "3/min"}
+        a = self.make_server(db_url=url, env=env)
+        b = self.make_server(db_url=url, env=env)
+        phone, other = new_phone(), new_phone()
+        uid = a.add_user("Limited", [phone])["id"]
+        a.add_user("Other", [other])
+
+        # Six texts within a second, alternating between the routers: three pass.
+        replies = [(a, b)[i % 2].say(phone, "t%d" % i) for i in range(6)]
+        self.assertEqual([r is not None for r in replies], [True] * 3 + [False] * 3)
+        statuses = [m["status"] for m in reversed(a.messages(uid))
+                    if m["direction"] == "inbound"]
+        self.assertEqual(statuses, ["received"] * 3 + ["rate_limited"] * 3)
+        # Another number has its own count.
+        self.assertIsNotNone(b.say(other, "hello"))
+        # A restarted router still knows.
+        a.restart()
+        self.assertIsNone(a.say(phone, "after the restart"))
+        self.assertEqual(a.messages(uid, limit=1)[0]["status"], "rate_limited")

@@ -1037,10 +1037,10 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(o[i].r, 0);
 		assert_int_equal(store_schema_version(o[i].s, &v), 0);
-		assert_int_equal(v, 1);
+		assert_int_equal(v, 2);
 	}
 	PGconn *pg = raw_connect(url);
-	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL), 1);
+	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL), 2);
 	PQfinish(pg);
 	store_close(o[0].s);
 	store_close(o[1].s);
@@ -1102,6 +1102,46 @@ static void test_two_handles_racing_one_sid_store_it_once(void **state) {
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(depth(f->s), 1); /* queued once too */
 	store_close(other);
+}
+
+/* The sender limit is one count for every process: two handles taking turns share it,
+ * another number has its own, and it refills one message per window / count. */
+static void test_sender_limit_is_shared_by_handles_and_refills(void **state) {
+	struct fixture *f = fx(state);
+	struct store *other = NULL;
+
+	assert_int_equal(store_open(f->url, NULL, &other), 0);
+	/* 3 a minute: the first three pass, whichever handle takes them; then none. */
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(store_sender_take(i % 2 ? other : f->s, "+15550100101", 3, 60),
+				i < 3 ? 1 : 0);
+	}
+	assert_int_equal(store_sender_take(other, "+15550100102", 3, 60), 1);
+	/* 2 a second: the bucket holds 2, and one more comes every 0.5 s. */
+	assert_int_equal(store_sender_take(f->s, "+15550100103", 2, 1), 1);
+	assert_int_equal(store_sender_take(other, "+15550100103", 2, 1), 1);
+	assert_int_equal(store_sender_take(f->s, "+15550100103", 2, 1), 0);
+	nanosleep(&(struct timespec){.tv_nsec = 600 * 1000 * 1000}, NULL);
+	assert_int_equal(store_sender_take(other, "+15550100103", 2, 1), 1);
+	assert_int_equal(store_sender_take(f->s, "+15550100103", 2, 1), 0);
+	store_close(other);
+}
+
+/* Rows whose bucket is full again are swept, so the table holds about the numbers that
+ * sent within their window, not every number that ever sent. */
+static void test_sender_limit_rows_of_idle_numbers_are_swept(void **state) {
+	struct fixture *f = fx(state);
+	char phone[16];
+
+	/* 1000 a second: each row is idle 1 ms after its take. */
+	for (int i = 0; i < 2100; i++) {
+		snprintf(phone, sizeof(phone), "+1555%07d", i);
+		assert_int_equal(store_sender_take(f->s, phone, 1000, 1), 1);
+	}
+	PGconn *pg = raw_connect(f->url);
+	int64_t rows = raw_int(pg, "SELECT count(*) FROM sender_limits", NULL);
+	PQfinish(pg);
+	assert_true(rows < 1100);
 }
 
 /* Fewer users than claimers: a claimer often finds every user's head busy. */
@@ -1396,6 +1436,8 @@ int main(void) {
 		FIXTURE(test_open_takes_the_postgres_scheme_too_and_keeps_the_data),
 		FIXTURE(test_two_openers_at_once_migrate_once),
 		FIXTURE(test_two_handles_racing_one_sid_store_it_once),
+		FIXTURE(test_sender_limit_is_shared_by_handles_and_refills),
+		FIXTURE(test_sender_limit_rows_of_idle_numbers_are_swept),
 		FIXTURE(test_two_handles_claiming_never_share_a_row_or_a_user),
 		FIXTURE(test_concurrent_writers_lose_nothing),
 		FIXTURE(test_restart_fails_fast_while_down_and_recovers_without_reopening),
