@@ -20,17 +20,20 @@ def cluster(cmd):
                    stdout=subprocess.DEVNULL, timeout=60)
 
 
+def two_routers(test, env):
+    """Two serve processes on one fresh PostgreSQL database (dropped after the test)."""
+    db = new_pg_database()
+    test.addCleanup(drop_pg_database, db)
+    url = pg_database_url(db)
+    return test.make_server(db_url=url, env=env), test.make_server(db_url=url, env=env)
+
+
 @unittest.skipUnless(PG_URL and PG_DIR, "needs the PostgreSQL test cluster")
 class TwoProcessesTest(ServerTest):
     start_server = False
 
     def test_two_routers_1000_users_duplicates_and_a_database_restart(self):
-        db = new_pg_database()
-        self.addCleanup(drop_pg_database, db)
-        url = pg_database_url(db)
-        env = {"SMSROUTER_SENDER_LIMIT": "0"}
-        a = self.make_server(db_url=url, env=env)
-        b = self.make_server(db_url=url, env=env)
+        a, b = two_routers(self, {"SMSROUTER_SENDER_LIMIT": "0"})
         users = [(new_phone(), "user%04d" % i) for i in range(1000)]
         path = a.tmp + "/users.csv"
         with open(path, "w") as f:
@@ -144,12 +147,7 @@ class SharedSenderLimitTest(ServerTest):
     start_server = False
 
     def test_two_routers_share_one_count_and_a_restart_keeps_it(self):
-        db = new_pg_database()
-        self.addCleanup(drop_pg_database, db)
-        url = pg_database_url(db)
-        env = {"SMSROUTER_SENDER_LIMIT": "3/min"}
-        a = self.make_server(db_url=url, env=env)
-        b = self.make_server(db_url=url, env=env)
+        a, b = two_routers(self, {"SMSROUTER_SENDER_LIMIT": "3/min"})
         phone, other = new_phone(), new_phone()
         uid = a.add_user("Limited", [phone])["id"]
         a.add_user("Other", [other])
