@@ -336,6 +336,13 @@ static void sent(struct outbox *ob, const struct store_outbox *row, const char *
 			LOG_INT("segments", row->segments));
 }
 
+/* A SID one of our outbound messages has already: that message is not the one sought. */
+static int sid_known(void *ctx, const char *sid) {
+	struct outbox *ob = ctx;
+	int e = store_outbound_sid_known(ob->store, sid);
+	return e == -ENOENT ? 0 : e == 0 ? 1 : e;
+}
+
 /* A send may have reached Twilio: a status callback or Twilio's list says whether. True if
  * it did (the row is done), false if it certainly did not (send again). */
 static int reconcile(struct outbox *ob, const struct store_outbox *row) {
@@ -347,7 +354,7 @@ static int reconcile(struct outbox *ob, const struct store_outbox *row) {
 	}
 	char found[65] = "";
 	int e = twilio_rest_find(&ob->o.rest, row->to, row->from, row->body, row->sent_at_ms / 1000,
-			found);
+			sid_known, ob, found);
 	if (e == 0) {
 		sent(ob, row, found, "queued", true);
 		return 1;

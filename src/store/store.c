@@ -194,6 +194,12 @@ int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 			error_code, ret_changed);
 }
 
+/* A status update by SID that changes nothing (rank 0) is the backends' lookup of it. */
+int store_outbound_sid_known(struct store *s, const char *sid) {
+	bool changed;
+	return s->ops->status_update(s, 0, sid, "", 0, NULL, &changed);
+}
+
 int store_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
 		void *ctx) {
 	return s->ops->message_get(s, user_id, id, cb, ctx);

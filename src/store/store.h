@@ -190,6 +190,8 @@ int store_outbound_add(struct store *s, const char *user_id, const struct store_
  * store_status_rank); *ret_changed says whether it moved. -ENOENT: no such message. */
 int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 		const char *status, const char *error_code, bool *ret_changed);
+/* 0 if an outbound message has sid, -ENOENT if none has, or a negative errno. */
+int store_outbound_sid_known(struct store *s, const char *sid);
 /* The rank that orders statuses: a status replaces another only with a higher rank.
  * 0 for a value we do not know (recorded nowhere). */
 int store_status_rank(const char *status);

@@ -163,7 +163,8 @@ static int64_t rfc2822(const char *s) {
 }
 
 int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
-		const char *body, int64_t since, char sid[65]) {
+		const char *body, int64_t since, twilio_sid_known_cb known, void *ctx,
+		char sid[65]) {
 	struct answer a = {.retry_after_ms = -1};
 	char url[1200];
 	int r = -EIO;
@@ -200,10 +201,21 @@ int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *fr
 		json_t *m;
 		json_array_foreach(list, i, m) {
 			const char *b = json_string_value(json_object_get(m, "body"));
+			const char *dir = json_string_value(json_object_get(m, "direction"));
 			int64_t created = rfc2822(json_string_value(json_object_get(m, "date_created")));
-			if (b && strcmp(b, body) == 0 && (created < 0 || created >= since - CLOCK_SLACK_S)) {
-				copy_str(m, "sid", sid, 65);
-				r = sid[0] ? 0 : -ENOENT;
+			if (!b || strcmp(b, body) != 0 || (dir && strcmp(dir, "outbound-api") != 0) ||
+					(created >= 0 && created < since - CLOCK_SLACK_S)) {
+				continue;
+			}
+			copy_str(m, "sid", sid, 65);
+			int k = sid[0] && known ? known(ctx, sid) : 0;
+			if (sid[0] && k == 0) {
+				r = 0;
+				break;
+			}
+			sid[0] = '\0';
+			if (k < 0) {
+				r = -EIO;
 				break;
 			}
 		}

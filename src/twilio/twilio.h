@@ -95,9 +95,16 @@ struct twilio_send_result {
 int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
 		const char *body, const char *status_callback, struct twilio_send_result *ret);
 
-/* Looks for a message to `to` from `from` with exactly body, created at or after since
- * (unix seconds, minus a little clock slack), among the newest 50: the check before
- * sending again after an ambiguous attempt. 0 with sid written, -ENOENT, -EIO (could not
- * ask). */
+/* 1 if sid names a message already accounted for (another of our rows has it), 0 if
+ * not, a negative errno if that cannot be told. */
+typedef int (*twilio_sid_known_cb)(void *ctx, const char *sid);
+
+/* Looks for a message sent through this API (not a TwiML reply) to `to` from `from` with
+ * exactly body, created at or after since (unix seconds, minus a little clock slack),
+ * whose SID known() does not claim, among the newest 50: the check before sending again
+ * after an ambiguous attempt. An earlier reply with the same text is known by its SID, so
+ * it is never taken for this one. 0 with sid written, -ENOENT, -EIO (could not ask, or
+ * known() failed). */
 int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
-		const char *body, int64_t since, char sid[65]);
+		const char *body, int64_t since, twilio_sid_known_cb known, void *ctx,
+		char sid[65]);

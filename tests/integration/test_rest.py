@@ -133,6 +133,24 @@ class TestRestTwilioFailures(RestTest):
         tries = [a for a in self.twilio.attempts() if a["fields"]["To"] == phone]
         self.assertEqual(len(tries), 2)
 
+    def test_an_earlier_reply_with_the_same_text_is_not_taken_for_an_ambiguous_one(self):
+        # The same text twice: the same reply twice. The first is sent; the second's POST
+        # gets a 500 without being sent. Twilio's list then holds the first, with the same
+        # body, minutes within the attempt: it is ours already (its SID is stored), so
+        # the second must be sent, not marked as reconciled with the first one's SID.
+        phone = new_phone()
+        uid = self.server.add_user("Twice", [phone])["id"]
+        self.server.sms(phone, "same again")
+        self.assertTrue(wait_until(lambda: len(self.sent_to(phone)) == 1, 15))
+        self.twilio.set_mode("500_unsent", count=1)
+        self.server.sms(phone, "same again")
+        self.assertTrue(wait_until(lambda: len(self.sent_to(phone)) == 2, 30))
+        sent = self.sent_to(phone)
+        self.assertEqual(sent[0]["Body"], sent[1]["Body"])
+        out = [m for m in self.server.messages(uid) if m["direction"] == "outbound"]
+        self.assertEqual(sorted(m["sid"] for m in out), sorted(x["sid"] for x in sent))
+        self.assertFalse(self.server.wait_log("outbox.reconciled", timeout=0.5))
+
     def test_21610_marks_the_number_opted_out_and_nothing_more_is_sent(self):
         phone = new_phone()
         user = self.server.add_user("Stop", [phone])
