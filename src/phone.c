@@ -6,7 +6,8 @@
 #define PHONE_MIN_DIGITS 8
 #define PHONE_MAX_DIGITS 15
 #define PHONE_MASK_RUN 9  /* a digit run shorter than this is masked whole */
-#define PHONE_MASK_KEEP 4 /* digits kept at each end of a long run */
+#define PHONE_MASK_KEEP 4 /* digits kept at each end of a long run, at most */
+#define PHONE_MASK_HIDE 3 /* digits hidden, at least */
 
 /* True for the ASCII digits only: isdigit() depends on the locale and takes an int. */
 static bool is_digit(char c) {
@@ -57,12 +58,15 @@ void phone_mask(const char *s, char out[PHONE_MASK_SIZE]) {
 		if (start > 0 && s[start - 1] == '+') {
 			*p++ = '+';
 		}
-		memcpy(p, s + start, PHONE_MASK_KEEP);
-		p += PHONE_MASK_KEEP;
+		/* 4 and 4 from 11 digits up; a shorter number keeps fewer, so that 3 stay hidden. */
+		size_t keep = (run - PHONE_MASK_HIDE) / 2;
+		keep = keep < PHONE_MASK_KEEP ? keep : PHONE_MASK_KEEP;
+		memcpy(p, s + start, keep);
+		p += keep;
 		memcpy(p, "***", 3);
 		p += 3;
-		memcpy(p, s + i - PHONE_MASK_KEEP, PHONE_MASK_KEEP);
-		p += PHONE_MASK_KEEP;
+		memcpy(p, s + i - keep, keep);
+		p += keep;
 		*p = '\0';
 		return;
 	}

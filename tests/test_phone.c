@@ -101,6 +101,14 @@ static void test_mask_15_digit_number_keeps_four_and_four(void **state) {
 	check_mask("+123456789012345", "+1234***2345");
 }
 
+static void test_mask_hides_at_least_three_digits_of_a_short_number(void **state) {
+	(void)state;
+
+	check_mask("+354123456", "+354***456");   /* 9 digits: 3 + 3 shown */
+	check_mask("+3541234567", "+354***567");  /* 10: 3 + 3 */
+	check_mask("+44123456789", "+4412***6789"); /* 11: 4 + 4, 3 hidden */
+}
+
 static void test_mask_short_numbers_become_stars(void **state) {
 	(void)state;
 
@@ -188,6 +196,7 @@ int main(void) {
 		cmocka_unit_test(test_is_valid_rejects_null),
 		cmocka_unit_test(test_mask_keeps_country_and_last_four),
 		cmocka_unit_test(test_mask_15_digit_number_keeps_four_and_four),
+		cmocka_unit_test(test_mask_hides_at_least_three_digits_of_a_short_number),
 		cmocka_unit_test(test_mask_short_numbers_become_stars),
 		cmocka_unit_test(test_mask_null_becomes_stars),
 		cmocka_unit_test(test_mask_whatsapp_address_reveals_only_four_and_four),
