@@ -173,7 +173,7 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 									 : "agent failed";
 		goto failed;
 	}
-	if (reply && !*reply) {
+	if (router_reply_blank(reply)) {
 		free(reply);
 		reply = NULL;
 	}

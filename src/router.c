@@ -244,6 +244,10 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 	return 0;
 }
 
+bool router_reply_blank(const char *reply) {
+	return !reply || reply[strspn(reply, " \t\r\n\v\f")] == '\0';
+}
+
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {
 	int flags = 0;
 	if (r->smart_encoding) {
@@ -284,11 +288,8 @@ static int finish_reply(struct router *r, const char *user_id, const char *sid,
 	int flags = 0;
 	int e;
 
-	if (reply && !*reply) {
-		free(reply); /* an empty <Message> is Twilio's error 14103 */
-		reply = NULL;
-	}
-	if (!reply) {
+	if (router_reply_blank(reply)) {
+		free(reply);
 		return 0;
 	}
 	e = router_prepare_reply(r, &reply, &flags);

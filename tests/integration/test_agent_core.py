@@ -257,9 +257,12 @@ class TestAgentFailures(AgentCoreTest):
         self.assertEmptyTwiml(self.server.sms(phone, "a"))
         self.agent.set_mode("empty")
         self.assertEmptyTwiml(self.server.sms(phone, "b"))
-        # Both were routed and stored, and no reply row was made up.
+        # A reply of blanks only would be a paid SMS that says nothing: no reply either.
+        self.agent.set_mode("blank")
+        self.assertEmptyTwiml(self.server.sms(phone, "c"))
+        # All were routed and stored, and no reply row was made up.
         msgs = self.server.messages(self.server.user_by_phone(phone).json()["id"])
-        self.assertEqual([m["direction"] for m in msgs], ["inbound", "inbound"])
+        self.assertEqual([m["direction"] for m in msgs], ["inbound"] * 3)
 
 
 class TestAgentRefused(ServerTest):

@@ -65,6 +65,24 @@ class TestRestDelivery(RestTest):
         self.assertEqual(msgs[0]["sid"], m["sid"])
         self.assertEqual(msgs[0]["body"], "echo: hello")
 
+    def test_no_reply_null_or_blank_sends_nothing(self):
+        phone = new_phone()
+        uid = self.server.add_user("Quiet", [phone])["id"]
+        for k, mode in enumerate(("null", "empty", "blank")):
+            self.agent.set_mode(mode)
+            self.server.sms(phone, mode)
+            # The agent is called after the webhook's answer: wait for it in this mode.
+            self.assertTrue(wait_until(lambda: len(self.agent.requests()) == k + 1, 10))
+        self.agent.set_mode("echo")
+        self.server.sms(phone, "and now")
+        # The last one's reply goes out; one user's messages are handled in order, so the
+        # three before it are done by then, and nothing was sent for them.
+        self.assertTrue(wait_until(lambda: self.sent_to(phone), 15))
+        time.sleep(0.5)
+        self.assertEqual([m["Body"] for m in self.sent_to(phone)], ["echo: and now"])
+        out = [m for m in self.server.messages(uid) if m["direction"] == "outbound"]
+        self.assertEqual([m["body"] for m in out], ["echo: and now"])
+
     def test_status_callbacks_out_of_order_never_move_backwards(self):
         phone = new_phone()
         user = self.server.add_user("Cal", [phone])

@@ -5,8 +5,8 @@ request it accepted, and answers by knobs. Loopback only.
     agent_core.py --port 0 --secret S [--latency-ms N] [--mode MODE] [--record FILE]
 
 Prints {"port": N} on stdout once listening. MODE: echo (reply "echo: <body>"), null
-({"reply": null}), empty (204), error (500), badjson (200 "not json"), hang (never
-answers within the deadline), flaky (500 for a user's first attempt at each message,
+({"reply": null}), empty (204), blank (a reply of blanks only),
+error (500), badjson (200 "not json"), hang (never answers within the deadline), flaky (500 for a user's first attempt at each message,
 then echo). The mode can be changed at run time: POST /_mode with the new mode as body.
 GET /_requests returns the recorded requests as a JSON array; POST /_reset clears them.
 """
@@ -99,6 +99,8 @@ def make_handler(state):
                 self.send(200, b'{"reply": null}')
             elif mode == "empty":
                 self.send(204)
+            elif mode == "blank":
+                self.send(200, json.dumps({"reply": " \t\n "}).encode())
             else:
                 reply = "echo: " + req["message"]["body"]
                 self.send(200, json.dumps({"reply": reply}).encode())
