@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -15,10 +14,13 @@
 #define MAX_ANSWER (1024 * 1024)
 #define CLOCK_SLACK_S 120
 
+/* The longest wait a Retry-After is followed for: past it, the outbox's attempts and dead
+ * letters take over rather than a reply waiting a day. */
+#define MAX_RETRY_AFTER_S 600
+
 struct answer {
 	char *s;
 	size_t len;
-	long retry_after_ms;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
@@ -38,23 +40,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
 	return add;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
-	struct answer *a = ctx;
-	size_t len = size * n;
-	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-		char v[32];
-		size_t m = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
-		memcpy(v, p + 12, m);
-		v[m] = '\0';
-		char *end;
-		double secs = strtod(v, &end);
-		if (end != v && secs >= 0 && secs < 86400) {
-			a->retry_after_ms = (long)(secs * 1000);
-		}
-	}
-	return len;
-}
-
 static CURL *handle(const struct twilio_rest *t, const char *url, struct answer *a) {
 	CURL *h = curl_easy_init();
 	if (!h) {
@@ -67,8 +52,6 @@ static CURL *handle(const struct twilio_rest *t, const char *url, struct answer 
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	return h;
 }
@@ -98,7 +81,7 @@ static void copy_str(json_t *j, const char *key, char *out, size_t size) {
 
 int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
 		const char *body, const char *status_callback, struct twilio_send_result *ret) {
-	struct answer a = {.retry_after_ms = -1};
+	struct answer a = {0};
 	char url[1024];
 	char *form = NULL;
 	size_t len = 0;
@@ -129,7 +112,13 @@ int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *fr
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->http_status);
-	ret->retry_after_ms = a.retry_after_ms;
+	/* libcurl reads Retry-After in both forms, seconds or an HTTP date (0: none, or not
+	 * one it could read). */
+	curl_off_t wait_s = 0;
+	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &wait_s) == CURLE_OK && wait_s > 0) {
+		ret->retry_after_ms = (long)(wait_s < MAX_RETRY_AFTER_S ? wait_s : MAX_RETRY_AFTER_S)
+				* 1000;
+	}
 	json_t *j = a.s ? json_loadb(a.s, a.len, 0, NULL) : NULL;
 	if (ret->http_status == 200 || ret->http_status == 201) {
 		copy_str(j, "sid", ret->sid, sizeof(ret->sid));
@@ -165,7 +154,7 @@ static int64_t rfc2822(const char *s) {
 int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
 		const char *body, int64_t since, twilio_sid_known_cb known, void *ctx,
 		char sid[65]) {
-	struct answer a = {.retry_after_ms = -1};
+	struct answer a = {0};
 	char url[1200];
 	int r = -EIO;
 

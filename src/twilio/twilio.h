@@ -87,7 +87,7 @@ struct twilio_send_result {
 	char sid[65];       /* on 200/201 */
 	char status[24];    /* on 200/201: "queued", "accepted", … */
 	int error_code;     /* Twilio's "code" on a 4xx/5xx JSON answer, else 0 */
-	long retry_after_ms; /* from Retry-After, or -1 */
+	long retry_after_ms; /* from Retry-After (seconds or a date, at most 600 s), or -1 */
 };
 
 /* Sends body to `to` from `from`, asking for status callbacks at status_callback (may be

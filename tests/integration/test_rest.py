@@ -128,6 +128,32 @@ class TestRestTwilioFailures(RestTest):
         self.assertGreaterEqual(tries[1]["at"] - tries[0]["at"], 1.9)
         self.assertEqual(len(self.sent_to(phone)), 1)
 
+    def test_retry_after_as_an_http_date_is_honoured(self):
+        from email.utils import formatdate
+        phone = new_phone()
+        self.server.add_user("Date", [phone])
+        self.twilio.set_mode("429", count=1, retry_after=formatdate(time.time() + 3,
+                                                                    usegmt=True))
+        self.server.sms(phone, "later")
+        self.assertTrue(wait_until(lambda: self.sent_to(phone), 15))
+        tries = [a for a in self.twilio.attempts() if a["fields"]["To"] == phone]
+        self.assertEqual(len(tries), 2)
+        # The date has whole seconds: at least 2 s after the first try.
+        self.assertGreaterEqual(tries[1]["at"] - tries[0]["at"], 1.9)
+
+    def test_a_retry_after_of_a_day_waits_not_one_second(self):
+        # Capped at 10 minutes, not dropped in favour of a 1 s backoff.
+        phone = new_phone()
+        self.server.add_user("Day", [phone])
+        self.twilio.set_mode("429", count=1, retry_after=100000)
+        self.server.sms(phone, "tomorrow")
+        time.sleep(3)
+        tries = [a for a in self.twilio.attempts() if a["fields"]["To"] == phone]
+        self.assertEqual(len(tries), 1)
+        code, out, err = self.server.cli("outbox", "list")
+        self.assertEqual(code, 0, err)
+        self.assertIn("HTTP 429", out)
+
     def test_an_ambiguous_500_that_did_send_is_not_sent_again(self):
         phone = new_phone()
         self.server.add_user("Amb", [phone])
