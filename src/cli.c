@@ -188,8 +188,8 @@ static int cmd_serve(const struct config *c) {
 
 	if (!c->auth_token) {
 		if (!c->dev) {
-			return fail("%s", "TWILIO_AUTH_TOKEN is not set; serve refuses to start "
-					  "without it (use --dev for a local development token).");
+			return usage_error("TWILIO_AUTH_TOKEN is not set; serve refuses to start "
+					   "without it (use --dev for a local development token).");
 		}
 		if (dev_token(token, sizeof(token)) < 0) {
 			return fail("cannot write the development token to %s.", DEV_TOKEN_PATH);
@@ -204,13 +204,13 @@ static int cmd_serve(const struct config *c) {
 		log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
 	}
 	if (c->agent_url && !c->agent_secret) {
-		return fail("%s", "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
-				  "requests to the Agent Core must be signed.");
+		return usage_error("SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
+				   "requests to the Agent Core must be signed.");
 	}
 	bool rest = c->reply_mode == CONFIG_REPLY_REST;
 	if (rest && !c->account_sid) {
-		return fail("%s", "SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send "
-				  "through the Messages API.");
+		return usage_error("SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send "
+				   "through the Messages API.");
 	}
 	if (rest && !c->public_url) {
 		log_warn("serve.no_status_callbacks",

@@ -285,7 +285,7 @@ class TestAgentRefused(ServerTest):
         s = Server(env={"SMSROUTER_AGENT_URL": "http://127.0.0.1:9/"}, start=False)
         self.addCleanup(s.close)
         code, out, err = s.cli("serve")
-        self.assertEqual(code, 1)
+        self.assertEqual(code, 2, err)
         self.assertIn("SMSROUTER_AGENT_SECRET", err)
 
 

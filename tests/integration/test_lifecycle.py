@@ -47,7 +47,7 @@ class StartupTest(ServerTest):
     def test_serve_without_auth_token_refuses_to_start(self):
         srv = self.make_server(auth_token=None, start=False)
         code, out, err = srv.cli("serve", timeout=20)
-        self.assertNotEqual(code, 0)
+        self.assertEqual(code, 2, err)  # a missing setting is a usage error
         self.assertIn("TWILIO_AUTH_TOKEN", err)
         self.assertFalse(os.path.exists(os.path.join(srv.tmp, "var", "dev-auth-token")))
 
@@ -58,14 +58,14 @@ class StartupTest(ServerTest):
                 with self.subTest(args=args, env_token=token):
                     srv = self.make_server(auth_token=token, start=False)
                     code, out, err = srv.cli("serve", *args, timeout=20)
-                    self.assertEqual(code, 1, err)
+                    self.assertEqual(code, 2, err)
                     self.assertIn("TWILIO_AUTH_TOKEN is not set", err)
 
     def test_empty_agent_secret_flag_is_refused_with_an_agent_url(self):
         srv = self.make_server(start=False, env={"SMSROUTER_AGENT_URL": "http://127.0.0.1:9/",
                                                  "SMSROUTER_AGENT_SECRET": "s"})
         code, out, err = srv.cli("serve", "--agent-secret", "", timeout=20)
-        self.assertEqual(code, 1, err)
+        self.assertEqual(code, 2, err)
         self.assertIn("SMSROUTER_AGENT_SECRET", err)
 
     def test_serve_with_bad_listen_address_exits_non_zero(self):

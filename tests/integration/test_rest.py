@@ -116,6 +116,17 @@ class TestRestDelivery(RestTest):
             self.assertEqual(seen, ["%s #%d" % (p, k) for k in range(8)])
 
 
+class TestRestConfig(ServerTest):
+    start_server = False
+
+    def test_rest_without_an_account_sid_is_a_usage_error(self):
+        srv = self.make_server(start=False, env={"SMSROUTER_REPLY_MODE": "rest"})
+        code, out, err = srv.cli("serve", timeout=20)
+        self.assertEqual(code, 2, err)
+        self.assertIn("TWILIO_ACCOUNT_SID", err)
+        self.assertEqual(len(err.strip().splitlines()), 1)
+
+
 class TestRestTwilioFailures(RestTest):
     def test_429_is_retried_after_retry_after(self):
         phone = new_phone()
