@@ -91,7 +91,8 @@ void http_server_stop(struct http_server *s);
 void http_route(struct app *app, struct http_request *req, struct http_response *res,
 		int *ret_route);
 /* Inside the module (routes.c, for server.c): an error answer for target, TwiML on the
- * two Twilio webhooks (Twilio reads it), JSON elsewhere (any other path under
- * /sms-router/webhook/ included). */
-void http__error(const char *target, struct http_response *res, int status, const char *code,
+ * two Twilio webhooks (Twilio reads it; logged as webhook.rejected with code as the
+ * reason), JSON elsewhere (any other path under /sms-router/webhook/ included). Returns
+ * the metrics route the answer counts under. */
+int http__error(const char *target, struct http_response *res, int status, const char *code,
 		const char *message);

@@ -8,6 +8,7 @@
 #include "admin.h"
 #include "app.h"
 #include "http/http.h"
+#include "log.h"
 #include "metrics.h"
 #include "webhook.h"
 
@@ -75,26 +76,29 @@ static bool twiml_route(const struct route *r) {
 	return r->fn == webhook_sms || r->fn == webhook_status;
 }
 
-/* True if target's path (before any '?') is exactly one of the two webhooks. */
-static bool twiml_target(const char *target) {
+/* The webhook whose path target's path (before any '?') is exactly, or NULL. */
+static const struct route *twiml_target(const char *target) {
 	size_t n = strcspn(target, "?");
 	for (size_t i = 0; i < NROUTES; i++) {
 		/* The webhooks' patterns have no '*': exact paths. */
 		if (twiml_route(&routes[i]) && strlen(routes[i].pattern) == n &&
 				memcmp(routes[i].pattern, target, n) == 0) {
-			return true;
+			return &routes[i];
 		}
 	}
-	return false;
+	return NULL;
 }
 
-void http__error(const char *target, struct http_response *res, int status, const char *code,
+int http__error(const char *target, struct http_response *res, int status, const char *code,
 		const char *message) {
-	if (twiml_target(target)) {
+	const struct route *webhook = twiml_target(target);
+	if (webhook) {
 		http_twiml_status(res, status);
-	} else {
-		http_json_error(res, status, code, message);
+		log_warn("webhook.rejected", LOG_STR("reason", code), LOG_STR("path", webhook->pattern));
+		return webhook->metric;
 	}
+	http_json_error(res, status, code, message);
+	return METRICS_ROUTE_OTHER;
 }
 
 /* Percent-decodes a path segment in place with libmicrohttpd ('+' stays '+'; a '%' that

@@ -151,8 +151,9 @@ static void answered(struct http_server *s) {
 
 static enum MHD_Result too_large(const struct req_state *st, struct MHD_Connection *conn) {
 	struct http_response res = {0};
-	http__error(st->target, &res, 413, "payload_too_large", "The request body is over 64 KiB.");
-	metrics_request(METRICS_ROUTE_OTHER, 413);
+	int route = http__error(st->target, &res, 413, "payload_too_large",
+			"The request body is over 64 KiB.");
+	metrics_request((enum metrics_route)route, 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
 	return send_response(st->server, conn, &res);
 }
@@ -225,8 +226,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* It arrived on a kept-alive connection after the drain: nothing is stored, and
 		 * Twilio takes a 503 to the fallback URL. */
 		struct http_response res = {0};
-		http__error(st->target, &res, 503, "stopping", "The server is stopping.");
-		metrics_request(METRICS_ROUTE_OTHER, 503);
+		int route = http__error(st->target, &res, 503, "stopping", "The server is stopping.");
+		metrics_request((enum metrics_route)route, 503);
 		return send_response(s, conn, &res);
 	}
 	char *path = strdup(st->target);

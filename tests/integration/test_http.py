@@ -59,10 +59,18 @@ class RoutingTest(ServerTest):
     def test_body_over_64_kib_is_twiml_only_on_the_two_webhooks(self):
         big = b"Body=" + b"x" * (70 * 1024)
         h = {"Content-Type": "application/x-www-form-urlencoded"}
-        for path in ["/sms-router/webhook/sms", "/sms-router/webhook/status?ob=1"]:
+        for path, route in [("/sms-router/webhook/sms", "webhook_sms"),
+                            ("/sms-router/webhook/status?ob=1", "webhook_status")]:
             with self.subTest(path=path):
                 self.assertEmptyTwiml(self.server.request("POST", path, body=big, headers=h),
                                       413)
+                # Counted under its webhook, and logged as a rejected webhook.
+                text = self.server.request("GET", "/metrics").text
+                self.assertIn('smsrouter_http_requests_total{route="%s",status="413"} 1'
+                              % route, text)
+                self.assertTrue(any(e.get("event") == "webhook.rejected" and
+                                    e.get("path") == path.split("?")[0]
+                                    for e in self.server.log_events()))
         # Other paths under the same prefix are no webhook: JSON like everywhere else.
         for path in ["/sms-router/webhook/other", "/sms-router/webhook/sms/",
                      "/sms-router/webhook/smsx?ob=1"]:
