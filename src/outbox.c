@@ -168,9 +168,7 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	metrics_agent_seconds((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (e < 0) {
 		metrics_inc(METRICS_AGENT_FAILURES);
-		why = e == -ETIMEDOUT ? "agent timeout" : e == -EBADMSG ? "agent bad answer"
-			: e == -ECONNREFUSED ? "agent refused" : e == -ECANCELED ? "shutting down"
-									 : "agent failed";
+		why = agent_error_text(e);
 		goto failed;
 	}
 	if (router_reply_blank(reply)) {

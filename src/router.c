@@ -342,7 +342,8 @@ static void on_agent(void *ctx, int err, char *reply) {
 	if (err < 0) {
 		metrics_inc(METRICS_AGENT_FAILURES);
 		log_error("agent.failed", LOG_STR("sid", c->sid), LOG_STR("user", c->user_id),
-				LOG_INT("error", -err), LOG_INT("agent_ms", (int64_t)(took * 1000)));
+				LOG_STR("error", agent_error_text(err)),
+				LOG_INT("agent_ms", (int64_t)(took * 1000)));
 		reply = strdup(APOLOGY);
 		c->result.agent_failed = true;
 	}

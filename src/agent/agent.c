@@ -53,3 +53,20 @@ int agent_reply(struct agent *a, const struct agent_request *req, char **ret_rep
 	*ret_reply = w.reply;
 	return 0;
 }
+
+const char *agent_error_text(int err) {
+	switch (err) {
+	case -ETIMEDOUT:
+		return "agent timeout";
+	case -ECONNREFUSED:
+		return "agent refused";
+	case -EBADMSG:
+		return "agent bad answer";
+	case -ECANCELED:
+		return "shutting down";
+	case -ENOMEM:
+		return "no memory";
+	default:
+		return "agent failed";
+	}
+}

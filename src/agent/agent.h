@@ -12,6 +12,11 @@ struct agent_request {
 	const struct store_message *message; /* the inbound message, already stored */
 };
 
+/* What an agent call's error means, for logs and dead letters: "agent timeout", "agent
+ * refused", "agent bad answer", "shutting down", "no memory", or "agent failed" (5xx, a
+ * network or a store failure). */
+const char *agent_error_text(int err);
+
 /* Called once per call with 0 and the reply (the callee's to free; NULL: no reply) or a
  * negative errno: -ETIMEDOUT (past the deadline), -ECONNREFUSED, -EIO (5xx, network or
  * store failure), -EBADMSG (not the contract's answer), -ECANCELED (shutting down). */

@@ -237,18 +237,20 @@ class TestAgentFailures(AgentCoreTest):
         start = time.monotonic()
         self.assertEqual(self.server.say(phone, "help me"), APOLOGY)
         self.assertEqual(self.metric("smsrouter_agent_failures_total"), before + 1)
-        self.assertTrue(self.server.wait_log("agent.failed"))
-        return time.monotonic() - start
+        failed = self.server.wait_log("agent.failed")
+        self.assertTrue(failed)
+        return time.monotonic() - start, failed["error"]
 
     def test_5xx_gives_the_apology(self):
-        self.check_apology("error")
+        self.assertEqual(self.check_apology("error")[1], "agent failed")
 
     def test_bad_json_gives_the_apology(self):
-        self.check_apology("badjson")
+        self.assertEqual(self.check_apology("badjson")[1], "agent bad answer")
 
     def test_timeout_gives_the_apology_at_the_deadline(self):
-        took = self.check_apology("hang")
+        took, error = self.check_apology("hang")
         self.assertLess(took, 5.0)
+        self.assertEqual(error, "agent timeout")
 
     def test_null_reply_and_204_give_empty_twiml(self):
         phone = new_phone()
