@@ -126,13 +126,14 @@ static void free_copy(struct inbound_copy *c) {
 }
 
 /* Gives row up (its stage: "agent" or "send"): dead-lettered, counted, logged. */
+/* attempts: the row's, this one's included (the store's count, as outbox list shows it). */
 static void dead(struct outbox *ob, const struct store_outbox *row, const char *stage,
-		const char *why) {
+		const char *why, int attempts) {
 	int64_t now = ids_now_ms();
 	store_outbox_update(ob->store, row->id, "dead", now, false, why, now);
 	metrics_inc(METRICS_OUTBOX_DEAD);
 	log_error("outbox.dead", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
-			LOG_STR("stage", stage), LOG_STR("error", why), LOG_INT("attempts", row->attempts));
+			LOG_STR("stage", stage), LOG_STR("error", why), LOG_INT("attempts", attempts));
 }
 
 /* One claimed row: its agent's answer stored, or a retry or the dead letter. */
@@ -213,7 +214,7 @@ failed:
 	free_copy(&in);
 	int64_t now = ids_now_ms();
 	if (row->attempts >= ob->o.max_attempts || strcmp(why, "message gone") == 0) {
-		dead(ob, row, "agent", why);
+		dead(ob, row, "agent", why, row->attempts); /* the claim counted this one */
 		return;
 	}
 	/* The claim counted the attempt; a shutdown's cancel is not the agent's fault. */
@@ -368,11 +369,11 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 	if (store_optout_get(ob->store, row->to, &opted_out) == 0 && opted_out) {
 		bool changed;
 		store_status_update(ob->store, row->outbound_id, NULL, "canceled", NULL, &changed);
-		dead(ob, row, "send", "opted_out");
+		dead(ob, row, "send", "opted_out", row->attempts);
 		return;
 	}
 	if (row->attempts >= ob->o.max_attempts) {
-		dead(ob, row, "send", "send attempts exhausted");
+		dead(ob, row, "send", "send attempts exhausted", row->attempts);
 		return;
 	}
 	if (!take_tokens(ob, row->segments > 0 ? row->segments : 1)) {
@@ -428,7 +429,7 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 			store_optout_set(ob->store, row->to, true);
 		}
 		snprintf(err, sizeof(err), "HTTP %ld, Twilio error %d", res.http_status, res.error_code);
-		dead(ob, row, "send", err);
+		dead(ob, row, "send", err, attempt); /* "sending" counted this POST */
 	}
 }
 

@@ -220,6 +220,8 @@ class TestRestTwilioFailures(RestTest):
         code, out, err = self.server.cli("outbox", "list", "--state", "dead")
         self.assertEqual(code, 0, err)
         self.assertIn("21610", out)
+        # The log counts the attempts as the list does: the one refused POST.
+        self.assertEqual(self.server.wait_log("outbox.dead")["attempts"], 1)
 
 
 class TestRestAgentFailures(RestTest):
