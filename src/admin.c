@@ -105,19 +105,6 @@ static void respond_user(struct app *app, struct http_response *res, int status,
 	http_json(res, status, admin_user_json(&u));
 }
 
-static bool valid_name(const char *s) {
-	size_t n = strlen(s);
-	if (n == 0 || n >= STORE_NAME_SIZE) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
 		const char **reterr_message) {
 	json_error_t err;
@@ -133,9 +120,9 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 	}
 	json_t *name = json_object_get(q.j, "name");
 	json_t *list = json_object_get(q.j, "phones");
-	if (!json_is_string(name) || !valid_name(json_string_value(name))) {
-		*reterr_message = "\"name\" must be a string of 1 to 200 bytes without control "
-				  "characters.";
+	if (!json_is_string(name) || store_name_check(json_string_value(name), NULL) < 0) {
+		*reterr_message = "\"name\" must be a string of 1 to 200 bytes of UTF-8, not only "
+				  "white space, without control characters.";
 		goto fail;
 	}
 	q.name = json_string_value(name);

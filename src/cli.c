@@ -337,8 +337,13 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	}
 	const char *sub = argv[0];
 	if (strcmp(sub, "add") == 0) {
+		const char *why;
 		if (argc < 3) {
 			return usage_error("user add needs a NAME and at least one PHONE.");
+		}
+		if (store_name_check(argv[1], &why) < 0) {
+			error_linef("%s.", why);
+			return EXIT_USAGE;
 		}
 		if (argc - 2 > STORE_MAX_PHONES) {
 			return fail("%s", "a user has at most 10 phone numbers.");
@@ -348,9 +353,6 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 				return fail("%s is not an E.164 number ('+' then 8 to 15 digits).",
 						argv[i]);
 			}
-		}
-		if (!argv[1][0] || strlen(argv[1]) >= STORE_NAME_SIZE) {
-			return fail("%s", "the name must be 1 to 200 bytes.");
 		}
 	} else if (strcmp(sub, "list") == 0) {
 		if (argc != 1) {
@@ -476,16 +478,8 @@ static int import_record(void *vctx, const struct csv_record *rec) {
 		return 0;
 	}
 	x->bad_line = rec->line;
-	size_t nl = strlen(rec->field[0]);
-	if (nl == 0 || nl >= STORE_NAME_SIZE) {
-		x->why = "the name must be 1 to 200 bytes";
+	if (store_name_check(rec->field[0], &x->why) < 0) {
 		return -EINVAL;
-	}
-	for (size_t i = 0; i < nl; i++) {
-		if ((unsigned char)rec->field[0][i] < 0x20) {
-			x->why = "the name has a control character";
-			return -EINVAL;
-		}
 	}
 	size_t np = 0;
 	if (!grow((void **)&x->rows, &x->cap, x->n + 1, sizeof(*x->rows)) ||

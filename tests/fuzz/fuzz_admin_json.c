@@ -1,6 +1,7 @@
 /* libFuzzer harness for admin_user_request_parse, the body of POST
- * /sms-router/admin/users, on any bytes. On success: the name is the body's "name" string,
- * 1 to 200 bytes with no control character, and the phones are at most STORE_MAX_PHONES
+ * /sms-router/admin/users, on any bytes. On success: the name is the body's "name" string
+ * and passes store_name_check (1 to 200 bytes of UTF-8, not only white space, no control
+ * character), and the phones are at most STORE_MAX_PHONES
  * distinct E.164 numbers borrowed from the parsed document (its "phones" array); req.j is
  * released every time. On failure: -EINVAL, -EDOM or -ENOSPC with a message. */
 #include <errno.h>
@@ -13,16 +14,11 @@
 
 static void check_request(const struct admin_user_request *q) {
 	json_t *phones;
-	size_t n;
 
 	FUZZ_CHECK(json_is_object(q->j));
 	FUZZ_CHECK(q->name != NULL);
 	FUZZ_CHECK(q->name == json_string_value(json_object_get(q->j, "name")));
-	n = strlen(q->name);
-	FUZZ_CHECK(n >= 1 && n < STORE_NAME_SIZE);
-	for (size_t i = 0; i < n; i++) {
-		FUZZ_CHECK((unsigned char)q->name[i] >= 0x20 && q->name[i] != 0x7f);
-	}
+	FUZZ_CHECK(store_name_check(q->name, NULL) == 0);
 
 	FUZZ_CHECK(q->nphones <= STORE_MAX_PHONES);
 	phones = json_object_get(q->j, "phones");

@@ -168,6 +168,27 @@ class AdminUsersTest(ServerTest):
         r = self.server.admin("POST", "/users", {"phones": [new_phone()]})
         self.assertJsonError(r, 400)
 
+    def test_bad_name_is_400_and_stores_nothing(self):
+        # The rule of every entry point (store_name_check): UTF-8, 1 to 200 bytes, not
+        # only white space, no control character (C0, DEL, C1).
+        p = new_phone()
+        for name in ["", "   ", "\u00a0\u3000", "Tab\tName", "LF\nName", "Ctl\x01Name",
+                     "Del\x7fName", "Nel\u0085Name", "a" * 201, "\u00e9" * 101, 5, None]:
+            with self.subTest(name=name):
+                r = self.server.admin("POST", "/users", {"name": name, "phones": [p]})
+                self.assertIn("name", self.assertJsonError(r, 400)["message"])
+        r = self.server.admin("POST", "/users", raw=b'{"name": "Bad\xffName", "phones": []}')
+        self.assertJsonError(r, 400)
+        self.assertEqual(self.server.user_by_phone(p).status, 404)
+
+    def test_a_utf8_name_of_200_bytes_is_kept_as_given(self):
+        for name in ["\u00e9" * 100, " Zo\u00eb \U0001F600 "]:
+            with self.subTest(name=name):
+                p = new_phone()
+                u = self.server.add_user(name, [p])
+                self.assertEqual(u["name"], name)
+                self.assertEqual(self.server.user_by_phone(p).json()["name"], name)
+
     def test_get_user_by_id(self):
         u = self.server.add_user("Ann", [new_phone()])
         r = self.server.admin("GET", "/users/" + u["id"])

@@ -5,6 +5,11 @@ import os
 
 from harness import PG_URL, ServerTest, new_phone
 
+# Names no command may store (store_name_check): not UTF-8, blank, or with a control
+# character (C0, DEL, C1), as the bytes of an argument.
+BAD_NAMES = [b"Bad\xffName", b"", b"   ", b"\xc2\xa0\xe3\x80\x80", b"Tab\tName",
+             b"LF\nName", b"CR\rName", b"Ctl\x01Name", b"Del\x7fName", b"Nel\xc2\x85Name"]
+
 
 class CliTest(ServerTest):
     start_server = False
@@ -37,9 +42,10 @@ class CliTest(ServerTest):
         return err
 
     def write(self, name, text):
+        """Writes text (str: as UTF-8; bytes: as they are) to a file of the server's tmp."""
         path = os.path.join(self.srv.tmp, name)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(path, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
         return path
 
     def show(self, key):
@@ -96,6 +102,18 @@ class UserCommandsTest(CliTest):
         self.assertEqual(out, "")
         self.assertIn("PHONE", err)
         self.assertEqual(self.user_ids(), [])
+
+    def test_user_add_with_a_bad_name_is_a_usage_error_and_adds_nothing(self):
+        for name in BAD_NAMES:
+            with self.subTest(name=name):
+                self.assertIn("name", self.assertUsageError(("user", "add", name, new_phone())))
+        self.assertEqual(self.user_ids(), [])
+
+    def test_a_utf8_name_is_shown_and_listed_as_given(self):
+        p = new_phone()
+        uid = self.ok("user", "add", "Zoë 李", p).strip()
+        self.assertEqual(self.show(p)[1]["name"], "Zoë 李")
+        self.assertEqual(self.ok("user", "list").split("\t")[:2], [uid, "Zoë 李"])
 
     def test_unknown_command_exits_2(self):
         code, out, err = self.cli("frobnicate")
@@ -322,6 +340,19 @@ class ImportTest(CliTest):
         code, out, err = self.cli("import", path)
         self.assertEqual(code, 1)
         self.assertIn("line 3", err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_import_refuses_a_bad_name_naming_its_line_and_imports_nothing(self):
+        for name in BAD_NAMES:
+            if b"\n" in name or b"\r" in name:
+                name = b'"' + name + b'"'  # quoted: the line break is in the field
+            with self.subTest(name=name):
+                text = b"name,phone\nAnn,%s\n%s,%s\n" % (new_phone().encode(), name,
+                                                         new_phone().encode())
+                code, out, err = self.cli("import", self.write("bad.csv", text))
+                self.assertEqual(code, 1, err)
+                self.assertIn("line 3: the name", err)
+                self.assertOneSentence(err)
         self.assertEqual(self.user_ids(), [])
 
     def test_import_with_crlf_line_ends(self):
