@@ -574,6 +574,19 @@ class AdminUsageTest(ServerTest):
         j = self.server.admin("GET", "/usage?since=2028-02-29T00:00:00Z").json()
         self.assertEqual(j["since"], "2028-02-29T00:00:00Z")
 
+    def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
+        for since in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z",
+                      "0999-12-31T23:59:59Z"]:
+            with self.subTest(since=since):
+                r = self.server.admin("GET", "/usage?since=" + q(since))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["since"], since)
+        # An offset that moves the time out of years 0000-9999 is refused, as RFC 3339
+        # could not write it.
+        for since in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"]:
+            with self.subTest(since=since):
+                self.assertJsonError(self.server.admin("GET", "/usage?since=" + q(since)), 400)
+
     def test_usage_segment_price_is_configurable(self):
         srv = self.make_server(env={"SMSROUTER_SEGMENT_PRICE": "0.01"})
         p = new_phone()

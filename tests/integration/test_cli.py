@@ -289,6 +289,14 @@ class UserCommandsTest(CliTest):
     def test_usage_bad_since_is_usage_error(self):
         self.assertEqual(self.cli("usage", "--since", "yesterday")[0], 2)
 
+    def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
+        for since in ["0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z"]:
+            with self.subTest(since=since):
+                self.assertEqual(json.loads(self.ok("usage", "--since", since))["since"], since)
+        code, out, err = self.cli("usage", "--since", "0000-01-01T00:00:00+01:00")  # year -1
+        self.assertEqual((code, out), (2, ""), err)
+        self.assertOneSentence(err)
+
 
 class ImportTest(CliTest):
     def test_import_creates_every_user(self):
