@@ -408,7 +408,7 @@ void admin_usage_get(struct app *app, const struct http_request *req, struct htt
 		}
 		if (ids_time_parse(t, &since) < 0) {
 			http_json_error(res, 400, "bad_since",
-					"since must be an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+					"since must be an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
 			return;
 		}
 	}

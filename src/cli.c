@@ -896,7 +896,7 @@ static int cmd_usage(const struct config *c, int argc, char **argv) {
 
 	if (argc == 2 && strcmp(argv[0], "--since") == 0) {
 		if (ids_time_parse(argv[1], &since) < 0) {
-			return usage_error("--since takes an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+			return usage_error("--since takes an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
 		}
 	} else if (argc != 0) {
 		return usage_error("usage takes only --since RFC3339.");

@@ -88,9 +88,8 @@ int ids_time_parse(const char *s, int64_t *ret) {
 		return -EINVAL; /* no 2026-02-30: it would silently become March 2 */
 	}
 	int64_t offset = 0;
-	if (len == 10) {
-		goto done;
-	}
+	/* A bare date ("2026-11-24") is not an RFC 3339 date-time: no midnight of some zone
+	 * is guessed for it. */
 	if (len < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
 			s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
 			digits(s + 17, 2, &sec)) {

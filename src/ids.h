@@ -26,7 +26,7 @@ int64_t ids_now_ms(void);
  * the nearer of the two. */
 void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]);
 
-/* Parses an RFC 3339 time ("2026-11-24T14:15:07Z", "…+02:00", fractional seconds
- * allowed, or a plain date "2026-11-24" meaning its midnight UTC). 0 or -EINVAL, also for
- * a time outside IDS_TIME_MIN..IDS_TIME_MAX once its offset is taken off. */
+/* Parses an RFC 3339 date-time ("2026-11-24T14:15:07Z", "…+02:00", fractional seconds
+ * allowed). 0 or -EINVAL, also for a bare date ("2026-11-24") and for a time outside
+ * IDS_TIME_MIN..IDS_TIME_MAX once its offset is taken off. */
 int ids_time_parse(const char *s, int64_t *ret);

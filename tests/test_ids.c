@@ -80,6 +80,24 @@ static void test_time_parse_refuses_what_its_offset_takes_out_of_range(void **st
 	assert_int_equal(failures, 0);
 }
 
+static void test_time_parse_wants_a_date_and_a_time(void **state) {
+	(void)state;
+	static const char *const bad[] = {
+		"2026-11-24", "2026-11-24T", "2026-11-24T00:00Z", "2026-11-24T00:00:00",
+		"2026-11-24 ", "",
+	};
+	int failures = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		int64_t t = 42;
+		if (ids_time_parse(bad[i], &t) != -EINVAL || t != 42) {
+			print_error("\"%s\" was accepted\n", bad[i]);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
 static void test_time_parse_takes_the_offset_off(void **state) {
 	(void)state;
 	int64_t a = 0, b = 0;
@@ -95,6 +113,7 @@ int main(void) {
 		cmocka_unit_test(test_time_format_writes_every_year_in_four_digits),
 		cmocka_unit_test(test_time_format_knows_the_bounds),
 		cmocka_unit_test(test_time_parse_refuses_what_its_offset_takes_out_of_range),
+		cmocka_unit_test(test_time_parse_wants_a_date_and_a_time),
 		cmocka_unit_test(test_time_parse_takes_the_offset_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

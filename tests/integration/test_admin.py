@@ -566,7 +566,8 @@ class AdminUsageTest(ServerTest):
     def test_usage_bad_since_is_400(self):
         for s in ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", "",
                   "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
-                  "1900-02-29T00:00:00Z"]:
+                  "1900-02-29T00:00:00Z", "2026-11-24", "2026-11-24T00:00Z",
+                  "2026-11-24T00:00:00"]:
             with self.subTest(since=s):
                 self.assertJsonError(self.server.admin("GET", "/usage?since=" + q(s)), 400)
 

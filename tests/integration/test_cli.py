@@ -287,7 +287,9 @@ class UserCommandsTest(CliTest):
         self.assertEqual(j["since"], "2000-01-01T00:00:00Z")
 
     def test_usage_bad_since_is_usage_error(self):
-        self.assertEqual(self.cli("usage", "--since", "yesterday")[0], 2)
+        for since in ["yesterday", "2026-11-24", "2026-11-24T00:00:00"]:
+            with self.subTest(since=since):
+                self.assertUsageError(("usage", "--since", since))
 
     def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
         for since in ["0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z"]:
