@@ -313,7 +313,7 @@ struct usage_ctx {
  * "segments", "cost"}, and with detail the cost-control counts too. */
 static json_t *usage_entry(const struct sms_price *price, const char *user_id,
 		const struct store_usage_row *u, bool detail) {
-	char cost[64];
+	char cost[SMS_COST_SIZE];
 	sms_cost_format(price, u->segments, cost, sizeof(cost));
 	json_t *e = json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)u->inbound, "outbound",
 			(json_int_t)u->outbound, "segments", (json_int_t)u->segments, "cost", cost);

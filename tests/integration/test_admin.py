@@ -1,5 +1,6 @@
 """Admin API: Bearer token, users, phones, messages, usage."""
 
+import json
 import re
 import sqlite3
 import urllib.parse
@@ -574,6 +575,22 @@ class AdminUsageTest(ServerTest):
     def test_usage_since_a_leap_day_is_that_day(self):
         j = self.server.admin("GET", "/usage?since=2028-02-29T00:00:00Z").json()
         self.assertEqual(j["since"], "2028-02-29T00:00:00Z")
+
+    def test_usage_cost_is_exact_at_the_largest_prices(self):
+        # 999999999.999999999 is a price the configuration accepts; its units times ten
+        # segments pass INT64_MAX, where the cost used to read "overflow".
+        srv = self.make_server(env={"SMSROUTER_SEGMENT_PRICE": "999999999.999999999"})
+        p = new_phone()
+        u = srv.add_user("Ann", [p])
+        for i in range(5):
+            srv.say(p, "remember %d" % i)  # a segment in, a segment out
+        want = {"inbound": 5, "outbound": 5, "segments": 10, "cost": "9999999999.999999990"}
+        j = srv.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
+        self.assertEqual(j["users"], [dict(user_id=u["id"], **want)])
+        self.assertEqual(j["total"], want)
+        code, out, err = srv.cli("usage", "--since", "2000-01-01T00:00:00Z")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["total"]["cost"], "9999999999.999999990")
 
     def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
         for since in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z",
