@@ -132,7 +132,13 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 	}
 	json_array_foreach(list, i, v) {
 		const char *ph = json_string_value(v);
-		if (!ph || !phone_is_valid(ph)) {
+		if (!ph) {
+			/* 15550100199 without quotes: a malformed body, not a bad number. */
+			*reterr_message = "\"phones\" must be an array of strings, each an E.164 "
+					  "number.";
+			goto fail;
+		}
+		if (!phone_is_valid(ph)) {
 			*reterr_message = "Every phone must be E.164: '+' then 8 to 15 digits.";
 			r = -EDOM;
 			goto fail;

@@ -30,9 +30,10 @@ struct admin_user_request {
 	size_t nphones;
 };
 
-/* Parses and checks a user-creation body. 0; -EINVAL (not a JSON object, bad name or
- * phones list: 400), -EDOM (a phone is not E.164: 422), -ENOSPC (more than
- * STORE_MAX_PHONES distinct phones: 422). On error *reterr_message says why. */
+/* Parses and checks a user-creation body. 0; -EINVAL (not a JSON object, bad name, or a
+ * phones list that is not an array of strings: 400), -EDOM (a phone is not E.164: 422),
+ * -ENOSPC (more than STORE_MAX_PHONES distinct phones: 422). On error *reterr_message
+ * says why. */
 int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
 		const char **reterr_message);
 

@@ -132,11 +132,22 @@ class AdminUsersTest(ServerTest):
 
     def test_invalid_e164_is_422(self):
         bad = ["15550100101", "+1", "+1234567", "+1234567890123456", "+0155501001",
-               "+1555010010a", "+1 555 010 0101", "", "+", "tel:+15550100101", 15550100101]
+               "+1555010010a", "+1 555 010 0101", "", "+", "tel:+15550100101"]
         for ph in bad:
             with self.subTest(phone=ph):
                 r = self.server.admin("POST", "/users", {"name": "Bad", "phones": [ph]})
                 self.assertJsonError(r, 422)
+
+    def test_a_phone_that_is_not_a_json_string_is_400_in_both_places(self):
+        # A malformed body (400), whereas a string that is not E.164 is 422.
+        u = self.server.add_user("Ann", [new_phone()])
+        for ph in [15550100199, None, True, {}, ["+15550100199"], 1.5]:
+            with self.subTest(phone=ph):
+                r = self.server.admin("POST", "/users", {"name": "Bad", "phones": [ph]})
+                self.assertJsonError(r, 400)
+                r = self.server.admin("POST", "/users/%s/phones" % u["id"], {"phone": ph})
+                self.assertJsonError(r, 400)
+        self.assertEqual(self.server.user_by_phone("+15550100199").status, 404)
 
     def test_valid_e164_lengths_are_accepted(self):
         for ph in ["+12345678", "+123456789012345"]:
