@@ -106,52 +106,53 @@ static void respond_user(struct app *app, struct http_response *res, int status,
 }
 
 int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
-		const char **reterr_message) {
+		char reterr_message[ADMIN_MESSAGE_SIZE]) {
 	json_error_t err;
 	struct admin_user_request q = {0};
+	const char *why = NULL;
 	size_t i;
 	json_t *v;
 	int r = -EINVAL;
 
 	q.j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
 	if (!q.j || !json_is_object(q.j)) {
-		*reterr_message = "The body must be a JSON object.";
+		why = "The body must be a JSON object.";
 		goto fail;
 	}
 	json_t *name = json_object_get(q.j, "name");
 	json_t *list = json_object_get(q.j, "phones");
 	if (!json_is_string(name) || store_name_check(json_string_value(name), NULL) < 0) {
-		*reterr_message = "\"name\" must be a string of 1 to 200 bytes of UTF-8, not only "
-				  "white space, without control characters.";
+		why = "\"name\" must be a string of 1 to 200 bytes of UTF-8, not only white space, "
+		      "without control characters.";
 		goto fail;
 	}
 	q.name = json_string_value(name);
 	if (list && !json_is_array(list)) {
-		*reterr_message = "\"phones\" must be an array of E.164 numbers.";
+		why = "\"phones\" must be an array of E.164 numbers.";
 		goto fail;
 	}
 	json_array_foreach(list, i, v) {
 		const char *ph = json_string_value(v);
 		if (!ph) {
 			/* 15550100199 without quotes: a malformed body, not a bad number. */
-			*reterr_message = "\"phones\" must be an array of strings, each an E.164 "
-					  "number.";
+			why = "\"phones\" must be an array of strings, each an E.164 number.";
 			goto fail;
 		}
 		if (!phone_is_valid(ph)) {
-			*reterr_message = "Every phone must be E.164: '+' then 8 to 15 digits.";
+			why = "Every phone must be E.164: '+' then 8 to 15 digits.";
 			r = -EDOM;
 			goto fail;
 		}
-		bool dup = false;
 		for (size_t k = 0; k < q.nphones; k++) {
-			dup = dup || strcmp(q.phones[k], ph) == 0;
-		}
-		if (dup) {
-			continue;
+			if (strcmp(q.phones[k], ph) == 0) {
+				/* Refused, as user add and import refuse it: a repeat is a slip. */
+				snprintf(reterr_message, ADMIN_MESSAGE_SIZE,
+						"\"phones\" has %s twice; give each number once.", ph);
+				goto fail;
+			}
 		}
 		if (q.nphones == STORE_MAX_PHONES) {
-			*reterr_message = "A user has at most 10 phone numbers.";
+			why = "A user has at most 10 phone numbers.";
 			r = -ENOSPC;
 			goto fail;
 		}
@@ -160,17 +161,20 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 	*ret = q;
 	return 0;
 fail:
+	if (why) {
+		snprintf(reterr_message, ADMIN_MESSAGE_SIZE, "%s", why);
+	}
 	json_decref(q.j);
 	return r;
 }
 
 void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
 	struct admin_user_request q;
-	const char *why = NULL;
+	char why[ADMIN_MESSAGE_SIZE];
 	size_t bad = 0;
 	struct store_user u;
 
-	int r = admin_user_request_parse(req->body, req->body_len, &q, &why);
+	int r = admin_user_request_parse(req->body, req->body_len, &q, why);
 	if (r < 0) {
 		http_json_error(res, r == -EINVAL ? 400 : 422,
 				r == -EINVAL ? "bad_request" : r == -EDOM ? "invalid_phone"

@@ -149,6 +149,16 @@ class AdminUsersTest(ServerTest):
                 self.assertJsonError(r, 400)
         self.assertEqual(self.server.user_by_phone("+15550100199").status, 404)
 
+    def test_a_phone_given_twice_is_400_naming_it_and_stores_nothing(self):
+        # As user add and import refuse it.
+        p, other = new_phone(), new_phone()
+        for phones in [[p, p], [other, p, p], [p, other, p]]:
+            with self.subTest(phones=phones):
+                r = self.server.admin("POST", "/users", {"name": "A", "phones": phones})
+                self.assertIn(p, self.assertJsonError(r, 400)["message"])
+        self.assertEqual(self.server.user_by_phone(p).status, 404)
+        self.assertEqual(self.server.user_by_phone(other).status, 404)
+
     def test_valid_e164_lengths_are_accepted(self):
         for ph in ["+12345678", "+123456789012345"]:
             with self.subTest(phone=ph):
