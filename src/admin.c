@@ -291,9 +291,10 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 	struct store_user u;
 
 	if (q) {
-		char *end;
-		limit = strtol(q, &end, 10);
-		if (end == q || *end || limit < 1 || limit > MAX_MESSAGES) {
+		/* ASCII digits only: strtol alone also takes "+5", " 5" and "\t5". */
+		size_t digits = strspn(q, "0123456789");
+		limit = digits >= 1 && digits <= 4 && q[digits] == '\0' ? strtol(q, NULL, 10) : 0;
+		if (limit < 1 || limit > MAX_MESSAGES) {
 			http_json_error(res, 400, "bad_limit", "limit must be a number from 1 to 1000.");
 			return;
 		}

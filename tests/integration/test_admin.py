@@ -410,10 +410,21 @@ class AdminMessagesTest(ServerTest):
 
     def test_bad_limit_is_400(self):
         u = self.server.add_user("Ann", [new_phone()])
-        for lim in ["0", "-1", "abc", "", "1001", "99999999999999999999"]:
+        for lim in ["0", "-1", "abc", "", "1001", "99999999999999999999", "%2B5", "+5",
+                    "%205", "%095", "5%20", "0x10", "5.0", "1e2", "%EF%BC%95", "00000"]:
             with self.subTest(limit=lim):
                 r = self.server.admin("GET", "/users/%s/messages?limit=%s" % (u["id"], lim))
                 self.assertJsonError(r, 400)
+
+    def test_limit_of_ascii_digits_is_accepted(self):
+        p = new_phone()
+        u = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        for lim in ["1", "0002", "1000"]:
+            with self.subTest(limit=lim):
+                r = self.server.admin("GET", "/users/%s/messages?limit=%s" % (u["id"], lim))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(len(r.json()["messages"]), min(int(lim), 2))
 
     def test_messages_of_unknown_user_is_404(self):
         self.assertJsonError(self.server.admin("GET", "/users/%s/messages" % ("a" * 32)), 404)
