@@ -262,6 +262,14 @@ class UserCommandsTest(CliTest):
             with self.subTest(env=env, args=args):
                 self.assertIn(name, self.assertUsageError(args, env=env))
 
+    def test_a_currency_other_than_an_iso_4217_code_is_a_usage_error(self):
+        # Every usage answer names it: three capital letters, or nothing starts.
+        for cur in ["usd", "\u20ac", "US", "USDX", "U5D", "US ", "\u00c9UR"]:
+            for env, args in [({"SMSROUTER_CURRENCY": cur}, ("usage",)),
+                              ({}, ("usage", "--currency", cur))]:
+                with self.subTest(env=env, args=args):
+                    self.assertIn("SMSROUTER_CURRENCY", self.assertUsageError(args, env=env))
+
     def test_errors_stay_on_one_line_whatever_the_arguments_hold(self):
         code, out, err = self.cli("user", "show", "+1555\nsecond line")
         self.assertEqual(code, 1)
@@ -276,6 +284,10 @@ class UserCommandsTest(CliTest):
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)
+
+    def test_usage_names_the_currency_set(self):
+        j = json.loads(self.ok("usage", "--currency", "EUR"))
+        self.assertEqual(j["currency"], "EUR")
 
     def test_usage_prints_json(self):
         out = self.ok("usage")
