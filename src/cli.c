@@ -83,6 +83,11 @@ static int fail(const char *fmt, const char *arg) {
 	return EXIT_FAIL;
 }
 
+/* A phone argument that is not E.164: a failed operation (exit 1), as it always was. */
+static int bad_phone(const char *phone) {
+	return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+}
+
 static const char *errtext(int r) {
 	switch (r) {
 	case -ENOENT:
@@ -350,8 +355,7 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 		}
 		for (int i = 2; i < argc; i++) {
 			if (!phone_is_valid(argv[i])) {
-				return fail("%s is not an E.164 number ('+' then 8 to 15 digits).",
-						argv[i]);
+				return bad_phone(argv[i]);
 			}
 		}
 	} else if (strcmp(sub, "list") == 0) {
@@ -361,6 +365,10 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "rm") == 0) {
 		if (argc != 2) {
 			return usage_error("user show takes one ID or PHONE, and user rm one ID.");
+		}
+		/* A '+' says PHONE: one nobody can own is a bad number, not a missing user. */
+		if (strcmp(sub, "show") == 0 && argv[1][0] == '+' && !phone_is_valid(argv[1])) {
+			return bad_phone(argv[1]);
 		}
 	} else {
 		return usage_error("user needs a subcommand: add, list, show or rm.");
@@ -407,7 +415,7 @@ static int cmd_phone(const struct config *c, int argc, char **argv) {
 	}
 	const char *phone = add ? argv[2] : argv[1];
 	if (!phone_is_valid(phone)) {
-		return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+		return bad_phone(phone);
 	}
 	if (open_store(c, &s) != 0) {
 		return EXIT_FAIL;
@@ -589,7 +597,7 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	} else if (r < 0) {
 		fail("the import failed (%s); nothing was imported.", errtext(r));
 	} else {
-		printf("imported %zu users\n", x.n);
+		printf("imported %zu user%s\n", x.n, x.n == 1 ? "" : "s");
 		code = 0;
 	}
 out:

@@ -159,6 +159,16 @@ class UserCommandsTest(CliTest):
         self.assertOneSentence(err)
         self.assertEqual(self.cli("user", "show", "f" * 32)[0], 1)
 
+    def test_user_show_of_a_number_that_is_not_e164_says_so_like_user_add(self):
+        for bad in ["+0123", "+1", "+1555abc0101", "+1234567890123456"]:
+            with self.subTest(phone=bad):
+                add = self.cli("user", "add", "Ann", bad)
+                code, out, err = self.cli("user", "show", bad)
+                self.assertEqual((code, out), (add[0], ""))
+                self.assertEqual(code, 1)
+                self.assertIn("%s is not an E.164 number" % bad, err)
+                self.assertOneSentence(err)
+
     def test_user_rm_removes_the_user(self):
         p = new_phone()
         uid = self.ok("user", "add", "Ann", p).strip()
@@ -376,6 +386,13 @@ class ImportTest(CliTest):
                 self.assertIn("line 3: the name", err)
                 self.assertOneSentence(err)
         self.assertEqual(self.user_ids(), [])
+
+    def test_import_says_how_many_users_it_imported_one_in_the_singular(self):
+        for n, want in [(1, "imported 1 user\n"), (2, "imported 2 users\n"),
+                        (0, "imported 0 users\n")]:
+            with self.subTest(n=n):
+                text = "name,phone\n" + "".join("U%d,%s\n" % (i, new_phone()) for i in range(n))
+                self.assertEqual(self.ok("import", self.write("n.csv", text)), want)
 
     def test_import_with_crlf_line_ends(self):
         p1, p2 = new_phone(), new_phone()
