@@ -105,60 +105,54 @@ static void respond_user(struct app *app, struct http_response *res, int status,
 	http_json(res, status, admin_user_json(&u));
 }
 
-static bool valid_name(const char *s) {
-	size_t n = strlen(s);
-	if (n == 0 || n >= STORE_NAME_SIZE) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
-		const char **reterr_message) {
+		char reterr_message[ADMIN_MESSAGE_SIZE]) {
 	json_error_t err;
 	struct admin_user_request q = {0};
+	const char *why = NULL;
 	size_t i;
 	json_t *v;
 	int r = -EINVAL;
 
 	q.j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
 	if (!q.j || !json_is_object(q.j)) {
-		*reterr_message = "The body must be a JSON object.";
+		why = "The body must be a JSON object.";
 		goto fail;
 	}
 	json_t *name = json_object_get(q.j, "name");
 	json_t *list = json_object_get(q.j, "phones");
-	if (!json_is_string(name) || !valid_name(json_string_value(name))) {
-		*reterr_message = "\"name\" must be a string of 1 to 200 bytes without control "
-				  "characters.";
+	if (!json_is_string(name) || store_name_check(json_string_value(name), NULL) < 0) {
+		why = "\"name\" must be a string of 1 to 200 bytes of UTF-8, not only white space, "
+		      "without control characters.";
 		goto fail;
 	}
 	q.name = json_string_value(name);
 	if (list && !json_is_array(list)) {
-		*reterr_message = "\"phones\" must be an array of E.164 numbers.";
+		why = "\"phones\" must be an array of E.164 numbers.";
 		goto fail;
 	}
 	json_array_foreach(list, i, v) {
 		const char *ph = json_string_value(v);
-		if (!ph || !phone_is_valid(ph)) {
-			*reterr_message = "Every phone must be E.164: '+' then 8 to 15 digits.";
+		if (!ph) {
+			/* 15550100199 without quotes: a malformed body, not a bad number. */
+			why = "\"phones\" must be an array of strings, each an E.164 number.";
+			goto fail;
+		}
+		if (!phone_is_valid(ph)) {
+			why = "Every phone must be E.164: '+' then 8 to 15 digits.";
 			r = -EDOM;
 			goto fail;
 		}
-		bool dup = false;
 		for (size_t k = 0; k < q.nphones; k++) {
-			dup = dup || strcmp(q.phones[k], ph) == 0;
-		}
-		if (dup) {
-			continue;
+			if (strcmp(q.phones[k], ph) == 0) {
+				/* Refused, as user add and import refuse it: a repeat is a slip. */
+				snprintf(reterr_message, ADMIN_MESSAGE_SIZE,
+						"\"phones\" has %s twice; give each number once.", ph);
+				goto fail;
+			}
 		}
 		if (q.nphones == STORE_MAX_PHONES) {
-			*reterr_message = "A user has at most 10 phone numbers.";
+			why = "A user has at most 10 phone numbers.";
 			r = -ENOSPC;
 			goto fail;
 		}
@@ -167,17 +161,20 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 	*ret = q;
 	return 0;
 fail:
+	if (why) {
+		snprintf(reterr_message, ADMIN_MESSAGE_SIZE, "%s", why);
+	}
 	json_decref(q.j);
 	return r;
 }
 
 void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
 	struct admin_user_request q;
-	const char *why = NULL;
+	char why[ADMIN_MESSAGE_SIZE];
 	size_t bad = 0;
 	struct store_user u;
 
-	int r = admin_user_request_parse(req->body, req->body_len, &q, &why);
+	int r = admin_user_request_parse(req->body, req->body_len, &q, why);
 	if (r < 0) {
 		http_json_error(res, r == -EINVAL ? 400 : 422,
 				r == -EINVAL ? "bad_request" : r == -EDOM ? "invalid_phone"
@@ -294,9 +291,10 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 	struct store_user u;
 
 	if (q) {
-		char *end;
-		limit = strtol(q, &end, 10);
-		if (end == q || *end || limit < 1 || limit > MAX_MESSAGES) {
+		/* ASCII digits only: strtol alone also takes "+5", " 5" and "\t5". */
+		size_t digits = strspn(q, "0123456789");
+		limit = digits >= 1 && digits <= 4 && q[digits] == '\0' ? strtol(q, NULL, 10) : 0;
+		if (limit < 1 || limit > MAX_MESSAGES) {
 			http_json_error(res, 400, "bad_limit", "limit must be a number from 1 to 1000.");
 			return;
 		}
@@ -326,7 +324,7 @@ struct usage_ctx {
  * "segments", "cost"}, and with detail the cost-control counts too. */
 static json_t *usage_entry(const struct sms_price *price, const char *user_id,
 		const struct store_usage_row *u, bool detail) {
-	char cost[64];
+	char cost[SMS_COST_SIZE];
 	sms_cost_format(price, u->segments, cost, sizeof(cost));
 	json_t *e = json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)u->inbound, "outbound",
 			(json_int_t)u->outbound, "segments", (json_int_t)u->segments, "cost", cost);
@@ -421,7 +419,7 @@ void admin_usage_get(struct app *app, const struct http_request *req, struct htt
 		}
 		if (ids_time_parse(t, &since) < 0) {
 			http_json_error(res, 400, "bad_since",
-					"since must be an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+					"since must be an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
 			return;
 		}
 	}

@@ -21,8 +21,8 @@ void admin_phone_delete(struct app *app, const struct http_request *req, struct 
 void admin_messages_get(struct app *app, const struct http_request *req, struct http_response *res);
 void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res);
 
-/* A parsed POST /sms-router/admin/users body: name and its distinct phones, borrowed
- * from j (json_decref it when done). */
+/* A parsed POST /sms-router/admin/users body: name and its phones (each given once),
+ * borrowed from j (json_decref it when done). */
 struct admin_user_request {
 	json_t *j;
 	const char *name;
@@ -30,11 +30,14 @@ struct admin_user_request {
 	size_t nphones;
 };
 
-/* Parses and checks a user-creation body. 0; -EINVAL (not a JSON object, bad name or
- * phones list: 400), -EDOM (a phone is not E.164: 422), -ENOSPC (more than
- * STORE_MAX_PHONES distinct phones: 422). On error *reterr_message says why. */
+#define ADMIN_MESSAGE_SIZE 128
+
+/* Parses and checks a user-creation body. 0; -EINVAL (not a JSON object, a bad name, a
+ * phones list that is not an array of strings, or a phone given twice: 400), -EDOM (a
+ * phone is not E.164: 422), -ENOSPC (more than STORE_MAX_PHONES phones: 422). On error
+ * reterr_message holds one sentence saying why. */
 int admin_user_request_parse(const char *body, size_t len, struct admin_user_request *ret,
-		const char **reterr_message);
+		char reterr_message[ADMIN_MESSAGE_SIZE]);
 
 /* The contract's JSON shapes; new references (NULL on ENOMEM). */
 json_t *admin_user_json(const struct store_user *u);

@@ -83,6 +83,11 @@ static int fail(const char *fmt, const char *arg) {
 	return EXIT_FAIL;
 }
 
+/* A phone argument that is not E.164: a failed operation (exit 1), as it always was. */
+static int bad_phone(const char *phone) {
+	return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+}
+
 static const char *errtext(int r) {
 	switch (r) {
 	case -ENOENT:
@@ -339,20 +344,21 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	}
 	const char *sub = argv[0];
 	if (strcmp(sub, "add") == 0) {
+		const char *why;
 		if (argc < 3) {
 			return usage_error("user add needs a NAME and at least one PHONE.");
+		}
+		if (store_name_check(argv[1], &why) < 0) {
+			error_linef("%s.", why);
+			return EXIT_USAGE;
 		}
 		if (argc - 2 > STORE_MAX_PHONES) {
 			return fail("%s", "a user has at most 10 phone numbers.");
 		}
 		for (int i = 2; i < argc; i++) {
 			if (!phone_is_valid(argv[i])) {
-				return fail("%s is not an E.164 number ('+' then 8 to 15 digits).",
-						argv[i]);
+				return bad_phone(argv[i]);
 			}
-		}
-		if (!argv[1][0] || strlen(argv[1]) >= STORE_NAME_SIZE) {
-			return fail("%s", "the name must be 1 to 200 bytes.");
 		}
 	} else if (strcmp(sub, "list") == 0) {
 		if (argc != 1) {
@@ -361,6 +367,10 @@ static int cmd_user(const struct config *c, int argc, char **argv) {
 	} else if (strcmp(sub, "show") == 0 || strcmp(sub, "rm") == 0) {
 		if (argc != 2) {
 			return usage_error("user show takes one ID or PHONE, and user rm one ID.");
+		}
+		/* A '+' says PHONE: one nobody can own is a bad number, not a missing user. */
+		if (strcmp(sub, "show") == 0 && argv[1][0] == '+' && !phone_is_valid(argv[1])) {
+			return bad_phone(argv[1]);
 		}
 	} else {
 		return usage_error("user needs a subcommand: add, list, show or rm.");
@@ -407,7 +417,7 @@ static int cmd_phone(const struct config *c, int argc, char **argv) {
 	}
 	const char *phone = add ? argv[2] : argv[1];
 	if (!phone_is_valid(phone)) {
-		return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+		return bad_phone(phone);
 	}
 	if (open_store(c, &s) != 0) {
 		return EXIT_FAIL;
@@ -478,16 +488,8 @@ static int import_record(void *vctx, const struct csv_record *rec) {
 		return 0;
 	}
 	x->bad_line = rec->line;
-	size_t nl = strlen(rec->field[0]);
-	if (nl == 0 || nl >= STORE_NAME_SIZE) {
-		x->why = "the name must be 1 to 200 bytes";
+	if (store_name_check(rec->field[0], &x->why) < 0) {
 		return -EINVAL;
-	}
-	for (size_t i = 0; i < nl; i++) {
-		if ((unsigned char)rec->field[0][i] < 0x20) {
-			x->why = "the name has a control character";
-			return -EINVAL;
-		}
 	}
 	size_t np = 0;
 	if (!grow((void **)&x->rows, &x->cap, x->n + 1, sizeof(*x->rows)) ||
@@ -597,7 +599,7 @@ static int cmd_import(const struct config *c, int argc, char **argv) {
 	} else if (r < 0) {
 		fail("the import failed (%s); nothing was imported.", errtext(r));
 	} else {
-		printf("imported %zu users\n", x.n);
+		printf("imported %zu user%s\n", x.n, x.n == 1 ? "" : "s");
 		code = 0;
 	}
 out:
@@ -904,7 +906,7 @@ static int cmd_usage(const struct config *c, int argc, char **argv) {
 
 	if (argc == 2 && strcmp(argv[0], "--since") == 0) {
 		if (ids_time_parse(argv[1], &since) < 0) {
-			return usage_error("--since takes an RFC 3339 time such as 2026-11-01T00:00:00Z.");
+			return usage_error("--since takes an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
 		}
 	} else if (argc != 0) {
 		return usage_error("usage takes only --since RFC3339.");

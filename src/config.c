@@ -300,6 +300,11 @@ int config_load(struct config *c, int *argc, char **argv, config_own_option_fn o
 		return bad(err, err_size, "SMSROUTER_SEGMENT_PRICE",
 				"must be a decimal number such as 0.0083");
 	}
+	const char *cur = c->currency;
+	if (strlen(cur) != 3 || strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
+		return bad(err, err_size, "SMSROUTER_CURRENCY",
+				"must be an ISO 4217 code of three capital letters, such as USD or EUR");
+	}
 	if (val[S_THREADS]) {
 		if (parse_int(val[S_THREADS], 1, 256, &c->threads) < 0) {
 			return bad(err, err_size, "SMSROUTER_THREADS", "must be from 1 to 256");

@@ -40,10 +40,15 @@ int64_t ids_now_ms(void) {
 }
 
 void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]) {
-	time_t tt = (time_t)t;
+	time_t tt = (time_t)(t < IDS_TIME_MIN ? IDS_TIME_MIN : t > IDS_TIME_MAX ? IDS_TIME_MAX : t);
 	struct tm tm;
 	gmtime_r(&tt, &tm);
-	strftime(out, IDS_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Not strftime's %Y: it writes the year 99 as "99", and RFC 3339 wants four digits.
+	 * The fields are in range already; the % only shows the compiler that they fit. */
+	snprintf(out, IDS_TIME_SIZE, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+			(unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+			(unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+			(unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
@@ -83,9 +88,8 @@ int ids_time_parse(const char *s, int64_t *ret) {
 		return -EINVAL; /* no 2026-02-30: it would silently become March 2 */
 	}
 	int64_t offset = 0;
-	if (len == 10) {
-		goto done;
-	}
+	/* A bare date ("2026-11-24") is not an RFC 3339 date-time: no midnight of some zone
+	 * is guessed for it. */
 	if (len < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
 			s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
 			digits(s + 17, 2, &sec)) {
@@ -116,7 +120,11 @@ int ids_time_parse(const char *s, int64_t *ret) {
 		goto done;
 	}
 	return -EINVAL;
-done:
-	*ret = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+done:;
+	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+	if (t < IDS_TIME_MIN || t > IDS_TIME_MAX) {
+		return -EINVAL; /* "0000-01-01T00:00:00+01:00": a year RFC 3339 cannot write */
+	}
+	*ret = t;
 	return 0;
 }

@@ -16,9 +16,17 @@ int64_t ids_now(void);
 /* Unix milliseconds, UTC: for times that outlive the process. */
 int64_t ids_now_ms(void);
 
-/* Formats unix seconds as RFC 3339 UTC ("2026-11-24T14:15:07Z"). */
+/* The times RFC 3339 can write, years 0000 to 9999: 0000-01-01T00:00:00Z and
+ * 9999-12-31T23:59:59Z in unix seconds. */
+#define IDS_TIME_MIN (-62167219200LL)
+#define IDS_TIME_MAX 253402300799LL
+
+/* Formats unix seconds as RFC 3339 UTC ("2026-11-24T14:15:07Z"), the year always in four
+ * digits ("0099-01-01T00:00:00Z"). A time outside IDS_TIME_MIN..IDS_TIME_MAX is written as
+ * the nearer of the two. */
 void ids_time_format(int64_t t, char out[IDS_TIME_SIZE]);
 
-/* Parses an RFC 3339 time ("2026-11-24T14:15:07Z", "…+02:00", fractional seconds
- * allowed, or a plain date "2026-11-24" meaning its midnight UTC). 0 or -EINVAL. */
+/* Parses an RFC 3339 date-time ("2026-11-24T14:15:07Z", "…+02:00", fractional seconds
+ * allowed). 0 or -EINVAL, also for a bare date ("2026-11-24") and for a time outside
+ * IDS_TIME_MIN..IDS_TIME_MAX once its offset is taken off. */
 int ids_time_parse(const char *s, int64_t *ret);

@@ -2,22 +2,16 @@
 #include "sms/sms.h"
 
 #include <errno.h>
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PRICE_MAX_INT_DIGITS 12
 #define PRICE_MAX_SCALE 9
-/* Real output is at most 21 bytes (19 digits, '.', NUL); 48 is what gcc's
- * -Wformat-truncation assumes two int64 fields could take. */
-#define COST_BUF_SIZE 48
-
-/* 10^0 .. 10^9. */
-static const int64_t pow10_table[PRICE_MAX_SCALE + 1] = {
-	1,      10,      100,      1000,      10000,
-	100000, 1000000, 10000000, 100000000, 1000000000,
-};
+#define INT64_DIGITS 19 /* INT64_MAX is 9223372036854775807 */
+#define COST_DIGITS 38  /* a product of two int64 values is below 2^126 < 10^38 */
+_Static_assert(SMS_COST_SIZE >= COST_DIGITS + 2, "a cost is its digits, '.' and NUL");
 
 /* True for the ASCII digits only (isdigit() depends on the locale). */
 static bool is_digit(char c) {
@@ -71,10 +65,18 @@ int sms_price_parse(const char *s, struct sms_price *ret) {
 	return 0;
 }
 
+/* The decimal digits of a >= 0, least significant first; returns how many (none for 0). */
+static int digits_of(int64_t a, unsigned char d[INT64_DIGITS]) {
+	int n = 0;
+
+	for (; a > 0; a /= 10) {
+		d[n++] = (unsigned char)(a % 10);
+	}
+	return n;
+}
+
 void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, size_t out_size) {
-	char buf[COST_BUF_SIZE];
-	int64_t total;
-	int64_t div;
+	char buf[SMS_COST_SIZE];
 
 	if (out == NULL || out_size == 0) {
 		return;
@@ -82,17 +84,36 @@ void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, siz
 	if (p == NULL || p->units < 0 || p->scale < 0 || p->scale > PRICE_MAX_SCALE ||
 			segments < 0) {
 		snprintf(buf, sizeof(buf), "invalid");
-	} else if (segments != 0 && p->units > INT64_MAX / segments) {
-		snprintf(buf, sizeof(buf), "overflow");
 	} else {
-		total = p->units * segments;
-		div = pow10_table[p->scale];
-		if (p->scale == 0) {
-			snprintf(buf, sizeof(buf), "%" PRId64, total);
-		} else {
-			snprintf(buf, sizeof(buf), "%" PRId64 ".%0*" PRId64, total / div, p->scale,
-					total % div);
+		/* Long multiplication on decimal digits: exact for any two int64 values, whose
+		 * product has at most COST_DIGITS digits (no 128-bit integer in C11). */
+		unsigned char a[INT64_DIGITS], b[INT64_DIGITS];
+		int product[COST_DIGITS] = {0}; /* least significant first; a cell <= 19 * 81 */
+		int na = digits_of(p->units, a);
+		int nb = digits_of(segments, b);
+		char *q = buf;
+
+		for (int i = 0; i < na; i++) {
+			for (int j = 0; j < nb; j++) {
+				product[i + j] += a[i] * b[j];
+			}
 		}
+		for (int k = 0; k + 1 < COST_DIGITS; k++) {
+			product[k + 1] += product[k] / 10;
+			product[k] %= 10;
+		}
+		/* At least one digit before the point: 2 × 0.0083 is "0.0166". */
+		int n = COST_DIGITS;
+		while (n > p->scale + 1 && product[n - 1] == 0) {
+			n--;
+		}
+		for (int k = n - 1; k >= 0; k--) {
+			*q++ = (char)('0' + product[k]);
+			if (k == p->scale && k > 0) {
+				*q++ = '.';
+			}
+		}
+		*q = '\0';
 	}
 	/* A cut number would be a wrong number: write nothing rather than part of it. */
 	if (strlen(buf) < out_size) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define GSM7_SINGLE 160 /* septets in a lone segment */
 #define GSM7_MULTI 153  /* septets in a segment of a concatenated message (6-octet UDH) */
 #define UCS2_SINGLE 70  /* UTF-16 code units in a lone segment */
@@ -162,52 +164,16 @@ static const struct {
 };
 
 /* Decodes the code point at s[0..len), len >= 1, into *ret_cp and returns its length in
- * bytes. Strict UTF-8 (no overlong forms, surrogates or values above U+10FFFF); a byte
- * that does not start a complete valid sequence is one U+FFFD of length 1. Reads no byte
- * at or past s + len. */
+ * bytes (utf8_decode's strict UTF-8); a byte that does not start a complete valid sequence
+ * is one U+FFFD of length 1. Reads no byte at or past s + len. */
 static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *ret_cp) {
-	unsigned char b = s[0];
-	unsigned char lo = 0x80;
-	unsigned char hi = 0xBF;
-	uint32_t cp;
-	size_t n;
+	int n = utf8_decode(s, len, ret_cp);
 
-	if (b < 0x80) {
-		*ret_cp = b;
+	if (n < 0) {
+		*ret_cp = REPLACEMENT;
 		return 1;
 	}
-	if (b >= 0xC2 && b <= 0xDF) {
-		n = 2;
-		cp = b & 0x1Fu;
-	} else if (b >= 0xE0 && b <= 0xEF) {
-		n = 3;
-		cp = b & 0x0Fu;
-		lo = b == 0xE0 ? 0xA0 : 0x80; /* no overlong form */
-		hi = b == 0xED ? 0x9F : 0xBF; /* no surrogate */
-	} else if (b >= 0xF0 && b <= 0xF4) {
-		n = 4;
-		cp = b & 0x07u;
-		lo = b == 0xF0 ? 0x90 : 0x80; /* no overlong form */
-		hi = b == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
-	} else {
-		goto invalid;
-	}
-	if (n > len) {
-		goto invalid;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi) {
-			goto invalid;
-		}
-		lo = 0x80;
-		hi = 0xBF;
-		cp = cp << 6 | (s[i] & 0x3Fu);
-	}
-	*ret_cp = cp;
-	return n;
-invalid:
-	*ret_cp = REPLACEMENT;
-	return 1;
+	return (size_t)n;
 }
 
 static int gsm7_septets_scan(uint32_t cp);

@@ -40,11 +40,12 @@ struct sms_price {
 int sms_price_parse(const char *s, struct sms_price *ret);
 
 /* Writes segments × price as a decimal string with the price's number of decimals
- * (2 × 0.0083 → "0.0166"; 0 × 0.0083 → "0.0000"; 3 × 1 → "3"). Exact while
- * segments × p->units ≤ INT64_MAX (at 0.0083, any count up to 1.1e17); beyond that it
- * writes "overflow", and "invalid" for a NULL or malformed price or segments < 0. If the
- * result does not fit out_size it writes "" (never a cut number); out_size >= 32 always
+ * (2 × 0.0083 → "0.0166"; 0 × 0.0083 → "0.0000"; 3 × 1 → "3"), exact for every price
+ * sms_price_parse accepts and every segments from 0 to INT64_MAX (up to 38 digits). It
+ * writes "invalid" for a NULL or malformed price or segments < 0. If the result does not
+ * fit out_size it writes "" (never a cut number); out_size >= SMS_COST_SIZE always
  * suffices. out_size 0 writes nothing. */
+#define SMS_COST_SIZE 40 /* 38 digits, '.', NUL */
 void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, size_t out_size);
 
 /* GSM-7 smart encoding: returns a new string (caller frees; NULL on ENOMEM, or for a NULL

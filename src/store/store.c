@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/backend.h"
+#include "utf8.h"
 #include "wait.h"
 
 int store_open(const char *url, const struct store_options *o, struct store **ret_store) {
@@ -60,12 +61,52 @@ int store_schema_version(struct store *s, int *ret_version) {
 	return s->ops->schema_version(s, ret_version);
 }
 
+/* White space that is not a control character: Unicode's White_Space property. */
+static bool is_space(uint32_t cp) {
+	return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+	       cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+int store_name_check(const char *name, const char **reterr_why) {
+	const unsigned char *u = (const unsigned char *)name;
+	size_t len = strlen(name);
+	const char *why = NULL;
+	bool blank = true;
+
+	if (len >= STORE_NAME_SIZE) {
+		why = "the name is longer than 200 bytes";
+	}
+	for (size_t i = 0; !why && i < len;) {
+		uint32_t cp;
+		int n = utf8_decode(u + i, len - i, &cp);
+		if (n < 0) {
+			why = "the name is not valid UTF-8";
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			/* A tab or a newline would also break user list's tab-separated lines. */
+			why = "the name has a control character";
+		} else {
+			blank = blank && is_space(cp);
+			i += (size_t)n;
+		}
+	}
+	if (!why && blank) {
+		why = "the name is empty or only white space";
+	}
+	if (why && reterr_why) {
+		*reterr_why = why;
+	}
+	return why ? -EINVAL : 0;
+}
+
 int store_user_add(struct store *s, const char *name, const char *const *phones, size_t nphones,
 		struct store_user *ret_user, size_t *reterr_index) {
 	char id[STORE_ID_SIZE];
 	size_t bad = 0;
 	int r;
 
+	if (store_name_check(name, NULL) < 0) {
+		return -EINVAL;
+	}
 	if (nphones > STORE_MAX_PHONES) {
 		return -ENOSPC;
 	}
@@ -135,7 +176,10 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
-		if (rows[i].nphones > STORE_MAX_PHONES) {
+		if (store_name_check(rows[i].name, NULL) < 0) {
+			bad = i;
+			r = -EINVAL;
+		} else if (rows[i].nphones > STORE_MAX_PHONES) {
 			bad = i;
 			r = -ENOSPC;
 		} else {

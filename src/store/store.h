@@ -11,7 +11,7 @@
 #include "phone.h"
 
 #define STORE_ID_SIZE IDS_SIZE
-#define STORE_NAME_SIZE 201 /* a name is 1 to 200 bytes of UTF-8 */
+#define STORE_NAME_SIZE 201 /* a name is 1 to 200 bytes of UTF-8 (store_name_check) */
 #define STORE_MAX_PHONES 10
 #define STORE_SID_SIZE 65  /* Twilio SIDs are 34 characters; we keep at most 64 */
 #define STORE_ADDR_SIZE 65 /* E.164 or "whatsapp:+1…" */
@@ -140,8 +140,15 @@ int store_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones);
 /* The schema version in use. */
 int store_schema_version(struct store *s, int *ret_version);
 
-/* Creates a user with its phones (valid E.164, checked by the caller). -EEXIST: a phone
- * belongs to a user already (*reterr_index names it; may be NULL), -EIO. */
+/* The one rule for a user's name, wherever it comes from (admin API, user add, import):
+ * 1 to 200 bytes of valid UTF-8, no control character (C0, DEL or C1), and not only white
+ * space. 0, or -EINVAL with *reterr_why (may be NULL) a borrowed phrase saying why, lower
+ * case and without a final period ("the name is not valid UTF-8"). */
+int store_name_check(const char *name, const char **reterr_why);
+
+/* Creates a user with its phones (valid E.164, checked by the caller). -EINVAL: the name
+ * fails store_name_check. -EEXIST: a phone belongs to a user already (*reterr_index names
+ * it; may be NULL), -EIO. */
 int store_user_add(struct store *s, const char *name, const char *const *phones, size_t nphones,
 		struct store_user *ret_user, size_t *reterr_index);
 /* -ENOENT when there is no such user. */
@@ -168,8 +175,8 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx);
 int store_phone_add(struct store *s, const char *id, const char *phone);
 /* -ENOENT when user id does not have phone. */
 int store_phone_remove(struct store *s, const char *id, const char *phone);
-/* Creates all rows in one transaction, or none. -EEXIST: a phone is taken or repeated
- * (*reterr_row is the row's index), -EIO. */
+/* Creates all rows in one transaction, or none. -EINVAL: a name fails store_name_check,
+ * -EEXIST: a phone is taken or repeated (*reterr_row is the row's index in both), -EIO. */
 int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 		size_t *reterr_row);
 

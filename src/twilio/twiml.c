@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "twilio/internal.h"
 #include "twilio/twilio.h"
+#include "utf8.h"
 
 #define TWILIO__XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 #define TWILIO__EMPTY TWILIO__XML_DECL "<Response/>"
@@ -61,7 +61,7 @@ static size_t twilio__xml_escape(const char *s, bool attribute, char *out) {
 		const char *piece;
 		size_t piece_len;
 		uint32_t cp;
-		int r = twilio__utf8_decode(u + i, len - i, &cp);
+		int r = utf8_decode(u + i, len - i, &cp);
 
 		if (r < 0) {
 			/* One U+FFFD per maximal invalid subpart (Unicode's recommendation). */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "twilio/internal.h"
 #include "twilio/twilio.h"
+#include "utf8.h"
 
 #define FUZZ_TOKEN "8c54554f2cc4cfac2b3f5230acbad8af"
 #define FUZZ_URL "https://sms.example.com/sms-router/webhook/sms"
@@ -22,7 +22,7 @@ static void check_twiml(const char *text, const char *action_url) {
 		abort();
 	}
 	len = strlen(xml);
-	if (!twilio__utf8_valid(xml, len)) {
+	if (!utf8_valid(xml, len)) {
 		abort();
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -39,8 +39,8 @@ static void check_decoded(const struct twilio_params *p) {
 	char sig[TWILIO_SIGNATURE_SIZE];
 
 	for (size_t i = 0; i < p->n; i++) {
-		if (!twilio__utf8_valid(p->v[i].key, strlen(p->v[i].key)) ||
-				!twilio__utf8_valid(p->v[i].value, strlen(p->v[i].value))) {
+		if (!utf8_valid(p->v[i].key, strlen(p->v[i].key)) ||
+				!utf8_valid(p->v[i].value, strlen(p->v[i].value))) {
 			abort();
 		}
 	}

@@ -1,5 +1,6 @@
 """Admin API: Bearer token, users, phones, messages, usage."""
 
+import json
 import re
 import sqlite3
 import urllib.parse
@@ -131,11 +132,32 @@ class AdminUsersTest(ServerTest):
 
     def test_invalid_e164_is_422(self):
         bad = ["15550100101", "+1", "+1234567", "+1234567890123456", "+0155501001",
-               "+1555010010a", "+1 555 010 0101", "", "+", "tel:+15550100101", 15550100101]
+               "+1555010010a", "+1 555 010 0101", "", "+", "tel:+15550100101"]
         for ph in bad:
             with self.subTest(phone=ph):
                 r = self.server.admin("POST", "/users", {"name": "Bad", "phones": [ph]})
                 self.assertJsonError(r, 422)
+
+    def test_a_phone_that_is_not_a_json_string_is_400_in_both_places(self):
+        # A malformed body (400), whereas a string that is not E.164 is 422.
+        u = self.server.add_user("Ann", [new_phone()])
+        for ph in [15550100199, None, True, {}, ["+15550100199"], 1.5]:
+            with self.subTest(phone=ph):
+                r = self.server.admin("POST", "/users", {"name": "Bad", "phones": [ph]})
+                self.assertJsonError(r, 400)
+                r = self.server.admin("POST", "/users/%s/phones" % u["id"], {"phone": ph})
+                self.assertJsonError(r, 400)
+        self.assertEqual(self.server.user_by_phone("+15550100199").status, 404)
+
+    def test_a_phone_given_twice_is_400_naming_it_and_stores_nothing(self):
+        # As user add and import refuse it.
+        p, other = new_phone(), new_phone()
+        for phones in [[p, p], [other, p, p], [p, other, p]]:
+            with self.subTest(phones=phones):
+                r = self.server.admin("POST", "/users", {"name": "A", "phones": phones})
+                self.assertIn(p, self.assertJsonError(r, 400)["message"])
+        self.assertEqual(self.server.user_by_phone(p).status, 404)
+        self.assertEqual(self.server.user_by_phone(other).status, 404)
 
     def test_valid_e164_lengths_are_accepted(self):
         for ph in ["+12345678", "+123456789012345"]:
@@ -167,6 +189,27 @@ class AdminUsersTest(ServerTest):
     def test_missing_name_is_400(self):
         r = self.server.admin("POST", "/users", {"phones": [new_phone()]})
         self.assertJsonError(r, 400)
+
+    def test_bad_name_is_400_and_stores_nothing(self):
+        # The rule of every entry point (store_name_check): UTF-8, 1 to 200 bytes, not
+        # only white space, no control character (C0, DEL, C1).
+        p = new_phone()
+        for name in ["", "   ", "\u00a0\u3000", "Tab\tName", "LF\nName", "Ctl\x01Name",
+                     "Del\x7fName", "Nel\u0085Name", "a" * 201, "\u00e9" * 101, 5, None]:
+            with self.subTest(name=name):
+                r = self.server.admin("POST", "/users", {"name": name, "phones": [p]})
+                self.assertIn("name", self.assertJsonError(r, 400)["message"])
+        r = self.server.admin("POST", "/users", raw=b'{"name": "Bad\xffName", "phones": []}')
+        self.assertJsonError(r, 400)
+        self.assertEqual(self.server.user_by_phone(p).status, 404)
+
+    def test_a_utf8_name_of_200_bytes_is_kept_as_given(self):
+        for name in ["\u00e9" * 100, " Zo\u00eb \U0001F600 "]:
+            with self.subTest(name=name):
+                p = new_phone()
+                u = self.server.add_user(name, [p])
+                self.assertEqual(u["name"], name)
+                self.assertEqual(self.server.user_by_phone(p).json()["name"], name)
 
     def test_get_user_by_id(self):
         u = self.server.add_user("Ann", [new_phone()])
@@ -367,10 +410,21 @@ class AdminMessagesTest(ServerTest):
 
     def test_bad_limit_is_400(self):
         u = self.server.add_user("Ann", [new_phone()])
-        for lim in ["0", "-1", "abc", "", "1001", "99999999999999999999"]:
+        for lim in ["0", "-1", "abc", "", "1001", "99999999999999999999", "%2B5", "+5",
+                    "%205", "%095", "5%20", "0x10", "5.0", "1e2", "%EF%BC%95", "00000"]:
             with self.subTest(limit=lim):
                 r = self.server.admin("GET", "/users/%s/messages?limit=%s" % (u["id"], lim))
                 self.assertJsonError(r, 400)
+
+    def test_limit_of_ascii_digits_is_accepted(self):
+        p = new_phone()
+        u = self.server.add_user("Ann", [p])
+        self.server.say(p, "recall")
+        for lim in ["1", "0002", "1000"]:
+            with self.subTest(limit=lim):
+                r = self.server.admin("GET", "/users/%s/messages?limit=%s" % (u["id"], lim))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(len(r.json()["messages"]), min(int(lim), 2))
 
     def test_messages_of_unknown_user_is_404(self):
         self.assertJsonError(self.server.admin("GET", "/users/%s/messages" % ("a" * 32)), 404)
@@ -545,13 +599,43 @@ class AdminUsageTest(ServerTest):
     def test_usage_bad_since_is_400(self):
         for s in ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", "",
                   "2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
-                  "1900-02-29T00:00:00Z"]:
+                  "1900-02-29T00:00:00Z", "2026-11-24", "2026-11-24T00:00Z",
+                  "2026-11-24T00:00:00"]:
             with self.subTest(since=s):
                 self.assertJsonError(self.server.admin("GET", "/usage?since=" + q(s)), 400)
 
     def test_usage_since_a_leap_day_is_that_day(self):
         j = self.server.admin("GET", "/usage?since=2028-02-29T00:00:00Z").json()
         self.assertEqual(j["since"], "2028-02-29T00:00:00Z")
+
+    def test_usage_cost_is_exact_at_the_largest_prices(self):
+        # 999999999.999999999 is a price the configuration accepts; its units times ten
+        # segments pass INT64_MAX, where the cost used to read "overflow".
+        srv = self.make_server(env={"SMSROUTER_SEGMENT_PRICE": "999999999.999999999"})
+        p = new_phone()
+        u = srv.add_user("Ann", [p])
+        for i in range(5):
+            srv.say(p, "remember %d" % i)  # a segment in, a segment out
+        want = {"inbound": 5, "outbound": 5, "segments": 10, "cost": "9999999999.999999990"}
+        j = srv.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
+        self.assertEqual(j["users"], [dict(user_id=u["id"], **want)])
+        self.assertEqual(j["total"], want)
+        code, out, err = srv.cli("usage", "--since", "2000-01-01T00:00:00Z")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["total"]["cost"], "9999999999.999999990")
+
+    def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
+        for since in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z",
+                      "0999-12-31T23:59:59Z"]:
+            with self.subTest(since=since):
+                r = self.server.admin("GET", "/usage?since=" + q(since))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["since"], since)
+        # An offset that moves the time out of years 0000-9999 is refused, as RFC 3339
+        # could not write it.
+        for since in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"]:
+            with self.subTest(since=since):
+                self.assertJsonError(self.server.admin("GET", "/usage?since=" + q(since)), 400)
 
     def test_usage_segment_price_is_configurable(self):
         srv = self.make_server(env={"SMSROUTER_SEGMENT_PRICE": "0.01"})

@@ -5,6 +5,11 @@ import os
 
 from harness import PG_URL, ServerTest, new_phone
 
+# Names no command may store (store_name_check): not UTF-8, blank, or with a control
+# character (C0, DEL, C1), as the bytes of an argument.
+BAD_NAMES = [b"Bad\xffName", b"", b"   ", b"\xc2\xa0\xe3\x80\x80", b"Tab\tName",
+             b"LF\nName", b"CR\rName", b"Ctl\x01Name", b"Del\x7fName", b"Nel\xc2\x85Name"]
+
 
 class CliTest(ServerTest):
     start_server = False
@@ -37,9 +42,10 @@ class CliTest(ServerTest):
         return err
 
     def write(self, name, text):
+        """Writes text (str: as UTF-8; bytes: as they are) to a file of the server's tmp."""
         path = os.path.join(self.srv.tmp, name)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(path, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
         return path
 
     def show(self, key):
@@ -97,6 +103,18 @@ class UserCommandsTest(CliTest):
         self.assertIn("PHONE", err)
         self.assertEqual(self.user_ids(), [])
 
+    def test_user_add_with_a_bad_name_is_a_usage_error_and_adds_nothing(self):
+        for name in BAD_NAMES:
+            with self.subTest(name=name):
+                self.assertIn("name", self.assertUsageError(("user", "add", name, new_phone())))
+        self.assertEqual(self.user_ids(), [])
+
+    def test_a_utf8_name_is_shown_and_listed_as_given(self):
+        p = new_phone()
+        uid = self.ok("user", "add", "Zoë 李", p).strip()
+        self.assertEqual(self.show(p)[1]["name"], "Zoë 李")
+        self.assertEqual(self.ok("user", "list").split("\t")[:2], [uid, "Zoë 李"])
+
     def test_unknown_command_exits_2(self):
         code, out, err = self.cli("frobnicate")
         self.assertEqual(code, 2)
@@ -140,6 +158,16 @@ class UserCommandsTest(CliTest):
         self.assertEqual(code, 1)
         self.assertOneSentence(err)
         self.assertEqual(self.cli("user", "show", "f" * 32)[0], 1)
+
+    def test_user_show_of_a_number_that_is_not_e164_says_so_like_user_add(self):
+        for bad in ["+0123", "+1", "+1555abc0101", "+1234567890123456"]:
+            with self.subTest(phone=bad):
+                add = self.cli("user", "add", "Ann", bad)
+                code, out, err = self.cli("user", "show", bad)
+                self.assertEqual((code, out), (add[0], ""))
+                self.assertEqual(code, 1)
+                self.assertIn("%s is not an E.164 number" % bad, err)
+                self.assertOneSentence(err)
 
     def test_user_rm_removes_the_user(self):
         p = new_phone()
@@ -244,6 +272,14 @@ class UserCommandsTest(CliTest):
             with self.subTest(env=env, args=args):
                 self.assertIn(name, self.assertUsageError(args, env=env))
 
+    def test_a_currency_other_than_an_iso_4217_code_is_a_usage_error(self):
+        # Every usage answer names it: three capital letters, or nothing starts.
+        for cur in ["usd", "\u20ac", "US", "USDX", "U5D", "US ", "\u00c9UR"]:
+            for env, args in [({"SMSROUTER_CURRENCY": cur}, ("usage",)),
+                              ({}, ("usage", "--currency", cur))]:
+                with self.subTest(env=env, args=args):
+                    self.assertIn("SMSROUTER_CURRENCY", self.assertUsageError(args, env=env))
+
     def test_errors_stay_on_one_line_whatever_the_arguments_hold(self):
         code, out, err = self.cli("user", "show", "+1555\nsecond line")
         self.assertEqual(code, 1)
@@ -260,6 +296,10 @@ class UserCommandsTest(CliTest):
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)
 
+    def test_usage_names_the_currency_set(self):
+        j = json.loads(self.ok("usage", "--currency", "EUR"))
+        self.assertEqual(j["currency"], "EUR")
+
     def test_usage_prints_json(self):
         out = self.ok("usage")
         j = json.loads(out)
@@ -270,7 +310,17 @@ class UserCommandsTest(CliTest):
         self.assertEqual(j["since"], "2000-01-01T00:00:00Z")
 
     def test_usage_bad_since_is_usage_error(self):
-        self.assertEqual(self.cli("usage", "--since", "yesterday")[0], 2)
+        for since in ["yesterday", "2026-11-24", "2026-11-24T00:00:00"]:
+            with self.subTest(since=since):
+                self.assertUsageError(("usage", "--since", since))
+
+    def test_usage_since_before_the_year_1000_is_written_with_four_digits(self):
+        for since in ["0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z"]:
+            with self.subTest(since=since):
+                self.assertEqual(json.loads(self.ok("usage", "--since", since))["since"], since)
+        code, out, err = self.cli("usage", "--since", "0000-01-01T00:00:00+01:00")  # year -1
+        self.assertEqual((code, out), (2, ""), err)
+        self.assertOneSentence(err)
 
 
 class ImportTest(CliTest):
@@ -324,6 +374,26 @@ class ImportTest(CliTest):
         self.assertEqual(code, 1)
         self.assertIn("line 3", err)
         self.assertEqual(self.user_ids(), [])
+
+    def test_import_refuses_a_bad_name_naming_its_line_and_imports_nothing(self):
+        for name in BAD_NAMES:
+            if b"\n" in name or b"\r" in name:
+                name = b'"' + name + b'"'  # quoted: the line break is in the field
+            with self.subTest(name=name):
+                text = b"name,phone\nAnn,%s\n%s,%s\n" % (new_phone().encode(), name,
+                                                         new_phone().encode())
+                code, out, err = self.cli("import", self.write("bad.csv", text))
+                self.assertEqual(code, 1, err)
+                self.assertIn("line 3: the name", err)
+                self.assertOneSentence(err)
+        self.assertEqual(self.user_ids(), [])
+
+    def test_import_says_how_many_users_it_imported_one_in_the_singular(self):
+        for n, want in [(1, "imported 1 user\n"), (2, "imported 2 users\n"),
+                        (0, "imported 0 users\n")]:
+            with self.subTest(n=n):
+                text = "name,phone\n" + "".join("U%d,%s\n" % (i, new_phone()) for i in range(n))
+                self.assertEqual(self.ok("import", self.write("n.csv", text)), want)
 
     def test_import_with_crlf_line_ends(self):
         p1, p2 = new_phone(), new_phone()

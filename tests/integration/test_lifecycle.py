@@ -75,10 +75,12 @@ class StartupTest(ServerTest):
         self.assertTrue(err.strip())
 
     def test_serve_with_bad_setting_exits_2(self):
-        srv = self.make_server(start=False, env={"SMSROUTER_SENDER_LIMIT": "lots"})
-        code, out, err = srv.cli("serve", timeout=20)
-        self.assertEqual(code, 2)
-        self.assertIn("SMSROUTER_SENDER_LIMIT", err)
+        for name, value in [("SMSROUTER_SENDER_LIMIT", "lots"), ("SMSROUTER_CURRENCY", "usd")]:
+            with self.subTest(name=name):
+                srv = self.make_server(start=False, env={name: value})
+                code, out, err = srv.cli("serve", timeout=20)
+                self.assertEqual(code, 2)
+                self.assertIn(name, err)
 
     def test_dev_mode_writes_a_token_and_simulate_uses_it(self):
         srv = self.make_server(auth_token=None, args=["--dev"])

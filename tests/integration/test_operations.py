@@ -112,7 +112,7 @@ class TestCostControls(ServerTest):
         self.assertEqual(s.say(phone, "“quoted” — dash…"), 'echo: "quoted" - dash...')
         out = [m for m in s.messages(user["id"]) if m["direction"] == "outbound"][0]
         self.assertEqual((out["encoding"], out["segments"]), ("GSM-7", 1))
-        u = s.admin("GET", "/usage?since=2000-01-01&detail=1").json()["users"][0]
+        u = s.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1").json()["users"][0]
         self.assertEqual(u["smart_encoded"], 1)
 
     def test_without_smart_encoding_the_same_reply_is_ucs2(self):
@@ -129,7 +129,7 @@ class TestCostControls(ServerTest):
         s.add_user("C", [phone])
         reply = s.say(phone, "é" * 300)
         self.assertEqual(reply, ("echo: " + "é" * 300)[:160])
-        u = s.admin("GET", "/usage?since=2000-01-01&detail=1").json()["users"][0]
+        u = s.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1").json()["users"][0]
         self.assertEqual(u["truncated"], 1)
 
     def test_daily_segment_budget_stops_routing_when_spent(self):
@@ -141,7 +141,7 @@ class TestCostControls(ServerTest):
         self.assertIsNone(s.say(phone, "three"))
         last = s.messages(user["id"])[0]
         self.assertEqual((last["body"], last["status"]), ("three", "over_budget"))
-        u = s.admin("GET", "/usage?since=2000-01-01&detail=1").json()["users"][0]
+        u = s.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1").json()["users"][0]
         self.assertEqual(u["over_budget"], 1)
         # The command line prints the cost-control counts, as it always has.
         code, out, err = s.cli("usage", "--since", "2000-01-01T00:00:00Z")

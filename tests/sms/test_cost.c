@@ -123,13 +123,24 @@ static void test_cost_format_multiplies_exactly_with_the_price_decimals(void **s
 		{INT64_MAX, 0, 1, "9223372036854775807"},
 		{INT64_MAX, 9, 1, "9223372036.854775807"},
 		{1, 0, INT64_MAX, "9223372036854775807"},
-		{83, 4, INT64_MAX / 83, "922337203685477.5790"}, /* the largest exact count */
+		{83, 4, INT64_MAX / 83, "922337203685477.5790"},
+		/* Past INT64_MAX, where it used to say "overflow": still exact. */
+		{83, 4, INT64_MAX / 83 + 1, "922337203685477.5873"},
+		{83, 4, INT64_MAX, "76553987905894639.1981"},
+		{INT64_MAX, 9, 2, "18446744073.709551614"},
+		{999999999999999999, 9, 300, "299999999999.999999700"}, /* 999999999.999999999 */
+		{999999999999999999, 9, INT64_MAX, "9223372036854775797776627963.145224193"},
+		{999999999999, 0, INT64_MAX, "9223372036845552434963145224193"},
+		{1, 9, INT64_MAX, "9223372036.854775807"},
+		/* The largest price by the largest count: 38 digits. */
+		{INT64_MAX, 9, INT64_MAX, "85070591730234615847396907784.232501249"},
+		{INT64_MAX, 0, INT64_MAX, "85070591730234615847396907784232501249"},
 	};
 	int failures = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sms_price p = {cases[i].units, cases[i].scale};
-		char out[32];
+		char out[SMS_COST_SIZE];
 
 		memset(out, 'X', sizeof(out));
 		sms_cost_format(&p, cases[i].segments, out, sizeof(out));
@@ -143,18 +154,15 @@ static void test_cost_format_multiplies_exactly_with_the_price_decimals(void **s
 	assert_int_equal(failures, 0);
 }
 
-static void test_cost_format_says_overflow_past_int64(void **state) {
+static void test_cost_format_fits_the_largest_cost_in_sms_cost_size(void **state) {
 	(void)state;
-	struct sms_price p = {83, 4};
 	struct sms_price big = {INT64_MAX, 9};
-	char out[32];
+	char out[SMS_COST_SIZE];
 
-	sms_cost_format(&p, INT64_MAX / 83 + 1, out, sizeof(out));
-	assert_string_equal(out, "overflow");
-	sms_cost_format(&p, INT64_MAX, out, sizeof(out));
-	assert_string_equal(out, "overflow");
-	sms_cost_format(&big, 2, out, sizeof(out));
-	assert_string_equal(out, "overflow");
+	sms_cost_format(&big, INT64_MAX, out, sizeof(out));
+	assert_int_equal(strlen(out), SMS_COST_SIZE - 1);
+	sms_cost_format(&big, INT64_MAX, out, SMS_COST_SIZE - 1);
+	assert_string_equal(out, ""); /* one byte short: nothing rather than a cut number */
 }
 
 static void test_cost_format_says_invalid_for_bad_arguments(void **state) {
@@ -223,7 +231,7 @@ int main(void) {
 		cmocka_unit_test(test_price_parse_rejects_anything_else_and_leaves_ret_untouched),
 		cmocka_unit_test(test_price_parse_rejects_null),
 		cmocka_unit_test(test_cost_format_multiplies_exactly_with_the_price_decimals),
-		cmocka_unit_test(test_cost_format_says_overflow_past_int64),
+		cmocka_unit_test(test_cost_format_fits_the_largest_cost_in_sms_cost_size),
 		cmocka_unit_test(test_cost_format_says_invalid_for_bad_arguments),
 		cmocka_unit_test(test_cost_format_writes_nothing_partial_into_a_small_buffer),
 		cmocka_unit_test(test_price_round_trips_through_one_segment),

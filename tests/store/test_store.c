@@ -342,6 +342,69 @@ static void test_user_add_refuses_a_phone_repeated_in_its_own_list(void **state)
 	assert_counts(f->s, 0, 0);
 }
 
+/* Names the store refuses on every backend, whoever calls it (SQLite would keep any bytes,
+ * PostgreSQL fails on invalid UTF-8 as if the store had failed). */
+static const char *const bad_names[] = {
+	"",
+	"   ",
+	"\xc2\xa0\xe3\x80\x80",             /* NBSP, ideographic space: only white space */
+	"Bad\xffName",                      /* not UTF-8 */
+	"Bad\xc0\xafName",                  /* an overlong '/' */
+	"Bad\xed\xa0\x80Name",              /* a surrogate */
+	"Bad\xe2\x82",                      /* cut inside a character */
+	"Tab\tName", "LF\nName", "CR\rName", "Ctl\x01Name", "Del\x7fName",
+	"Nel\xc2\x85Name",                  /* C1 control U+0085 */
+};
+
+static void test_name_check_accepts_utf8_names_and_refuses_the_rest(void **state) {
+	(void)state;
+	char longest[STORE_NAME_SIZE], too_long[STORE_NAME_SIZE + 1];
+	const char *good[] = {"Ann", "Zoë Ångström", "李小龍", " Ann ", "A\xc2\xa0" "B",
+		"\xf0\x9f\x98\x80", longest};
+	int failures = 0;
+
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	memset(too_long, 'a', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		const char *why = "untouched";
+		if (store_name_check(good[i], &why) != 0 || strcmp(why, "untouched") != 0) {
+			print_error("good name %zu refused: %s\n", i, why);
+			failures++;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		const char *why = NULL;
+		if (store_name_check(bad_names[i], &why) != -EINVAL || !why || !why[0]) {
+			print_error("bad name %zu accepted\n", i);
+			failures++;
+		}
+	}
+	assert_int_equal(store_name_check(too_long, NULL), -EINVAL);
+	assert_int_equal(failures, 0);
+}
+
+static void test_user_add_and_import_refuse_a_bad_name_and_keep_nothing(void **state) {
+	struct fixture *f = *state;
+	const char *p0[] = {"+15550100101"};
+	const char *p1[] = {"+15550100102"};
+	struct store_user u;
+	size_t bad = 999;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		const struct store_import_row rows[] = {{"Ada", p0, 1}, {bad_names[i], p1, 1}};
+		if (store_user_add(f->s, bad_names[i], p0, 1, &u, NULL) != -EINVAL ||
+				store_import(f->s, rows, 2, &bad) != -EINVAL || bad != 1) {
+			print_error("bad name %zu was not refused with -EINVAL\n", i);
+			fail();
+		}
+	}
+	assert_counts(f->s, 0, 0);
+	assert_int_equal(store_user_add(f->s, "Zoë", p0, 1, &u, NULL), 0);
+	assert_string_equal(u.name, "Zoë");
+}
+
 static void test_phone_add_is_idempotent_for_its_owner(void **state) {
 	struct fixture *f = *state;
 	struct store_user a, got;
@@ -1393,6 +1456,8 @@ int main(void) {
 		FIXTURE(test_user_delete_removes_the_user_and_frees_its_phones),
 		FIXTURE(test_user_add_refuses_a_phone_of_another_user_naming_it),
 		FIXTURE(test_user_add_refuses_a_phone_repeated_in_its_own_list),
+		FIXTURE(test_name_check_accepts_utf8_names_and_refuses_the_rest),
+		FIXTURE(test_user_add_and_import_refuse_a_bad_name_and_keep_nothing),
 		FIXTURE(test_phone_add_is_idempotent_for_its_owner),
 		FIXTURE(test_phone_add_refuses_another_users_phone),
 		FIXTURE(test_phone_add_to_unknown_user_is_enoent),

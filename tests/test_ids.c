@@ -1,0 +1,119 @@
+/* Tests of ids' RFC 3339 time stamps: four-digit years, and parsing what it writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ids.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Times RFC 3339 can write, each parsed and written back unchanged. */
+static const char *const round_trips[] = {
+	"0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0099-01-01T00:00:00Z",
+	"0999-12-31T23:59:59Z", "1000-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+	"1970-01-01T00:00:00Z", "2026-11-24T14:15:07Z", "2028-02-29T00:00:00Z",
+	"9999-12-31T23:59:59Z",
+};
+
+static void test_time_format_writes_every_year_in_four_digits(void **state) {
+	(void)state;
+	int failures = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(round_trips); i++) {
+		char out[IDS_TIME_SIZE];
+		int64_t t = 0;
+
+		memset(out, 'X', sizeof(out));
+		if (ids_time_parse(round_trips[i], &t) != 0) {
+			print_error("\"%s\" was refused\n", round_trips[i]);
+			failures++;
+			continue;
+		}
+		ids_time_format(t, out);
+		if (strcmp(out, round_trips[i]) != 0) {
+			print_error("\"%s\" came back as \"%s\"\n", round_trips[i], out);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void test_time_format_knows_the_bounds(void **state) {
+	(void)state;
+	char out[IDS_TIME_SIZE];
+
+	ids_time_format(0, out);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+	ids_time_format(IDS_TIME_MIN, out);
+	assert_string_equal(out, "0000-01-01T00:00:00Z");
+	ids_time_format(IDS_TIME_MAX, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	/* Beyond them: the nearer bound, never a year of 3 or 5 digits. */
+	ids_time_format(IDS_TIME_MIN - 1, out);
+	assert_string_equal(out, "0000-01-01T00:00:00Z");
+	ids_time_format(INT64_MAX, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+}
+
+/* How many of bad[0..n) ids_time_parse does not refuse with -EINVAL and *ret untouched;
+ * each is printed. */
+static int accepted(const char *const *bad, size_t n) {
+	int failures = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = 42;
+		if (ids_time_parse(bad[i], &t) != -EINVAL || t != 42) {
+			print_error("\"%s\" was accepted\n", bad[i]);
+			failures++;
+		}
+	}
+	return failures;
+}
+
+static void test_time_parse_refuses_what_its_offset_takes_out_of_range(void **state) {
+	(void)state;
+	static const char *const bad[] = {
+		"0000-01-01T00:00:00+00:01", /* 0000-01-01 less a minute: year -1 */
+		"9999-12-31T23:59:59-00:01", /* year 10000 */
+		"9999-12-31T23:59:60Z",      /* a leap second into year 10000 */
+	};
+
+	assert_int_equal(accepted(bad, ARRAY_SIZE(bad)), 0);
+}
+
+static void test_time_parse_wants_a_date_and_a_time(void **state) {
+	(void)state;
+	static const char *const bad[] = {
+		"2026-11-24", "2026-11-24T", "2026-11-24T00:00Z", "2026-11-24T00:00:00",
+		"2026-11-24 ", "",
+	};
+
+	assert_int_equal(accepted(bad, ARRAY_SIZE(bad)), 0);
+}
+
+static void test_time_parse_takes_the_offset_off(void **state) {
+	(void)state;
+	int64_t a = 0, b = 0;
+
+	assert_int_equal(ids_time_parse("2000-01-01T02:00:00+02:00", &a), 0);
+	assert_int_equal(ids_time_parse("2000-01-01T00:00:00.5z", &b), 0);
+	assert_int_equal(a, b);
+	assert_int_equal(a, 946684800);
+}
+
+int main(void) {
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_time_format_writes_every_year_in_four_digits),
+		cmocka_unit_test(test_time_format_knows_the_bounds),
+		cmocka_unit_test(test_time_parse_refuses_what_its_offset_takes_out_of_range),
+		cmocka_unit_test(test_time_parse_wants_a_date_and_a_time),
+		cmocka_unit_test(test_time_parse_takes_the_offset_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
