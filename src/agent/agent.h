@@ -31,8 +31,10 @@ struct agent_http_options {
 /* Creates the built-in memo agent over s (borrowed; must outlive the agent). */
 int agent_memo_create(struct store *s, struct agent **ret_agent);
 /* Creates the Agent Core client: one thread running a libcurl multi loop, so that any
- * number of calls wait at once without holding a caller's thread. s gives each call its
- * user's history. -ENOMEM, -EIO. */
+ * number of calls wait at once without holding a caller's thread. One user's calls run one
+ * at a time, in the order they were made, each with what is left of its deadline
+ * (timeout_ms from when it was made); s gives each call its user's history as it starts.
+ * -ENOMEM, -EIO. */
 int agent_http_create(const struct agent_http_options *o, struct store *s,
 		struct agent **ret_agent);
 /* True if this agent answers on the caller's thread at once (the memo keeper): its work
