@@ -1,8 +1,9 @@
 /* libFuzzer harness for phone.h: phone_is_valid and phone_mask on the input up to its first
  * NUL. Both are checked against what phone.h promises, written here from the header alone:
  * E.164 is '+' then 8 to 15 ASCII digits, the first not '0'; the mask is "***", or the
- * first run of 9+ ASCII digits as its first four, "***", its last four, with the '+' that
- * directly precedes the run. Beyond that oracle, the rules a log reader relies on are
+ * first run of n >= 9 ASCII digits as its first k, "***", its last k, with k = min(4,
+ * (n - 3) / 2), with the '+' that directly precedes the run (so at least three digits of
+ * the run stay hidden). Beyond that oracle, the rules a log reader relies on are
  * checked on their own: the result is NUL-terminated within PHONE_MASK_SIZE (the buffer is
  * exactly that size, so AddressSanitizer sees any write past it), holds only '+', digits and
  * '*', and never shows more than four digits in a row. */
@@ -44,7 +45,9 @@ static void expected_mask(const char *s, char out[PHONE_MASK_SIZE]) {
 		if (i - start >= 9) {
 			const char *plus = start > 0 && s[start - 1] == '+' ? "+" : "";
 
-			snprintf(out, PHONE_MASK_SIZE, "%s%.4s***%.4s", plus, s + start, s + i - 4);
+			int k = (int)((i - start - 3) / 2) < 4 ? (int)((i - start - 3) / 2) : 4;
+
+			snprintf(out, PHONE_MASK_SIZE, "%s%.*s***%.*s", plus, k, s + start, k, s + i - k);
 			return;
 		}
 		if (i == start) {
