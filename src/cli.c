@@ -83,9 +83,10 @@ static int fail(const char *fmt, const char *arg) {
 	return EXIT_FAIL;
 }
 
-/* A phone argument that is not E.164: a failed operation (exit 1), as it always was. */
+/* A phone argument that is not E.164: a usage error (exit 2), as a bad name is. */
 static int bad_phone(const char *phone) {
-	return fail("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+	error_linef("%s is not an E.164 number ('+' then 8 to 15 digits).", phone);
+	return EXIT_USAGE;
 }
 
 static const char *errtext(int r) {
@@ -866,6 +867,14 @@ static int cmd_outbox(const struct config *c, int argc, char **argv) {
 	bool retry = argc == 2 && strcmp(argv[0], "retry") == 0;
 	if (!list && !retry) {
 		return usage_error("outbox needs list [--state STATE] or retry ID|--all.");
+	}
+	static const char *const states[] = {"agent", "send", "sending", "done", "dead"};
+	bool known = !list || argc == 1;
+	for (size_t i = 0; !known && i < sizeof(states) / sizeof(states[0]); i++) {
+		known = strcmp(argv[2], states[i]) == 0;
+	}
+	if (!known) {
+		return usage_error("outbox list --state takes agent, send, sending, done or dead.");
 	}
 	long long id = 0;
 	if (retry && strcmp(argv[1], "--all") != 0) {

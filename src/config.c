@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "http/http.h"
 
 enum setting {
@@ -154,6 +156,44 @@ static bool parse_bool(const char *s, bool *ret) {
 	return true;
 }
 
+/* True if u is an http:// or https:// URL with a host, as libcurl reads it; bare: with no
+ * path beyond "/", query or fragment either (a base that paths are appended to). */
+static bool http_url(const char *u, bool bare) {
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL, *fragment = NULL;
+	bool ok = h && curl_url_set(h, CURLUPART_URL, u, 0) == CURLUE_OK &&
+		  curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+		  curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0];
+	if (ok && bare) {
+		ok = (curl_url_get(h, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
+			     strcmp(path, "/") == 0) &&
+		     u[strlen(u) - 1] != '/' &&
+		     curl_url_get(h, CURLUPART_QUERY, &query, 0) != CURLUE_OK &&
+		     curl_url_get(h, CURLUPART_FRAGMENT, &fragment, 0) != CURLUE_OK;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_free(query);
+	curl_free(fragment);
+	curl_url_cleanup(h);
+	return ok;
+}
+
+/* Twilio's account SID: "AC" and 32 hex digits. */
+static bool account_sid(const char *s) {
+	if (strlen(s) != 34 || strncmp(s, "AC", 2) != 0) {
+		return false;
+	}
+	for (int i = 2; i < 34; i++) {
+		if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static int bad(char *err, size_t size, const char *env, const char *why) {
 	snprintf(err, size, "%s %s.", env, why);
 	return -EINVAL;
@@ -266,14 +306,19 @@ int config_load(struct config *c, int *argc, char **argv, config_own_option_fn o
 	if (!parse_bool(val[S_TRUST_PROXY], &c->trust_proxy)) {
 		return bad(err, err_size, "SMSROUTER_TRUST_PROXY", "must be 0 or 1");
 	}
-	if (c->public_url) {
-		const char *u = c->public_url;
-		const char *host = strstr(u, "://");
-		if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || !host ||
-				!host[3] || strpbrk(host + 3, "/?#") != NULL) {
-			return bad(err, err_size, "SMSROUTER_PUBLIC_URL",
-					"must be scheme://host[:port], with no path or trailing slash");
-		}
+	if (c->public_url && !http_url(c->public_url, true)) {
+		return bad(err, err_size, "SMSROUTER_PUBLIC_URL",
+				"must be scheme://host[:port], with no path or trailing slash");
+	}
+	if (c->agent_url && !http_url(c->agent_url, false)) {
+		return bad(err, err_size, "SMSROUTER_AGENT_URL", "must be an http:// or https:// URL");
+	}
+	if (!http_url(c->api_base, true)) {
+		return bad(err, err_size, "TWILIO_API_BASE",
+				"must be scheme://host[:port], with no path or trailing slash");
+	}
+	if (c->account_sid && !account_sid(c->account_sid)) {
+		return bad(err, err_size, "TWILIO_ACCOUNT_SID", "must be AC and 32 hex digits");
 	}
 	if (parse_int(val[S_AGENT_TIMEOUT_MS], 1, 600000, &c->agent_timeout_ms) < 0) {
 		return bad(err, err_size, "SMSROUTER_AGENT_TIMEOUT_MS",

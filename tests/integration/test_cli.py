@@ -74,11 +74,11 @@ class UserCommandsTest(CliTest):
         self.assertEqual(self.show(p2)[1]["id"], uid)
         self.assertEqual(sorted(self.show(uid)[1]["phones"]), sorted([p1, p2]))
 
-    def test_user_add_invalid_phone_exits_1_with_one_sentence(self):
+    def test_user_add_invalid_phone_is_a_usage_error_with_one_sentence(self):
         for bad in ["5550100101", "+1", "+0123456789", "+1555abc0101"]:
             with self.subTest(phone=bad):
                 code, out, err = self.cli("user", "add", "Bad", bad)
-                self.assertEqual(code, 1)
+                self.assertEqual(code, 2)
                 self.assertEqual(out, "")
                 self.assertOneSentence(err)
         self.assertEqual(self.user_ids(), [])
@@ -165,7 +165,7 @@ class UserCommandsTest(CliTest):
                 add = self.cli("user", "add", "Ann", bad)
                 code, out, err = self.cli("user", "show", bad)
                 self.assertEqual((code, out), (add[0], ""))
-                self.assertEqual(code, 1)
+                self.assertEqual(code, 2)
                 self.assertIn("%s is not an E.164 number" % bad, err)
                 self.assertOneSentence(err)
 
@@ -189,15 +189,17 @@ class UserCommandsTest(CliTest):
         self.assertEqual(self.show(p1)[0], 1)
         self.assertEqual(self.show(uid)[1]["phones"], [p2])
 
-    def test_phone_add_invalid_or_taken_exits_1(self):
+    def test_phone_add_taken_exits_1_and_invalid_is_a_usage_error(self):
         p1 = new_phone()
         a = self.ok("user", "add", "Ann", p1).strip()
         b = self.ok("user", "add", "Bob", new_phone()).strip()
-        for args in [("phone", "add", b, p1), ("phone", "add", b, "12345"),
-                     ("phone", "add", "f" * 32, new_phone()), ("phone", "rm", new_phone())]:
+        for args, want in [(("phone", "add", b, p1), 1), (("phone", "add", b, "12345"), 2),
+                           (("phone", "rm", "12345"), 2),
+                           (("phone", "add", "f" * 32, new_phone()), 1),
+                           (("phone", "rm", new_phone()), 1)]:
             with self.subTest(args=args):
                 code, _, err = self.cli(*args)
-                self.assertEqual(code, 1)
+                self.assertEqual(code, want, err)
                 self.assertOneSentence(err)
         self.assertEqual(self.show(p1)[1]["id"], a)
 
@@ -236,8 +238,16 @@ class UserCommandsTest(CliTest):
         self.assertEqual(self.show(p)[1]["id"], uid)
 
     def test_outbox_state_value_is_not_taken_for_a_flag(self):
+        # "--dev" is the option's value (not the flag), and no state: a usage error.
         code, out, err = self.cli("outbox", "list", "--state", "--dev")
-        self.assertEqual((code, out), (0, ""), err)
+        self.assertEqual((code, out), (2, ""), err)
+        self.assertIn("--state takes agent, send, sending, done or dead", err)
+        self.assertOneSentence(err)
+
+    def test_outbox_list_takes_each_state(self):
+        for state in ("agent", "send", "sending", "done", "dead"):
+            with self.subTest(state=state):
+                self.assertEqual(self.cli("outbox", "list", "--state", state)[:2], (0, ""))
 
     def test_every_usage_error_is_one_sentence_and_exit_2(self):
         for args in [(), ("frobnicate",), ("user",), ("user", "frob"), ("user", "add"),
@@ -282,7 +292,7 @@ class UserCommandsTest(CliTest):
 
     def test_errors_stay_on_one_line_whatever_the_arguments_hold(self):
         code, out, err = self.cli("user", "show", "+1555\nsecond line")
-        self.assertEqual(code, 1)
+        self.assertEqual(code, 2)  # not an E.164 number: a usage error
         self.assertOneSentence(err)
         code, out, err = self.cli("import", os.path.join(self.srv.tmp, "no\nsuch.csv"))
         self.assertEqual(code, 1)

@@ -75,11 +75,19 @@ class StartupTest(ServerTest):
         self.assertTrue(err.strip())
 
     def test_serve_with_bad_setting_exits_2(self):
-        for name, value in [("SMSROUTER_SENDER_LIMIT", "lots"), ("SMSROUTER_CURRENCY", "usd")]:
-            with self.subTest(name=name):
-                srv = self.make_server(start=False, env={name: value})
+        for name, value in [("SMSROUTER_SENDER_LIMIT", "lots"), ("SMSROUTER_CURRENCY", "usd"),
+                            ("SMSROUTER_AGENT_URL", "notaurl"),
+                            ("SMSROUTER_AGENT_URL", "ftp://127.0.0.1/agent"),
+                            ("TWILIO_API_BASE", "notaurl"),
+                            ("TWILIO_API_BASE", "https://api.twilio.com/"),
+                            ("TWILIO_ACCOUNT_SID", "bogus"),
+                            ("TWILIO_ACCOUNT_SID", "AC" + "0" * 31 + "g"),
+                            ("SMSROUTER_PUBLIC_URL", "https://example.com/path")]:
+            with self.subTest(name=name, value=value):
+                srv = self.make_server(start=False, env={name: value,
+                                                         "SMSROUTER_AGENT_SECRET": "s"})
                 code, out, err = srv.cli("serve", timeout=20)
-                self.assertEqual(code, 2)
+                self.assertEqual(code, 2, (name, value, err))
                 self.assertIn(name, err)
 
     def test_dev_mode_writes_a_token_and_simulate_uses_it(self):
