@@ -115,6 +115,11 @@ static int open_store(const struct config *c, struct store **ret) {
 		return fail("cannot open the store: %s must be sqlite:PATH or a postgresql:// URL.",
 				"SMSROUTER_DATABASE_URL");
 	}
+	if (r == -EPERM) {
+		return fail("cannot open the store (%s): the role is a superuser, has BYPASSRLS or "
+			    "inherits smsrouter_system, so row-level security would not bind it; "
+			    "connect as the service role.", "PostgreSQL");
+	}
 	if (r < 0) {
 		/* A postgresql:// URL may hold a password: name only the kind of store. */
 		return fail("cannot open the store (%s): check SMSROUTER_DATABASE_URL and that the "

@@ -1745,7 +1745,7 @@ static int pg_schema_version(struct store *s, int *ret_version) {
 
 /* Row-level security binds neither a superuser nor a BYPASSRLS role, nor one that holds
  * smsrouter_system's rights (the cross-user policies): the service must not connect as
- * any of them. 0 or -EIO. */
+ * any of them. 0, -EPERM (such a role), or -EIO. */
 static int check_role(PGconn *pg) {
 	PGresult *res = PQexec(pg, "SELECT r.rolsuper OR r.rolbypassrls OR coalesce(CASE WHEN "
 				   "to_regrole('" SYSTEM_ROLE "') IS NOT NULL THEN "
@@ -1757,6 +1757,7 @@ static int check_role(PGconn *pg) {
 		if (strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
 			r = 0;
 		} else {
+			r = -EPERM;
 			log_debug("store.pg_role_refused",
 					LOG_STR("reason", "superuser, BYPASSRLS or member of "
 							  "smsrouter_system with INHERIT"));
@@ -1886,7 +1887,7 @@ int store_postgres_open(const char *url, const struct store_options *o, struct s
 	}
 	if (r < 0) {
 		pg_close(&q->base);
-		return r == -ENOMEM ? r : -EIO;
+		return r == -ENOMEM || r == -EPERM ? r : -EIO;
 	}
 	*ret = &q->base;
 	return 0;

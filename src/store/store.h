@@ -117,7 +117,8 @@ struct store_import_row {
 
 /* Opens url ("sqlite:PATH"; the file and its directory are created if missing) and
  * brings the schema to the newest version. On success *ret_store is the caller's,
- * released with store_close(). -EINVAL (unknown scheme), -EIO. */
+ * released with store_close(). -EINVAL (unknown scheme), -EPERM (PostgreSQL: a role that
+ * row-level security would not bind), -EIO. */
 int store_open(const char *url, const struct store_options *o, struct store **ret_store);
 void store_close(struct store *s); /* NULL is fine */
 

@@ -164,3 +164,23 @@ class SharedSenderLimitTest(ServerTest):
         a.restart()
         self.assertIsNone(a.say(phone, "after the restart"))
         self.assertEqual(a.messages(uid, limit=1)[0]["status"], "rate_limited")
+
+
+@unittest.skipUnless(PG_URL and PG_DIR, "needs the PostgreSQL test cluster")
+class SuperuserRefusedTest(ServerTest):
+    start_server = False
+
+    def test_serve_as_a_superuser_says_why_it_refuses(self):
+        # Row-level security would not bind a superuser: the store refuses it, and the
+        # operator is told that, not "check that the database answers".
+        db = new_pg_database()
+        self.addCleanup(drop_pg_database, db)
+        with open(os.path.join(PG_DIR, "port")) as f:
+            port = f.read().strip()
+        url = "postgresql:///%s?host=%s/sock&port=%s&user=postgres" % (db, PG_DIR, port)
+        srv = self.make_server(start=False, db_url=url)
+        code, out, err = srv.cli("serve", timeout=20)
+        self.assertEqual(code, 1, err)
+        self.assertIn("superuser", err)
+        self.assertIn("row-level security", err)
+        self.assertEqual(len(err.strip().splitlines()), 1)

@@ -961,7 +961,7 @@ static void test_open_refuses_a_superuser(void **state) {
 	port[strcspn(port, "\n")] = '\0';
 	snprintf(url, sizeof(url), "postgresql:///%s?host=%s/sock&port=%s&user=postgres", f->db,
 			dir, port);
-	assert_int_equal(store_open(url, NULL, &s), -EIO);
+	assert_int_equal(store_open(url, NULL, &s), -EPERM);
 	assert_null(s);
 }
 
