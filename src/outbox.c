@@ -193,7 +193,7 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			.encoding = sms_encoding_name(c.encoding),
 			.segments = c.segments,
 			.reply_to = row->inbound_id,
-			.flags = flags,
+			.flags = flags | STORE_FLAG_SENT_BY_API,
 		};
 	}
 	e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,

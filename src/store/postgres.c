@@ -67,6 +67,8 @@
 #include "log.h"
 #include "store/backend.h"
 
+_Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4");
+
 #define SYSTEM_ROLE "smsrouter_system"
 #define MIGRATE_LOCK "7310593858" /* pg_advisory_xact_lock key of the migrations */
 
@@ -362,6 +364,17 @@ static const char *const migration_2[] = {
 	"CREATE TABLE sender_limits ("
 	"  phone text PRIMARY KEY,"
 	"  tat bigint NOT NULL);",
+	/* A reply sent through the Messages API (flag 4, STORE_FLAG_SENT_BY_API) was no part
+	 * of the webhook's answer: a retry must not get it as TwiML and send it again. Same
+	 * signature, so the owner and the grants of migration 1 stay. */
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE OR REPLACE FUNCTION sr_answer_for(p_sid text) RETURNS TABLE (inbound_id bigint,"
+	"  outbound_id bigint, body text)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages o"
+	"    ON o.reply_to = i.id AND o.direction = 'outbound' AND (o.flags & 4) = 0"
+	"  WHERE i.sid = p_sid AND i.direction = 'inbound' ORDER BY o.id LIMIT 1 $$;"
+	"RESET ROLE;",
 	NULL,
 };
 

@@ -17,6 +17,8 @@
 
 #include "store/backend.h"
 
+_Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4");
+
 /* Versioned migrations: migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
 	"CREATE TABLE users ("
@@ -181,8 +183,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_PHONE_COUNT] = "SELECT count(*), coalesce(max(seq) + 1, 0) FROM phones "
 			   "WHERE user_id = ?1",
 	[ST_PHONE_DELETE] = "DELETE FROM phones WHERE phone = ?1 AND user_id = ?2",
+	/* A reply sent through the Messages API was no part of the answer (flag 4). */
 	[ST_ANSWER_FOR] = "SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages o "
-			  "ON o.reply_to = i.id AND o.direction = 'outbound' "
+			  "ON o.reply_to = i.id AND o.direction = 'outbound' AND (o.flags & 4) = 0 "
 			  "WHERE i.sid = ?1 AND i.direction = 'inbound' ORDER BY o.id LIMIT 1",
 	[ST_MESSAGE_INSERT] = "INSERT INTO messages (user_id, sid, direction, from_addr, to_addr, "
 			      "body, status, status_rank, encoding, segments, media, reply_to, "

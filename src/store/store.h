@@ -53,6 +53,9 @@ enum store_direction {
  * when listing. */
 #define STORE_FLAG_SMART_ENCODED 1 /* outbound: look-alikes replaced by GSM-7 */
 #define STORE_FLAG_TRUNCATED 2     /* outbound: cut to fit a limit */
+/* outbound: sent through the Messages API (rest mode), not in the webhook's TwiML, so a
+ * Twilio retry of its message is answered without it (store_answer_for). */
+#define STORE_FLAG_SENT_BY_API 4
 
 struct store_message {
 	int64_t id; /* the store's own; 0 before it is added */

@@ -83,6 +83,21 @@ class TestRestDelivery(RestTest):
         out = [m for m in self.server.messages(uid) if m["direction"] == "outbound"]
         self.assertEqual([m["body"] for m in out], ["echo: and now"])
 
+    def test_a_twilio_retry_gets_the_first_answer_not_the_reply_again(self):
+        # The first answer was <Response/>: the reply went through the Messages API. A
+        # retry of the same MessageSid (Twilio's, or after a lost answer) must get that
+        # answer again, not the reply as TwiML, or the user would get it twice.
+        phone = new_phone()
+        self.server.add_user("Retry", [phone])
+        sid = "SM" + "7" * 32
+        self.assertEmptyTwiml(self.server.sms(phone, "hello", sid=sid))
+        self.assertTrue(wait_until(lambda: self.sent_to(phone), 15))
+        for _ in range(2):
+            self.assertEmptyTwiml(self.server.sms(phone, "hello", sid=sid))
+        time.sleep(0.5)
+        self.assertEqual([m["Body"] for m in self.sent_to(phone)], ["echo: hello"])
+        self.assertEqual(len(self.agent.requests()), 1)
+
     def test_status_callbacks_out_of_order_never_move_backwards(self):
         phone = new_phone()
         user = self.server.add_user("Cal", [phone])
