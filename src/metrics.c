@@ -36,8 +36,8 @@ static const struct {
 	{"smsrouter_outbox_reconciled_total",
 		"Ambiguous sends found to have reached Twilio (not sent again)."},
 	{"smsrouter_http_connections_refused_total",
-		"Connections closed on arrival: SMSROUTER_MAX_CONNECTIONS or "
-		"SMSROUTER_PER_IP_CONNECTIONS was reached."},
+		"Connections closed on arrival: SMSROUTER_PER_IP_CONNECTIONS (or, in a race, "
+		"SMSROUTER_MAX_CONNECTIONS) was reached."},
 	{"smsrouter_http_timeouts_total",
 		"Requests closed because the client sent nothing for SMSROUTER_CONNECTION_TIMEOUT "
 		"(slow or stalled clients)."},
@@ -74,6 +74,12 @@ void metrics_message(enum metrics_message what) {
 
 void metrics_reject(enum metrics_reject why) {
 	atomic_fetch_add_explicit(&rejects[why], 1, memory_order_relaxed);
+}
+
+static atomic_int_fast64_t open_connections;
+
+void metrics_connections(int delta) {
+	atomic_fetch_add_explicit(&open_connections, delta, memory_order_relaxed);
 }
 
 void metrics_inc(enum metrics_counter c) {
@@ -167,6 +173,11 @@ int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **r
 	render_histogram(f, "smsrouter_outbox_wait_seconds",
 			"Time a rest reply waited from its message's arrival to Twilio's acceptance.",
 			&outbox_hist);
+	fprintf(f, "# HELP smsrouter_http_open_connections Connections open now (at "
+		   "SMSROUTER_MAX_CONNECTIONS, new ones wait in the kernel's queue).\n"
+		   "# TYPE smsrouter_http_open_connections gauge\nsmsrouter_http_open_connections "
+		   "%lld\n",
+			(long long)atomic_load_explicit(&open_connections, memory_order_relaxed));
 	if (outbox_depth >= 0) {
 		fprintf(f, "# HELP smsrouter_outbox_depth Outbox rows not yet done or dead.\n"
 			   "# TYPE smsrouter_outbox_depth gauge\nsmsrouter_outbox_depth %lld\n",

@@ -56,6 +56,7 @@ void metrics_request(enum metrics_route route, int status);
 void metrics_message(enum metrics_message what);
 void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);
+void metrics_connections(int delta); /* +1 as a connection opens, -1 as it closes */
 void metrics_webhook_seconds(double seconds);
 void metrics_agent_seconds(double seconds);
 void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio */

@@ -287,6 +287,15 @@ void http_deferred_complete(struct http_deferred *d, struct http_response *res) 
 	answered(s); /* st is not touched again: a stopping server may now free it */
 }
 
+/* Open connections, for the gauge: an operator sees the server at its connection limit. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+		enum MHD_ConnectionNotificationCode code) {
+	(void)cls;
+	(void)conn;
+	(void)socket_context;
+	metrics_connections(code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 	(void)cls;
 	char msg[512];
@@ -392,6 +401,7 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 			MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
 			MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 			MHD_OPTION_END);
 	if (!s->daemon) {

@@ -222,6 +222,32 @@ class TestSlowClients(ServerTest):
         self.assertIn(r.status, (413, 431))
 
 
+class TestOpenConnectionsGauge(ServerTest):
+    def open_now(self):
+        text = self.server.request("GET", "/metrics").text
+        fams = {f.name: f for f in text_string_to_metric_families(text)}
+        return value(fams, "smsrouter_http_open_connections")
+
+    def test_the_gauge_follows_idle_connections_open_and_closed(self):
+        # Connections past SMSROUTER_MAX_CONNECTIONS wait in the kernel's queue, where no
+        # counter sees them: this gauge at the limit is the sign of a flood.
+        base = self.open_now()
+        idle = [socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+                for _ in range(20)]
+        try:
+            deadline = time.monotonic() + 5
+            while self.open_now() < base + 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertGreaterEqual(self.open_now(), base + 20)
+        finally:
+            for c in idle:
+                c.close()
+        deadline = time.monotonic() + 5
+        while self.open_now() > base and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(self.open_now(), base)
+
+
 class TestConnectionLimits(ServerTest):
     server_env = {"SMSROUTER_PER_IP_CONNECTIONS": "2"}
 
