@@ -69,6 +69,58 @@ static int origin(struct app *app, const struct http_request *req, char *out, si
 	return 0;
 }
 
+/* Twilio posts "application/x-www-form-urlencoded", perhaps with parameters. The type must
+ * be exactly that (not a longer name that starts with it), and a charset other than UTF-8
+ * is refused: the body would be read as UTF-8 all the same. */
+static bool form_content_type(const char *ct) {
+	static const char type[] = "application/x-www-form-urlencoded";
+	if (!ct || strncasecmp(ct, type, sizeof(type) - 1) != 0) {
+		return false;
+	}
+	const char *p = ct + sizeof(type) - 1;
+	p += strspn(p, " \t");
+	while (*p == ';') {
+		p++;
+		p += strspn(p, " \t");
+		size_t n = strcspn(p, ";");
+		if (strncasecmp(p, "charset=", 8) == 0) {
+			const char *v = p + 8;
+			size_t vn = n - 8;
+			while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t')) {
+				vn--;
+			}
+			if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"') {
+				v++;
+				vn -= 2;
+			}
+			if (!((vn == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+					    (vn == 4 && strncasecmp(v, "utf8", 4) == 0))) {
+				return false;
+			}
+		}
+		p += n;
+	}
+	return *p == '\0';
+}
+
+/* A parameter that decides where a message goes or what it is may come once only: with
+ * two, which one counts would depend on their order, and the signature (over the sorted
+ * values) holds for either order. */
+static const char *repeated(const struct twilio_params *p) {
+	static const char *const once[] = {"MessageSid", "AccountSid", "From", "To", "Body",
+		"NumMedia", "NumSegments", "OptOutType", "MessageStatus", "ErrorCode"};
+	for (size_t k = 0; k < sizeof(once) / sizeof(once[0]); k++) {
+		int seen = 0;
+		for (size_t i = 0; i < p->n && seen < 2; i++) {
+			seen += strcmp(p->v[i].key, once[k]) == 0;
+		}
+		if (seen > 1) {
+			return once[k];
+		}
+	}
+	return NULL;
+}
+
 /* Form, signature and AccountSid: the checks both webhooks share. On failure res holds
  * the answer and a negative errno is returned. */
 static int check(struct app *app, const struct http_request *req, struct http_response *res,
@@ -78,7 +130,7 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 	char *url = NULL;
 	int r;
 
-	if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+	if (!form_content_type(ct)) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "content_type"), LOG_STR("path", req->path));
 		http_twiml_status(res, 400);
@@ -91,6 +143,14 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 				LOG_STR("path", req->path));
 		http_twiml_status(res, r == -ENOMEM ? 500 : 400);
 		return r;
+	}
+	const char *twice = repeated(p);
+	if (twice) {
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "repeated_parameter"),
+				LOG_STR("parameter", twice), LOG_STR("path", req->path));
+		http_twiml_status(res, 400);
+		return -EINVAL;
 	}
 	if (origin(app, req, org, org_size) < 0) {
 		metrics_reject(METRICS_REJECT_MALFORMED);

@@ -408,6 +408,39 @@ class MalformedTest(WebhookTest):
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"})
         self.assertTwiml(r, "You have no notes.")
 
+    def test_content_type_must_be_the_form_type_in_utf8(self):
+        u, phone = self.user()
+        p = self.server.sms_params(phone, "remember x")
+        for ct in ["application/x-www-form-urlencodedX", "application/x-www-form-urlencoded-x",
+                   "application/x-www-form-urlencoded; charset=ISO-8859-1",
+                   "application/x-www-form-urlencoded;charset=latin1"]:
+            with self.subTest(content_type=ct):
+                r = self.server.post_signed(self.server.sms_url, p,
+                                            headers={"Content-Type": ct})
+                self.assertEmptyTwiml(r, 400)
+        self.assertNothingStored(u["id"], phone)
+        for ct in ["APPLICATION/X-WWW-FORM-URLENCODED", "application/x-www-form-urlencoded ",
+                   'application/x-www-form-urlencoded; charset="utf-8"',
+                   "application/x-www-form-urlencoded;charset=utf8; foo=bar"]:
+            with self.subTest(content_type=ct):
+                p = self.server.sms_params(phone, "recall")
+                r = self.server.post_signed(self.server.sms_url, p,
+                                            headers={"Content-Type": ct})
+                self.assertTwiml(r, "You have no notes.")
+
+    def test_a_parameter_that_decides_routing_given_twice_is_400(self):
+        # Which of two From values counted would depend on their order, and a signature
+        # over the sorted values would hold for either order: refused before anything.
+        u, phone = self.user()
+        other = new_phone()
+        for key, extra in [("From", other), ("Body", "remember y"), ("MessageSid", "SM" + "1" * 32)]:
+            with self.subTest(key=key):
+                p = self.server.sms_params(phone, "remember x")
+                body = urllib.parse.urlencode(p) + "&" + urllib.parse.urlencode({key: extra})
+                r = self.server.post_signed(self.server.sms_url, p, raw_body=body)
+                self.assertEmptyTwiml(r, 400)
+        self.assertNothingStored(u["id"], phone)
+
     def test_bad_percent_escape_is_400(self):
         u, phone = self.user()
         for bad in ["%ZZ", "%4", "%", "%g0"]:
