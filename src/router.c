@@ -109,6 +109,27 @@ static void order_unlock(pthread_mutex_t *mu) {
 	}
 }
 
+/* The length in bytes of the white space character at p (ASCII's, and in UTF-8 the no-break,
+ * ideographic, zero-width and other Unicode spaces and the BOM), or 0. */
+static size_t space_at(const char *p) {
+	static const char *const wide[] = {"\u00a0", "\u1680", "\u2000", "\u2001", "\u2002",
+		"\u2003", "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200a",
+		"\u200b", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff", NULL};
+	if (strchr(" \t\r\n\v\f", *p) && *p) {
+		return 1;
+	}
+	if ((unsigned char)*p < 0x80) {
+		return 0;
+	}
+	for (const char *const *w = wide; *w; w++) {
+		size_t n = strlen(*w);
+		if (strncmp(p, *w, n) == 0) {
+			return n;
+		}
+	}
+	return 0;
+}
+
 static bool word_in(const char *s, size_t n, const char *const *words) {
 	for (; *words; words++) {
 		if (strlen(*words) == n && strncasecmp(s, *words, n) == 0) {
@@ -140,14 +161,25 @@ char router_keyword(const char *body, const char *opt_out_type) {
 	if (!body) {
 		return 0;
 	}
-	while (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n') {
-		body++;
+	/* The body trimmed of white space, Unicode's too: "STOP" after a no-break space is
+	 * still an opt-out (honouring one that was meant matters more than the odd word). */
+	const char *start = NULL;
+	const char *end = body;
+	for (const char *p = body; *p;) {
+		size_t w = space_at(p);
+		if (w == 0) {
+			start = start ? start : p;
+			p++;
+			end = p;
+		} else {
+			p += w;
+		}
 	}
-	size_t n = strlen(body);
-	while (n > 0 && (body[n - 1] == ' ' || body[n - 1] == '\t' || body[n - 1] == '\r' ||
-				body[n - 1] == '\n')) {
-		n--;
+	if (!start) {
+		return 0;
 	}
+	body = start;
+	size_t n = (size_t)(end - start);
 	if (word_in(body, n, out)) {
 		return 'o';
 	}

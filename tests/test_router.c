@@ -1216,6 +1216,13 @@ static const struct keyword_case keyword_cases[] = {
                 {"info", NULL, 'h'},
                 {"", NULL, 0},
                 {"   ", NULL, 0},
+                {"\u00a0STOP\u00a0", NULL, 'o'},  /* no-break spaces */
+                {"\u3000STOP", NULL, 'o'},        /* ideographic space */
+                {"STOP\v\f", NULL, 'o'},
+                {"\ufeffSTOP\u200b", NULL, 'o'}, /* BOM, zero-width space */
+                {"\u00a0\u3000", NULL, 0},
+                {"ST\u00a0OP", NULL, 0},          /* inside the word: not a word */
+                {"\uff33\uff34\uff2f\uff30", NULL, 0}, /* fullwidth STOP: a look-alike */
                 {NULL, NULL, 0},
                 {"STOP please", NULL, 0},
                 {"please stop", NULL, 0},
