@@ -277,7 +277,14 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 }
 
 bool router_reply_blank(const char *reply) {
-	return !reply || reply[strspn(reply, " \t\r\n\v\f")] == '\0';
+	for (const char *p = reply; p && *p;) {
+		size_t w = space_at(p);
+		if (w == 0) {
+			return false;
+		}
+		p += w;
+	}
+	return true;
 }
 
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {

@@ -111,9 +111,9 @@ int router_inbound(struct router *r, const struct router_inbound *in,
  * cut on a character boundary to Twilio's 1600 characters and the segment cap. *reply is
  * replaced when it changes; *ret_flags gets STORE_FLAG_… bits. -ENOMEM. */
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags);
-/* True if reply says nothing: NULL, empty, or blanks only (an empty <Message> is Twilio's
- * error 14103; a blank one would be a paid SMS that says nothing). Such a reply is not
- * sent or stored. */
+/* True if reply says nothing: NULL, empty, or white space only, Unicode's too (an empty
+ * <Message> is Twilio's error 14103; a blank one would be a paid SMS that says nothing).
+ * Such a reply is not sent or stored. */
 bool router_reply_blank(const char *reply);
 
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;

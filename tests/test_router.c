@@ -1244,6 +1244,18 @@ static const struct keyword_case keyword_cases[] = {
                 {"hello", "SOMETHING", 0},
 };
 
+static void test_reply_blank_is_white_space_only(void **state) {
+	(void)state;
+
+	assert_true(router_reply_blank(NULL));
+	assert_true(router_reply_blank(""));
+	assert_true(router_reply_blank(" \t\r\n\v\f"));
+	assert_true(router_reply_blank("\u00a0\u3000\u200b"));
+	assert_false(router_reply_blank(" ."));
+	assert_false(router_reply_blank("\u00a0x"));
+	assert_false(router_reply_blank("\u00e9")); /* é: a letter, not a space */
+}
+
 static void test_keyword_table(void **state) {
 	(void)state;
 	int failures = 0;
@@ -1301,6 +1313,7 @@ int main(void) {
 		FIXTURE(test_a_failing_message_leaves_nothing_and_its_batch_stands),
 		FIXTURE(test_the_writer_answers_every_job_once_and_stores_each_message),
 		cmocka_unit_test(test_keyword_table),
+		cmocka_unit_test(test_reply_blank_is_white_space_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
