@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "phone.h"
 #include "sms/sms.h"
+#include "utf8.h"
 #include "wait.h"
 
 #define DEFAULT_ONBOARDING                                                              \
@@ -22,7 +23,7 @@
 	"resubscribe. Msg&data rates may apply."
 #define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
 /* Locks that keep one user's messages in one order from their ids to the agent's queue
- * (a user's lock is order_mu[hash of the id % ORDER_LOCKS]). */
+ * (a user's lock is chosen by its id, see order_lock). */
 #define ORDER_LOCKS 64
 
 struct router {
@@ -92,13 +93,11 @@ void router_destroy(struct router *r) {
 	free(r);
 }
 
-/* The order lock of user_id (FNV-1a of the id). */
+/* The order lock of user_id. An id is random hex (ids.h): its first two digits spread the
+ * users over the locks with no hashing. Any other id still gets a lock, only a shared one. */
 static pthread_mutex_t *order_lock(struct router *r, const char *user_id) {
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)user_id; *p; p++) {
-		h = (h ^ *p) * 16777619u;
-	}
-	pthread_mutex_t *mu = &r->order_mu[h % ORDER_LOCKS];
+	char first[3] = {user_id[0], user_id[0] ? user_id[1] : '\0', '\0'};
+	pthread_mutex_t *mu = &r->order_mu[strtoul(first, NULL, 16) % ORDER_LOCKS];
 	pthread_mutex_lock(mu);
 	return mu;
 }
@@ -109,25 +108,12 @@ static void order_unlock(pthread_mutex_t *mu) {
 	}
 }
 
-/* The length in bytes of the white space character at p (ASCII's, and in UTF-8 the no-break,
- * ideographic, zero-width and other Unicode spaces and the BOM), or 0. */
-static size_t space_at(const char *p) {
-	static const char *const wide[] = {"\u00a0", "\u1680", "\u2000", "\u2001", "\u2002",
-		"\u2003", "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200a",
-		"\u200b", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff", NULL};
-	if (strchr(" \t\r\n\v\f", *p) && *p) {
-		return 1;
-	}
-	if ((unsigned char)*p < 0x80) {
-		return 0;
-	}
-	for (const char *const *w = wide; *w; w++) {
-		size_t n = strlen(*w);
-		if (strncmp(p, *w, n) == 0) {
-			return n;
-		}
-	}
-	return 0;
+/* The length in bytes of the white space character at p[0..len) (utf8_is_space, and the
+ * zero-width space and the BOM, which a keyword may also come wrapped in), or 0. */
+static size_t space_at(const char *p, size_t len) {
+	uint32_t cp;
+	int n = utf8_decode((const unsigned char *)p, len, &cp);
+	return n > 0 && (utf8_is_space(cp) || cp == 0x200b || cp == 0xfeff) ? (size_t)n : 0;
 }
 
 static bool word_in(const char *s, size_t n, const char *const *words) {
@@ -165,14 +151,14 @@ char router_keyword(const char *body, const char *opt_out_type) {
 	 * still an opt-out (honouring one that was meant matters more than the odd word). */
 	const char *start = NULL;
 	const char *end = body;
-	for (const char *p = body; *p;) {
-		size_t w = space_at(p);
+	size_t len = strlen(body);
+	for (size_t i = 0; i < len;) {
+		size_t w = space_at(body + i, len - i);
 		if (w == 0) {
-			start = start ? start : p;
-			p++;
-			end = p;
+			start = start ? start : body + i;
+			end = body + ++i;
 		} else {
-			p += w;
+			i += w;
 		}
 	}
 	if (!start) {
@@ -277,12 +263,13 @@ static int duplicate(struct router *r, const char *sid, struct router_result *re
 }
 
 bool router_reply_blank(const char *reply) {
-	for (const char *p = reply; p && *p;) {
-		size_t w = space_at(p);
+	size_t len = reply ? strlen(reply) : 0;
+	for (size_t i = 0; i < len;) {
+		size_t w = space_at(reply + i, len - i);
 		if (w == 0) {
 			return false;
 		}
-		p += w;
+		i += w;
 	}
 	return true;
 }

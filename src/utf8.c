@@ -62,3 +62,9 @@ bool utf8_valid(const char *s, size_t len) {
 	}
 	return true;
 }
+
+bool utf8_is_space(uint32_t cp) {
+	return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0xa0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f ||
+	       cp == 0x205f || cp == 0x3000;
+}

@@ -14,3 +14,8 @@ int utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp);
 /* True if s[0..len) is valid UTF-8 as utf8_decode() defines it. NUL bytes are valid UTF-8
  * here: callers that refuse them check separately. */
 bool utf8_valid(const char *s, size_t len);
+
+/* True if cp is white space: Unicode's White_Space characters (tab to carriage return,
+ * space, no-break space, the spaces U+1680, U+2000–U+200A, U+202F, U+205F, U+3000, and the
+ * line and paragraph separators), but not NEL (U+0085, a C1 control). */
+bool utf8_is_space(uint32_t cp);

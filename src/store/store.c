@@ -61,12 +61,6 @@ int store_schema_version(struct store *s, int *ret_version) {
 	return s->ops->schema_version(s, ret_version);
 }
 
-/* White space that is not a control character: Unicode's White_Space property. */
-static bool is_space(uint32_t cp) {
-	return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-	       cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
-}
-
 int store_name_check(const char *name, const char **reterr_why) {
 	const unsigned char *u = (const unsigned char *)name;
 	size_t len = strlen(name);
@@ -85,7 +79,7 @@ int store_name_check(const char *name, const char **reterr_why) {
 			/* A tab or a newline would also break user list's tab-separated lines. */
 			why = "the name has a control character";
 		} else {
-			blank = blank && is_space(cp);
+			blank = blank && utf8_is_space(cp); /* controls are refused above */
 			i += (size_t)n;
 		}
 	}
