@@ -143,6 +143,42 @@ void store_tx_rollback(struct store *s) {
 	s->ops->tx_rollback(s);
 }
 
+/* Transitional: until the store waits for durability inside every commit, the same as
+ * store_tx_commit followed by store_durable. */
+struct commit_then {
+	store_durable_cb done;
+	void *ctx;
+};
+
+static void commit_then_fire(void *vctx) {
+	struct commit_then *c = vctx;
+	c->done(c->ctx, 0);
+	free(c);
+}
+
+int store_tx_commit_then(struct store *s, store_durable_cb done, void *ctx) {
+	int r = store_tx_commit(s);
+	if (r < 0) {
+		return r;
+	}
+	struct commit_then *c = malloc(sizeof(*c));
+	if (!c) {
+		store_durable_wait(s);
+		done(ctx, 0);
+		return 0;
+	}
+	c->done = done;
+	c->ctx = ctx;
+	r = store_durable(s, commit_then_fire, c);
+	if (r != 0) {
+		if (r < 0) {
+			store_durable_wait(s);
+		}
+		commit_then_fire(c);
+	}
+	return 0;
+}
+
 int store_user_delete(struct store *s, const char *id) {
 	return s->ops->user_delete(s, id);
 }

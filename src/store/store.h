@@ -169,6 +169,13 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
 int store_tx_begin(struct store *s);
 int store_tx_commit(struct store *s);
 void store_tx_rollback(struct store *s);
+/* Commits the outermost transaction of store_tx_begin without waiting for stable storage:
+ * -EIO when the commit failed (rolled back; done is never called), else 0 and done(ctx,
+ * err) runs exactly once, on this or another thread, when the commit is durable (err 0)
+ * or can no longer be made so (err -EIO: nothing of it may be acknowledged). The one way
+ * to learn of durability without blocking (the router's batches). */
+typedef void (*store_durable_cb)(void *ctx, int err);
+int store_tx_commit_then(struct store *s, store_durable_cb done, void *ctx);
 
 /* Deletes the user, its phones, messages and notes. -ENOENT. */
 int store_user_delete(struct store *s, const char *id);
