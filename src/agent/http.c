@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "agent/backend.h"
+#include "curlbody.h"
 
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
@@ -26,9 +27,7 @@ struct call {
 	int64_t message_id;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC: made + SMSROUTER_AGENT_TIMEOUT_MS */
 	char *body;
-	char *answer;
-	size_t answer_len;
-	bool too_big;
+	struct curlbody answer; /* at most MAX_ANSWER */
 	agent_done_cb done;
 	void *ctx;
 	struct call *next;
@@ -147,24 +146,6 @@ static void sign(const char *secret, const char *body, char out[80]) {
 
 /* ---- one call ---- */
 
-static size_t collect(char *p, size_t size, size_t n, void *vcall) {
-	struct call *c = vcall;
-	size_t add = size * n;
-	if (c->answer_len + add > MAX_ANSWER) {
-		c->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	char *q = realloc(c->answer, c->answer_len + add + 1);
-	if (!q) {
-		return 0;
-	}
-	memcpy(q + c->answer_len, p, add);
-	c->answer = q;
-	c->answer_len += add;
-	c->answer[c->answer_len] = '\0';
-	return add;
-}
-
 static void call_free(struct call *c) {
 	if (c->h) {
 		curl_easy_cleanup(c->h);
@@ -172,7 +153,7 @@ static void call_free(struct call *c) {
 	curl_slist_free_all(c->hdr);
 	json_decref(c->request);
 	free(c->body);
-	free(c->answer);
+	free(c->answer.s);
 	free(c);
 }
 
@@ -188,12 +169,12 @@ static int interpret(struct call *c, CURLcode cr, char **ret_reply) {
 	case CURLE_COULDNT_CONNECT:
 		return -ECONNREFUSED;
 	case CURLE_WRITE_ERROR:
-		return c->too_big ? -EBADMSG : -EIO;
+		return c->answer.too_big ? -EBADMSG : -EIO;
 	default:
 		return -EIO;
 	}
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	return agent_parse_reply(status, c->answer, c->answer_len, ret_reply);
+	return agent_parse_reply(status, c->answer.s, c->answer.len, ret_reply);
 }
 
 int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply) {
@@ -261,8 +242,9 @@ static int start(struct http_agent *a, struct call *c) {
 	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, left);
 	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, left);
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+	if (curlbody_attach(c->h, &c->answer, MAX_ANSWER) < 0) {
+		return -EIO;
+	}
 	curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (curl_multi_add_handle(a->multi, c->h) != CURLM_OK) {

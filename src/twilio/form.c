@@ -1,5 +1,6 @@
 /* form: application/x-www-form-urlencoded bodies into the ordered list of parameters that
- * the signature and the webhook read. Works on the whole body in hand (no connection, no
+ * the signature and the webhook read, and that list back into a body (what we POST to
+ * Twilio, and simulate's webhook). Works on the whole body in hand (no connection, no
  * streaming), so it can be fuzzed alone. */
 #include <errno.h>
 #include <stdlib.h>
@@ -164,4 +165,68 @@ const char *twilio_params_get(const struct twilio_params *p, const char *key) {
 		}
 	}
 	return NULL;
+}
+
+/* True for the bytes a form value carries as they are (RFC 3986's unreserved). */
+static bool twilio__form_plain(unsigned char c) {
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Writes s escaped to out when out is not NULL; returns the length. Called once to size the
+ * buffer, once to fill it. */
+static size_t twilio__form_escape(const char *s, char *out) {
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+		if (twilio__form_plain(*u)) {
+			if (out) {
+				out[n] = (char)*u;
+			}
+			n++;
+			continue;
+		}
+		if (out) {
+			out[n] = '%';
+			out[n + 1] = hex[*u >> 4];
+			out[n + 2] = hex[*u & 15];
+		}
+		n += 3;
+	}
+	return n;
+}
+
+/* The body p encodes, written to out when out is not NULL; returns its length. */
+static size_t twilio__form_write(const struct twilio_params *p, char *out) {
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (i > 0) {
+			if (out) {
+				out[n] = '&';
+			}
+			n++;
+		}
+		n += twilio__form_escape(p->v[i].key, out ? out + n : NULL);
+		if (out) {
+			out[n] = '=';
+		}
+		n++;
+		n += twilio__form_escape(p->v[i].value, out ? out + n : NULL);
+	}
+	return n;
+}
+
+int twilio_form_encode(const struct twilio_params *p, char **ret_body) {
+	size_t len = twilio__form_write(p, NULL);
+	char *body = malloc(len + 1);
+
+	if (!body) {
+		return -ENOMEM;
+	}
+	twilio__form_write(p, body);
+	body[len] = '\0';
+	*ret_body = body;
+	return 0;
 }

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "curlbody.h"
 #include "twilio/twilio.h"
 
 #define MAX_ANSWER (1024 * 1024)
@@ -18,31 +19,10 @@
  * letters take over rather than a reply waiting a day. */
 #define MAX_RETRY_AFTER_S 600
 
-struct answer {
-	char *s;
-	size_t len;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
-	struct answer *a = ctx;
-	size_t add = size * n;
-	if (a->len + add > MAX_ANSWER) {
-		return 0;
-	}
-	char *q = realloc(a->s, a->len + add + 1);
-	if (!q) {
-		return 0;
-	}
-	memcpy(q + a->len, p, add);
-	a->s = q;
-	a->len += add;
-	a->s[a->len] = '\0';
-	return add;
-}
-
-static CURL *handle(const struct twilio_rest *t, const char *url, struct answer *a) {
+static CURL *handle(const struct twilio_rest *t, const char *url, struct curlbody *a) {
 	CURL *h = curl_easy_init();
-	if (!h) {
+	if (!h || curlbody_attach(h, a, MAX_ANSWER) < 0) {
+		curl_easy_cleanup(h);
 		return NULL;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -50,28 +30,8 @@ static CURL *handle(const struct twilio_rest *t, const char *url, struct answer 
 	curl_easy_setopt(h, CURLOPT_PASSWORD, t->auth_token);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	return h;
-}
-
-/* Appends key=escaped(value)& to *form. */
-static int add_field(CURL *h, char **form, size_t *len, const char *key, const char *value) {
-	char *e = curl_easy_escape(h, value, 0);
-	if (!e) {
-		return -ENOMEM;
-	}
-	size_t need = strlen(key) + strlen(e) + 2;
-	char *f = realloc(*form, *len + need + 1);
-	if (!f) {
-		curl_free(e);
-		return -ENOMEM;
-	}
-	*len += (size_t)sprintf(f + *len, "%s%s=%s", *len ? "&" : "", key, e);
-	*form = f;
-	curl_free(e);
-	return 0;
 }
 
 static void copy_str(json_t *j, const char *key, char *out, size_t size) {
@@ -81,10 +41,16 @@ static void copy_str(json_t *j, const char *key, char *out, size_t size) {
 
 int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
 		const char *body, const char *status_callback, struct twilio_send_result *ret) {
-	struct answer a = {0};
+	struct curlbody a = {0};
 	char url[1024];
+	struct twilio_param fields[] = {
+		{(char *)"To", (char *)to},
+		{(char *)"From", (char *)from},
+		{(char *)"Body", (char *)body},
+		{(char *)"StatusCallback", (char *)status_callback},
+	};
+	struct twilio_params form_params = {fields, status_callback ? 4 : 3};
 	char *form = NULL;
-	size_t len = 0;
 	int r = -ENOMEM;
 
 	memset(ret, 0, sizeof(*ret));
@@ -95,10 +61,7 @@ int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *fr
 	if (!h) {
 		return -ENOMEM;
 	}
-	if (add_field(h, &form, &len, "To", to) < 0 || add_field(h, &form, &len, "From", from) < 0 ||
-			add_field(h, &form, &len, "Body", body) < 0 ||
-			(status_callback &&
-					add_field(h, &form, &len, "StatusCallback", status_callback) < 0)) {
+	if (twilio_form_encode(&form_params, &form) < 0) {
 		goto out;
 	}
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
@@ -154,7 +117,7 @@ static int64_t rfc2822(const char *s) {
 int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *from,
 		const char *body, int64_t since, twilio_sid_known_cb known, void *ctx,
 		char sid[65]) {
-	struct answer a = {0};
+	struct curlbody a = {0};
 	char url[1200];
 	int r = -EIO;
 

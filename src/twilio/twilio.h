@@ -32,6 +32,12 @@ struct twilio_params {
 int twilio_form_decode(const char *body, size_t len, struct twilio_params *ret);
 void twilio_params_finish(struct twilio_params *p); /* NULL and zeroed are fine */
 
+/* Encodes p as an application/x-www-form-urlencoded body, in p's order: key=value pairs
+ * joined by '&', every byte but ASCII letters, digits and "-._~" written %XX (uppercase hex;
+ * a space is %20, as libcurl's curl_easy_escape writes it), so that twilio_form_decode() gives
+ * p back. *ret_body is the caller's to free(). 0 or -ENOMEM. */
+int twilio_form_encode(const struct twilio_params *p, char **ret_body);
+
 /* First value of key, borrowed from p, or NULL. */
 const char *twilio_params_get(const struct twilio_params *p, const char *key);
 
@@ -71,6 +77,13 @@ bool twilio_body_hash_matches(const char *url, const char *body, size_t len);
  * also gives <Response/>: an empty <Message> is Twilio warning 14103. Other characters are
  * raw UTF-8. *ret_xml is the caller's to free(). 0 or -ENOMEM. */
 int twilio_twiml_message(const char *text, const char *action_url, char **ret_xml);
+
+/* Reads back the text of a TwiML answer's first <Message> (its own text, or its <Body>'s),
+ * character references undone (&#13; gives CR back), as an XML parser (libexpat) reads
+ * xml[0..len). *ret_text is the caller's to free(); NULL when there is no <Message>
+ * (<Response/>). -EINVAL if xml is not well-formed XML, has a document type, or its root is
+ * not <Response>; -ENOMEM. */
+int twilio_twiml_message_text(const char *xml, size_t len, char **ret_text);
 
 /* The Messages API (rest replies): POST and list Messages.json, with libcurl, HTTP Basic
  * auth AccountSid:AuthToken. Calls block; one thread uses them. */

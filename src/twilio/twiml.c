@@ -1,9 +1,13 @@
 /* twiml: the TwiML answer to an inbound message, a <Message> or an empty <Response/>. Writes
- * well-formed XML 1.0 from any bytes: escapes, drops what XML forbids, repairs bad UTF-8. */
+ * well-formed XML 1.0 from any bytes: escapes, drops what XML forbids, repairs bad UTF-8.
+ * Reads such an answer back (simulate) with libexpat. */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <expat.h>
 
 #include "twilio/twilio.h"
 #include "utf8.h"
@@ -142,5 +146,111 @@ int twilio_twiml_message(const char *text, const char *action_url, char **ret_xm
 	at = twilio__stpcpy(at, TWILIO__CLOSE);
 	*at = '\0';
 	*ret_xml = xml;
+	return 0;
+}
+
+/* ---- reading (simulate) ---- */
+
+struct twilio__reader {
+	XML_Parser parser;
+	int depth;
+	int message_depth; /* depth of the first <Message> while inside it, else 0 */
+	bool in_body;      /* inside that <Message>'s <Body> */
+	bool seen;         /* a <Message> was met */
+	int err;
+	char *text;
+	size_t len;
+};
+
+static void twilio__reader_fail(struct twilio__reader *r, int err) {
+	if (!r->err) {
+		r->err = err;
+	}
+	XML_StopParser(r->parser, XML_FALSE);
+}
+
+static void XMLCALL twilio__on_start(void *ctx, const XML_Char *name, const XML_Char **attrs) {
+	struct twilio__reader *r = ctx;
+
+	(void)attrs;
+	r->depth++;
+	if (r->depth == 1 && strcmp(name, "Response") != 0) {
+		twilio__reader_fail(r, -EINVAL);
+	} else if (!r->seen && strcmp(name, "Message") == 0) {
+		r->seen = true;
+		r->message_depth = r->depth;
+	} else if (r->message_depth && r->depth == r->message_depth + 1 &&
+			strcmp(name, "Body") == 0) {
+		r->in_body = true;
+	}
+}
+
+static void XMLCALL twilio__on_end(void *ctx, const XML_Char *name) {
+	struct twilio__reader *r = ctx;
+
+	(void)name;
+	if (r->depth == r->message_depth) {
+		r->message_depth = 0;
+	}
+	r->in_body = r->in_body && r->depth != r->message_depth + 1;
+	r->depth--;
+}
+
+static void XMLCALL twilio__on_text(void *ctx, const XML_Char *s, int len) {
+	struct twilio__reader *r = ctx;
+
+	if (!r->message_depth || (r->depth != r->message_depth && !r->in_body)) {
+		return;
+	}
+	char *t = realloc(r->text, r->len + (size_t)len + 1);
+	if (!t) {
+		twilio__reader_fail(r, -ENOMEM);
+		return;
+	}
+	memcpy(t + r->len, s, (size_t)len);
+	r->text = t;
+	r->len += (size_t)len;
+	r->text[r->len] = '\0';
+}
+
+/* Our TwiML has no document type: refusing one leaves no entity to expand. */
+static void XMLCALL twilio__on_doctype(void *ctx, const XML_Char *name, const XML_Char *sysid,
+		const XML_Char *pubid, int has_internal_subset) {
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	twilio__reader_fail(ctx, -EINVAL);
+}
+
+int twilio_twiml_message_text(const char *xml, size_t len, char **ret_text) {
+	struct twilio__reader r = {0};
+	int rc;
+
+	if (len > INT_MAX) {
+		return -EINVAL;
+	}
+	r.parser = XML_ParserCreate("UTF-8");
+	if (!r.parser) {
+		return -ENOMEM;
+	}
+	XML_SetUserData(r.parser, &r);
+	XML_SetElementHandler(r.parser, twilio__on_start, twilio__on_end);
+	XML_SetCharacterDataHandler(r.parser, twilio__on_text);
+	XML_SetStartDoctypeDeclHandler(r.parser, twilio__on_doctype);
+	if (XML_Parse(r.parser, xml, (int)len, XML_TRUE) != XML_STATUS_OK) {
+		rc = r.err ? r.err : XML_GetErrorCode(r.parser) == XML_ERROR_NO_MEMORY ? -ENOMEM
+										     : -EINVAL;
+	} else if (r.seen && !r.text) {
+		rc = (r.text = strdup("")) ? 0 : -ENOMEM; /* <Message></Message> */
+	} else {
+		rc = 0;
+	}
+	XML_ParserFree(r.parser);
+	if (rc < 0) {
+		free(r.text);
+		return rc;
+	}
+	*ret_text = r.text;
 	return 0;
 }

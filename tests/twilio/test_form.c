@@ -1,5 +1,6 @@
 /* Tests of twilio_form_decode and twilio_params_get: spaces, escapes, UTF-8, odd pieces,
- * and every malformed body refused with -EINVAL. */
+ * and every malformed body refused with -EINVAL; twilio_form_encode, and decode giving back
+ * what encode wrote. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +282,50 @@ static void test_params_finish_accepts_null_and_zeroed(void **state) {
 	assert_null(p.v);
 }
 
+static void test_encode_escapes_all_but_unreserved_bytes(void **state) {
+	(void)state;
+	struct twilio_param v[] = {{(char *)"Body", (char *)"a b+c&d=e%f~g-h.i_j"},
+		{(char *)"From", (char *)"+15550100101"}, {(char *)"Empty", (char *)""},
+		{(char *)"Emoji", (char *)"\xf0\x9f\x98\x80"}};
+	struct twilio_params p = {v, 4};
+	char *body = NULL;
+
+	assert_int_equal(twilio_form_encode(&p, &body), 0);
+	assert_string_equal(body, "Body=a%20b%2Bc%26d%3De%25f~g-h.i_j&From=%2B15550100101&Empty="
+				  "&Emoji=%F0%9F%98%80");
+	free(body);
+}
+
+static void test_encode_of_no_params_is_empty(void **state) {
+	(void)state;
+	struct twilio_params p = {NULL, 0};
+	char *body = NULL;
+
+	assert_int_equal(twilio_form_encode(&p, &body), 0);
+	assert_string_equal(body, "");
+	free(body);
+}
+
+static void test_decode_gives_back_what_encode_wrote(void **state) {
+	(void)state;
+	struct twilio_param v[] = {{(char *)"To", (char *)"+15550100101"},
+		{(char *)"Body", (char *)"caf\xc3\xa9 & <b> \"q\" 100%\r\n"},
+		{(char *)"Body", (char *)"repeated"}, {(char *)"k=y", (char *)"=&"}};
+	struct twilio_params p = {v, 4};
+	struct twilio_params back;
+	char *body = NULL;
+
+	assert_int_equal(twilio_form_encode(&p, &body), 0);
+	decode_ok(body, &back);
+	assert_int_equal(back.n, p.n);
+	for (size_t i = 0; i < p.n; i++) {
+		assert_string_equal(back.v[i].key, v[i].key);
+		assert_string_equal(back.v[i].value, v[i].value);
+	}
+	twilio_params_finish(&back);
+	free(body);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plus_and_percent_20_are_spaces),
@@ -302,6 +347,9 @@ int main(void) {
 		cmocka_unit_test(test_1000_params_ok_1001_einval),
 		cmocka_unit_test(test_params_get_returns_first_value),
 		cmocka_unit_test(test_params_finish_accepts_null_and_zeroed),
+		cmocka_unit_test(test_encode_escapes_all_but_unreserved_bytes),
+		cmocka_unit_test(test_encode_of_no_params_is_empty),
+		cmocka_unit_test(test_decode_gives_back_what_encode_wrote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Tests of twilio_twiml_message: the empty answer, escaping, dropped control characters,
- * repaired UTF-8 and the action attribute. */
+ * repaired UTF-8 and the action attribute; and of twilio_twiml_message_text, which reads
+ * such an answer back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +122,68 @@ static void test_action_attribute_is_escaped(void **state) {
 	assert_twiml("Hi", "", MESSAGE_ACTION("", "Hi"));
 }
 
+static void test_reading_gives_back_the_text_written(void **state) {
+	(void)state;
+	static const char *const texts[] = {"Noted.", "a & <b> \"q\" 'a'", "x\r\ny\rz\n",
+		"tab\there", "caf\xc3\xa9 \xf0\x9f\x98\x80", "]]> --> <!--", "  spaces  "};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char *xml = NULL;
+		char *text = NULL;
+
+		assert_int_equal(twilio_twiml_message(texts[i], "https://h.example/s?a=1&b=2", &xml),
+				0);
+		if (twilio_twiml_message_text(xml, strlen(xml), &text) != 0 || !text ||
+				strcmp(text, texts[i]) != 0) {
+			fail_msg("case %zu: %s read back as %s", i, xml, text ? text : "(null)");
+		}
+		free(text);
+		free(xml);
+	}
+}
+
+static void test_reading_an_empty_response_gives_no_text(void **state) {
+	(void)state;
+	char *text = (char *)"untouched";
+
+	assert_int_equal(twilio_twiml_message_text(EMPTY, strlen(EMPTY), &text), 0);
+	assert_null(text);
+	assert_int_equal(twilio_twiml_message_text("<Response></Response>", 21, &text), 0);
+	assert_null(text);
+}
+
+static void test_reading_takes_the_first_message_and_its_body(void **state) {
+	(void)state;
+	static const char xml[] = DECL "<Response><Message><Body>hi</Body><Media>https://m"
+				       "</Media></Message><Message>second</Message></Response>";
+	char *text = NULL;
+
+	assert_int_equal(twilio_twiml_message_text(xml, strlen(xml), &text), 0);
+	assert_string_equal(text, "hi");
+	free(text);
+	assert_int_equal(twilio_twiml_message_text(MESSAGE(""), strlen(MESSAGE("")), &text), 0);
+	assert_string_equal(text, "");
+	free(text);
+}
+
+static void test_reading_refuses_what_is_not_twiml(void **state) {
+	(void)state;
+	static const char *const bad[] = {"", "not xml", MESSAGE("&#0;"), MESSAGE("&bogus;"),
+		MESSAGE("&#13"), MESSAGE("a < b"), DECL "<Response><Message>open</Response>",
+		DECL "<Other><Message>hi</Message></Other>",
+		DECL "<!DOCTYPE Response [<!ENTITY e \"x\">]><Response><Message>&e;</Message>"
+		     "</Response>"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = (char *)"untouched";
+		int r = twilio_twiml_message_text(bad[i], strlen(bad[i]), &text);
+
+		if (r != -EINVAL || strcmp(text, "untouched") != 0) {
+			fail_msg("case %zu (%s): %d", i, bad[i], r);
+		}
+	}
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_null_and_empty_text_give_empty_response),
@@ -131,6 +196,10 @@ int main(void) {
 		cmocka_unit_test(test_utf8_is_kept_raw),
 		cmocka_unit_test(test_invalid_utf8_becomes_replacement_character),
 		cmocka_unit_test(test_action_attribute_is_escaped),
+		cmocka_unit_test(test_reading_gives_back_the_text_written),
+		cmocka_unit_test(test_reading_an_empty_response_gives_no_text),
+		cmocka_unit_test(test_reading_takes_the_first_message_and_its_body),
+		cmocka_unit_test(test_reading_refuses_what_is_not_twiml),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
