@@ -520,13 +520,10 @@ class SimulateTest(CliTest):
                                   "--body", "recall")
         self.assertEqual((code, out), (0, "Your notes:\n1. x\r\ny & z\n"), err)
 
-    def test_simulate_decodes_every_character_reference_and_nothing_else(self):
+    def simulate_against(self, xml):
+        """simulate against a stand-in that answers xml; (code, out, err)."""
         import http.server
         import threading
-        message = ("&#13;&#x1F600;&#xe9;&#169;&#9;|&amp;#13;|&#0;|&#xD800;|&#1114112;|"
-                   "&#123456789;|&#x;|&#;|&#13|&bogus;|&lt;&gt;&quot;&apos;")
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message action="x?a=1&amp;'
-               'b=2">%s</Message></Response>' % message).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -543,15 +540,34 @@ class SimulateTest(CliTest):
         httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
         t = threading.Thread(target=httpd.serve_forever, daemon=True)
         t.start()
-        self.addCleanup(t.join, 10)
-        self.addCleanup(httpd.server_close)
-        self.addCleanup(httpd.shutdown)
-        url = "http://127.0.0.1:%d/sms-router/webhook/sms" % httpd.server_address[1]
-        code, out, err = self.cli("simulate", "--url", url, "--from", new_phone(), "--body", "x",
-                                  env={"TWILIO_AUTH_TOKEN": "t"})
+        try:
+            url = "http://127.0.0.1:%d/sms-router/webhook/sms" % httpd.server_address[1]
+            return self.cli("simulate", "--url", url, "--from", new_phone(), "--body", "x",
+                            env={"TWILIO_AUTH_TOKEN": "t"})
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            t.join(10)
+
+    def test_simulate_decodes_every_character_reference_and_nothing_else(self):
+        message = "&#13;&#x1F600;&#xe9;&#169;&#9;|&amp;#13;|&lt;&gt;&quot;&apos;"
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message action="x?a=1&amp;'
+               'b=2">%s</Message></Response>' % message).encode()
+        code, out, err = self.simulate_against(xml)
         self.assertEqual(code, 0, err)
-        self.assertEqual(out, "\r\U0001F600\u00e9\u00a9\t|&#13;|&#0;|&#xD800;|&#1114112;|"
-                              "&#123456789;|&#x;|&#;|&#13|&bogus;|<>\"'\n")
+        self.assertEqual(out, "\r\U0001F600\u00e9\u00a9\t|&#13;|<>\"'\n")
+
+    def test_simulate_refuses_an_answer_that_is_not_twiml(self):
+        # The answer is read by an XML parser: what is not well-formed TwiML is an error,
+        # never printed half-decoded.
+        for message in ["&#0;", "&#xD800;", "&#1114112;", "&#x;", "&#13", "&bogus;", "<b>"]:
+            with self.subTest(message=message):
+                xml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>%s'
+                       '</Message></Response>' % message).encode()
+                code, out, err = self.simulate_against(xml)
+                self.assertEqual((code, out), (1, ""), err)
+                self.assertOneSentence(err)
+                self.assertIn("not TwiML", err)
 
     def test_simulate_without_from_is_usage_error(self):
         self.assertEqual(self.cli("simulate", "--body", "hi")[0], 2)
