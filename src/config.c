@@ -11,149 +11,83 @@
 
 #include "http/http.h"
 
-enum setting {
-	S_LISTEN,
-	S_DATABASE_URL,
-	S_AUTH_TOKEN,
-	S_AUTH_TOKEN_PREVIOUS,
-	S_ACCOUNT_SID,
-	S_API_BASE,
-	S_PUBLIC_URL,
-	S_TRUST_PROXY,
-	S_ADMIN_TOKEN,
-	S_AGENT_URL,
-	S_AGENT_SECRET,
-	S_AGENT_TIMEOUT_MS,
-	S_REPLY_MODE,
-	S_SEND_RATE,
-	S_SENDER_LIMIT,
-	S_SEGMENT_PRICE,
-	S_CURRENCY,
-	S_THREADS,
-	S_LOG_FORMAT,
-	S_LOG_LEVEL,
-	S_MAX_CONNECTIONS,
-	S_CONNECTION_TIMEOUT,
-	S_SQLITE_SYNC,
-	S_SMART_ENCODING,
-	S_REPLY_MAX_SEGMENTS,
-	S_DAILY_SEGMENT_BUDGET,
-	S_GLOBAL_LIMIT,
-	S_UNKNOWN_LIMIT,
-	S_PER_IP_CONNECTIONS,
-	S_DELIVERY_WORKERS,
-	S_DELIVERY_ATTEMPTS,
-	S_COUNT,
+struct setting;
+
+/* Reads v (the setting's value; NULL only for a setting whose default is unset) into c.
+ * 0, or -EINVAL: then the error is "<env> <why>.". */
+typedef int (*setting_parse_fn)(const struct setting *s, const char *v, struct config *c);
+
+struct choice {
+	const char *word;
+	int value;
 };
 
-/* The settings table: environment variable, default (NULL: unset). The flag is the name
- * without "SMSROUTER_", lowercased, '_' → '-'. */
-static const struct {
+/* One setting: its environment variable (the flag is the name without "SMSROUTER_",
+ * lowercased, '_' → '-'), its default (NULL: unset), how it is read and where it goes. */
+struct setting {
 	const char *env;
 	const char *def;
-} settings[S_COUNT] = {
-	[S_LISTEN] = {"SMSROUTER_LISTEN", "127.0.0.1:8000"},
-	[S_DATABASE_URL] = {"SMSROUTER_DATABASE_URL", "sqlite:var/smsrouter.db"},
-	[S_AUTH_TOKEN] = {"TWILIO_AUTH_TOKEN", NULL},
-	[S_AUTH_TOKEN_PREVIOUS] = {"TWILIO_AUTH_TOKEN_PREVIOUS", NULL},
-	[S_ACCOUNT_SID] = {"TWILIO_ACCOUNT_SID", NULL},
-	[S_API_BASE] = {"TWILIO_API_BASE", "https://api.twilio.com"},
-	[S_PUBLIC_URL] = {"SMSROUTER_PUBLIC_URL", NULL},
-	[S_TRUST_PROXY] = {"SMSROUTER_TRUST_PROXY", "0"},
-	[S_ADMIN_TOKEN] = {"SMSROUTER_ADMIN_TOKEN", NULL},
-	[S_AGENT_URL] = {"SMSROUTER_AGENT_URL", NULL},
-	[S_AGENT_SECRET] = {"SMSROUTER_AGENT_SECRET", NULL},
-	[S_AGENT_TIMEOUT_MS] = {"SMSROUTER_AGENT_TIMEOUT_MS", "10000"},
-	[S_REPLY_MODE] = {"SMSROUTER_REPLY_MODE", "twiml"},
-	[S_SEND_RATE] = {"SMSROUTER_SEND_RATE", "1"},
-	[S_SENDER_LIMIT] = {"SMSROUTER_SENDER_LIMIT", "30/min"},
-	[S_SEGMENT_PRICE] = {"SMSROUTER_SEGMENT_PRICE", "0.0083"},
-	[S_CURRENCY] = {"SMSROUTER_CURRENCY", "USD"},
-	[S_THREADS] = {"SMSROUTER_THREADS", NULL},
-	[S_LOG_FORMAT] = {"SMSROUTER_LOG_FORMAT", "json"},
-	[S_LOG_LEVEL] = {"SMSROUTER_LOG_LEVEL", "info"},
-	[S_MAX_CONNECTIONS] = {"SMSROUTER_MAX_CONNECTIONS", "1024"},
-	[S_CONNECTION_TIMEOUT] = {"SMSROUTER_CONNECTION_TIMEOUT", "10"},
-	[S_SQLITE_SYNC] = {"SMSROUTER_SQLITE_SYNC", "group"},
-	[S_SMART_ENCODING] = {"SMSROUTER_SMART_ENCODING", "0"},
-	[S_REPLY_MAX_SEGMENTS] = {"SMSROUTER_REPLY_MAX_SEGMENTS", "0"},
-	[S_DAILY_SEGMENT_BUDGET] = {"SMSROUTER_DAILY_SEGMENT_BUDGET", "0"},
-	[S_GLOBAL_LIMIT] = {"SMSROUTER_GLOBAL_LIMIT", "0"},
-	[S_UNKNOWN_LIMIT] = {"SMSROUTER_UNKNOWN_LIMIT", "120/min"},
-	[S_PER_IP_CONNECTIONS] = {"SMSROUTER_PER_IP_CONNECTIONS", "0"},
-	[S_DELIVERY_WORKERS] = {"SMSROUTER_DELIVERY_WORKERS", "8"},
-	[S_DELIVERY_ATTEMPTS] = {"SMSROUTER_DELIVERY_ATTEMPTS", "8"},
+	setting_parse_fn parse;
+	size_t field;                 /* offsetof(struct config, …) */
+	size_t size;                  /* sizeof that field */
+	size_t field2;                /* a rate's window, a price's text */
+	long min, max;                /* a number's bounds */
+	const struct choice *choices; /* a word's, ending with {NULL} */
+	const char *why;              /* the end of the error sentence */
 };
 
-/* "SMSROUTER_DATABASE_URL" → "database-url"; "TWILIO_AUTH_TOKEN" → "twilio-auth-token". */
-static void flag_name(const char *env, char *out, size_t size) {
-	const char *p = strncmp(env, "SMSROUTER_", 10) == 0 ? env + 10 : env;
-	size_t i = 0;
-	for (; *p && i + 1 < size; p++, i++) {
-		out[i] = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
-	}
-	out[i] = '\0';
+#define FIELD(f) .field = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+#define FIELD2(f) .field2 = offsetof(struct config, f)
+
+/* choice fields are written as int: the enums are int-sized. */
+_Static_assert(sizeof(enum config_reply_mode) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(enum config_sqlite_sync) == sizeof(int), "int-sized enum");
+
+static void *at(struct config *c, size_t field) {
+	return (char *)c + field;
 }
 
-static int parse_int(const char *s, long min, long max, int *ret) {
+/* ---- parsers ---- */
+
+static int parse_long(const char *s, long min, long max, long *ret) {
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < min || v > max) {
 		return -EINVAL;
 	}
-	*ret = (int)v;
+	*ret = v;
 	return 0;
 }
 
 int config_parse_rate(const char *s, int *ret_count, int *ret_window_s) {
+	static const struct choice units[] = {{"sec", 1}, {"s", 1}, {"second", 1}, {"min", 60},
+		{"m", 60}, {"minute", 60}, {"hour", 3600}, {"h", 3600}, {NULL, 0}};
 	if (strcmp(s, "0") == 0 || strcmp(s, "off") == 0) {
 		*ret_count = 0;
 		*ret_window_s = 1;
 		return 0;
 	}
 	const char *slash = strchr(s, '/');
-	if (!slash) {
-		return -EINVAL;
-	}
 	char num[16];
-	size_t n = (size_t)(slash - s);
+	size_t n = slash ? (size_t)(slash - s) : 0;
+	long count;
 	if (n == 0 || n >= sizeof(num)) {
 		return -EINVAL;
 	}
 	memcpy(num, s, n);
 	num[n] = '\0';
-	int count;
-	if (parse_int(num, 0, 1000000000, &count) < 0) {
+	if (parse_long(num, 0, 1000000000, &count) < 0) {
 		return -EINVAL;
 	}
-	const char *unit = slash + 1;
-	int window;
-	if (strcmp(unit, "sec") == 0 || strcmp(unit, "s") == 0 || strcmp(unit, "second") == 0) {
-		window = 1;
-	} else if (strcmp(unit, "min") == 0 || strcmp(unit, "m") == 0 ||
-			strcmp(unit, "minute") == 0) {
-		window = 60;
-	} else if (strcmp(unit, "hour") == 0 || strcmp(unit, "h") == 0) {
-		window = 3600;
-	} else {
-		return -EINVAL;
+	for (const struct choice *u = units; u->word; u++) {
+		if (strcmp(slash + 1, u->word) == 0) {
+			*ret_count = (int)count;
+			*ret_window_s = u->value;
+			return 0;
+		}
 	}
-	*ret_count = count;
-	*ret_window_s = window;
-	return 0;
-}
-
-static bool parse_bool(const char *s, bool *ret) {
-	if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
-		*ret = true;
-	} else if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") ||
-			!strcmp(s, "off") || !*s) {
-		*ret = false;
-	} else {
-		return false;
-	}
-	return true;
+	return -EINVAL;
 }
 
 /* True if u is an http:// or https:// URL with a host, as libcurl reads it; bare: with no
@@ -181,52 +115,238 @@ static bool http_url(const char *u, bool bare) {
 	return ok;
 }
 
-/* Twilio's account SID: "AC" and 32 hex digits. */
-static bool account_sid(const char *s) {
-	if (strlen(s) != 34 || strncmp(s, "AC", 2) != 0) {
-		return false;
+/* A string setting whose value, when set, passes ok. */
+static int keep_if(const struct setting *s, const char *v, struct config *c, bool ok) {
+	if (v && !ok) {
+		return -EINVAL;
 	}
-	for (int i = 2; i < 34; i++) {
-		if (!isxdigit((unsigned char)s[i])) {
-			return false;
-		}
-	}
-	return true;
+	*(const char **)at(c, s->field) = v;
+	return 0;
 }
 
-static int bad(char *err, size_t size, const char *env, const char *why) {
-	snprintf(err, size, "%s %s.", env, why);
+static int parse_string(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, true);
+}
+
+static int parse_listen(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, http_parse_listen(v, NULL, NULL) == 0);
+}
+
+static int parse_database_url(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c,
+			(strncmp(v, "sqlite:", 7) == 0 && v[7]) ||
+					strncmp(v, "postgresql://", 13) == 0 ||
+					strncmp(v, "postgres://", 11) == 0);
+}
+
+static int parse_base_url(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, v && http_url(v, true));
+}
+
+static int parse_url(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, v && http_url(v, false));
+}
+
+/* Twilio's account SID: "AC" and 32 hex digits. */
+static int parse_account_sid(const struct setting *s, const char *v, struct config *c) {
+	bool ok = v && strlen(v) == 34 && strncmp(v, "AC", 2) == 0;
+	for (int i = 2; ok && i < 34; i++) {
+		ok = isxdigit((unsigned char)v[i]);
+	}
+	return keep_if(s, v, c, ok);
+}
+
+/* An ISO 4217 code: three capital letters. */
+static int parse_currency(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, strlen(v) == 3 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3);
+}
+
+static int parse_int(const struct setting *s, const char *v, struct config *c) {
+	long n;
+	if (parse_long(v, s->min, s->max, &n) < 0) {
+		return -EINVAL;
+	}
+	*(int *)at(c, s->field) = (int)n;
+	return 0;
+}
+
+/* Unset: the cores online, at most 64. */
+static int parse_threads(const struct setting *s, const char *v, struct config *c) {
+	if (v) {
+		return parse_int(s, v, c);
+	}
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = n > 0 ? (int)(n > 64 ? 64 : n) : 2;
+	return 0;
+}
+
+/* One of the row's words, into an int-sized enum or a bool. */
+static int parse_choice(const struct setting *s, const char *v, struct config *c) {
+	for (const struct choice *ch = s->choices; ch->word; ch++) {
+		if (strcmp(v, ch->word) == 0) {
+			if (s->size == sizeof(bool)) {
+				*(bool *)at(c, s->field) = ch->value != 0;
+			} else {
+				*(int *)at(c, s->field) = ch->value;
+			}
+			return 0;
+		}
+	}
 	return -EINVAL;
+}
+
+static const struct choice booleans[] = {{"1", 1}, {"true", 1}, {"yes", 1}, {"on", 1}, {"0", 0},
+	{"false", 0}, {"no", 0}, {"off", 0}, {"", 0}, {NULL, 0}};
+
+static int parse_log_level(const struct setting *s, const char *v, struct config *c) {
+	return log_level_parse(v, (enum log_level *)at(c, s->field));
+}
+
+/* A number of segments per second, above 0 and at most max. */
+static int parse_send_rate(const struct setting *s, const char *v, struct config *c) {
+	char *end;
+	double d = strtod(v, &end);
+	if (end == v || *end || !(d > 0) || d > (double)s->max) {
+		return -EINVAL;
+	}
+	*(double *)at(c, s->field) = d;
+	return 0;
+}
+
+/* "30/min" into the count (field) and the window in seconds (field2). */
+static int parse_rate(const struct setting *s, const char *v, struct config *c) {
+	return config_parse_rate(v, (int *)at(c, s->field), (int *)at(c, s->field2));
+}
+
+/* A decimal price (field), its text kept too (field2). */
+static int parse_price(const struct setting *s, const char *v, struct config *c) {
+	if (sms_price_parse(v, (struct sms_price *)at(c, s->field)) < 0) {
+		return -EINVAL;
+	}
+	*(const char **)at(c, s->field2) = v;
+	return 0;
+}
+
+/* ---- the table ---- */
+
+/* Checked in this order: the first bad value is the one reported. */
+static const struct setting settings[] = {
+	{"SMSROUTER_LISTEN", "127.0.0.1:8000", parse_listen, FIELD(listen),
+		.why = "must be address:port, such as 127.0.0.1:8000 or [::1]:8000"},
+	{"SMSROUTER_DATABASE_URL", "sqlite:var/smsrouter.db", parse_database_url,
+		FIELD(database_url), .why = "must be sqlite:PATH or a postgresql:// URL"},
+	{"SMSROUTER_TRUST_PROXY", "0", parse_choice, FIELD(trust_proxy), .choices = booleans,
+		.why = "must be 0 or 1"},
+	{"SMSROUTER_PUBLIC_URL", NULL, parse_base_url, FIELD(public_url),
+		.why = "must be scheme://host[:port], with no path or trailing slash"},
+	{"SMSROUTER_AGENT_URL", NULL, parse_url, FIELD(agent_url),
+		.why = "must be an http:// or https:// URL"},
+	{"TWILIO_API_BASE", "https://api.twilio.com", parse_base_url, FIELD(api_base),
+		.why = "must be scheme://host[:port], with no path or trailing slash"},
+	{"TWILIO_ACCOUNT_SID", NULL, parse_account_sid, FIELD(account_sid),
+		.why = "must be AC and 32 hex digits"},
+	{"SMSROUTER_AGENT_TIMEOUT_MS", "10000", parse_int, FIELD(agent_timeout_ms), .min = 1,
+		.max = 600000, .why = "must be a number of milliseconds from 1 to 600000"},
+	{"SMSROUTER_REPLY_MODE", "twiml", parse_choice, FIELD(reply_mode),
+		.choices = (const struct choice[]){{"twiml", CONFIG_REPLY_TWIML},
+			{"rest", CONFIG_REPLY_REST}, {NULL, 0}},
+		.why = "must be twiml or rest"},
+	{"SMSROUTER_SEND_RATE", "1", parse_send_rate, FIELD(send_rate), .max = 10000,
+		.why = "must be a positive number of segments per second"},
+	{"SMSROUTER_SENDER_LIMIT", "30/min", parse_rate, FIELD(sender_limit),
+		FIELD2(sender_window_s), .why = "must look like 30/min, 5/sec, 100/hour or 0"},
+	{"SMSROUTER_SEGMENT_PRICE", "0.0083", parse_price, FIELD(segment_price),
+		FIELD2(segment_price_text), .why = "must be a decimal number such as 0.0083"},
+	{"SMSROUTER_CURRENCY", "USD", parse_currency, FIELD(currency),
+		.why = "must be an ISO 4217 code of three capital letters, such as USD or EUR"},
+	{"SMSROUTER_THREADS", NULL, parse_threads, FIELD(threads), .min = 1, .max = 256,
+		.why = "must be from 1 to 256"},
+	{"SMSROUTER_LOG_FORMAT", "json", parse_choice, FIELD(log_json),
+		.choices = (const struct choice[]){{"json", 1}, {"text", 0}, {NULL, 0}},
+		.why = "must be json or text"},
+	{"SMSROUTER_LOG_LEVEL", "info", parse_log_level, FIELD(log_level),
+		.why = "must be debug, info, warn or error"},
+	{"SMSROUTER_MAX_CONNECTIONS", "1024", parse_int, FIELD(max_connections), .min = 1,
+		.max = 100000, .why = "must be from 1 to 100000"},
+	{"SMSROUTER_CONNECTION_TIMEOUT", "10", parse_int, FIELD(connection_timeout_s), .min = 1,
+		.max = 3600, .why = "must be a number of seconds from 1 to 3600"},
+	{"SMSROUTER_SQLITE_SYNC", "group", parse_choice, FIELD(sqlite_sync),
+		.choices = (const struct choice[]){{"group", CONFIG_SYNC_GROUP},
+			{"full", CONFIG_SYNC_FULL}, {"normal", CONFIG_SYNC_NORMAL}, {NULL, 0}},
+		.why = "must be group, full or normal"},
+	{"SMSROUTER_SMART_ENCODING", "0", parse_choice, FIELD(smart_encoding),
+		.choices = booleans, .why = "must be 0 or 1"},
+	{"SMSROUTER_REPLY_MAX_SEGMENTS", "0", parse_int, FIELD(reply_max_segments), .min = 0,
+		.max = 100, .why = "must be from 0 (off) to 100"},
+	{"SMSROUTER_DAILY_SEGMENT_BUDGET", "0", parse_int, FIELD(daily_segment_budget), .min = 0,
+		.max = 1000000000, .why = "must be a number of segments, 0 for no budget"},
+	{"SMSROUTER_GLOBAL_LIMIT", "0", parse_rate, FIELD(global_limit), FIELD2(global_window_s),
+		.why = "must look like 1000/sec, 5000/min or 0"},
+	{"SMSROUTER_UNKNOWN_LIMIT", "120/min", parse_rate, FIELD(unknown_limit),
+		FIELD2(unknown_window_s), .why = "must look like 120/min, 10/sec or 0"},
+	{"SMSROUTER_PER_IP_CONNECTIONS", "0", parse_int, FIELD(per_ip_connections), .min = 0,
+		.max = 100000, .why = "must be from 0 (off) to 100000"},
+	{"SMSROUTER_DELIVERY_WORKERS", "8", parse_int, FIELD(delivery_workers), .min = 1, .max = 64,
+		.why = "must be from 1 to 64"},
+	{"SMSROUTER_DELIVERY_ATTEMPTS", "8", parse_int, FIELD(delivery_attempts), .min = 1,
+		.max = 100, .why = "must be from 1 to 100"},
+	{"TWILIO_AUTH_TOKEN", NULL, parse_string, FIELD(auth_token)},
+	{"TWILIO_AUTH_TOKEN_PREVIOUS", NULL, parse_string, FIELD(auth_token_previous)},
+	{"SMSROUTER_ADMIN_TOKEN", NULL, parse_string, FIELD(admin_token)},
+	{"SMSROUTER_AGENT_SECRET", NULL, parse_string, FIELD(agent_secret)},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* The checks across settings, made for serve alone (the other commands need none of
+ * them): the reason serve refuses to start, or NULL. */
+static const char *serve_refusal(const struct config *c) {
+	if (!c->auth_token && !c->dev) {
+		return "TWILIO_AUTH_TOKEN is not set; serve refuses to start without it (use --dev "
+		       "for a local development token).";
+	}
+	if (c->agent_url && !c->agent_secret) {
+		return "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: requests to "
+		       "the Agent Core must be signed.";
+	}
+	if (c->reply_mode == CONFIG_REPLY_REST && !c->account_sid) {
+		return "SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send through the "
+		       "Messages API.";
+	}
+	return NULL;
+}
+
+/* ---- the command line ---- */
+
+/* "SMSROUTER_DATABASE_URL" → "database-url"; "TWILIO_AUTH_TOKEN" → "twilio-auth-token". */
+static void flag_name(const char *env, char *out, size_t size) {
+	const char *p = strncmp(env, "SMSROUTER_", 10) == 0 ? env + 10 : env;
+	size_t i = 0;
+	for (; *p && i + 1 < size; p++, i++) {
+		out[i] = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+	}
+	out[i] = '\0';
 }
 
 /* The setting whose flag is name (up to nlen bytes), or -1. */
 static int flag_setting(const char *name, size_t nlen) {
-	for (int s = 0; s < S_COUNT; s++) {
+	for (size_t s = 0; s < NSETTINGS; s++) {
 		char fname[64];
 		flag_name(settings[s].env, fname, sizeof(fname));
 		if (strlen(fname) == nlen && strncmp(fname, name, nlen) == 0) {
-			return s;
+			return (int)s;
 		}
 	}
 	return -1;
 }
 
-int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
-		size_t err_size) {
-	const char *val[S_COUNT];
+/* Takes the flags out of argv into val (see config_load); *ret_command is the first argument
+ * left, or NULL. */
+static int read_flags(int *argc, char **argv, config_own_option_fn own, const char **val,
+		bool *ret_dev, const char **ret_command, char *err, size_t err_size) {
 	const char *command = NULL;
-	bool dev = false;
-
-	/* An empty variable is an unset one. */
-	for (int i = 0; i < S_COUNT; i++) {
-		const char *e = getenv(settings[i].env);
-		val[i] = e && *e ? e : settings[i].def;
-	}
-
-	/* Flags win over the environment; consumed flags leave argv. The first argument left
-	 * is the command; after it, the value of one of the command's own options is the
-	 * command's (simulate --body --dev sends "--dev"), never a flag. */
 	int out = 1;
+
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -244,7 +364,7 @@ int config_load(struct config *c, int *argc, char **argv, config_own_option_fn o
 			continue;
 		}
 		if (strcmp(a, "--dev") == 0) {
-			dev = true;
+			*ret_dev = true;
 			continue;
 		}
 		int s = -1;
@@ -277,139 +397,38 @@ int config_load(struct config *c, int *argc, char **argv, config_own_option_fn o
 	}
 	*argc = out;
 	argv[out] = NULL;
+	*ret_command = command;
+	return 0;
+}
 
+int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
+		size_t err_size) {
+	const char *val[NSETTINGS];
+	const char *command = NULL;
+	bool dev = false;
+
+	/* An empty variable is an unset one; flags win over the environment. */
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *e = getenv(settings[i].env);
+		val[i] = e && *e ? e : settings[i].def;
+	}
+	if (read_flags(argc, argv, own, val, &dev, &command, err, err_size) < 0) {
+		return -EINVAL;
+	}
 	memset(c, 0, sizeof(*c));
 	c->dev = dev;
-	c->listen = val[S_LISTEN];
-	c->database_url = val[S_DATABASE_URL];
-	c->auth_token = val[S_AUTH_TOKEN];
-	c->auth_token_previous = val[S_AUTH_TOKEN_PREVIOUS];
-	c->account_sid = val[S_ACCOUNT_SID];
-	c->api_base = val[S_API_BASE];
-	c->public_url = val[S_PUBLIC_URL];
-	c->admin_token = val[S_ADMIN_TOKEN];
-	c->agent_url = val[S_AGENT_URL];
-	c->agent_secret = val[S_AGENT_SECRET];
-	c->currency = val[S_CURRENCY];
-	c->segment_price_text = val[S_SEGMENT_PRICE];
-
-	if (http_parse_listen(c->listen, NULL, NULL) < 0) {
-		return bad(err, err_size, "SMSROUTER_LISTEN",
-				"must be address:port, such as 127.0.0.1:8000 or [::1]:8000");
-	}
-	const char *db = c->database_url;
-	if (!(strncmp(db, "sqlite:", 7) == 0 && db[7]) && strncmp(db, "postgresql://", 13) != 0 &&
-			strncmp(db, "postgres://", 11) != 0) {
-		return bad(err, err_size, "SMSROUTER_DATABASE_URL",
-				"must be sqlite:PATH or a postgresql:// URL");
-	}
-	if (!parse_bool(val[S_TRUST_PROXY], &c->trust_proxy)) {
-		return bad(err, err_size, "SMSROUTER_TRUST_PROXY", "must be 0 or 1");
-	}
-	if (c->public_url && !http_url(c->public_url, true)) {
-		return bad(err, err_size, "SMSROUTER_PUBLIC_URL",
-				"must be scheme://host[:port], with no path or trailing slash");
-	}
-	if (c->agent_url && !http_url(c->agent_url, false)) {
-		return bad(err, err_size, "SMSROUTER_AGENT_URL", "must be an http:// or https:// URL");
-	}
-	if (!http_url(c->api_base, true)) {
-		return bad(err, err_size, "TWILIO_API_BASE",
-				"must be scheme://host[:port], with no path or trailing slash");
-	}
-	if (c->account_sid && !account_sid(c->account_sid)) {
-		return bad(err, err_size, "TWILIO_ACCOUNT_SID", "must be AC and 32 hex digits");
-	}
-	if (parse_int(val[S_AGENT_TIMEOUT_MS], 1, 600000, &c->agent_timeout_ms) < 0) {
-		return bad(err, err_size, "SMSROUTER_AGENT_TIMEOUT_MS",
-				"must be a number of milliseconds from 1 to 600000");
-	}
-	if (strcmp(val[S_REPLY_MODE], "twiml") == 0) {
-		c->reply_mode = CONFIG_REPLY_TWIML;
-	} else if (strcmp(val[S_REPLY_MODE], "rest") == 0) {
-		c->reply_mode = CONFIG_REPLY_REST;
-	} else {
-		return bad(err, err_size, "SMSROUTER_REPLY_MODE", "must be twiml or rest");
-	}
-	char *end;
-	c->send_rate = strtod(val[S_SEND_RATE], &end);
-	if (end == val[S_SEND_RATE] || *end || !(c->send_rate > 0) || c->send_rate > 10000) {
-		return bad(err, err_size, "SMSROUTER_SEND_RATE",
-				"must be a positive number of segments per second");
-	}
-	if (config_parse_rate(val[S_SENDER_LIMIT], &c->sender_limit, &c->sender_window_s) < 0) {
-		return bad(err, err_size, "SMSROUTER_SENDER_LIMIT",
-				"must look like 30/min, 5/sec, 100/hour or 0");
-	}
-	if (sms_price_parse(val[S_SEGMENT_PRICE], &c->segment_price) < 0) {
-		return bad(err, err_size, "SMSROUTER_SEGMENT_PRICE",
-				"must be a decimal number such as 0.0083");
-	}
-	const char *cur = c->currency;
-	if (strlen(cur) != 3 || strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
-		return bad(err, err_size, "SMSROUTER_CURRENCY",
-				"must be an ISO 4217 code of three capital letters, such as USD or EUR");
-	}
-	if (val[S_THREADS]) {
-		if (parse_int(val[S_THREADS], 1, 256, &c->threads) < 0) {
-			return bad(err, err_size, "SMSROUTER_THREADS", "must be from 1 to 256");
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (settings[i].parse(&settings[i], val[i], c) < 0) {
+			snprintf(err, err_size, "%s %s.", settings[i].env, settings[i].why);
+			return -EINVAL;
 		}
-	} else {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		c->threads = n > 0 ? (int)(n > 64 ? 64 : n) : 2;
 	}
-	if (strcmp(val[S_LOG_FORMAT], "json") == 0) {
-		c->log_json = true;
-	} else if (strcmp(val[S_LOG_FORMAT], "text") == 0) {
-		c->log_json = false;
-	} else {
-		return bad(err, err_size, "SMSROUTER_LOG_FORMAT", "must be json or text");
-	}
-	if (log_level_parse(val[S_LOG_LEVEL], &c->log_level) < 0) {
-		return bad(err, err_size, "SMSROUTER_LOG_LEVEL", "must be debug, info, warn or error");
-	}
-	if (parse_int(val[S_MAX_CONNECTIONS], 1, 100000, &c->max_connections) < 0) {
-		return bad(err, err_size, "SMSROUTER_MAX_CONNECTIONS", "must be from 1 to 100000");
-	}
-	if (parse_int(val[S_CONNECTION_TIMEOUT], 1, 3600, &c->connection_timeout_s) < 0) {
-		return bad(err, err_size, "SMSROUTER_CONNECTION_TIMEOUT",
-				"must be a number of seconds from 1 to 3600");
-	}
-	if (strcmp(val[S_SQLITE_SYNC], "group") == 0) {
-		c->sqlite_sync = CONFIG_SYNC_GROUP;
-	} else if (strcmp(val[S_SQLITE_SYNC], "full") == 0) {
-		c->sqlite_sync = CONFIG_SYNC_FULL;
-	} else if (strcmp(val[S_SQLITE_SYNC], "normal") == 0) {
-		c->sqlite_sync = CONFIG_SYNC_NORMAL;
-	} else {
-		return bad(err, err_size, "SMSROUTER_SQLITE_SYNC", "must be group, full or normal");
-	}
-	if (!parse_bool(val[S_SMART_ENCODING], &c->smart_encoding)) {
-		return bad(err, err_size, "SMSROUTER_SMART_ENCODING", "must be 0 or 1");
-	}
-	if (parse_int(val[S_REPLY_MAX_SEGMENTS], 0, 100, &c->reply_max_segments) < 0) {
-		return bad(err, err_size, "SMSROUTER_REPLY_MAX_SEGMENTS", "must be from 0 (off) to 100");
-	}
-	if (parse_int(val[S_DAILY_SEGMENT_BUDGET], 0, 1000000000, &c->daily_segment_budget) < 0) {
-		return bad(err, err_size, "SMSROUTER_DAILY_SEGMENT_BUDGET",
-				"must be a number of segments, 0 for no budget");
-	}
-	if (config_parse_rate(val[S_GLOBAL_LIMIT], &c->global_limit, &c->global_window_s) < 0) {
-		return bad(err, err_size, "SMSROUTER_GLOBAL_LIMIT",
-				"must look like 1000/sec, 5000/min or 0");
-	}
-	if (config_parse_rate(val[S_UNKNOWN_LIMIT], &c->unknown_limit, &c->unknown_window_s) < 0) {
-		return bad(err, err_size, "SMSROUTER_UNKNOWN_LIMIT",
-				"must look like 120/min, 10/sec or 0");
-	}
-	if (parse_int(val[S_PER_IP_CONNECTIONS], 0, 100000, &c->per_ip_connections) < 0) {
-		return bad(err, err_size, "SMSROUTER_PER_IP_CONNECTIONS", "must be from 0 (off) to 100000");
-	}
-	if (parse_int(val[S_DELIVERY_WORKERS], 1, 64, &c->delivery_workers) < 0) {
-		return bad(err, err_size, "SMSROUTER_DELIVERY_WORKERS", "must be from 1 to 64");
-	}
-	if (parse_int(val[S_DELIVERY_ATTEMPTS], 1, 100, &c->delivery_attempts) < 0) {
-		return bad(err, err_size, "SMSROUTER_DELIVERY_ATTEMPTS", "must be from 1 to 100");
+	const char *refusal = command && strcmp(command, "serve") == 0 && *argc == 2
+				      ? serve_refusal(c)
+				      : NULL;
+	if (refusal) {
+		snprintf(err, err_size, "%s", refusal);
+		return -EINVAL;
 	}
 	return 0;
 }

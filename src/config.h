@@ -74,7 +74,9 @@ typedef bool (*config_own_option_fn)(const char *command, const char *arg);
  * is. An empty value, of a variable or of a flag, means unset: the default (so
  * --admin-token "" turns the admin API off even when SMSROUTER_ADMIN_TOKEN is set).
  * -EINVAL with a one-sentence reason in err on a bad value or a flag that lacks its
- * value. */
+ * value, and, when the command is serve (alone), on settings that do not go together: no
+ * TWILIO_AUTH_TOKEN without --dev, SMSROUTER_AGENT_URL without SMSROUTER_AGENT_SECRET,
+ * SMSROUTER_REPLY_MODE=rest without TWILIO_ACCOUNT_SID. */
 int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
 		size_t err_size);
 

@@ -1,0 +1,282 @@
+/* Tests of config_load: each setting's default, its bounds, the sentence a bad value gets,
+ * a flag of the same name winning over the variable, and serve's checks across settings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+extern char **environ;
+
+/* No SMSROUTER_ or TWILIO_ variable from the environment the tests run in. */
+static int clean_env(void **state) {
+	(void)state;
+	for (;;) {
+		char name[256] = "";
+		for (char **e = environ; *e; e++) {
+			if (strncmp(*e, "SMSROUTER_", 10) == 0 || strncmp(*e, "TWILIO_", 7) == 0) {
+				snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+				break;
+			}
+		}
+		if (!name[0]) {
+			return 0;
+		}
+		unsetenv(name);
+	}
+}
+
+/* config_load over the words of args (NULL-terminated, after "smsrouter"); err filled. */
+static int load(struct config *c, char err[256], const char *const *args) {
+	static char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = (char *)"smsrouter";
+	for (; *args; args++) {
+		argv[argc++] = (char *)*args;
+	}
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return config_load(c, &argc, argv, NULL, err, 256);
+}
+
+static void test_every_setting_has_its_documented_default(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+
+	assert_int_equal(load(&c, err, (const char *[]){"user", "list", NULL}), 0);
+	assert_string_equal(c.listen, "127.0.0.1:8000");
+	assert_string_equal(c.database_url, "sqlite:var/smsrouter.db");
+	assert_string_equal(c.api_base, "https://api.twilio.com");
+	assert_null(c.auth_token);
+	assert_null(c.auth_token_previous);
+	assert_null(c.account_sid);
+	assert_null(c.public_url);
+	assert_null(c.admin_token);
+	assert_null(c.agent_url);
+	assert_null(c.agent_secret);
+	assert_false(c.trust_proxy);
+	assert_int_equal(c.agent_timeout_ms, 10000);
+	assert_int_equal(c.reply_mode, CONFIG_REPLY_TWIML);
+	assert_true(c.send_rate == 1.0);
+	assert_int_equal(c.sender_limit, 30);
+	assert_int_equal(c.sender_window_s, 60);
+	assert_string_equal(c.segment_price_text, "0.0083");
+	assert_string_equal(c.currency, "USD");
+	assert_in_range(c.threads, 1, 64);
+	assert_true(c.log_json);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.max_connections, 1024);
+	assert_int_equal(c.connection_timeout_s, 10);
+	assert_int_equal(c.sqlite_sync, CONFIG_SYNC_GROUP);
+	assert_false(c.smart_encoding);
+	assert_int_equal(c.reply_max_segments, 0);
+	assert_int_equal(c.daily_segment_budget, 0);
+	assert_int_equal(c.global_limit, 0);
+	assert_int_equal(c.unknown_limit, 120);
+	assert_int_equal(c.unknown_window_s, 60);
+	assert_int_equal(c.per_ip_connections, 0);
+	assert_int_equal(c.delivery_workers, 8);
+	assert_int_equal(c.delivery_attempts, 8);
+	assert_false(c.dev);
+}
+
+static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
+	(void)state;
+	static const struct {
+		const char *env;
+		const char *value;
+		bool ok;
+	} cases[] = {
+		{"SMSROUTER_AGENT_TIMEOUT_MS", "1", true},
+		{"SMSROUTER_AGENT_TIMEOUT_MS", "600000", true},
+		{"SMSROUTER_AGENT_TIMEOUT_MS", "0", false},
+		{"SMSROUTER_AGENT_TIMEOUT_MS", "600001", false},
+		{"SMSROUTER_AGENT_TIMEOUT_MS", "10s", false},
+		{"SMSROUTER_THREADS", "256", true},
+		{"SMSROUTER_THREADS", "257", false},
+		{"SMSROUTER_THREADS", "0", false},
+		{"SMSROUTER_MAX_CONNECTIONS", "100000", true},
+		{"SMSROUTER_MAX_CONNECTIONS", "100001", false},
+		{"SMSROUTER_CONNECTION_TIMEOUT", "3600", true},
+		{"SMSROUTER_CONNECTION_TIMEOUT", "3601", false},
+		{"SMSROUTER_REPLY_MAX_SEGMENTS", "100", true},
+		{"SMSROUTER_REPLY_MAX_SEGMENTS", "101", false},
+		{"SMSROUTER_REPLY_MAX_SEGMENTS", "-1", false},
+		{"SMSROUTER_DAILY_SEGMENT_BUDGET", "1000000000", true},
+		{"SMSROUTER_DAILY_SEGMENT_BUDGET", "1000000001", false},
+		{"SMSROUTER_PER_IP_CONNECTIONS", "100000", true},
+		{"SMSROUTER_PER_IP_CONNECTIONS", "100001", false},
+		{"SMSROUTER_DELIVERY_WORKERS", "64", true},
+		{"SMSROUTER_DELIVERY_WORKERS", "65", false},
+		{"SMSROUTER_DELIVERY_ATTEMPTS", "100", true},
+		{"SMSROUTER_DELIVERY_ATTEMPTS", "101", false},
+		{"SMSROUTER_SEND_RATE", "10000", true},
+		{"SMSROUTER_SEND_RATE", "0.5", true},
+		{"SMSROUTER_SEND_RATE", "10000.5", false},
+		{"SMSROUTER_SEND_RATE", "0", false},
+		{"SMSROUTER_SENDER_LIMIT", "5/sec", true},
+		{"SMSROUTER_SENDER_LIMIT", "off", true},
+		{"SMSROUTER_SENDER_LIMIT", "5/day", false},
+		{"SMSROUTER_CURRENCY", "EUR", true},
+		{"SMSROUTER_CURRENCY", "eur", false},
+		{"SMSROUTER_TRUST_PROXY", "yes", true},
+		{"SMSROUTER_TRUST_PROXY", "2", false},
+		{"SMSROUTER_SQLITE_SYNC", "normal", true},
+		{"SMSROUTER_SQLITE_SYNC", "fast", false},
+		{"SMSROUTER_PUBLIC_URL", "https://sms.example.com:8443", true},
+		{"SMSROUTER_PUBLIC_URL", "https://sms.example.com/", false},
+		{"TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789ABCDEF", true},
+		{"TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789ABCDE", false},
+		{"SMSROUTER_DATABASE_URL", "postgresql://db/smsrouter", true},
+		{"SMSROUTER_DATABASE_URL", "mysql://db", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char err[256];
+
+		clean_env(NULL);
+		setenv(cases[i].env, cases[i].value, 1);
+		int r = load(&c, err, (const char *[]){"user", "list", NULL});
+		if ((r == 0) != cases[i].ok || (r < 0 && strncmp(err, cases[i].env,
+								 strlen(cases[i].env)) != 0)) {
+			fail_msg("%s=%s: %d (%s)", cases[i].env, cases[i].value, r, err);
+		}
+	}
+}
+
+static void test_a_bad_value_gets_one_sentence_naming_the_variable(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+
+	setenv("SMSROUTER_AGENT_TIMEOUT_MS", "0", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"migrate", NULL}), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_AGENT_TIMEOUT_MS must be a number of milliseconds "
+				 "from 1 to 600000.");
+	/* A bad flag is named by its variable too. */
+	assert_int_equal(load(&c, err, (const char *[]){"migrate", "--agent-timeout-ms", "5",
+					      "--log-level", "loud", NULL}),
+			-EINVAL);
+	assert_string_equal(err, "SMSROUTER_LOG_LEVEL must be debug, info, warn or error.");
+	assert_int_equal(load(&c, err, (const char *[]){"migrate", "--listen", NULL}), -EINVAL);
+	assert_string_equal(err, "--listen needs a value.");
+}
+
+static void test_a_flag_wins_over_the_variable_and_leaves_argv(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+	char *argv[] = {(char *)"smsrouter", (char *)"--listen", (char *)"127.0.0.1:2",
+		(char *)"user", (char *)"--sender-limit=5/sec", (char *)"list",
+		(char *)"--twilio-auth-token", (char *)"flag-token", NULL};
+	int argc = 8;
+
+	setenv("SMSROUTER_LISTEN", "127.0.0.1:1", 1);
+	setenv("SMSROUTER_SENDER_LIMIT", "9/hour", 1);
+	setenv("TWILIO_AUTH_TOKEN", "env-token", 1);
+	setenv("SMSROUTER_THREADS", "3", 1);
+	assert_int_equal(config_load(&c, &argc, argv, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "127.0.0.1:2");
+	assert_int_equal(c.sender_limit, 5);
+	assert_int_equal(c.sender_window_s, 1);
+	assert_string_equal(c.auth_token, "flag-token");
+	assert_int_equal(c.threads, 3); /* no flag: the variable */
+	assert_int_equal(argc, 3);
+	assert_string_equal(argv[1], "user");
+	assert_string_equal(argv[2], "list");
+	assert_null(argv[3]);
+}
+
+static void test_an_empty_flag_unsets_what_the_variable_set(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+
+	setenv("SMSROUTER_ADMIN_TOKEN", "admin", 1);
+	setenv("SMSROUTER_LISTEN", "127.0.0.1:1", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"--admin-token", "", "--listen=", "usage",
+					      NULL}),
+			0);
+	assert_null(c.admin_token);
+	assert_string_equal(c.listen, "127.0.0.1:8000");
+}
+
+static bool simulate_option(const char *command, const char *arg) {
+	return strcmp(command, "simulate") == 0 && strcmp(arg, "--body") == 0;
+}
+
+static void test_a_commands_own_option_and_what_follows_dashes_are_not_flags(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+	char *argv[] = {(char *)"smsrouter", (char *)"simulate", (char *)"--body", (char *)"--dev",
+		(char *)"--", (char *)"--listen", NULL};
+	int argc = 6;
+
+	assert_int_equal(config_load(&c, &argc, argv, simulate_option, err, sizeof(err)), 0);
+	assert_false(c.dev);
+	assert_string_equal(c.listen, "127.0.0.1:8000");
+	assert_int_equal(argc, 5);
+	assert_string_equal(argv[2], "--body");
+	assert_string_equal(argv[3], "--dev");
+	assert_string_equal(argv[4], "--listen");
+}
+
+static void test_serve_refuses_settings_that_do_not_go_together(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
+	assert_string_equal(err, "TWILIO_AUTH_TOKEN is not set; serve refuses to start without it "
+				 "(use --dev for a local development token).");
+	assert_int_equal(load(&c, err, (const char *[]){"serve", "--dev", NULL}), 0);
+	assert_true(c.dev);
+	/* The other commands need no token. */
+	assert_int_equal(load(&c, err, (const char *[]){"user", "list", NULL}), 0);
+
+	setenv("TWILIO_AUTH_TOKEN", "t", 1);
+	setenv("SMSROUTER_AGENT_URL", "http://127.0.0.1:9/agent", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
+				 "requests to the Agent Core must be signed.");
+	setenv("SMSROUTER_AGENT_SECRET", "s", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), 0);
+
+	setenv("SMSROUTER_REPLY_MODE", "rest", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send "
+				 "through the Messages API.");
+	assert_int_equal(load(&c, err, (const char *[]){"--twilio-account-sid",
+					      "AC00000000000000000000000000000000", "serve", NULL}),
+			0);
+	assert_int_equal(c.reply_mode, CONFIG_REPLY_REST);
+}
+
+int main(void) {
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_every_setting_has_its_documented_default, clean_env),
+		cmocka_unit_test_setup(test_bounds_are_inclusive_and_one_past_is_refused, clean_env),
+		cmocka_unit_test_setup(test_a_bad_value_gets_one_sentence_naming_the_variable,
+				clean_env),
+		cmocka_unit_test_setup(test_a_flag_wins_over_the_variable_and_leaves_argv, clean_env),
+		cmocka_unit_test_setup(test_an_empty_flag_unsets_what_the_variable_set, clean_env),
+		cmocka_unit_test_setup(
+				test_a_commands_own_option_and_what_follows_dashes_are_not_flags,
+				clean_env),
+		cmocka_unit_test_setup(test_serve_refuses_settings_that_do_not_go_together, clean_env),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
