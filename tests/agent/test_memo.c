@@ -16,7 +16,7 @@
 
 #include "agent/agent.h"
 #include "store/store.h"
-#include "tmpstore.h"
+#include "../tmpstore.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
