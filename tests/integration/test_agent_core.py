@@ -126,18 +126,24 @@ class TestHistoryIsolation(AgentCoreTest):
 class TestSlowAgent(AgentCoreTest):
     agent_latency_ms = 2000
 
-    def test_100_concurrent_messages_to_a_2s_agent_are_answered_together(self):
+    def test_100_concurrent_messages_to_a_2s_agent_are_all_answered_within_twilios_15s(self):
         phones = [new_phone() for _ in range(100)]
         for i, p in enumerate(phones):
             self.server.add_user("slow%d" % i, [p])
-        start = time.monotonic()
+
+        def timed(p):
+            t0 = time.monotonic()
+            reply = self.server.say(p, "hi " + p)
+            return reply, time.monotonic() - t0
+
         with concurrent.futures.ThreadPoolExecutor(100) as ex:
-            replies = list(ex.map(lambda p: self.server.say(p, "hi " + p), phones))
-        took = time.monotonic() - start
-        self.assertEqual(replies, ["echo: hi " + p for p in phones])
-        # 2 worker threads: were they blocked, 100 × 2 s / 2 threads = 100 s.
-        print("\n    100 x 2 s agent calls answered in %.2f s" % took)
-        self.assertLess(took, 3.0)
+            results = list(ex.map(timed, phones))
+        self.assertEqual([r for r, _ in results], ["echo: hi " + p for p in phones])
+        # Twilio waits 15 s for a webhook's answer (CONTRACT.md). 2 worker threads: were
+        # they blocked by the agent calls, 100 × 2 s / 2 threads = 100 s, and most answers
+        # would come too late. (How fast they come is bench/'s to measure.)
+        late = [t for _, t in results if t >= 15.0]
+        self.assertEqual(late, [])
 
 
 class TestOneUserInOrder(AgentCoreTest):
