@@ -1,40 +1,41 @@
 /* utf8: the strict UTF-8 decoder. */
 #include "utf8.h"
 
+/* Unicode's table 3-7, the well-formed sequences, by lead byte: the length, the lead's bits,
+ * and the range of the second byte. The narrowed ranges are what exclude overlongs (E0,
+ * F0), surrogates (ED) and anything above U+10FFFF (F4); 80–C1 and F5–FF lead nothing. */
+static const struct {
+	unsigned char first, last; /* lead bytes */
+	unsigned char n, mask;
+	unsigned char lo, hi; /* second byte */
+} utf8_leads[] = {
+	{0xc2, 0xdf, 2, 0x1f, 0x80, 0xbf},
+	{0xe0, 0xe0, 3, 0x0f, 0xa0, 0xbf},
+	{0xe1, 0xec, 3, 0x0f, 0x80, 0xbf},
+	{0xed, 0xed, 3, 0x0f, 0x80, 0x9f},
+	{0xee, 0xef, 3, 0x0f, 0x80, 0xbf},
+	{0xf0, 0xf0, 4, 0x07, 0x90, 0xbf},
+	{0xf1, 0xf3, 4, 0x07, 0x80, 0xbf},
+	{0xf4, 0xf4, 4, 0x07, 0x80, 0x8f},
+};
+
 int utf8_decode(const unsigned char *s, size_t len, uint32_t *ret_cp) {
-	unsigned char lo = 0x80;
-	unsigned char hi = 0xbf;
-	uint32_t cp;
-	int n;
+	size_t k = 0;
 
 	if (s[0] < 0x80) {
 		*ret_cp = s[0];
 		return 1;
 	}
-	/* The lead byte gives the length and the range of the second byte; the narrowed
-	 * ranges are what exclude overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4). */
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-		if (s[0] == 0xe0) {
-			lo = 0xa0;
-		} else if (s[0] == 0xed) {
-			hi = 0x9f;
-		}
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-		if (s[0] == 0xf0) {
-			lo = 0x90;
-		} else if (s[0] == 0xf4) {
-			hi = 0x8f;
-		}
-	} else {
+	while (k < sizeof(utf8_leads) / sizeof(utf8_leads[0]) && s[0] > utf8_leads[k].last) {
+		k++;
+	}
+	if (k == sizeof(utf8_leads) / sizeof(utf8_leads[0]) || s[0] < utf8_leads[k].first) {
 		return -1; /* 80–C1 (continuation or overlong lead), F5–FF */
 	}
+	int n = utf8_leads[k].n;
+	uint32_t cp = s[0] & utf8_leads[k].mask;
+	unsigned char lo = utf8_leads[k].lo;
+	unsigned char hi = utf8_leads[k].hi;
 	for (int i = 1; i < n; i++) {
 		if ((size_t)i >= len || s[i] < lo || s[i] > hi) {
 			return -i;

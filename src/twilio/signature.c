@@ -29,6 +29,33 @@ static bool twilio__param_same(const struct twilio_param *x, const struct twilio
 	return strcmp(x->key, y->key) == 0 && strcmp(x->value, y->value) == 0;
 }
 
+/* Writes key+value of each of sorted[0..n), an identical pair once, to out when out is not
+ * NULL, and returns the length written; SIZE_MAX if it would not fit. Called once to size
+ * the buffer, once to fill it. */
+static size_t twilio__signed_write(const struct twilio_param *const *sorted, size_t n, char *out) {
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t klen;
+		size_t vlen;
+
+		if (i > 0 && twilio__param_same(sorted[i - 1], sorted[i])) {
+			continue;
+		}
+		klen = strlen(sorted[i]->key);
+		vlen = strlen(sorted[i]->value);
+		if (klen > SIZE_MAX - 1 - len || vlen > SIZE_MAX - 1 - len - klen) {
+			return SIZE_MAX;
+		}
+		if (out) {
+			memcpy(out + len, sorted[i]->key, klen);
+			memcpy(out + len + klen, sorted[i]->value, vlen);
+		}
+		len += klen + vlen;
+	}
+	return len;
+}
+
 /* The part of the signed string after the URL: key+value for each parameter, sorted by key
  * then value, an identical pair once. *ret_data (NULL when there is nothing to sign) is the
  * caller's to free(); *ret_len its length. 0 or -ENOMEM. */
@@ -36,8 +63,7 @@ static int twilio__signed_params(const struct twilio_params *p, char **ret_data,
 	const struct twilio_param **sorted = NULL;
 	char *data = NULL;
 	size_t n = p ? p->n : 0;
-	size_t len = 0;
-	size_t at = 0;
+	size_t len;
 	int r = -ENOMEM;
 
 	if (n == 0) {
@@ -57,38 +83,16 @@ static int twilio__signed_params(const struct twilio_params *p, char **ret_data,
 	}
 	qsort(sorted, n, sizeof(*sorted), twilio__param_cmp);
 
-	for (size_t i = 0; i < n; i++) {
-		size_t klen;
-		size_t vlen;
-
-		if (i > 0 && twilio__param_same(sorted[i - 1], sorted[i])) {
-			continue;
-		}
-		klen = strlen(sorted[i]->key);
-		vlen = strlen(sorted[i]->value);
-		if (klen > SIZE_MAX - 1 - len || vlen > SIZE_MAX - 1 - len - klen) {
-			goto out;
-		}
-		len += klen + vlen;
+	len = twilio__signed_write(sorted, n, NULL);
+	if (len == SIZE_MAX) {
+		goto out;
 	}
 	data = malloc(len + 1); /* + 1: never malloc(0), e.g. a lone empty key */
 	if (!data) {
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t klen;
-		size_t vlen;
-
-		if (i > 0 && twilio__param_same(sorted[i - 1], sorted[i])) {
-			continue;
-		}
-		klen = strlen(sorted[i]->key);
-		vlen = strlen(sorted[i]->value);
-		memcpy(data + at, sorted[i]->key, klen);
-		memcpy(data + at + klen, sorted[i]->value, vlen);
-		at += klen + vlen;
-	}
-	data[at] = '\0';
+	twilio__signed_write(sorted, n, data);
+	data[len] = '\0';
 	*ret_data = data;
 	*ret_len = len;
 	data = NULL;
