@@ -237,7 +237,7 @@ out:
 }
 
 bool cli_own_option(const char *command, const char *arg) {
-	/* Every option below that takes a value: keep in step with the parsers above. */
+	/* Every option that takes a value: keep in step with the parsers in cli/. */
 	static const struct {
 		const char *command;
 		const char *option;
