@@ -37,6 +37,8 @@ struct fixture {
 
 #include "pg_testdb.h"
 
+#define SCHEMA_VERSION 3
+
 static int setup(void **state) {
 	struct fixture *f;
 
@@ -1037,13 +1039,62 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(o[i].r, 0);
 		assert_int_equal(store_schema_version(o[i].s, &v), 0);
-		assert_int_equal(v, 2);
+		assert_int_equal(v, SCHEMA_VERSION);
 	}
 	PGconn *pg = raw_connect(url);
-	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL), 2);
+	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL),
+			SCHEMA_VERSION);
 	PQfinish(pg);
 	store_close(o[0].s);
 	store_close(o[1].s);
+}
+
+/* Version 2's status function, as version 2 left it (migration 3 replaces it). */
+static const char v2_status_update[] =
+	"SET ROLE smsrouter_system;"
+	"DROP FUNCTION sr_status_sid(bigint, text);"
+	"DROP FUNCTION sr_status_set(bigint, text, text, integer, text);"
+	"DROP FUNCTION sr_status_exists(bigint, text);"
+	"CREATE FUNCTION sr_status_update(p_id bigint, p_sid text, p_status text,"
+	"  p_rank integer, p_error text) RETURNS integer"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"BEGIN RETURN 0; END $$;"
+	"RESET ROLE;"
+	"DELETE FROM schema_migrations WHERE version = 3;";
+
+static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) {
+	struct fixture *f = fx(state);
+	struct store_user a, got;
+	bool changed = false;
+	int v = 0;
+
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	int64_t out = 0;
+	struct store_message m = message(NULL, "+15550199999", "+15550100101", "hi", "queued",
+			1, 0);
+	assert_int_equal(store_outbound_add(f->s, a.id, &m, &out), 0);
+	store_close(f->s);
+	f->s = NULL;
+	PGconn *pg = raw_connect(f->url);
+	raw_exec(pg, v2_status_update);
+	assert_int_equal(raw_int(pg, "SELECT max(version) FROM schema_migrations", NULL), 2);
+	PQfinish(pg);
+
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, SCHEMA_VERSION);
+	assert_int_equal(store_user_by_phone(f->s, "+15550100101", &got), 0);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(store_status_update(f->s, out, "SMup", "delivered", NULL, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(store_outbound_sid_known(f->s, "SMup"), 0);
+	/* The functions of migration 3 are the system role's, like the others. */
+	pg = raw_connect(f->url);
+	assert_int_equal(raw_int(pg, "SELECT count(*) FROM pg_proc WHERE proname LIKE "
+				     "'sr_status_%' AND proowner <> 'smsrouter_system'::regrole",
+				 NULL),
+			0);
+	PQfinish(pg);
 }
 
 #define RACERS 8
@@ -1434,6 +1485,7 @@ int main(void) {
 		FIXTURE(test_open_refuses_a_superuser),
 		cmocka_unit_test(test_open_fails_fast_when_no_server_answers),
 		FIXTURE(test_open_takes_the_postgres_scheme_too_and_keeps_the_data),
+		FIXTURE(test_a_version_2_database_upgrades_and_keeps_its_data),
 		FIXTURE(test_two_openers_at_once_migrate_once),
 		FIXTURE(test_two_handles_racing_one_sid_store_it_once),
 		FIXTURE(test_sender_limit_is_shared_by_handles_and_refills),
