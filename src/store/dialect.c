@@ -112,17 +112,26 @@ int store__affected(struct store *s, struct store__q *q, int64_t *ret_n) {
 	return r < 0 ? r : d;
 }
 
-int store__one_int(struct store *s, const char *user_id, struct store__q *q, int64_t *ret) {
+int store__row(struct store *s, const char *user_id, struct store__q *q) {
 	int r = user_id ? store__exec_as(s, user_id, q) : store__exec(s, q);
 	if (r < 0) {
 		return r;
 	}
 	r = store__next(q);
-	if (r > 0) {
-		*ret = store__col_int(q, 0);
+	if (r <= 0) {
+		store__done(s, q);
+		return r == 0 ? -ENOENT : r;
 	}
-	int d = store__done(s, q);
-	return r > 0 ? d : r == 0 ? -ENOENT : r;
+	return 0;
+}
+
+int store__one_int(struct store *s, const char *user_id, struct store__q *q, int64_t *ret) {
+	int r = store__row(s, user_id, q);
+	if (r == 0) {
+		*ret = store__col_int(q, 0);
+		r = store__done(s, q);
+	}
+	return r;
 }
 
 int64_t store__col_int(const struct store__q *q, int col) {

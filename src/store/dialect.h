@@ -200,6 +200,9 @@ int store__done(struct store *s, struct store__q *q);
 int store__write(struct store *s, struct store__q *q);
 /* Runs q for its rows changed: a write's count, or the number a function returns. */
 int store__affected(struct store *s, struct store__q *q, int64_t *ret_n);
+/* Runs q (as user_id when not NULL) up to its first row: 0 (read it, then store__done),
+ * -ENOENT (no row), or an error; both done already. */
+int store__row(struct store *s, const char *user_id, struct store__q *q);
 /* Runs q (as user_id when not NULL) and reads column 0 of its one row. -ENOENT: no row. */
 int store__one_int(struct store *s, const char *user_id, struct store__q *q, int64_t *ret);
 

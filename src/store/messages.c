@@ -17,20 +17,19 @@ int store_answer_for(struct store *s, const char *sid, char **ret_reply,
 	int64_t id = 0;
 
 	store__text(&q, sid);
-	int r = store__exec(s, &q);
+	int r = store__row(s, NULL, &q);
 	if (r < 0) {
 		return r;
 	}
-	r = store__next(&q);
-	if (r > 0 && store__col_text(&q, 1)) {
+	if (store__col_text(&q, 1)) {
 		id = store__col_int(&q, 1);
 		const char *body = store__col_text(&q, 2);
 		reply = strdup(body ? body : "");
 		r = reply ? r : -ENOMEM;
 	}
 	store__done(s, &q);
-	if (r <= 0) {
-		return r == 0 ? -ENOENT : r;
+	if (r < 0) {
+		return r;
 	}
 	*ret_reply = reply;
 	*ret_outbound_id = id;
@@ -241,17 +240,13 @@ int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
 		char status[24]) {
 	struct store__q q = store__q(ST_OUTBOUND_STATE);
 	store__int(&q, id);
-	int r = store__exec(s, &q);
-	if (r < 0) {
-		return r;
-	}
-	r = store__next(&q);
-	if (r > 0) {
+	int r = store__row(s, NULL, &q);
+	if (r == 0) {
 		store__col_copy(&q, 0, sid, STORE_SID_SIZE);
 		store__col_copy(&q, 1, status, 24);
+		store__done(s, &q);
 	}
-	store__done(s, &q);
-	return r > 0 ? 0 : r == 0 ? -ENOENT : r;
+	return r;
 }
 
 int store_outbound_segments(struct store *s, const char *user_id, int64_t since,

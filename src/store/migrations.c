@@ -76,6 +76,19 @@ static const char *const sqlite_2[] = {
 
 /* ---- PostgreSQL (postgres.c explains the security model these build) ---- */
 
+/* Only the service role (the one migrating) may call the functions smsrouter_system owns:
+ * run as smsrouter_system, after creating them. */
+#define GRANT_FUNCTIONS                                                                    \
+	"DO $$ DECLARE f regprocedure;"                                                    \
+	"BEGIN"                                                                            \
+	"  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p"                             \
+	"    WHERE p.pronamespace = 'smsrouter'::regnamespace"                             \
+	"    AND p.proowner = current_user::regrole LOOP"                                  \
+	"    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);"                  \
+	"    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, session_user);"       \
+	"  END LOOP;"                                                                      \
+	"END $$;"
+
 /* 1, the whole schema: tables (the shape of sqlite.c's), row-level security, then
  * the cross-user functions, created as smsrouter_system. Frozen once released: a change is
  * a new migration. In parts, each under the 4095 bytes ISO C promises for a literal. */
@@ -337,15 +350,7 @@ static const char *const pg_1[] = {
 	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  SELECT count(*) FROM outbox WHERE state IN ('agent', 'send', 'sending') $$;"
 	/* Only the service role (the one migrating) may call them. */
-	"DO $$ DECLARE f regprocedure;"
-	"BEGIN"
-	"  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p"
-	"    WHERE p.pronamespace = 'smsrouter'::regnamespace"
-	"    AND p.proowner = current_user::regrole LOOP"
-	"    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);"
-	"    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, session_user);"
-	"  END LOOP;"
-	"END $$;"
+	GRANT_FUNCTIONS
 	"RESET ROLE;",
 	NULL,
 };
@@ -400,15 +405,7 @@ static const char *const pg_3[] = {
 	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  SELECT EXISTS (SELECT 1 FROM messages"
 	"    WHERE (id = p_id OR (p_id <= 0 AND sid = p_sid)) AND direction = 'outbound') $$;"
-	"DO $$ DECLARE f regprocedure;"
-	"BEGIN"
-	"  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p"
-	"    WHERE p.pronamespace = 'smsrouter'::regnamespace"
-	"    AND p.proname IN ('sr_status_sid', 'sr_status_set', 'sr_status_exists') LOOP"
-	"    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);"
-	"    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, session_user);"
-	"  END LOOP;"
-	"END $$;"
+	GRANT_FUNCTIONS
 	"RESET ROLE;",
 	NULL,
 };

@@ -37,19 +37,16 @@ int store_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_unti
 	struct store_outbox o;
 	int r = lease ? store__begin(s) : 0;
 
+	if (r < 0) {
+		return r;
+	}
 	store__int(&q, now_ms);
 	store__int(&q, lease_until_ms);
+	r = store__row(s, NULL, &q);
 	if (r == 0) {
-		r = store__exec(s, &q);
-	}
-	if (r == 0) {
-		r = store__next(&q);
-		if (r > 0) {
-			outbox_row(&q, &o);
-			o.body = NULL;
-		}
+		outbox_row(&q, &o);
+		o.body = NULL;
 		store__done(s, &q);
-		r = r > 0 ? 0 : r == 0 ? -ENOENT : r;
 	}
 	if (lease && r == 0) {
 		struct store__q l = store__q(ST_OB_LEASE);
@@ -142,16 +139,17 @@ int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const ch
 	struct store__q q = store__q(ST_OB_MSG_SENT);
 	int r = two ? store__begin(s) : 0;
 
+	if (r < 0) {
+		return r;
+	}
 	store__int(&q, id);
 	store__int(&q, outbound_id);
 	store__text(&q, sid && *sid ? sid : NULL);
 	store__text(&q, status);
 	store__int(&q, store_status_rank(status));
 	store__int(&q, ids_now_ms());
-	if (r == 0) {
-		r = store__write(s, &q);
-		r = r == -EEXIST ? 0 : r; /* the sid is recorded already (a callback came first) */
-	}
+	r = store__write(s, &q);
+	r = r == -EEXIST ? 0 : r; /* the sid is recorded already (a callback came first) */
 	if (two && r == 0) {
 		q.st = ST_OB_DONE;
 		r = store__write(s, &q);

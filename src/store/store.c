@@ -38,17 +38,13 @@ int store_ping(struct store *s) {
 
 int store_counts(struct store *s, int64_t *ret_users, int64_t *ret_phones) {
 	struct store__q q = store__q(ST_COUNTS);
-	int r = store__exec(s, &q);
-	if (r < 0) {
-		return r;
-	}
-	r = store__next(&q);
-	if (r > 0) {
+	int r = store__row(s, NULL, &q);
+	if (r == 0) {
 		*ret_users = store__col_int(&q, 0);
 		*ret_phones = store__col_int(&q, 1);
+		store__done(s, &q);
 	}
-	store__done(s, &q);
-	return r > 0 ? 0 : -EIO;
+	return r < 0 ? -EIO : 0;
 }
 
 int store_schema_version(struct store *s, int *ret_version) {

@@ -76,16 +76,12 @@ static int user_one(struct store *s, enum store__st st, const char *key, const c
 		struct store_user *ret_user) {
 	struct store__q q = store__q(st);
 	store__text(&q, key);
-	int r = scope ? store__exec_as(s, scope, &q) : store__exec(s, &q);
-	if (r < 0) {
-		return r;
-	}
-	r = store__next(&q);
-	if (r > 0) {
+	int r = store__row(s, scope, &q);
+	if (r == 0) {
 		user_row(&q, ret_user);
+		store__done(s, &q);
 	}
-	store__done(s, &q);
-	return r > 0 ? 0 : r == 0 ? -ENOENT : r;
+	return r;
 }
 
 int store_user_get(struct store *s, const char *id, struct store_user *ret_user) {
@@ -100,12 +96,8 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
 		bool *ret_known, bool *ret_opted_out) {
 	struct store__q q = store__q(ST_ROUTE);
 	store__text(&q, phone);
-	int r = store__exec(s, &q);
-	if (r < 0) {
-		return r;
-	}
-	r = store__next(&q);
-	if (r > 0) {
+	int r = store__row(s, NULL, &q);
+	if (r == 0) {
 		*ret_known = store__col_text(&q, 0) != NULL;
 		if (*ret_known) {
 			memset(ret_user, 0, sizeof(*ret_user));
@@ -115,9 +107,9 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
 		}
 		*ret_opted_out = store__col_int(&q, 3) != 0;
 		ret_user->opted_out = *ret_known && *ret_opted_out;
+		store__done(s, &q);
 	}
-	store__done(s, &q);
-	return r > 0 ? 0 : -EIO;
+	return r == -ENOENT ? -EIO : r;
 }
 
 int store__user_insert(struct store *s, const char *id, const char *name, int64_t now) {
@@ -228,11 +220,10 @@ int store_phone_add(struct store *s, const char *id, const char *phone) {
 	if (r == 0) {
 		struct store__q count = store__q(ST_PHONE_COUNT);
 		store__text(&count, id);
-		r = store__exec(s, &count);
+		r = store__row(s, NULL, &count);
 		if (r == 0) {
-			r = store__next(&count) > 0 ? 0 : -EIO;
-			have = r == 0 ? store__col_int(&count, 0) : 0;
-			seq = r == 0 ? store__col_int(&count, 1) : 0;
+			have = store__col_int(&count, 0);
+			seq = store__col_int(&count, 1);
 			store__done(s, &count);
 		}
 	}
