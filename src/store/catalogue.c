@@ -166,8 +166,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 		.pg = "SELECT * FROM sr_outbox_claim(?1, ?2)"},
 	[ST_OB_LEASE] = {.sqlite = "UPDATE outbox SET next_at = ?2, attempts = attempts + 1, "
 				   "updated_at = ?3 WHERE id = ?1 AND state = 'agent'"},
+	/* The row must be the replying user's (PostgreSQL's row-level security says so too). */
 	[ST_OB_REPLIED] = {.both = "UPDATE outbox SET state = ?2, outbound_id = ?3, attempts = 0, "
-				   "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent'"},
+				   "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent' "
+				   "AND user_id = ?5"},
 	[ST_OB_READY] = {.sqlite = "SELECT " OB_COLS " FROM outbox o JOIN messages m ON m.id = "
 				   "o.outbound_id WHERE o.state IN ('send', 'sending') AND "
 				   "o.next_at <= ?1" OB_HEAD " ORDER BY o.id LIMIT ?2",

@@ -87,6 +87,7 @@ int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
 			store__text(&q, NULL);
 		}
 		store__int(&q, now_ms);
+		store__text(&q, user_id);
 		r = store__affected(s, &q, &n);
 	}
 	return store__end(s, r == 0 && n == 0 ? -ENOENT : r); /* revived or deleted meanwhile */
