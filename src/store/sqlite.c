@@ -471,9 +471,12 @@ static int sq_next(struct store__q *sq) {
 	return sq->rc == SQLITE_ROW ? 1 : sq->rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* A write outside a transaction returns once durable. */
+/* A write outside a transaction returns once durable (its last step committed it). */
 static int sq_done(struct store *s, struct store__q *sq) {
-	return finish(SQ(s), sq) ? durable_wait(SQ(s)) : 0;
+	if (!finish(SQ(s), sq)) {
+		return 0;
+	}
+	return sq->rc == SQLITE_DONE ? durable_wait(SQ(s)) : code(sq->rc);
 }
 
 static int64_t sq_col_int(const struct store__q *sq, int col) {
