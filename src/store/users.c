@@ -195,8 +195,8 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx) {
 }
 
 /* Within id's transaction (scoped, its row locked so that two adds take turns): the user
- * exists, the phone is not its already, the cap, then the insert, which finds another
- * user's number by the unique constraint alone. */
+ * exists, the phone is not its already, the insert, which finds another user's number by
+ * the unique constraint alone, then the cap (rolled back with the insert). */
 int store_phone_add(struct store *s, const char *id, const char *phone) {
 	int64_t have = 0, seq = 0;
 	int r = store__begin_as(s, id);
@@ -228,10 +228,10 @@ int store_phone_add(struct store *s, const char *id, const char *phone) {
 		}
 	}
 	if (r == 0) {
-		r = phones_fit(have, 1);
+		r = store__phone_insert(s, phone, id, seq);
 	}
 	if (r == 0) {
-		r = store__phone_insert(s, phone, id, seq);
+		r = phones_fit(have, 1); /* after the insert: another user's number is -EEXIST */
 	}
 	return store__end(s, r);
 }

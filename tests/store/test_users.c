@@ -248,8 +248,13 @@ static void test_phone_add_past_max_phones_is_enospc(void **state) {
 
 	assert_int_equal(store_phone_add(f->s, a.id, "+15550100199"), -ENOSPC);
 	assert_int_equal(store_user_by_phone(f->s, "+15550100199", &got), -ENOENT);
-	/* One it has already is still fine. */
+	/* One it has already is still fine; another user's is that user's, full or not. */
 	assert_int_equal(store_phone_add(f->s, a.id, "+15550100105"), 0);
+	struct store_user b;
+	add_user1(f->s, "B", "+15550100200", &b);
+	assert_int_equal(store_phone_add(f->s, a.id, "+15550100200"), -EEXIST);
+	assert_int_equal(store_user_get(f->s, a.id, &got), 0);
+	assert_int_equal(got.nphones, STORE_MAX_PHONES);
 }
 
 static void test_user_add_with_more_than_max_phones_is_enospc(void **state) {
