@@ -194,28 +194,31 @@ int store_user_list(struct store *s, store_user_cb cb, void *ctx) {
 	return r;
 }
 
+/* 1 if q gives a row, 0 if none, or an error. */
+static int has_row(struct store *s, struct store__q *q) {
+	int64_t unused;
+	int r = store__one_int(s, NULL, q, &unused);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
 /* Within id's transaction (scoped, its row locked so that two adds take turns): the user
  * exists, the phone is not its already, the insert, which finds another user's number by
  * the unique constraint alone, then the cap (rolled back with the insert). */
 int store_phone_add(struct store *s, const char *id, const char *phone) {
+	struct store__q lock = store__q(ST_USER_LOCK), mine = store__q(ST_PHONE_MINE);
 	int64_t have = 0, seq = 0;
 	int r = store__begin_as(s, id);
 	if (r < 0) {
 		return r;
 	}
-	struct store__q lock = store__q(ST_USER_LOCK);
 	store__text(&lock, id);
-	r = store__one_int(s, NULL, &lock, &seq);
-	if (r == 0) {
-		struct store__q mine = store__q(ST_PHONE_MINE);
-		store__text(&mine, phone);
-		store__text(&mine, id);
-		r = store__one_int(s, NULL, &mine, &seq);
-		if (r == 0) {
-			store__rollback(s); /* that user's already: nothing to write */
-			return 0;
-		}
-		r = r == -ENOENT ? 0 : r;
+	store__text(&mine, phone);
+	store__text(&mine, id);
+	r = has_row(s, &lock);
+	r = r == 0 ? -ENOENT : r < 0 ? r : has_row(s, &mine);
+	if (r > 0) {
+		store__rollback(s); /* that user's already: nothing to write */
+		return 0;
 	}
 	if (r == 0) {
 		struct store__q count = store__q(ST_PHONE_COUNT);
