@@ -187,7 +187,6 @@ void admin_users_post(struct app *app, const struct http_request *req, struct ht
 		store_error(res, r, "There is no such user.");
 	} else {
 		log_info("admin.user_added", LOG_STR("user", u.id), LOG_INT("phones", u.nphones));
-		store_durable_wait(app->store);
 		http_json(res, 201, admin_user_json(&u));
 	}
 	json_decref(q.j);
@@ -234,7 +233,6 @@ void admin_user_delete(struct app *app, const struct http_request *req, struct h
 		return;
 	}
 	log_info("admin.user_deleted", LOG_STR("user", req->params[0]));
-	store_durable_wait(app->store);
 	http_empty(res, 204);
 }
 
@@ -254,7 +252,6 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 			store_error(res, r, "There is no such user.");
 		} else {
 			log_info("admin.phone_added", LOG_STR("user", req->params[0]), LOG_PHONE("phone", ph));
-			store_durable_wait(app->store);
 			respond_user(app, res, 201, req->params[0]);
 		}
 	}
@@ -275,7 +272,6 @@ void admin_phone_delete(struct app *app, const struct http_request *req,
 	}
 	log_info("admin.phone_removed", LOG_STR("user", req->params[0]),
 			LOG_PHONE("phone", req->params[1]));
-	store_durable_wait(app->store);
 	http_empty(res, 204);
 }
 

@@ -386,7 +386,6 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 			    NULL, started) < 0) {
 		return;
 	}
-	store_durable_wait(ob->store);
 	if (ob->o.public_url) {
 		snprintf(callback, sizeof(callback), "%s/sms-router/webhook/status?ob=%lld",
 				ob->o.public_url, (long long)row->outbound_id);

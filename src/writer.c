@@ -35,6 +35,19 @@ static void batch_done(void *ctx) {
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* The batch's commit is durable (err 0) or cannot be: then nothing of it is answered as
+ * stored. */
+static void batch_durable(void *ctx, int err) {
+	for (struct writer_job *j = ctx; j && err < 0; j = j->next) {
+		if (j->err >= 0) {
+			free(j->result.reply);
+			j->result.reply = NULL;
+			j->err = err;
+		}
+	}
+	batch_done(ctx);
+}
+
 /* Up to WRITER_BATCH_MAX jobs off the queue, in arrival order, or NULL once stopping and
  * empty. */
 static struct writer_job *take(struct writer *w) {
@@ -69,19 +82,20 @@ static void *run(void *arg) {
 		for (struct writer_job *j = batch; j; j = j->next) {
 			w->items[n++] = (struct router_batch_item){.in = j->in};
 		}
+		/* Inside our transaction the router's commit is a savepoint's: ours commits the
+		 * batch and answers it once on stable storage, without waiting for the fsync. */
+		bool outer = store_tx_begin(w->store) == 0;
 		int e = router_inbound_batch(w->router, w->items, n);
 		n = 0;
 		for (struct writer_job *j = batch; j; j = j->next, n++) {
 			j->result = w->items[n].result;
 			j->err = w->items[n].err;
 		}
-		/* Answered once on stable storage: one fsync for the whole batch. */
-		int d = e < 0 ? 1 : store_durable(w->store, batch_done, batch);
-		if (d < 0) {
-			store_durable_wait(w->store); /* no memory to wait asynchronously: block */
+		if (outer && e < 0) {
+			store_tx_rollback(w->store);
 		}
-		if (d != 0) {
-			batch_done(batch);
+		if (!outer || e < 0 || store_tx_commit_then(w->store, batch_durable, batch) < 0) {
+			batch_durable(batch, outer && e == 0 ? -EIO : 0);
 		}
 	}
 	return NULL;

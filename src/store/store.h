@@ -1,8 +1,11 @@
 #pragma once
-/* store: users, phones, messages, notes, opt-outs and usage; sqlite.c (and later
- * postgres.c) behind one interface. Every call on user data takes the user's id, so no
- * call can return another user's rows. Safe to call from many threads at once: each
- * thread gets its own connection. Knows nothing of HTTP or Twilio. */
+/* store: users, phones, messages, notes, opt-outs, the outbox and usage; each operation
+ * written once (users.c, import.c, messages.c, notes.c, numbers.c, outbox.c) over two
+ * dialects (sqlite.c, postgres.c; dialect.h). Every call on user data takes the user's
+ * id, so no call can return another user's rows. Safe to call from many threads at once:
+ * each thread gets its own connection. A call that commits, outside store_tx_begin,
+ * returns once its commit is durable; store_tx_commit too. Knows nothing of HTTP or
+ * Twilio. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +23,7 @@ struct store;
 
 enum store_sync {
 	/* SQLite: commits write the WAL; one thread fsyncs it for all commits waiting at
-	 * that moment (group commit). Durable once store_durable says so. */
+	 * that moment (group commit), and each returns once its fsync is done. */
 	STORE_SYNC_GROUP,
 	STORE_SYNC_FULL,   /* SQLite fsyncs each commit before returning */
 	STORE_SYNC_NORMAL, /* no fsync wait: a power loss can lose the last commits */
@@ -125,13 +128,6 @@ struct store_import_row {
 int store_open(const char *url, const struct store_options *o, struct store **ret_store);
 void store_close(struct store *s); /* NULL is fine */
 
-/* Durability of what this thread committed before the call. Returns 1 when it is on
- * stable storage already (done is not called); 0 when done(ctx) will be called once, on
- * another thread, as soon as it is (one fsync serves every commit waiting). -ENOMEM. */
-int store_durable(struct store *s, void (*done)(void *ctx), void *ctx);
-/* The same, waiting on this thread. */
-void store_durable_wait(struct store *s);
-
 /* true when the backend runs one write transaction at a time anyway (SQLite): writes are
  * best batched on one thread, several messages per transaction. false (PostgreSQL):
  * writers on several connections run in parallel. */
@@ -167,6 +163,8 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
  * at store_tx_commit (calls that have their own transaction nest inside it). Only for
  * short work: it holds the store's write lock. -EIO. */
 int store_tx_begin(struct store *s);
+/* Commits; the outermost returns once durable. -EIO: not committed (rolled back), or not
+ * known to be durable. */
 int store_tx_commit(struct store *s);
 void store_tx_rollback(struct store *s);
 /* Commits the outermost transaction of store_tx_begin without waiting for stable storage:

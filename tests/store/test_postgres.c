@@ -1,8 +1,9 @@
-/* What only PostgreSQL has to prove (test_store.c, run on both backends, checks the store's
- * semantics): row-level security proved with raw libpq as the service role, the store
- * calls test_store.c does not reach (route lookup, transactions, the outbox), two handles
- * (two "processes") racing on MessageSid and on outbox claims, concurrent writers,
- * migrations run once by two openers, and a server restart under an open store (last).
+/* What only PostgreSQL has to prove (the store's semantics are tested once, on every
+ * backend: store_fixture.h): row-level security proved with raw libpq as the service
+ * role, the role checks at open, two handles (two "processes") racing on MessageSid, on
+ * outbox claims and on send attempts, the shared sender limit, migrations (run once by two
+ * openers; a version-2 database upgraded), and a server restart under an open store
+ * (last).
  * SMSROUTER_TEST_PG_URL names the cluster (scripts/pg-cluster.sh url DIR); unset, every
  * test is skipped. SMSROUTER_TEST_PG_DIR (the cluster's DIR) enables the tests that stop
  * and start it or reach it as its superuser. Each test gets a fresh database t_<random>,
@@ -36,6 +37,8 @@ struct fixture {
 };
 
 #include "pg_testdb.h"
+
+#define SCHEMA_VERSION 3
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -176,17 +179,6 @@ static int64_t add_queued(struct store *s, const char *user_id, const char *sid)
 	return id;
 }
 
-static int64_t add_outbound(struct store *s, const char *user_id, const char *body,
-		int64_t reply_to, int64_t created_at) {
-	struct store_message m = message(NULL, "+15550199999", "+15550100101", body, "queued", 1,
-			created_at);
-	m.reply_to = reply_to;
-	int64_t id = 0;
-	assert_int_equal(store_outbound_add(s, user_id, &m, &id), 0);
-	assert_true(id > 0);
-	return id;
-}
-
 #define MAX_SEEN 64
 
 struct seen_messages {
@@ -243,20 +235,6 @@ static void list_notes(struct store *s, const char *user_id, struct seen_notes *
 	assert_int_equal(store_notes_list(s, user_id, collect_note, out), 0);
 }
 
-struct seen_users {
-	size_t n;
-	char id[MAX_SEEN][STORE_ID_SIZE];
-	int stop_after; /* 0: never */
-};
-
-static int collect_user(void *ctx, const struct store_user *u) {
-	struct seen_users *c = ctx;
-	assert_true(c->n < MAX_SEEN);
-	memcpy(c->id[c->n], u->id, STORE_ID_SIZE);
-	c->n++;
-	return c->stop_after > 0 && (int)c->n == c->stop_after ? 77 : 0;
-}
-
 struct seen_outbox {
 	size_t n;
 	struct store_outbox row[MAX_SEEN];
@@ -292,502 +270,21 @@ static double now_s(void) {
 
 /* ---- users and phones ---- */
 
-static void test_route_lookup_gives_the_user_and_the_numbers_opt_out(void **state) {
-	struct fixture *f = fx(state);
-	const char *phones[] = {"+15550100101", "+15550100102"};
-	struct store_user a, got;
-	bool known = false, out = true;
-
-	add_user(f->s, "Ada", phones, 2, &a);
-	assert_int_equal(store_route_lookup(f->s, "+15550100102", &got, &known, &out), 0);
-	assert_true(known);
-	assert_false(out);
-	assert_string_equal(got.id, a.id);
-	assert_string_equal(got.name, "Ada");
-	assert_int_equal(got.created_at, a.created_at);
-	assert_false(got.opted_out);
-
-	assert_int_equal(store_optout_set(f->s, "+15550100102", true), 0);
-	assert_int_equal(store_route_lookup(f->s, "+15550100102", &got, &known, &out), 0);
-	assert_true(known);
-	assert_true(out);
-	assert_true(got.opted_out);
-	assert_int_equal(store_route_lookup(f->s, "+15550100101", &got, &known, &out), 0);
-	assert_true(known);
-	assert_false(out); /* opt-outs are per number */
-
-	assert_int_equal(store_optout_set(f->s, "+15550100999", true), 0);
-	assert_int_equal(store_route_lookup(f->s, "+15550100999", &got, &known, &out), 0);
-	assert_false(known);
-	assert_true(out);
-	assert_int_equal(store_route_lookup(f->s, "+15550100998", &got, &known, &out), 0);
-	assert_false(known);
-	assert_false(out);
-}
-
-static void test_user_name_keeps_utf8_and_quotes(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, got;
-
-	add_user1(f->s, "Zoë O'Brien \"Z\" 😀", "+15550100101", &a);
-	assert_int_equal(store_user_get(f->s, a.id, &got), 0);
-	assert_string_equal(got.name, "Zoë O'Brien \"Z\" 😀");
-}
-
-static void test_user_list_calls_back_for_every_user_oldest_first_and_stops(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user u[3];
-	struct seen_users seen = {0};
-
-	add_user1(f->s, "A", "+15550100101", &u[0]);
-	add_user1(f->s, "B", "+15550100102", &u[1]);
-	add_user1(f->s, "C", "+15550100103", &u[2]);
-
-	assert_int_equal(store_user_list(f->s, collect_user, &seen), 0);
-	assert_int_equal(seen.n, 3);
-	for (int i = 0; i < 3; i++) {
-		bool found = false;
-		for (size_t j = 0; j < seen.n; j++) {
-			found = found || strcmp(seen.id[j], u[i].id) == 0;
-		}
-		assert_true(found);
-	}
-
-	memset(&seen, 0, sizeof(seen));
-	seen.stop_after = 2;
-	assert_int_equal(store_user_list(f->s, collect_user, &seen), 77);
-	assert_int_equal(seen.n, 2);
-}
-
 /* ---- import ---- */
 
 /* ---- messages ---- */
-
-static void test_inbound_add_keeps_media_and_created_at(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a;
-	struct seen_messages seen;
-	struct store_message m = message("SMm", "+15550100101", "+15550199999", "pic", "received",
-			1, 1700000123);
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	m.media_json = "[{\"url\":\"https://x/1\",\"content_type\":\"image/jpeg\"}]";
-	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), 0);
-	add_inbound(f->s, a.id, "SMn", "now", 0);
-	list_messages(f->s, a.id, 10, &seen);
-	assert_int_equal(seen.n, 2);
-	assert_string_equal(seen.media[1], m.media_json);
-	assert_int_equal(seen.created_at[1], 1700000123);
-	assert_string_equal(seen.media[0], "(null)");
-	assert_true(seen.created_at[0] > 1700000123); /* 0 means now */
-}
-
-static void test_message_get_finds_only_that_users_message(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	struct seen_messages seen = {0};
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	int64_t in = add_inbound(f->s, a.id, "SMa1", "a1", 0);
-
-	assert_int_equal(store_message_get(f->s, a.id, in, collect_message, &seen), 0);
-	assert_int_equal(seen.n, 1);
-	assert_string_equal(seen.body[0], "a1");
-	assert_int_equal(seen.id[0], in);
-	assert_int_equal(store_message_get(f->s, b.id, in, collect_message, &seen), -ENOENT);
-	assert_int_equal(store_message_get(f->s, a.id, in + 1000, collect_message, &seen),
-			-ENOENT);
-	assert_int_equal(seen.n, 1);
-}
 
 /* ---- status callbacks ---- */
 
 /* ---- notes ---- */
 
-static void test_user_delete_erases_its_messages_notes_and_outbox(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	struct seen_messages seen;
-	struct seen_notes notes;
-	struct seen_outbox ob;
-	char *reply = NULL;
-	int64_t id = 0;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	int64_t in = add_inbound(f->s, a.id, "SMa1", "a1", 0);
-	add_outbound(f->s, a.id, "reply a1", in, 0);
-	add_queued(f->s, a.id, "SMa2");
-	add_inbound(f->s, b.id, "SMb1", "b1", 0);
-	add_queued(f->s, b.id, "SMb2");
-	assert_int_equal(store_note_add(f->s, a.id, "a note"), 0);
-	assert_int_equal(store_note_add(f->s, b.id, "b note"), 0);
-	assert_int_equal(depth(f->s), 2);
-
-	assert_int_equal(store_user_delete(f->s, a.id), 0);
-
-	list_messages(f->s, a.id, 50, &seen);
-	assert_int_equal(seen.n, 0);
-	list_notes(f->s, a.id, &notes);
-	assert_int_equal(notes.n, 0);
-	assert_int_equal(store_answer_for(f->s, "SMa1", &reply, &id), -ENOENT);
-	assert_int_equal(depth(f->s), 1);
-	list_outbox(f->s, NULL, &ob);
-	assert_int_equal(ob.n, 1);
-	assert_string_equal(ob.row[0].user_id, b.id);
-
-	list_messages(f->s, b.id, 50, &seen);
-	assert_int_equal(seen.n, 2);
-	list_notes(f->s, b.id, &notes);
-	assert_int_equal(notes.n, 1);
-}
-
 /* ---- opt-outs and onboarding ---- */
 
 /* ---- usage and counts ---- */
 
-static void add_msg(struct store *s, const char *user_id, enum store_direction d, const char *sid,
-		int segments, int64_t created_at, const char *status, int flags) {
-	struct store_message m = message(sid, "+15550100101", "+15550199999", "x", status,
-			segments, created_at);
-	m.flags = flags;
-	if (d == STORE_INBOUND) {
-		assert_int_equal(store_inbound_add(s, user_id, &m, NULL), 0);
-	} else {
-		assert_int_equal(store_outbound_add(s, user_id, &m, NULL), 0);
-	}
-}
-
-static void test_outbound_segments_counts_that_users_replies_since(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	int64_t n = -1;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	add_msg(f->s, a.id, STORE_INBOUND, "SMa1", 5, 1000, "received", 0);
-	add_msg(f->s, a.id, STORE_OUTBOUND, NULL, 2, 1000, "queued", 0);
-	add_msg(f->s, a.id, STORE_OUTBOUND, NULL, 3, 2000, "queued", 0);
-	add_msg(f->s, b.id, STORE_OUTBOUND, NULL, 7, 2000, "queued", 0);
-
-	assert_int_equal(store_outbound_segments(f->s, a.id, 0, &n), 0);
-	assert_int_equal(n, 5);
-	assert_int_equal(store_outbound_segments(f->s, a.id, 1500, &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(store_outbound_segments(f->s, b.id, 0, &n), 0);
-	assert_int_equal(n, 7);
-	assert_int_equal(store_outbound_segments(f->s, a.id, 3000, &n), 0);
-	assert_int_equal(n, 0);
-}
-
 /* ---- transactions around several calls ---- */
 
-static void test_tx_commits_one_messages_writes_together(void **state) {
-	struct fixture *f = fx(state);
-	struct store *other = NULL;
-	struct store_user a;
-	struct seen_messages seen;
-	struct seen_notes notes;
-	bool out = false;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	assert_int_equal(store_open(f->url, NULL, &other), 0);
-
-	assert_int_equal(store_tx_begin(f->s), 0);
-	int64_t in = add_inbound(f->s, a.id, "SM1", "remember milk", 0);
-	assert_int_equal(store_note_add(f->s, a.id, "milk"), 0);
-	add_outbound(f->s, a.id, "Noted.", in, 0);
-	assert_int_equal(store_optout_set(f->s, "+15550100777", true), 0);
-	/* Inside, this thread sees its writes; another connection does not, yet. */
-	list_messages(f->s, a.id, 10, &seen);
-	assert_int_equal(seen.n, 2);
-	list_messages(other, a.id, 10, &seen);
-	assert_int_equal(seen.n, 0);
-	assert_int_equal(store_optout_get(other, "+15550100777", &out), 0);
-	assert_false(out);
-	assert_int_equal(store_tx_commit(f->s), 0);
-
-	list_messages(other, a.id, 10, &seen);
-	assert_int_equal(seen.n, 2);
-	list_notes(other, a.id, &notes);
-	assert_int_equal(notes.n, 1);
-	assert_int_equal(store_optout_get(other, "+15550100777", &out), 0);
-	assert_true(out);
-	assert_int_equal(store_tx_commit(f->s), -EIO); /* none open */
-	store_close(other);
-}
-
-static void test_tx_rollback_keeps_nothing_and_frees_the_sid(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a;
-	struct seen_messages seen;
-	struct seen_notes notes;
-	char *reply = NULL;
-	int64_t id = 0;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	assert_int_equal(store_tx_begin(f->s), 0);
-	add_queued(f->s, a.id, "SM1");
-	assert_int_equal(store_note_add(f->s, a.id, "gone"), 0);
-	store_tx_rollback(f->s);
-
-	list_messages(f->s, a.id, 10, &seen);
-	assert_int_equal(seen.n, 0);
-	list_notes(f->s, a.id, &notes);
-	assert_int_equal(notes.n, 0);
-	assert_int_equal(depth(f->s), 0);
-	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id), -ENOENT);
-	add_inbound(f->s, a.id, "SM1", "again", 0);
-	store_tx_rollback(f->s); /* none open: nothing happens */
-	list_messages(f->s, a.id, 10, &seen);
-	assert_int_equal(seen.n, 1);
-}
-
-static void test_tx_survives_a_failed_call_inside_it(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	struct seen_messages seen;
-	struct seen_notes notes;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	assert_int_equal(store_tx_begin(f->s), 0);
-	add_inbound(f->s, a.id, "SM1", "first", 0);
-	struct store_message m =
-			message("SM1", "+15550100101", "+15550199999", "dup", "received", 1, 0);
-	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), -EEXIST);
-	/* Each call is scoped to its own user inside the one transaction. */
-	assert_int_equal(store_note_add(f->s, a.id, "a note"), 0);
-	assert_int_equal(store_note_add(f->s, b.id, "b note"), 0);
-	list_notes(f->s, a.id, &notes);
-	assert_int_equal(notes.n, 1);
-	assert_string_equal(notes.text[0], "a note");
-	list_messages(f->s, b.id, 10, &seen);
-	assert_int_equal(seen.n, 0);
-	assert_int_equal(store_tx_commit(f->s), 0);
-
-	list_messages(f->s, a.id, 10, &seen);
-	assert_int_equal(seen.n, 1);
-	assert_string_equal(seen.body[0], "first");
-	list_notes(f->s, b.id, &notes);
-	assert_int_equal(notes.n, 1);
-	assert_string_equal(notes.text[0], "b note");
-}
-
 /* ---- the outbox ---- */
-
-static void test_outbox_claims_each_users_messages_in_arrival_order(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	struct store_outbox o;
-	struct seen_outbox ob;
-	char sid[STORE_SID_SIZE], status[24];
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	int64_t a1 = add_queued(f->s, a.id, "SMa1");
-	int64_t b1 = add_queued(f->s, b.id, "SMb1");
-	int64_t a2 = add_queued(f->s, a.id, "SMa2");
-	add_inbound(f->s, a.id, "SMplain", "not queued", 0);
-	int64_t now = ids_now_ms() + 1000;
-	assert_int_equal(depth(f->s), 3);
-
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
-	assert_int_equal(o.inbound_id, a1);
-	assert_string_equal(o.user_id, a.id);
-	assert_string_equal(o.state, "agent");
-	assert_int_equal(o.attempts, 1);
-	assert_int_equal(o.outbound_id, 0);
-	assert_null(o.body);
-	assert_true(o.created_at_ms > 1600000000000);
-	int64_t row_a1 = o.id;
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
-	assert_int_equal(o.inbound_id, b1);
-	int64_t row_b1 = o.id;
-	/* a2 waits for a1; a1 and b1 are leased. */
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), -ENOENT);
-
-	/* The reply is stored; a1 moves to send and still holds a2 back. */
-	struct store_message reply =
-			message(NULL, "+15550199999", "+15550100101", "r1", "pending", 2, 0);
-	reply.reply_to = a1;
-	assert_int_equal(store_outbox_replied(f->s, row_a1, a.id, &reply, now), 0);
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), -ENOENT);
-	memset(&ob, 0, sizeof(ob));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &ob), 0);
-	assert_int_equal(ob.n, 1);
-	assert_int_equal(ob.row[0].id, row_a1);
-	assert_string_equal(ob.row[0].state, "send");
-	assert_string_equal(ob.body[0], "r1");
-	assert_string_equal(ob.row[0].to, "+15550100101");
-	assert_string_equal(ob.row[0].from, "+15550199999");
-	assert_int_equal(ob.row[0].segments, 2);
-	assert_int_equal(ob.row[0].attempts, 0);
-	int64_t out = ob.row[0].outbound_id;
-	assert_true(out > 0);
-	assert_int_equal(store_outbound_state(f->s, out, sid, status), 0);
-	assert_string_equal(sid, "");
-	assert_string_equal(status, "pending");
-
-	/* A send attempt: sending, due later. */
-	assert_int_equal(store_outbox_update(f->s, row_a1, "sending", now + 5000, true, NULL, now),
-			0);
-	memset(&ob, 0, sizeof(ob));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &ob), 0);
-	assert_int_equal(ob.n, 0);
-	assert_int_equal(store_outbox_ready(f->s, now + 5000, 10, collect_outbox, &ob), 0);
-	assert_int_equal(ob.n, 1);
-	assert_string_equal(ob.row[0].state, "sending");
-	assert_int_equal(ob.row[0].attempts, 1);
-	assert_int_equal(ob.row[0].sent_at_ms, now);
-
-	/* Sent: the reply gets its sid, the row is done, and a2 is first in line. */
-	assert_int_equal(store_outbox_sent(f->s, row_a1, out, "SMr1", "queued"), 0);
-	assert_int_equal(store_outbound_state(f->s, out, sid, status), 0);
-	assert_string_equal(sid, "SMr1");
-	assert_string_equal(status, "queued");
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
-	assert_int_equal(o.inbound_id, a2);
-
-	/* No reply: the row is done at once. */
-	assert_int_equal(store_outbox_replied(f->s, row_b1, b.id, NULL, now), 0);
-	assert_int_equal(depth(f->s), 1);
-	list_outbox(f->s, NULL, &ob);
-	assert_int_equal(ob.n, 1);
-	assert_int_equal(ob.row[0].inbound_id, a2);
-	list_outbox(f->s, "done", &ob);
-	assert_int_equal(ob.n, 2);
-	assert_int_equal(ob.row[0].id, row_a1);
-	assert_string_equal(ob.body[0], "r1");
-	assert_int_equal(ob.row[1].id, row_b1);
-	assert_int_equal(store_outbound_state(f->s, 999999, sid, status), -ENOENT);
-}
-
-static void test_outbox_claim_honours_next_at_and_the_lease(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a;
-	struct store_outbox o;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_queued(f->s, a.id, "SMa1");
-	int64_t now = ids_now_ms() + 1000;
-
-	assert_int_equal(store_outbox_claim_agent(f->s, now - 600000, now, &o), -ENOENT);
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 30000, &o), 0);
-	assert_int_equal(o.attempts, 1);
-	int64_t id = o.id;
-	assert_int_equal(store_outbox_claim_agent(f->s, now + 29999, now + 60000, &o), -ENOENT);
-	/* The lease ran out (a crashed worker): the row is due again. */
-	assert_int_equal(store_outbox_claim_agent(f->s, now + 30000, now + 60000, &o), 0);
-	assert_int_equal(o.id, id);
-	assert_int_equal(o.attempts, 2);
-	/* A failed agent call: back to agent with an error, due later. */
-	assert_int_equal(store_outbox_update(f->s, id, "agent", now + 90000, false, "timeout",
-				 now + 30000),
-			0);
-	assert_int_equal(store_outbox_claim_agent(f->s, now + 89999, now + 100000, &o), -ENOENT);
-	assert_int_equal(store_outbox_claim_agent(f->s, now + 90000, now + 100000, &o), 0);
-	assert_string_equal(o.last_error, "timeout");
-	assert_int_equal(store_outbox_update(f->s, 999999, "dead", now, false, NULL, now), -ENOENT);
-}
-
-static void test_outbox_replied_for_another_users_row_is_enoent(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a, b;
-	struct store_outbox o;
-	struct seen_messages seen;
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_user1(f->s, "B", "+15550100102", &b);
-	int64_t a1 = add_queued(f->s, a.id, "SMa1");
-	int64_t now = ids_now_ms() + 1000;
-	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
-
-	struct store_message reply =
-			message(NULL, "+15550199999", "+15550100102", "leak?", "pending", 1, 0);
-	reply.reply_to = a1;
-	assert_int_equal(store_outbox_replied(f->s, o.id, b.id, &reply, now), -ENOENT);
-	list_messages(f->s, b.id, 10, &seen);
-	assert_int_equal(seen.n, 0); /* the reply was rolled back with it */
-	assert_int_equal(store_outbox_replied(f->s, o.id, a.id, &reply, now), 0);
-	/* Once replied, the row is no longer waiting for the agent. */
-	assert_int_equal(store_outbox_replied(f->s, o.id, a.id, NULL, now), -ENOENT);
-}
-
-static void test_outbox_enqueue_is_atomic_with_the_message(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a;
-	struct store_message m =
-			message("SMa1", "+15550100101", "+15550199999", "again", "received", 1, 0);
-
-	add_user1(f->s, "A", "+15550100101", &a);
-	add_queued(f->s, a.id, "SMa1");
-	m.enqueue = true;
-	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), -EEXIST);
-	assert_int_equal(depth(f->s), 1);
-	/* Unrouted messages are never queued. */
-	m.sid = "SMu";
-	assert_int_equal(store_inbound_add(f->s, NULL, &m, NULL), 0);
-	assert_int_equal(depth(f->s), 1);
-}
-
-static void test_outbox_retry_revives_dead_rows_where_they_stopped(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user u[3];
-	struct store_outbox o;
-	struct seen_outbox ob;
-	int64_t row[3];
-	int n = -1;
-
-	add_user1(f->s, "A", "+15550100101", &u[0]);
-	add_user1(f->s, "B", "+15550100102", &u[1]);
-	add_user1(f->s, "C", "+15550100103", &u[2]);
-	for (int i = 0; i < 3; i++) {
-		char sid[16];
-		snprintf(sid, sizeof(sid), "SM%d", i);
-		add_queued(f->s, u[i].id, sid);
-	}
-	int64_t now = ids_now_ms() + 1000;
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
-		row[i] = o.id;
-	}
-	/* Row 0 died waiting for the agent, row 1 before a send, row 2 after one. */
-	struct store_message reply =
-			message(NULL, "+15550199999", "+15550100101", "r", "pending", 1, 0);
-	assert_int_equal(store_outbox_replied(f->s, row[1], u[1].id, &reply, now), 0);
-	assert_int_equal(store_outbox_replied(f->s, row[2], u[2].id, &reply, now), 0);
-	assert_int_equal(store_outbox_update(f->s, row[2], "sending", now, true, NULL, now), 0);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(store_outbox_update(f->s, row[i], "dead", now, false, "gave up",
-					 now),
-				0);
-	}
-	assert_int_equal(depth(f->s), 0);
-	list_outbox(f->s, "dead", &ob);
-	assert_int_equal(ob.n, 3);
-	assert_string_equal(ob.row[0].last_error, "gave up");
-
-	assert_int_equal(store_outbox_retry(f->s, row[0], now + 1, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(store_outbox_retry(f->s, row[0], now + 1, &n), 0);
-	assert_int_equal(n, 0); /* not dead any more */
-	assert_int_equal(store_outbox_retry(f->s, 0, now + 1, &n), 0);
-	assert_int_equal(n, 2);
-	assert_int_equal(depth(f->s), 3);
-	list_outbox(f->s, NULL, &ob);
-	assert_int_equal(ob.n, 3);
-	assert_string_equal(ob.row[0].state, "agent");
-	assert_string_equal(ob.row[1].state, "send");
-	assert_string_equal(ob.row[2].state, "sending");
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(ob.row[i].attempts, 0);
-		assert_int_equal(ob.row[i].next_at_ms, now + 1);
-	}
-	list_outbox(f->s, "dead", &ob);
-	assert_int_equal(ob.n, 0);
-}
 
 static void test_outbox_send_attempt_takes_a_row_once_across_handles(void **state) {
 	struct fixture *f = fx(state);
@@ -1037,13 +534,62 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(o[i].r, 0);
 		assert_int_equal(store_schema_version(o[i].s, &v), 0);
-		assert_int_equal(v, 2);
+		assert_int_equal(v, SCHEMA_VERSION);
 	}
 	PGconn *pg = raw_connect(url);
-	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL), 2);
+	assert_int_equal(raw_int(pg, "SELECT count(*) FROM schema_migrations", NULL),
+			SCHEMA_VERSION);
 	PQfinish(pg);
 	store_close(o[0].s);
 	store_close(o[1].s);
+}
+
+/* Version 2's status function, as version 2 left it (migration 3 replaces it). */
+static const char v2_status_update[] =
+	"SET ROLE smsrouter_system;"
+	"DROP FUNCTION sr_status_sid(bigint, text);"
+	"DROP FUNCTION sr_status_set(bigint, text, text, integer, text);"
+	"DROP FUNCTION sr_status_exists(bigint, text);"
+	"CREATE FUNCTION sr_status_update(p_id bigint, p_sid text, p_status text,"
+	"  p_rank integer, p_error text) RETURNS integer"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"BEGIN RETURN 0; END $$;"
+	"RESET ROLE;"
+	"DELETE FROM schema_migrations WHERE version = 3;";
+
+static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) {
+	struct fixture *f = fx(state);
+	struct store_user a, got;
+	bool changed = false;
+	int v = 0;
+
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	int64_t out = 0;
+	struct store_message m = message(NULL, "+15550199999", "+15550100101", "hi", "queued",
+			1, 0);
+	assert_int_equal(store_outbound_add(f->s, a.id, &m, &out), 0);
+	store_close(f->s);
+	f->s = NULL;
+	PGconn *pg = raw_connect(f->url);
+	raw_exec(pg, v2_status_update);
+	assert_int_equal(raw_int(pg, "SELECT max(version) FROM schema_migrations", NULL), 2);
+	PQfinish(pg);
+
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, SCHEMA_VERSION);
+	assert_int_equal(store_user_by_phone(f->s, "+15550100101", &got), 0);
+	assert_string_equal(got.id, a.id);
+	assert_int_equal(store_status_update(f->s, out, "SMup", "delivered", NULL, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(store_outbound_sid_known(f->s, "SMup"), 0);
+	/* The functions of migration 3 are the system role's, like the others. */
+	pg = raw_connect(f->url);
+	assert_int_equal(raw_int(pg, "SELECT count(*) FROM pg_proc WHERE proname LIKE "
+				     "'sr_status_%' AND proowner <> 'smsrouter_system'::regrole",
+				 NULL),
+			0);
+	PQfinish(pg);
 }
 
 #define RACERS 8
@@ -1271,83 +817,6 @@ static void test_two_handles_claiming_never_share_a_row_or_a_user(void **state) 
 	free(b);
 }
 
-#define WRITERS 8
-#define PER_WRITER 100
-
-struct writer {
-	struct store *s;
-	const char *user_id;
-	int index;
-	int failures;
-	int first_error;
-};
-
-static void *write_messages(void *p) {
-	struct writer *w = p;
-	char sid[STORE_SID_SIZE];
-
-	for (int i = 0; i < PER_WRITER; i++) {
-		snprintf(sid, sizeof(sid), "SMw%02d%05d", w->index, i);
-		struct store_message m =
-				message(sid, "+15550100101", "+15550199999", sid, "received", 1, 0);
-		int64_t id = 0;
-		int r = store_inbound_add(w->s, w->user_id, &m, &id);
-		if ((r != 0 || id <= 0) && w->failures++ == 0) {
-			w->first_error = r;
-		}
-	}
-	return NULL;
-}
-
-struct sid_tally {
-	bool seen[WRITERS][PER_WRITER];
-	int total;
-	int bad;
-};
-
-static int tally_sid(void *ctx, const struct store_message *m) {
-	struct sid_tally *t = ctx;
-	int w = -1, i = -1;
-	t->total++;
-	if (!m->sid || sscanf(m->sid, "SMw%2d%5d", &w, &i) != 2 || w < 0 || w >= WRITERS || i < 0 ||
-			i >= PER_WRITER || t->seen[w][i] || strcmp(m->body, m->sid) != 0) {
-		t->bad++;
-		return 0;
-	}
-	t->seen[w][i] = true;
-	return 0;
-}
-
-static void test_concurrent_writers_lose_nothing(void **state) {
-	struct fixture *f = fx(state);
-	struct store_user a;
-	pthread_t t[WRITERS];
-	struct writer w[WRITERS];
-	struct sid_tally *tally = calloc(1, sizeof(*tally));
-
-	assert_non_null(tally);
-	add_user1(f->s, "A", "+15550100101", &a);
-	for (int i = 0; i < WRITERS; i++) {
-		w[i] = (struct writer){.s = f->s, .user_id = a.id, .index = i};
-		assert_int_equal(pthread_create(&t[i], NULL, write_messages, &w[i]), 0);
-	}
-	for (int i = 0; i < WRITERS; i++) {
-		assert_int_equal(pthread_join(t[i], NULL), 0);
-	}
-	for (int i = 0; i < WRITERS; i++) {
-		if (w[i].failures) {
-			fail_msg("writer %d: %d failures, first %d", i, w[i].failures,
-					w[i].first_error);
-		}
-	}
-	assert_int_equal(store_messages_list(f->s, a.id, 10 * WRITERS * PER_WRITER, tally_sid,
-				 tally),
-			0);
-	assert_int_equal(tally->bad, 0);
-	assert_int_equal(tally->total, WRITERS * PER_WRITER);
-	free(tally);
-}
-
 /* ---- a server restart under an open store (runs last) ---- */
 
 /* Runs scripts/pg-cluster.sh cmd on SMSROUTER_TEST_PG_DIR; its exit status. */
@@ -1413,33 +882,18 @@ static void test_restart_fails_fast_while_down_and_recovers_without_reopening(vo
 
 int main(void) {
 	const struct CMUnitTest tests[] = {
-		FIXTURE(test_route_lookup_gives_the_user_and_the_numbers_opt_out),
-		FIXTURE(test_user_name_keeps_utf8_and_quotes),
-		FIXTURE(test_user_list_calls_back_for_every_user_oldest_first_and_stops),
-		FIXTURE(test_inbound_add_keeps_media_and_created_at),
-		FIXTURE(test_message_get_finds_only_that_users_message),
-		FIXTURE(test_user_delete_erases_its_messages_notes_and_outbox),
-		FIXTURE(test_outbound_segments_counts_that_users_replies_since),
-		FIXTURE(test_tx_commits_one_messages_writes_together),
-		FIXTURE(test_tx_rollback_keeps_nothing_and_frees_the_sid),
-		FIXTURE(test_tx_survives_a_failed_call_inside_it),
-		FIXTURE(test_outbox_claims_each_users_messages_in_arrival_order),
-		FIXTURE(test_outbox_claim_honours_next_at_and_the_lease),
-		FIXTURE(test_outbox_replied_for_another_users_row_is_enoent),
-		FIXTURE(test_outbox_enqueue_is_atomic_with_the_message),
-		FIXTURE(test_outbox_retry_revives_dead_rows_where_they_stopped),
 		FIXTURE(test_outbox_send_attempt_takes_a_row_once_across_handles),
 		FIXTURE(test_every_per_user_table_forces_row_level_security),
 		FIXTURE(test_rls_hides_a_users_rows_from_another_scope_and_from_none),
 		FIXTURE(test_open_refuses_a_superuser),
 		cmocka_unit_test(test_open_fails_fast_when_no_server_answers),
 		FIXTURE(test_open_takes_the_postgres_scheme_too_and_keeps_the_data),
+		FIXTURE(test_a_version_2_database_upgrades_and_keeps_its_data),
 		FIXTURE(test_two_openers_at_once_migrate_once),
 		FIXTURE(test_two_handles_racing_one_sid_store_it_once),
 		FIXTURE(test_sender_limit_is_shared_by_handles_and_refills),
 		FIXTURE(test_sender_limit_rows_of_idle_numbers_are_swept),
 		FIXTURE(test_two_handles_claiming_never_share_a_row_or_a_user),
-		FIXTURE(test_concurrent_writers_lose_nothing),
 		FIXTURE(test_restart_fails_fast_while_down_and_recovers_without_reopening),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,219 @@
+/* The statement catalogue: every statement the store runs, once, with ?N placeholders
+ * (postgres.c makes them $N). A statement has one text for both dialects where both accept
+ * it, and a text per dialect where they must differ: PostgreSQL reaches across users only
+ * through its SECURITY DEFINER functions sr_* (postgres.c explains the security model),
+ * where SQLite runs the SQL itself; and a few spellings (min() and least(), group_concat
+ * and string_agg, BEGIN IMMEDIATE). Per-user statements keep their own user_id condition
+ * even where PostgreSQL's row-level security scopes them. */
+#include "store/dialect.h"
+
+_Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4");
+
+/* A user row, mapped by users.c: id, name, created_at, phones (in their order, separated
+ * by spaces), opted_out (one of its numbers opted out). */
+#define USER_OPTED_OUT                                                                     \
+	"EXISTS (SELECT 1 FROM phones p JOIN optouts o ON o.phone = p.phone "                 \
+	"WHERE p.user_id = u.id)"
+#define USER_COLS_SQLITE                                                                   \
+	"u.id, u.name, u.created_at, coalesce((SELECT group_concat(phone, ' ') FROM "         \
+	"(SELECT phone FROM phones WHERE user_id = u.id ORDER BY seq, phone)), ''), "         \
+	USER_OPTED_OUT
+#define USER_COLS_PG                                                                       \
+	"u.id, u.name, u.created_at, coalesce((SELECT string_agg(p.phone, ' ' ORDER BY "      \
+	"p.seq) FROM phones p WHERE p.user_id = u.id), ''), " USER_OPTED_OUT
+
+/* A message row, mapped by messages.c. */
+#define MSG_COLS                                                                           \
+	"id, sid, direction, from_addr, to_addr, body, status, encoding, segments, media, " \
+	"reply_to, created_at"
+
+/* An outbox row (PostgreSQL's type sr_outbox_row), mapped by outbox.c. */
+#define OB_COLS                                                                            \
+	"o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state, o.attempts, "    \
+	"o.next_at, coalesce(o.sent_at, 0), o.created_at, coalesce(o.last_error, ''), "       \
+	"coalesce(m.to_addr, ''), coalesce(m.from_addr, ''), coalesce(m.body, ''), "          \
+	"coalesce(m.segments, 0)"
+/* First in its user's line: no earlier row of that user is still being worked on. */
+#define OB_HEAD                                                                            \
+	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.id < o.id " \
+	"AND p.state IN ('agent', 'send', 'sending'))"
+
+/* A status callback names its message by our id (?1 > 0) or by Twilio's sid (?2). */
+#define BY_ID_OR_SID "(id = ?1 OR (?1 <= 0 AND sid = ?2)) AND direction = 'outbound'"
+
+const struct store__sql store__catalogue[ST_COUNT] = {
+	/* SQLite takes the write lock at BEGIN, not at the first write: two writers never
+	 * deadlock upgrading. */
+	[ST_BEGIN] = {.sqlite = "BEGIN IMMEDIATE", .pg = "BEGIN"},
+	[ST_COMMIT] = {.both = "COMMIT"},
+	[ST_ROLLBACK] = {.both = "ROLLBACK"},
+	[ST_SAVEPOINT] = {.both = "SAVEPOINT nested"},
+	[ST_RELEASE] = {.both = "RELEASE nested"},
+	[ST_ROLLBACK_TO] = {.both = "ROLLBACK TO nested"},
+	[ST_SCOPE] = {.pg = "SELECT set_config('smsrouter.user_id', ?1, true)"},
+	[ST_PING] = {.pg = "SELECT 1"},
+	[ST_VERSION] = {.sqlite = "PRAGMA user_version",
+		.pg = "SELECT coalesce(max(version), 0) FROM schema_migrations"},
+	[ST_COUNTS] = {.sqlite = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM phones)",
+		.pg = "SELECT users, phones FROM sr_counts()"},
+	[ST_USER_INSERT] = {.both = "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)"},
+	/* ?3 is the phone's place among its user's; PostgreSQL numbers phones itself. */
+	[ST_PHONE_INSERT] = {.sqlite = "INSERT INTO phones (phone, user_id, seq) VALUES (?1, ?2, ?3)",
+		.pg = "INSERT INTO phones (phone, user_id) VALUES (?1, ?2)"},
+	[ST_USER_GET] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM users u WHERE u.id = ?1",
+		.pg = "SELECT " USER_COLS_PG " FROM users u WHERE u.id = ?1"},
+	[ST_USER_BY_PHONE] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM phones k JOIN users u "
+					"ON u.id = k.user_id WHERE k.phone = ?1",
+		.pg = "SELECT * FROM sr_user_by_phone(?1)"},
+	/* Routing's one lookup: the sender's user, if any, and whether the number opted out. */
+	[ST_ROUTE] = {.sqlite = "SELECT u.id, u.name, u.created_at, EXISTS (SELECT 1 FROM optouts "
+				"WHERE phone = ?1) FROM (SELECT 1) LEFT JOIN phones p ON "
+				"p.phone = ?1 LEFT JOIN users u ON u.id = p.user_id",
+		.pg = "SELECT * FROM sr_route(?1)"},
+	[ST_USER_LIST] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM users u "
+				    "ORDER BY u.created_at, u.id",
+		.pg = "SELECT * FROM sr_users()"},
+	/* The user's row lock orders two phone adds (SQLite's BEGIN IMMEDIATE does already). */
+	[ST_USER_LOCK] = {.sqlite = "SELECT 1 FROM users WHERE id = ?1",
+		.pg = "SELECT 1 FROM users WHERE id = ?1 FOR UPDATE"},
+	[ST_DEL_NOTES] = {.both = "DELETE FROM notes WHERE user_id = ?1"},
+	[ST_DEL_OUTBOX] = {.both = "DELETE FROM outbox WHERE user_id = ?1"},
+	[ST_DEL_MESSAGES] = {.both = "DELETE FROM messages WHERE user_id = ?1"},
+	[ST_DEL_PHONES] = {.both = "DELETE FROM phones WHERE user_id = ?1"},
+	[ST_DEL_USER] = {.both = "DELETE FROM users WHERE id = ?1"},
+	[ST_PHONE_MINE] = {.both = "SELECT 1 FROM phones WHERE phone = ?1 AND user_id = ?2"},
+	/* How many phones the user has, and the place of one added now: after the last. */
+	[ST_PHONE_COUNT] = {.both = "SELECT count(*), coalesce(max(seq) + 1, 0) FROM phones "
+				    "WHERE user_id = ?1"},
+	[ST_PHONE_DELETE] = {.both = "DELETE FROM phones WHERE phone = ?1 AND user_id = ?2"},
+	/* A reply sent through the Messages API was no part of the answer (flag 4). */
+	[ST_ANSWER_FOR] = {.sqlite = "SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages "
+				     "o ON o.reply_to = i.id AND o.direction = 'outbound' AND "
+				     "(o.flags & 4) = 0 WHERE i.sid = ?1 AND i.direction = "
+				     "'inbound' ORDER BY o.id LIMIT 1",
+		.pg = "SELECT inbound_id, outbound_id, body FROM sr_answer_for(?1)"},
+	[ST_MESSAGE_INSERT] = {.both = "INSERT INTO messages (user_id, sid, direction, from_addr, "
+				       "to_addr, body, status, status_rank, encoding, segments, "
+				       "media, reply_to, created_at, flags) VALUES (?1, ?2, ?3, "
+				       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+				       "RETURNING id"},
+	/* Records Twilio's sid on our message when it has none; a sid another message holds
+	 * already is left there. */
+	[ST_STATUS_SID] = {.sqlite = "UPDATE messages SET sid = ?2 WHERE id = ?1 AND direction = "
+				     "'outbound' AND sid IS NULL",
+		.pg = "SELECT sr_status_sid(?1, ?2)"},
+	/* Statuses only move forward: ?4 is the new status's rank (store_status_rank). */
+	[ST_STATUS_SET] = {.sqlite = "UPDATE messages SET status = ?3, status_rank = ?4, "
+				     "error_code = coalesce(?5, error_code) WHERE " BY_ID_OR_SID
+				     " AND status_rank < ?4",
+		.pg = "SELECT sr_status_set(?1, ?2, ?3, ?4, ?5)"},
+	[ST_STATUS_EXISTS] = {.sqlite = "SELECT 1 FROM messages WHERE " BY_ID_OR_SID,
+		.pg = "SELECT 1 WHERE sr_status_exists(?1, ?2)"},
+	[ST_MESSAGE_GET] = {.both = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND "
+				    "id = ?2"},
+	[ST_MESSAGES_NEWEST] = {.both = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 "
+					"ORDER BY id DESC LIMIT ?2"},
+	/* Stored before ?3, or the reply to a message that was (store_history); the smaller of
+	 * the two keeps the planner on messages_user, newest first, stopping at the limit. */
+	[ST_MESSAGES_HISTORY] = {.sqlite = "SELECT * FROM (SELECT " MSG_COLS " FROM messages "
+					   "WHERE user_id = ?1 AND min(id, coalesce(reply_to, "
+					   "id)) < ?3 ORDER BY id DESC LIMIT ?2) h ORDER BY id",
+		.pg = "SELECT * FROM (SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND "
+		      "least(id, coalesce(reply_to, id)) < ?3 ORDER BY id DESC LIMIT ?2) h "
+		      "ORDER BY id"},
+	[ST_NOTE_INSERT] = {.both = "INSERT INTO notes (user_id, body, created_at) VALUES (?1, ?2, "
+				    "?3)"},
+	[ST_NOTES_LIST] = {.both = "SELECT body FROM notes WHERE user_id = ?1 ORDER BY id"},
+	[ST_NOTES_CLEAR] = {.both = "DELETE FROM notes WHERE user_id = ?1"},
+	[ST_OPTOUT_INSERT] = {.both = "INSERT INTO optouts (phone, created_at) VALUES (?1, ?2) "
+				      "ON CONFLICT (phone) DO NOTHING"},
+	[ST_OPTOUT_DELETE] = {.both = "DELETE FROM optouts WHERE phone = ?1"},
+	[ST_OPTOUT_GET] = {.both = "SELECT 1 FROM optouts WHERE phone = ?1"},
+	/* One statement: the row's lock makes two claimers of one number take turns. */
+	[ST_ONBOARDING] = {.both = "INSERT INTO onboarding (phone, sent_at) VALUES (?1, ?2) "
+				   "ON CONFLICT (phone) DO UPDATE SET sent_at = excluded.sent_at "
+				   "WHERE onboarding.sent_at <= CAST(?2 AS BIGINT) - "
+				   "CAST(?3 AS BIGINT)"},
+	/* GCRA, one statement: a message may come when the number's tat is at most ?3 (the
+	 * burst: count - 1 intervals) ahead of now; taking it moves tat one interval (?2) on.
+	 * The row's lock makes two processes take turns. A row comes back if it was taken.
+	 * SQLite keeps no shared limits (one process serves it). */
+	[ST_SENDER_TAKE] = {.pg = "INSERT INTO sender_limits AS l (phone, tat) SELECT ?1, "
+				  "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + "
+				  "?2::bigint ON CONFLICT (phone) DO UPDATE SET tat = "
+				  "greatest(l.tat, excluded.tat - ?2::bigint) + ?2::bigint WHERE "
+				  "greatest(l.tat, excluded.tat - ?2::bigint) - (excluded.tat - "
+				  "?2::bigint) <= ?3::bigint RETURNING 1"},
+	/* A row whose tat has passed is a full bucket: the same as no row. */
+	[ST_SENDER_SWEEP] = {.pg = "DELETE FROM sender_limits WHERE tat < "
+				   "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"},
+	[ST_USAGE] = {.sqlite = "SELECT user_id, sum(direction = 'inbound'), sum(direction = "
+				"'outbound'), sum(segments), sum(status = 'over_budget'), "
+				"sum((flags & 2) != 0), sum((flags & 1) != 0) FROM messages WHERE "
+				"created_at >= ?1 GROUP BY user_id ORDER BY user_id IS NULL, user_id",
+		.pg = "SELECT * FROM sr_usage(?1)"},
+	[ST_OUT_SEGMENTS] = {.both = "SELECT coalesce(sum(segments), 0) FROM messages WHERE "
+				     "user_id = ?1 AND direction = 'outbound' AND created_at >= ?2"},
+	[ST_OB_INSERT] = {.both = "INSERT INTO outbox (user_id, inbound_id, state, next_at, "
+				  "created_at, updated_at) VALUES (?1, ?2, 'agent', ?3, ?3, ?3)"},
+	/* The agent stage: the oldest due row in state agent that is first in its user's line.
+	 * SQLite leases it with ST_OB_LEASE in the same transaction; PostgreSQL's function
+	 * leases it too, skipping rows another claimer holds (FOR UPDATE SKIP LOCKED), and
+	 * returns it with the attempt counted. */
+	[ST_OB_CLAIM] = {.sqlite = "SELECT " OB_COLS " FROM outbox o LEFT JOIN messages m ON m.id "
+				   "= o.outbound_id WHERE o.state = 'agent' AND o.next_at <= ?1"
+				   OB_HEAD " ORDER BY o.next_at, o.id LIMIT 1",
+		.pg = "SELECT * FROM sr_outbox_claim(?1, ?2)"},
+	[ST_OB_LEASE] = {.sqlite = "UPDATE outbox SET next_at = ?2, attempts = attempts + 1, "
+				   "updated_at = ?3 WHERE id = ?1 AND state = 'agent'"},
+	/* The row must be the replying user's (PostgreSQL's row-level security says so too). */
+	[ST_OB_REPLIED] = {.both = "UPDATE outbox SET state = ?2, outbound_id = ?3, attempts = 0, "
+				   "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent' "
+				   "AND user_id = ?5"},
+	[ST_OB_READY] = {.sqlite = "SELECT " OB_COLS " FROM outbox o JOIN messages m ON m.id = "
+				   "o.outbound_id WHERE o.state IN ('send', 'sending') AND "
+				   "o.next_at <= ?1" OB_HEAD " ORDER BY o.id LIMIT ?2",
+		.pg = "SELECT * FROM sr_outbox_ready(?1, ?2)"},
+	/* Taking a row for a send (to sending, counting an attempt) succeeds only while it
+	 * still waits and is due, so that two processes never both send it. */
+	[ST_OB_UPDATE] = {.sqlite = "UPDATE outbox SET state = ?2, next_at = ?3, attempts = "
+				    "attempts + ?4, last_error = coalesce(?5, last_error), sent_at "
+				    "= CASE WHEN ?2 = 'sending' THEN ?6 ELSE sent_at END, "
+				    "updated_at = ?6 WHERE id = ?1 AND (?2 <> 'sending' OR ?4 = 0 "
+				    "OR (state IN ('send', 'sending') AND next_at <= ?6))",
+		.pg = "SELECT sr_outbox_update(?1, ?2, ?3, ?4, ?5, ?6)"},
+	/* The reply is sent: its sid (a status callback may have recorded it first) and
+	 * status, forward only; SQLite marks the row done with ST_OB_DONE, PostgreSQL's
+	 * function does both. */
+	[ST_OB_MSG_SENT] = {.sqlite = "UPDATE messages SET sid = coalesce(sid, ?3), status = CASE "
+				      "WHEN status_rank < ?5 THEN ?4 ELSE status END, status_rank "
+				      "= max(status_rank, ?5) WHERE id = ?2 AND direction = "
+				      "'outbound'",
+		.pg = "SELECT sr_outbox_sent(?1, ?2, ?3, ?4, ?5, ?6)"},
+	[ST_OB_DONE] = {.sqlite = "UPDATE outbox SET state = 'done', updated_at = ?6 WHERE id = ?1"},
+	[ST_OB_LIST] = {.sqlite = "SELECT " OB_COLS " FROM outbox o LEFT JOIN messages m ON m.id = "
+				  "o.outbound_id WHERE (?1 IS NULL AND o.state <> 'done') OR "
+				  "o.state = ?1 ORDER BY o.id LIMIT ?2",
+		.pg = "SELECT * FROM sr_outbox_list(?1, ?2)"},
+	[ST_OB_RETRY] = {.sqlite = "UPDATE outbox SET state = CASE WHEN outbound_id IS NULL THEN "
+				   "'agent' WHEN sent_at IS NULL THEN 'send' ELSE 'sending' END, "
+				   "attempts = 0, next_at = ?2, updated_at = ?2 WHERE state = "
+				   "'dead' AND (?1 = 0 OR id = ?1)",
+		.pg = "SELECT sr_outbox_retry(?1, ?2)"},
+	[ST_OB_DEPTH] = {.sqlite = "SELECT count(*) FROM outbox WHERE state IN ('agent', 'send', "
+				   "'sending')",
+		.pg = "SELECT sr_outbox_depth()"},
+	[ST_OUTBOUND_STATE] = {.sqlite = "SELECT coalesce(sid, ''), status FROM messages WHERE "
+					 "id = ?1 AND direction = 'outbound'",
+		.pg = "SELECT sid, status FROM sr_outbound_state(?1)"},
+};
+
+const char *store__sql_of(enum store__dialect_id id, enum store__st st) {
+	const struct store__sql *e = &store__catalogue[st];
+	const char *own = id == STORE__SQLITE ? e->sqlite : e->pg;
+	return own ? own : e->both;
+}
+
+bool store__has(const struct store *s, enum store__st st) {
+	return store__sql_of(s->d->id, st) != NULL;
+}

@@ -1,0 +1,253 @@
+#pragma once
+/* The store's dialect layer, internal to src/store: what the operations (users.c,
+ * messages.c, notes.c, numbers.c, outbox.c) need of a database, and what each dialect
+ * (sqlite.c, postgres.c) provides. The operations are written once over it: they name a
+ * statement of the catalogue (catalogue.c: one entry per statement, a text per dialect
+ * only where it must differ), bind typed parameters, run it, read typed columns, and
+ * group statements in transactions, scoped to one user where the rows are that user's
+ * (PostgreSQL's row-level security; nothing to do on SQLite).
+ *
+ * Durability belongs here too: a commit that ends the outermost transaction, or a write
+ * outside any transaction, returns once it is durable (SQLite's group commit waits for the
+ * flusher inside the dialect); commit with a callback is the one way not to wait. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* The statement catalogue (catalogue.c). */
+enum store__st {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_SCOPE,
+	ST_PING,
+	ST_VERSION,
+	ST_COUNTS,
+	ST_USER_INSERT,
+	ST_PHONE_INSERT,
+	ST_USER_GET,
+	ST_USER_BY_PHONE,
+	ST_ROUTE,
+	ST_USER_LIST,
+	ST_USER_LOCK,
+	ST_DEL_NOTES,
+	ST_DEL_OUTBOX,
+	ST_DEL_MESSAGES,
+	ST_DEL_PHONES,
+	ST_DEL_USER,
+	ST_PHONE_MINE,
+	ST_PHONE_COUNT,
+	ST_PHONE_DELETE,
+	ST_ANSWER_FOR,
+	ST_MESSAGE_INSERT,
+	ST_STATUS_SID,
+	ST_STATUS_SET,
+	ST_STATUS_EXISTS,
+	ST_MESSAGE_GET,
+	ST_MESSAGES_NEWEST,
+	ST_MESSAGES_HISTORY,
+	ST_NOTE_INSERT,
+	ST_NOTES_LIST,
+	ST_NOTES_CLEAR,
+	ST_OPTOUT_INSERT,
+	ST_OPTOUT_DELETE,
+	ST_OPTOUT_GET,
+	ST_ONBOARDING,
+	ST_SENDER_TAKE,
+	ST_SENDER_SWEEP,
+	ST_USAGE,
+	ST_OUT_SEGMENTS,
+	ST_OB_INSERT,
+	ST_OB_CLAIM,
+	ST_OB_LEASE,
+	ST_OB_REPLIED,
+	ST_OB_READY,
+	ST_OB_UPDATE,
+	ST_OB_MSG_SENT,
+	ST_OB_DONE,
+	ST_OB_LIST,
+	ST_OB_RETRY,
+	ST_OB_DEPTH,
+	ST_OUTBOUND_STATE,
+	ST_COUNT,
+};
+
+enum store__dialect_id {
+	STORE__SQLITE,
+	STORE__POSTGRES,
+};
+
+/* One statement: the text both dialects run, or a text per dialect. Written with SQLite's
+ * ?N placeholders; postgres.c turns them into $N when it prepares. A dialect with no text
+ * lacks the statement (e.g. ST_OB_LEASE: PostgreSQL's claim leases in the same call). */
+struct store__sql {
+	const char *both;
+	const char *sqlite;
+	const char *pg;
+};
+extern const struct store__sql store__catalogue[ST_COUNT];
+
+/* One migration: the text each dialect runs to go from version N - 1 to N, in parts (a
+ * NULL-terminated list; NULL: nothing to do in that dialect). */
+struct store__migration {
+	const char *const *sqlite;
+	const char *const *pg;
+};
+extern const struct store__migration store__migrations[];
+extern const int store__schema_version;
+/* PostgreSQL: the NOLOGIN role that owns the cross-user functions (postgres.c). */
+#define STORE__PG_SYSTEM_ROLE "smsrouter_system"
+
+/* ---- a statement being run ---- */
+
+#define STORE__MAX_PARAMS 14
+
+enum store__type {
+	STORE__NULL,
+	STORE__TEXT,
+	STORE__INT,
+};
+
+struct store__param {
+	enum store__type type;
+	const char *text;
+	int64_t i;
+};
+
+/* On the caller's stack: the statement, its parameters, and while it runs (from a
+ * successful store__exec to store__done) the dialect's state. Parameters past those the
+ * dialect's text uses are ignored. */
+struct store__q {
+	enum store__st st;
+	int n;
+	struct store__param p[STORE__MAX_PARAMS];
+	const struct store__dialect *d;
+	int64_t changes; /* rows a write changed */
+	void *impl;      /* sqlite3_stmt, or PGresult */
+	int row, rows;   /* PostgreSQL: the row read, how many */
+	int rc;          /* SQLite: the last step's code */
+	bool fresh;      /* SQLite: the first row is stepped already */
+	bool locked;     /* SQLite: a write outside a transaction holds the write lock */
+};
+
+/* What each dialect provides. Every function runs on the calling thread's connection. */
+struct store__dialect {
+	enum store__dialect_id id; /* the catalogue's column */
+	bool single_writer; /* one write transaction at a time anyway (store_single_writer) */
+	void (*close)(struct store *s);
+	int (*ping)(struct store *s);
+	/* Begins a transaction, or a savepoint inside an open one. -EIO. */
+	int (*begin)(struct store *s);
+	/* Scopes the rest of the transaction to user_id's rows. NULL: nothing to scope. */
+	int (*scope)(struct store *s, const char *user_id);
+	/* Ends the innermost transaction: 0, or -EIO rolled back. When it ends the outermost:
+	 * with done NULL, returns once durable (-EIO if it cannot be); else done(ctx, err)
+	 * runs exactly once, on this or another thread, when it is (err 0) or cannot be
+	 * (-EIO). A savepoint calls done at once. */
+	int (*commit)(struct store *s, store_durable_cb done, void *ctx);
+	void (*rollback)(struct store *s);
+	/* Runs q: 0 (then store__done), or -EEXIST (a unique constraint), -EINVAL (NOT NULL,
+	 * CHECK, data refused), -EIO. A write outside a transaction is durable by done. */
+	int (*exec)(struct store *s, struct store__q *q);
+	int (*next)(struct store__q *q); /* 1: a row to read, 0: no more, -EIO */
+	/* Ends q's run. A write outside a transaction: 0 once durable, or -EIO. */
+	int (*done)(struct store *s, struct store__q *q);
+	int64_t (*col_int)(const struct store__q *q, int col); /* booleans are 0 and 1 */
+	const char *(*col_text)(const struct store__q *q, int col); /* NULL for NULL */
+	/* Bulk loading (import) begins (true) and ends (false). NULL: nothing to do. */
+	void (*bulk)(struct store *s, bool on);
+};
+
+struct store {
+	const struct store__dialect *d;
+	atomic_uint takes; /* store_sender_take calls, for its sweep */
+};
+
+/* ---- the operations' side ---- */
+
+static inline struct store__q store__q(enum store__st st) {
+	struct store__q q = {.st = st};
+	return q;
+}
+
+void store__text(struct store__q *q, const char *v); /* NULL is SQL NULL */
+void store__int(struct store__q *q, int64_t v);
+
+/* The dialect's text of st, or NULL when it lacks the statement. */
+const char *store__sql_of(enum store__dialect_id id, enum store__st st);
+bool store__has(const struct store *s, enum store__st st);
+
+/* Transactions: system-wide, or scoped to user_id (NULL: unknown senders' messages). */
+int store__begin(struct store *s);
+int store__begin_as(struct store *s, const char *user_id);
+int store__commit(struct store *s); /* durable when it ends the outermost */
+void store__rollback(struct store *s);
+/* commits when r is 0, else rolls back; returns the outcome. */
+int store__end(struct store *s, int r);
+
+int store__exec(struct store *s, struct store__q *q);
+/* One statement of user_id's: in a scoped transaction where the dialect scopes. */
+int store__exec_as(struct store *s, const char *user_id, struct store__q *q);
+int store__next(struct store__q *q);
+int store__done(struct store *s, struct store__q *q);
+/* Runs q, a statement whose rows (if any) are not read. */
+int store__write(struct store *s, struct store__q *q);
+/* Runs q for its rows changed: a write's count, or the number a function returns. */
+int store__affected(struct store *s, struct store__q *q, int64_t *ret_n);
+/* Runs q (as user_id when not NULL) up to its first row: 0 (read it, then store__done),
+ * -ENOENT (no row), or an error; both done already. */
+int store__row(struct store *s, const char *user_id, struct store__q *q);
+/* Runs q (as user_id when not NULL) and reads column 0 of its one row. -ENOENT: no row. */
+int store__one_int(struct store *s, const char *user_id, struct store__q *q, int64_t *ret);
+
+int64_t store__col_int(const struct store__q *q, int col);
+const char *store__col_text(const struct store__q *q, int col);
+void store__col_copy(const struct store__q *q, int col, char *out, size_t size);
+
+/* users.c's, for import.c: a new user's checks (name, phone count), its rows. */
+int store__user_valid(const char *name, size_t nphones);
+int store__user_insert(struct store *s, const char *id, const char *name, int64_t now);
+/* -EEXIST: another user's already. */
+int store__phone_insert(struct store *s, const char *phone, const char *id, int64_t seq);
+
+/* messages.c's, for outbox.c: inserts a message inside the caller's transaction. */
+int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
+		enum store_direction direction, int64_t *ret_id);
+/* A LIMIT: a negative limit is none. */
+int64_t store__limit(int limit);
+
+/* ---- the dialects' side: per-thread connections ---- */
+
+/* Each thread makes its own connection on first use and keeps it; it is freed when the
+ * thread ends, or when the store closes. A dialect's connection begins with a
+ * struct store_conn. */
+struct store_conn {
+	struct store_conn *next;
+	struct store_conns *owner;
+};
+
+struct store_conns {
+	pthread_key_t key;
+	pthread_mutex_t mu; /* guards head */
+	struct store_conn *head;
+	void (*free_conn)(struct store_conn *c);
+};
+
+/* 0 or -ENOMEM. */
+int store_conns_init(struct store_conns *r, void (*free_conn)(struct store_conn *c));
+/* This thread's connection, or NULL before it has one. */
+struct store_conn *store_conns_mine(struct store_conns *r);
+/* Makes c this thread's connection. 0, or -ENOMEM with c left unregistered (the caller's
+ * to free). */
+int store_conns_add(struct store_conns *r, struct store_conn *c);
+/* Frees every connection: the store is closing, and no thread uses it any more. */
+void store_conns_destroy(struct store_conns *r);
+
+int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);
+int store_postgres_open(const char *url, const struct store_options *o, struct store **ret);

@@ -1,0 +1,285 @@
+/* store: messages — adding them (with an outbox row when asked, atomically), the stored
+ * answer of a MessageSid, status callbacks and the one order of statuses, a user's
+ * messages, the agent's history, and usage; and the mapping of a message row, once. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "store/dialect.h"
+
+int store_answer_for(struct store *s, const char *sid, char **ret_reply,
+		int64_t *ret_outbound_id) {
+	struct store__q q = store__q(ST_ANSWER_FOR);
+	char *reply = NULL;
+	int64_t id = 0;
+
+	store__text(&q, sid);
+	int r = store__row(s, NULL, &q);
+	if (r < 0) {
+		return r;
+	}
+	if (store__col_text(&q, 1)) {
+		id = store__col_int(&q, 1);
+		const char *body = store__col_text(&q, 2);
+		reply = strdup(body ? body : "");
+		r = reply ? r : -ENOMEM;
+	}
+	store__done(s, &q);
+	if (r < 0) {
+		return r;
+	}
+	*ret_reply = reply;
+	*ret_outbound_id = id;
+	return 0;
+}
+
+int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
+		enum store_direction direction, int64_t *ret_id) {
+	struct store__q q = store__q(ST_MESSAGE_INSERT);
+	store__text(&q, user_id);
+	store__text(&q, m->sid);
+	store__text(&q, direction == STORE_INBOUND ? "inbound" : "outbound");
+	store__text(&q, m->from);
+	store__text(&q, m->to);
+	store__text(&q, m->body);
+	store__text(&q, m->status);
+	store__int(&q, store_status_rank(m->status ? m->status : ""));
+	store__text(&q, m->encoding);
+	store__int(&q, m->segments);
+	store__text(&q, m->media_json);
+	if (m->reply_to > 0) {
+		store__int(&q, m->reply_to);
+	} else {
+		store__text(&q, NULL);
+	}
+	store__int(&q, m->created_at ? m->created_at : ids_now());
+	store__int(&q, m->flags);
+	int64_t id = 0;
+	int r = store__one_int(s, NULL, &q, &id);
+	if (r == 0 && ret_id) {
+		*ret_id = id;
+	}
+	return r == -ENOENT ? -EIO : r;
+}
+
+/* The message and, for a routed inbound one that asks for it, its outbox row: both or
+ * neither. A transaction when they are two, or where the dialect scopes it to the user. */
+static int message_add(struct store *s, const char *user_id, const struct store_message *m,
+		enum store_direction direction, int64_t *ret_id) {
+	bool enqueue = m->enqueue && user_id;
+	bool tx = enqueue || s->d->scope;
+	int64_t id = 0;
+	int r = tx ? store__begin_as(s, user_id) : 0;
+
+	if (r < 0) {
+		return r;
+	}
+	r = store__message_insert(s, user_id, m, direction, &id);
+	if (r == 0 && enqueue) {
+		struct store__q q = store__q(ST_OB_INSERT);
+		store__text(&q, user_id);
+		store__int(&q, id);
+		store__int(&q, ids_now_ms());
+		r = store__write(s, &q);
+	}
+	if (tx) {
+		r = store__end(s, r);
+	}
+	if (r == 0 && ret_id) {
+		*ret_id = id;
+	}
+	return r;
+}
+
+int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id) {
+	return message_add(s, user_id, m, STORE_INBOUND, ret_id);
+}
+
+int store_outbound_add(struct store *s, const char *user_id, const struct store_message *m,
+		int64_t *ret_id) {
+	return message_add(s, user_id, m, STORE_OUTBOUND, ret_id);
+}
+
+int store_status_rank(const char *status) {
+	static const struct {
+		const char *name;
+		int rank;
+	} ranks[] = {
+		{"accepted", 1}, {"scheduled", 1}, {"queued", 2}, {"sending", 3},
+		{"sent", 4}, {"partially_delivered", 5}, {"delivered", 6}, {"undelivered", 6},
+		{"failed", 6}, {"canceled", 6}, {"read", 7},
+	};
+	for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
+		if (strcmp(status, ranks[i].name) == 0) {
+			return ranks[i].rank;
+		}
+	}
+	return 0;
+}
+
+/* The outbound message our id (> 0) or Twilio's sid names. */
+static struct store__q by_id_or_sid(enum store__st st, int64_t id, const char *sid) {
+	struct store__q q = store__q(st);
+	store__int(&q, id);
+	store__text(&q, sid);
+	return q;
+}
+
+/* Three steps, each one statement of the catalogue: record the sid when the row has none
+ * (a sid another message holds is left there), move the status forward (a status with a
+ * higher rank only), and when nothing moved, tell whether the message exists. */
+int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
+		const char *status, const char *error_code, bool *ret_changed) {
+	int rank = store_status_rank(status);
+	int64_t changed = 0;
+	int r = 0;
+
+	if (outbound_id > 0 && sid) {
+		struct store__q q = by_id_or_sid(ST_STATUS_SID, outbound_id, sid);
+		r = store__write(s, &q);
+		r = r == -EEXIST ? 0 : r;
+	}
+	if (r == 0 && rank > 0) {
+		struct store__q q = by_id_or_sid(ST_STATUS_SET, outbound_id, sid);
+		store__text(&q, status);
+		store__int(&q, rank);
+		store__text(&q, error_code && *error_code ? error_code : NULL);
+		r = store__affected(s, &q, &changed);
+	}
+	if (r == 0 && changed == 0) {
+		struct store__q q = by_id_or_sid(ST_STATUS_EXISTS, outbound_id, sid);
+		int64_t one;
+		r = store__one_int(s, NULL, &q, &one);
+	}
+	if (r == 0) {
+		*ret_changed = changed > 0;
+	}
+	return r;
+}
+
+int store_outbound_sid_known(struct store *s, const char *sid) {
+	struct store__q q = by_id_or_sid(ST_STATUS_EXISTS, 0, sid);
+	int64_t one;
+	return store__one_int(s, NULL, &q, &one);
+}
+
+/* Calls cb for each row of the catalogue's MSG_COLS; *ret_rows counts them (may be NULL). */
+static int messages_each(struct store *s, const char *user_id, struct store__q *q,
+		store_message_cb cb, void *ctx, int *ret_rows) {
+	int r = store__exec_as(s, user_id, q), rows = 0;
+	if (r < 0) {
+		return r;
+	}
+	while ((r = store__next(q)) > 0) {
+		const char *direction = store__col_text(q, 2);
+		struct store_message m = {
+			.id = store__col_int(q, 0),
+			.sid = store__col_text(q, 1),
+			.direction = direction && strcmp(direction, "inbound") == 0 ? STORE_INBOUND
+										     : STORE_OUTBOUND,
+			.from = store__col_text(q, 3),
+			.to = store__col_text(q, 4),
+			.body = store__col_text(q, 5),
+			.status = store__col_text(q, 6),
+			.encoding = store__col_text(q, 7),
+			.segments = (int)store__col_int(q, 8),
+			.media_json = store__col_text(q, 9),
+			.reply_to = store__col_int(q, 10),
+			.created_at = store__col_int(q, 11),
+		};
+		rows++;
+		r = cb(ctx, &m);
+		if (r != 0) {
+			break;
+		}
+	}
+	store__done(s, q);
+	if (ret_rows) {
+		*ret_rows = rows;
+	}
+	return r;
+}
+
+int store_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
+		void *ctx) {
+	struct store__q q = store__q(ST_MESSAGE_GET);
+	int rows = 0;
+	store__text(&q, user_id);
+	store__int(&q, id);
+	int r = messages_each(s, user_id, &q, cb, ctx, &rows);
+	return r == 0 && rows == 0 ? -ENOENT : r;
+}
+
+/* A negative limit is no limit. */
+int64_t store__limit(int limit) {
+	return limit < 0 ? INT64_MAX : limit;
+}
+
+int store_messages_list(struct store *s, const char *user_id, int limit, store_message_cb cb,
+		void *ctx) {
+	struct store__q q = store__q(ST_MESSAGES_NEWEST);
+	store__text(&q, user_id);
+	store__int(&q, store__limit(limit));
+	return messages_each(s, user_id, &q, cb, ctx, NULL);
+}
+
+int store_history(struct store *s, const char *user_id, int64_t before_id, int limit,
+		store_message_cb cb, void *ctx) {
+	struct store__q q = store__q(ST_MESSAGES_HISTORY);
+	store__text(&q, user_id);
+	store__int(&q, store__limit(limit));
+	store__int(&q, before_id);
+	return messages_each(s, user_id, &q, cb, ctx, NULL);
+}
+
+int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
+		char status[24]) {
+	struct store__q q = store__q(ST_OUTBOUND_STATE);
+	store__int(&q, id);
+	int r = store__row(s, NULL, &q);
+	if (r == 0) {
+		store__col_copy(&q, 0, sid, STORE_SID_SIZE);
+		store__col_copy(&q, 1, status, 24);
+		store__done(s, &q);
+	}
+	return r;
+}
+
+int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
+		int64_t *ret_segments) {
+	struct store__q q = store__q(ST_OUT_SEGMENTS);
+	store__text(&q, user_id);
+	store__int(&q, since);
+	int r = store__one_int(s, user_id, &q, ret_segments);
+	return r == -ENOENT ? -EIO : r;
+}
+
+int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
+	struct store__q q = store__q(ST_USAGE);
+	store__int(&q, since);
+	int r = store__exec(s, &q);
+	if (r < 0) {
+		return r;
+	}
+	while ((r = store__next(&q)) > 0) {
+		struct store_usage_row row = {
+			.user_id = store__col_text(&q, 0),
+			.inbound = store__col_int(&q, 1),
+			.outbound = store__col_int(&q, 2),
+			.segments = store__col_int(&q, 3),
+			.over_budget = store__col_int(&q, 4),
+			.truncated = store__col_int(&q, 5),
+			.smart_encoded = store__col_int(&q, 6),
+		};
+		r = cb(ctx, &row);
+		if (r != 0) {
+			break;
+		}
+	}
+	store__done(s, &q);
+	return r;
+}
