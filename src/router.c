@@ -127,16 +127,6 @@ void router_destroy(struct router *r) {
 
 /* ---- the way in ---- */
 
-/* A job enters the store's path: the writer's queue, or a batch of its own on this thread. */
-static void enter(struct router *r, struct router_job *job) {
-	if (r->writer) {
-		writer_submit(r->writer, &job->item);
-		return;
-	}
-	job->next = NULL;
-	run_batch(r, job);
-}
-
 void router_submit(struct router *r, struct router_job *job, const struct router_inbound *in,
 		router_done_cb done, void *ctx) {
 	memset(job, 0, sizeof(*job));
@@ -144,7 +134,11 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 	job->in = in;
 	job->done = done;
 	job->ctx = ctx;
-	enter(r, job);
+	if (r->writer) {
+		writer_submit(r->writer, &job->item); /* stored with the others of its batch */
+	} else {
+		run_batch(r, job); /* a batch of its own, on this thread */
+	}
 }
 
 /* ---- steps 1–4: what the message is and who sent it ---- */
@@ -353,26 +347,30 @@ static char *agent_answered(struct router_job *job, int err, char *reply) {
 	return reply;
 }
 
-struct inline_answer {
-	int err;
-	char *reply;
-};
-
+/* The answer of an agent that answers at once, before agent_reply_async returns. */
 static void on_inline_answer(void *ctx, int err, char *reply) {
-	struct inline_answer *a = ctx;
-	a->err = err;
-	a->reply = reply;
+	struct router_job *job = ctx;
+	job->result.reply = agent_answered(job, err, reply);
+}
+
+/* Asks job's user's agent; answered(job, …) runs exactly once. */
+static void ask_agent(struct router *r, struct router_job *job, agent_done_cb answered) {
+	struct agent_request req = {.user = &job->user, .message = &job->message};
+
+	clock_gettime(CLOCK_MONOTONIC, &job->t0);
+	int e = agent_reply_async(r->agent, &req, answered, job);
+	if (e < 0) {
+		answered(job, e, NULL); /* the user still gets the apology */
+	}
 }
 
 /* An agent that answers at once (the memo keeper) does so here, on this thread, inside the
- * message's transaction. */
+ * message's transaction. Its reply (NULL: none). */
 static char *ask_inline(struct router *r, struct router_job *job) {
-	struct agent_request req = {.user = &job->user, .message = &job->message};
-	struct inline_answer a = {0};
-
-	clock_gettime(CLOCK_MONOTONIC, &job->t0);
-	int e = agent_reply_async(r->agent, &req, on_inline_answer, &a);
-	return agent_answered(job, e < 0 ? e : a.err, e < 0 ? NULL : a.reply);
+	ask_agent(r, job, on_inline_answer);
+	char *reply = job->result.reply;
+	job->result.reply = NULL;
+	return reply;
 }
 
 /* The reply of a message whose answer does not wait for the commit (NULL: none); logs
@@ -627,29 +625,28 @@ static void on_durable(void *ctx, int err) {
 static void on_answer(void *ctx, int err, char *reply);
 
 /* Calls the agent of a message that is committed (so that the agent's history, read
- * from the store, holds the messages before it). Its answer is stored by a later batch,
- * whose commit is durable only once this one is (one log, written in order). */
+ * from the store, holds the messages before it). */
 static void call_agent(struct router *r, struct router_job *job) {
-	struct agent_request req = {.user = &job->user, .message = &job->message};
 	pthread_mutex_t *order = job->order; /* job may be answered before the call returns */
 
 	count(&job->result);
 	job->order = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &job->t0);
-	int e = agent_reply_async(r->agent, &req, on_answer, job);
-	if (e < 0) {
-		on_answer(job, e, NULL); /* the user still gets the apology */
-	}
+	ask_agent(r, job, on_answer);
 	order_unlock(&order);
 }
 
-/* The agent's answer (on its thread): its reply goes the way the message came. */
+/* The agent's answer, on its thread. The reply is committed here, in a transaction of its
+ * own, before this returns: the agent starts this user's next call when it does, and that
+ * call's history must hold this reply. The message is answered once the reply's commit is
+ * durable, which covers its inbound row, committed before the agent was called (one log,
+ * written in order). */
 static void on_answer(void *ctx, int err, char *reply) {
 	struct router_job *job = ctx;
 	job->result.reply = agent_answered(job, err, reply);
 	job->has_reply_to_store = true;
 	job->calls_agent = false;
-	enter(job->r, job);
+	job->next = NULL;
+	run_batch(job->r, job);
 }
 
 /* Wakes the outbox, whose claim would not have seen the rows before their commit. */
