@@ -1,30 +1,21 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "admin.h"
-#include "agent/agent.h"
 #include "csv.h"
-#include "http/http.h"
 #include "ids.h"
 #include "log.h"
-#include "outbox.h"
 #include "phone.h"
-#include "ratelimit.h"
-#include "router.h"
 #include "serve.h"
 #include "store/store.h"
 #include "twilio/twilio.h"

@@ -1,8 +1,10 @@
 #pragma once
 /* router: the decision for one inbound message, in a fixed order: dedupe by MessageSid,
  * opt-out / opt-in words, phone → user, rate limit (help words obey it too), store the
- * inbound (committed), the help text or the user's agent, store the reply. No HTTP and no
- * SQL in it. */
+ * inbound (committed), the help text or the user's agent, store the reply; then its answer,
+ * once what it stored is durable. One way in (router_submit), one way out (its done). It
+ * owns the path to the store: transactions, batches (one writer thread on a single-writer
+ * store, writer.h) and their durability. No HTTP and no SQL in it. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -318,7 +318,7 @@ void webhook_sms(void *ctx, const struct http_request *req, struct http_response
 		twiml_status(res, 400);
 		goto out;
 	}
-	struct routing *q = calloc(1, sizeof(*q));
+	struct routing *q = malloc(sizeof(*q)); /* every field set below */
 	if (!q) {
 		twiml_status(res, 500);
 		goto out;
