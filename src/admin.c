@@ -17,9 +17,10 @@
 #define MAX_MESSAGES 1000
 #define DEFAULT_USAGE_DAYS 30
 
-bool admin_authorized(struct app *app, const struct http_request *req) {
+bool admin_authorized(void *ctx, const struct http_request *req) {
+	const struct admin *admin = ctx;
 	const char *h = http_header(req, "Authorization");
-	const char *token = app->config->admin_token;
+	const char *token = admin->config->admin_token;
 	unsigned char a[32], b[32];
 	unsigned int na = 0, nb = 0;
 
@@ -95,9 +96,10 @@ static json_t *parse_body(const struct http_request *req, struct http_response *
 	return j;
 }
 
-static void respond_user(struct app *app, struct http_response *res, int status, const char *id) {
+static void respond_user(const struct admin *a, struct http_response *res, int status,
+		const char *id) {
 	struct store_user u;
-	int r = store_user_get(app->store, id, &u);
+	int r = store_user_get(a->store, id, &u);
 	if (r < 0) {
 		store_error(res, r, "There is no such user.");
 		return;
@@ -168,7 +170,8 @@ fail:
 	return r;
 }
 
-void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res) {
+void admin_users_post(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	struct admin_user_request q;
 	char why[ADMIN_MESSAGE_SIZE];
 	size_t bad = 0;
@@ -182,7 +185,7 @@ void admin_users_post(struct app *app, const struct http_request *req, struct ht
 				why);
 		return;
 	}
-	r = store_user_add(app->store, q.name, q.phones, q.nphones, &u, &bad);
+	r = store_user_add(a->store, q.name, q.phones, q.nphones, &u, &bad);
 	if (r < 0) {
 		store_error(res, r, "There is no such user.");
 	} else {
@@ -200,7 +203,8 @@ static void query_phone(const char *q, char *out, size_t size) {
 	}
 }
 
-void admin_users_get(struct app *app, const struct http_request *req, struct http_response *res) {
+void admin_users_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	const char *q = http_query(req, "phone");
 	char phone[64];
 	struct store_user u;
@@ -214,7 +218,7 @@ void admin_users_get(struct app *app, const struct http_request *req, struct htt
 		invalid_phone(res);
 		return;
 	}
-	int r = store_user_by_phone(app->store, phone, &u);
+	int r = store_user_by_phone(a->store, phone, &u);
 	if (r < 0) {
 		store_error(res, r, "No user has that phone number.");
 		return;
@@ -222,12 +226,14 @@ void admin_users_get(struct app *app, const struct http_request *req, struct htt
 	http_json(res, 200, admin_user_json(&u));
 }
 
-void admin_user_get(struct app *app, const struct http_request *req, struct http_response *res) {
-	respond_user(app, res, 200, req->params[0]);
+void admin_user_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
+	respond_user(a, res, 200, req->params[0]);
 }
 
-void admin_user_delete(struct app *app, const struct http_request *req, struct http_response *res) {
-	int r = store_user_delete(app->store, req->params[0]);
+void admin_user_delete(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
+	int r = store_user_delete(a->store, req->params[0]);
 	if (r < 0) {
 		store_error(res, r, "There is no such user.");
 		return;
@@ -236,7 +242,8 @@ void admin_user_delete(struct app *app, const struct http_request *req, struct h
 	http_empty(res, 204);
 }
 
-void admin_phones_post(struct app *app, const struct http_request *req, struct http_response *res) {
+void admin_phones_post(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	json_t *j = parse_body(req, res);
 	if (!j) {
 		return;
@@ -247,25 +254,25 @@ void admin_phones_post(struct app *app, const struct http_request *req, struct h
 	} else if (!phone_is_valid(ph)) {
 		invalid_phone(res);
 	} else {
-		int r = store_phone_add(app->store, req->params[0], ph);
+		int r = store_phone_add(a->store, req->params[0], ph);
 		if (r < 0) {
 			store_error(res, r, "There is no such user.");
 		} else {
 			log_info("admin.phone_added", LOG_STR("user", req->params[0]), LOG_PHONE("phone", ph));
-			respond_user(app, res, 201, req->params[0]);
+			respond_user(a, res, 201, req->params[0]);
 		}
 	}
 	json_decref(j);
 }
 
-void admin_phone_delete(struct app *app, const struct http_request *req,
-		struct http_response *res) {
+void admin_phone_delete(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	/* Refuse first: a number nobody can own is bad input, not a missing phone. */
 	if (!phone_is_valid(req->params[1])) {
 		invalid_phone(res);
 		return;
 	}
-	int r = store_phone_remove(app->store, req->params[0], req->params[1]);
+	int r = store_phone_remove(a->store, req->params[0], req->params[1]);
 	if (r < 0) {
 		store_error(res, r, "That user does not have that phone number.");
 		return;
@@ -280,8 +287,8 @@ static int add_message(void *ctx, const struct store_message *m) {
 	return j && json_array_append_new(ctx, j) == 0 ? 0 : -ENOMEM;
 }
 
-void admin_messages_get(struct app *app, const struct http_request *req,
-		struct http_response *res) {
+void admin_messages_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	const char *q = http_query(req, "limit");
 	long limit = DEFAULT_MESSAGES;
 	struct store_user u;
@@ -295,10 +302,10 @@ void admin_messages_get(struct app *app, const struct http_request *req,
 			return;
 		}
 	}
-	int r = store_user_get(app->store, req->params[0], &u);
+	int r = store_user_get(a->store, req->params[0], &u);
 	json_t *list = json_array();
 	if (r == 0) {
-		r = list ? store_messages_list(app->store, u.id, (int)limit, add_message, list)
+		r = list ? store_messages_list(a->store, u.id, (int)limit, add_message, list)
 			 : -ENOMEM;
 	}
 	if (r < 0) {
@@ -391,7 +398,8 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	return admin_usage_json_detail(s, since, price, currency, true, ret);
 }
 
-void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res) {
+void admin_usage_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
 	const char *q = http_query(req, "since");
 	const char *d = http_query(req, "detail");
 	int64_t since = ids_now() - DEFAULT_USAGE_DAYS * 86400;
@@ -419,8 +427,8 @@ void admin_usage_get(struct app *app, const struct http_request *req, struct htt
 			return;
 		}
 	}
-	int r = admin_usage_json_detail(app->store, since, &app->config->segment_price,
-			app->config->currency, detail, &j);
+	int r = admin_usage_json_detail(a->store, since, &a->config->segment_price,
+			a->config->currency, detail, &j);
 	if (r < 0) {
 		store_error(res, r, "");
 		return;

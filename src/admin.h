@@ -3,23 +3,29 @@
  * shapes the command line prints too. Knows nothing of SQL. */
 #include <jansson.h>
 
-#include "app.h"
+#include "config.h"
 #include "http/http.h"
 #include "sms/sms.h"
 #include "store/store.h"
 
-/* True if the request carries "Authorization: Bearer <admin token>" (compared in
- * constant time). */
-bool admin_authorized(struct app *app, const struct http_request *req);
+struct admin { /* what the handlers work with (their ctx); borrowed, outlives the server */
+	const struct config *config;
+	struct store *store;
+};
 
-void admin_users_post(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_users_get(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_user_get(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_user_delete(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_phones_post(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_phone_delete(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_messages_get(struct app *app, const struct http_request *req, struct http_response *res);
-void admin_usage_get(struct app *app, const struct http_request *req, struct http_response *res);
+/* True if the request carries "Authorization: Bearer <admin token>" (compared in
+ * constant time); ctx is a struct admin. An http_route's authorized. */
+bool admin_authorized(void *ctx, const struct http_request *req);
+
+/* The API's handlers; ctx is a struct admin. */
+void admin_users_post(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_users_get(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_user_get(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_user_delete(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_phones_post(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_phone_delete(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_messages_get(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_usage_get(void *ctx, const struct http_request *req, struct http_response *res);
 
 /* A parsed POST /sms-router/admin/users body: name and its phones (each given once),
  * borrowed from j (json_decref it when done). */

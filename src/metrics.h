@@ -61,6 +61,9 @@ void metrics_webhook_seconds(double seconds);
 void metrics_agent_seconds(double seconds);
 void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio */
 
+/* The Content-Type of metrics_render's text (Prometheus' text exposition format). */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 /* Renders every metric; users, phones and outbox_depth are gauges the caller read from
  * the store (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
 int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text);

@@ -380,8 +380,8 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 		return;
 	}
 	int64_t started = ids_now_ms();
-	/* Durable before the POST: after a crash (or a power loss) this row is known to be
-	 * ambiguous, never sent twice. */
+	/* Durable before the POST (the store's commit returns once it is): after a crash (or
+	 * a power loss) this row is known to be ambiguous, never sent twice. */
 	if (store_outbox_update(ob->store, row->id, "sending", started + RECONCILE_FIRST_MS, true,
 			    NULL, started) < 0) {
 		return;

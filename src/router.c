@@ -2,18 +2,14 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "phone.h"
 #include "sms/sms.h"
-#include "utf8.h"
-#include "wait.h"
 
 #define DEFAULT_ONBOARDING                                                              \
 	"This number is not registered with this service yet. Ask the service's "     \
@@ -23,7 +19,7 @@
 	"resubscribe. Msg&data rates may apply."
 #define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
 /* Locks that keep one user's messages in one order from their ids to the agent's queue
- * (a user's lock is chosen by its id, see order_lock). */
+ * when several threads store them (a user's lock is chosen by its id, see order_lock). */
 #define ORDER_LOCKS 64
 
 struct router {
@@ -44,7 +40,24 @@ struct router {
 	const char *help;
 	int window_s;
 	pthread_mutex_t order_mu[ORDER_LOCKS];
+	/* A single-writer store: one thread stores every message, in batches. NULL: each
+	 * message is stored on the thread that submits it. */
+	struct writer *writer;
+	pthread_mutex_t mu; /* guards batches */
+	pthread_cond_t idle;
+	int batches; /* committed, waiting for their durability callback */
 };
+
+static void run_batch(struct router *r, struct router_job *jobs);
+
+/* The writer's batch: its items are jobs (item first). */
+static void run_writer_batch(void *ctx, struct writer_item *items) {
+	struct router_job *jobs = (struct router_job *)items;
+	for (struct writer_item *i = items; i; i = i->next) {
+		((struct router_job *)i)->next = (struct router_job *)i->next;
+	}
+	run_batch(ctx, jobs);
+}
 
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		const struct router_options *o, struct router **ret_router) {
@@ -58,6 +71,8 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	for (int i = 0; i < ORDER_LOCKS; i++) {
 		pthread_mutex_init(&r->order_mu[i], NULL);
 	}
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->idle, NULL);
 	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
 	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
 	r->window_s = o && o->onboarding_window_s > 0 ? o->onboarding_window_s : 24 * 3600;
@@ -78,128 +93,69 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 			return -ENOMEM;
 		}
 	}
+	/* SQLite writes one transaction at a time anyway: one thread writes the messages, a
+	 * batch per transaction, one commit and one fsync for all of them. */
+	int e = store_single_writer(s) ? writer_start(run_writer_batch, r, &r->writer) : 0;
+	if (e < 0) {
+		router_destroy(r);
+		return e;
+	}
 	*ret_router = r;
 	return 0;
 }
 
 void router_destroy(struct router *r) {
-	if (r) {
-		ratelimit_destroy(r->global);
-		ratelimit_destroy(r->unknown);
-		for (int i = 0; i < ORDER_LOCKS; i++) {
-			pthread_mutex_destroy(&r->order_mu[i]);
-		}
+	if (!r) {
+		return;
 	}
+	writer_stop(r->writer);
+	/* The last batches may still wait for their fsync on the store's flusher. */
+	pthread_mutex_lock(&r->mu);
+	while (r->batches > 0) {
+		pthread_cond_wait(&r->idle, &r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	ratelimit_destroy(r->global);
+	ratelimit_destroy(r->unknown);
+	for (int i = 0; i < ORDER_LOCKS; i++) {
+		pthread_mutex_destroy(&r->order_mu[i]);
+	}
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->idle);
 	free(r);
 }
 
-/* The order lock of user_id. An id is random hex (ids.h): its first two digits spread the
- * users over the locks with no hashing. Any other id still gets a lock, only a shared one. */
-static pthread_mutex_t *order_lock(struct router *r, const char *user_id) {
-	char first[3] = {user_id[0], user_id[0] ? user_id[1] : '\0', '\0'};
-	pthread_mutex_t *mu = &r->order_mu[strtoul(first, NULL, 16) % ORDER_LOCKS];
-	pthread_mutex_lock(mu);
-	return mu;
+/* ---- the way in ---- */
+
+void router_submit(struct router *r, struct router_job *job, const struct router_inbound *in,
+		router_done_cb done, void *ctx) {
+	memset(job, 0, sizeof(*job));
+	job->r = r;
+	job->in = in;
+	job->done = done;
+	job->ctx = ctx;
+	if (r->writer) {
+		writer_submit(r->writer, &job->item); /* stored with the others of its batch */
+	} else {
+		run_batch(r, job); /* a batch of its own, on this thread */
+	}
 }
 
-static void order_unlock(pthread_mutex_t *mu) {
-	if (mu) {
-		pthread_mutex_unlock(mu);
-	}
-}
+/* ---- steps 1–4: what the message is and who sent it ---- */
 
-/* The length in bytes of the white space character at p[0..len) (utf8_is_space, and the
- * zero-width space and the BOM, which a keyword may also come wrapped in), or 0. */
-static size_t space_at(const char *p, size_t len) {
-	uint32_t cp;
-	int n = utf8_decode((const unsigned char *)p, len, &cp);
-	return n > 0 && (utf8_is_space(cp) || cp == 0x200b || cp == 0xfeff) ? (size_t)n : 0;
-}
-
-static bool word_in(const char *s, size_t n, const char *const *words) {
-	for (; *words; words++) {
-		if (strlen(*words) == n && strncasecmp(s, *words, n) == 0) {
-			return true;
-		}
+/* A seen MessageSid: the answer given the first time, never a second routing. */
+static int duplicate(struct router *r, struct router_job *job) {
+	char *reply = NULL;
+	int64_t id = 0;
+	int e = store_answer_for(r->store, job->in->sid, &reply, &id);
+	if (e < 0) {
+		return e;
 	}
-	return false;
-}
-
-char router_keyword(const char *body, const char *opt_out_type) {
-	static const char *const out[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
-		"QUIT", "REVOKE", "OPTOUT", NULL};
-	static const char *const in[] = {"START", "UNSTOP", "YES", NULL};
-	static const char *const help[] = {"HELP", "INFO", NULL};
-
-	/* Twilio's Advanced Opt-Out has matched its own keywords: its verdict decides. */
-	if (opt_out_type && *opt_out_type) {
-		size_t n = strlen(opt_out_type);
-		if (word_in(opt_out_type, n, (const char *const[]){"STOP", NULL})) {
-			return 'o';
-		}
-		if (word_in(opt_out_type, n, (const char *const[]){"START", NULL})) {
-			return 'i';
-		}
-		if (word_in(opt_out_type, n, (const char *const[]){"HELP", NULL})) {
-			return 'h';
-		}
-	}
-	if (!body) {
-		return 0;
-	}
-	/* The body trimmed of white space, Unicode's too: "STOP" after a no-break space is
-	 * still an opt-out (honouring one that was meant matters more than the odd word). */
-	const char *start = NULL;
-	const char *end = body;
-	size_t len = strlen(body);
-	for (size_t i = 0; i < len;) {
-		size_t w = space_at(body + i, len - i);
-		if (w == 0) {
-			start = start ? start : body + i;
-			end = body + ++i;
-		} else {
-			i += w;
-		}
-	}
-	if (!start) {
-		return 0;
-	}
-	body = start;
-	size_t n = (size_t)(end - start);
-	if (word_in(body, n, out)) {
-		return 'o';
-	}
-	if (word_in(body, n, in)) {
-		return 'i';
-	}
-	if (word_in(body, n, help)) {
-		return 'h';
-	}
+	job->result.outcome = ROUTER_DUPLICATE;
+	job->result.reply = reply;
+	job->result.outbound_id = id;
+	log_info("inbound.duplicate", LOG_STR("sid", job->in->sid));
 	return 0;
-}
-
-static double seconds_since(const struct timespec *t0) {
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* Stores reply as the outbound answer to inbound message inbound_id. */
-static int store_reply(struct router *r, const char *user_id, const struct router_inbound *in,
-		int64_t inbound_id, const char *reply, int flags, int64_t *ret_id) {
-	struct sms_count c;
-	sms_count(reply, strlen(reply), &c);
-	struct store_message m = {
-		.from = in->to,
-		.to = in->from,
-		.body = reply,
-		.status = "queued",
-		.encoding = sms_encoding_name(c.encoding),
-		.segments = c.segments,
-		.reply_to = inbound_id,
-		.flags = flags,
-	};
-	return store_outbound_add(r->store, user_id, &m, ret_id);
 }
 
 /* 1 if `from` may send one more message now (and it is counted), 0 if it is over its
@@ -247,32 +203,230 @@ static int budget_spent(struct router *r, const char *user_id) {
 	return used >= r->budget ? 1 : 0;
 }
 
-/* A seen MessageSid: the answer given the first time, never a second routing. */
-static int duplicate(struct router *r, const char *sid, struct router_result *ret) {
-	char *reply = NULL;
-	int64_t id = 0;
-	int e = store_answer_for(r->store, sid, &reply, &id);
+/* What a message is, from its words, its sender and the limits. */
+struct verdict {
+	enum router_outcome outcome;
+	char word;           /* router_keyword's */
+	bool known;          /* the sender is a user (job->user) */
+	const char *limited; /* the limit a rate-limited message is over */
+};
+
+/* Steps 2–4: keyword, phone → user (and its opt-out), limits, budget. */
+static int classify(struct router *r, struct router_job *job, struct verdict *v) {
+	const struct router_inbound *in = job->in;
+	bool opted_out = false;
+	int e;
+
+	v->word = router_keyword(in->body, in->opt_out_type);
+	e = store_route_lookup(r->store, in->from, &job->user, &v->known, &opted_out);
 	if (e < 0) {
 		return e;
 	}
-	ret->outcome = ROUTER_DUPLICATE;
-	ret->reply = reply;
-	ret->outbound_id = id;
-	log_info("inbound.duplicate", LOG_STR("sid", sid));
+	if (v->word == 'o' || v->word == 'i') {
+		v->outcome = v->word == 'o' ? ROUTER_OPTED_OUT : ROUTER_OPTED_IN;
+		return 0;
+	}
+	if (opted_out) {
+		v->outcome = ROUTER_BLOCKED;
+		return 0;
+	}
+	e = over_limit(r, in->from, v->known, &v->limited);
+	if (e < 0) {
+		return e;
+	}
+	/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
+	e = v->limited || v->word == 'h' || !v->known || r->budget <= 0 ? 0
+			: budget_spent(r, job->user.id);
+	if (e < 0) {
+		return e;
+	}
+	v->outcome = v->limited        ? ROUTER_RATE_LIMITED
+		     : v->word == 'h'  ? ROUTER_HELP
+		     : !v->known       ? ROUTER_UNROUTED
+		     : e == 1          ? ROUTER_OVER_BUDGET
+				       : ROUTER_ROUTED;
 	return 0;
 }
 
-bool router_reply_blank(const char *reply) {
-	size_t len = reply ? strlen(reply) : 0;
-	for (size_t i = 0; i < len;) {
-		size_t w = space_at(reply + i, len - i);
-		if (w == 0) {
-			return false;
-		}
-		i += w;
-	}
-	return true;
+/* ---- step 5: the inbound row ---- */
+
+/* The order lock of user_id. An id is random hex (ids.h): its first two digits spread the
+ * users over the locks with no hashing. Any other id still gets a lock, only a shared one. */
+static pthread_mutex_t *order_lock(struct router *r, const char *user_id) {
+	char first[3] = {user_id[0], user_id[0] ? user_id[1] : '\0', '\0'};
+	pthread_mutex_t *mu = &r->order_mu[strtoul(first, NULL, 16) % ORDER_LOCKS];
+	pthread_mutex_lock(mu);
+	return mu;
 }
+
+static void order_unlock(pthread_mutex_t **mu) {
+	if (*mu) {
+		pthread_mutex_unlock(*mu);
+		*mu = NULL;
+	}
+}
+
+/* Stores the inbound message with the status of its verdict (in rest mode a routed one
+ * with its outbox row, atomically). A message whose agent is called after the commit takes
+ * its user's order lock first when messages are stored on several threads, so that one
+ * user's messages reach the agent in the order of their ids; the writer thread, alone,
+ * keeps that order by itself. -EEXIST: the same MessageSid came in on another connection. */
+static int store_inbound(struct router *r, struct router_job *job, const struct verdict *v) {
+	static const char *const status[] = {
+		[ROUTER_ROUTED] = "received",
+		[ROUTER_UNROUTED] = "unrouted",
+		[ROUTER_RATE_LIMITED] = "rate_limited",
+		[ROUTER_OPTED_OUT] = "opt_out",
+		[ROUTER_OPTED_IN] = "opt_in",
+		[ROUTER_HELP] = "help",
+		[ROUTER_BLOCKED] = "opted_out",
+		[ROUTER_OVER_BUDGET] = "over_budget",
+	};
+	const struct router_inbound *in = job->in;
+	const char *body = in->body ? in->body : "";
+	bool routed = v->outcome == ROUTER_ROUTED;
+	struct sms_count c;
+	int64_t id = 0;
+
+	sms_count(body, strlen(body), &c);
+	job->message = (struct store_message){
+		.sid = in->sid,
+		.from = in->from,
+		.to = in->to,
+		.body = body,
+		.status = status[v->outcome],
+		.encoding = sms_encoding_name(c.encoding),
+		.segments = in->num_segments > 0 ? in->num_segments : c.segments,
+		.media_json = in->media_json,
+		.enqueue = r->rest && routed,
+	};
+	job->calls_agent = routed && !r->rest && !agent_answers_inline(r->agent);
+	if (job->calls_agent && !r->writer) {
+		job->order = order_lock(r, job->user.id);
+	}
+	int e = store_inbound_add(r->store, v->known ? job->user.id : NULL, &job->message, &id);
+	if (e < 0) {
+		order_unlock(&job->order);
+		job->calls_agent = false;
+		return e;
+	}
+	job->message.id = id;
+	job->message.created_at = ids_now();
+	job->result.outcome = v->outcome;
+	if (v->known) {
+		memcpy(job->result.user_id, job->user.id, sizeof(job->result.user_id));
+	}
+	return 0;
+}
+
+/* ---- step 6: the answer ---- */
+
+static double seconds_since(const struct timespec *t0) {
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The agent has answered job's message: counted and logged; its reply, or the apology
+ * when it failed. */
+static char *agent_answered(struct router_job *job, int err, char *reply) {
+	double took = seconds_since(&job->t0);
+	int64_t agent_ms = (int64_t)(took * 1000);
+
+	metrics_agent_seconds(took);
+	if (err < 0) {
+		metrics_inc(METRICS_AGENT_FAILURES);
+		log_error("agent.failed", LOG_STR("sid", job->in->sid),
+				LOG_STR("user", job->result.user_id), LOG_STR("error", agent_error_text(err)),
+				LOG_INT("agent_ms", agent_ms));
+		reply = strdup(APOLOGY);
+		job->result.agent_failed = true;
+	}
+	log_info("inbound.routed", LOG_STR("sid", job->in->sid), LOG_PHONE("from", job->in->from),
+			LOG_STR("user", job->result.user_id), LOG_INT("agent_ms", agent_ms));
+	return reply;
+}
+
+/* The answer of an agent that answers at once, before agent_reply_async returns. */
+static void on_inline_answer(void *ctx, int err, char *reply) {
+	struct router_job *job = ctx;
+	job->result.reply = agent_answered(job, err, reply);
+}
+
+/* Asks job's user's agent; answered(job, …) runs exactly once. */
+static void ask_agent(struct router *r, struct router_job *job, agent_done_cb answered) {
+	struct agent_request req = {.user = &job->user, .message = &job->message};
+
+	clock_gettime(CLOCK_MONOTONIC, &job->t0);
+	int e = agent_reply_async(r->agent, &req, answered, job);
+	if (e < 0) {
+		answered(job, e, NULL); /* the user still gets the apology */
+	}
+}
+
+/* An agent that answers at once (the memo keeper) does so here, on this thread, inside the
+ * message's transaction. Its reply (NULL: none). */
+static char *ask_inline(struct router *r, struct router_job *job) {
+	ask_agent(r, job, on_inline_answer);
+	char *reply = job->result.reply;
+	job->result.reply = NULL;
+	return reply;
+}
+
+/* The reply of a message whose answer does not wait for the commit (NULL: none); logs
+ * what was decided. */
+static char *answer_now(struct router *r, struct router_job *job, const struct verdict *v) {
+	const struct router_inbound *in = job->in;
+	char *reply = NULL;
+	int e;
+
+	switch (v->outcome) {
+	case ROUTER_ROUTED:
+		if (r->rest) {
+			/* The outbox is told once this is committed (after_commit). */
+			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+					LOG_STR("user", job->user.id));
+		}
+		/* Else an agent that does not answer at once is called after the commit. */
+		return r->rest || job->calls_agent ? NULL : ask_inline(r, job);
+	case ROUTER_UNROUTED:
+		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
+		if (e == 0) {
+			reply = strdup(r->onboarding);
+			metrics_inc(METRICS_ONBOARDING_SENT);
+		} else if (e != -EEXIST) {
+			metrics_inc(METRICS_STORE_ERRORS);
+		}
+		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_INT("onboarding", e == 0));
+		return reply;
+	case ROUTER_HELP:
+		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		return strdup(r->help);
+	case ROUTER_OPTED_OUT:
+	case ROUTER_OPTED_IN:
+		/* Twilio has answered these itself; anything we add would contradict it or be
+		 * blocked (21610). */
+		log_info(v->outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
+				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		return NULL;
+	case ROUTER_BLOCKED:
+		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		return NULL;
+	case ROUTER_RATE_LIMITED:
+		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
+				LOG_PHONE("from", in->from), LOG_STR("limit", v->limited));
+		return NULL;
+	case ROUTER_OVER_BUDGET:
+		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", job->user.id));
+		return NULL;
+	case ROUTER_DUPLICATE:
+		break;
+	}
+	return NULL;
+}
+
+/* ---- step 7: the reply ---- */
 
 int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {
 	int flags = 0;
@@ -305,12 +459,13 @@ int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {
 	return 0;
 }
 
-/* Step 7: what the reply costs (look-alikes that would force UCS-2 and double the price,
- * Twilio's 1600-character limit, our segment cap, each cut on a character boundary), then
- * the reply is stored. Takes over reply (NULL: nothing to say). */
-static int finish_reply(struct router *r, const char *user_id, const char *sid,
-		const char *from, const char *to, int64_t inbound_id, char *reply,
-		struct router_result *ret) {
+/* What the reply costs (look-alikes that would force UCS-2 and double the price, Twilio's
+ * 1600-character limit, our segment cap, each cut on a character boundary), then the reply
+ * is stored as the answer to job's inbound message; it becomes job's result. Takes over
+ * reply (NULL or blank: nothing to say, nothing stored). */
+static int store_reply(struct router *r, struct router_job *job, char *reply) {
+	const char *user_id = job->result.user_id[0] ? job->result.user_id : NULL;
+	struct sms_count c;
 	int flags = 0;
 	int e;
 
@@ -323,284 +478,85 @@ static int finish_reply(struct router *r, const char *user_id, const char *sid,
 		free(reply);
 		return e;
 	}
-	struct router_inbound in = {.sid = sid, .from = from, .to = to};
-	e = store_reply(r, user_id, &in, inbound_id, reply, flags, &ret->outbound_id);
+	sms_count(reply, strlen(reply), &c);
+	struct store_message m = {
+		.from = job->in->to,
+		.to = job->in->from,
+		.body = reply,
+		.status = "queued",
+		.encoding = sms_encoding_name(c.encoding),
+		.segments = c.segments,
+		.reply_to = job->message.id,
+		.flags = flags,
+	};
+	e = store_outbound_add(r->store, user_id, &m, &job->result.outbound_id);
 	if (e < 0) {
-		/* The inbound message is committed; the reply still goes out, unrecorded. */
+		/* The inbound message is stored; the reply still goes out, unrecorded. */
 		metrics_inc(METRICS_STORE_ERRORS);
-		log_error("outbound.store_failed", LOG_STR("sid", sid), LOG_INT("error", -e));
+		log_error("outbound.store_failed", LOG_STR("sid", job->in->sid), LOG_INT("error", -e));
 	}
-	ret->reply = reply;
+	job->result.reply = reply;
 	return 0;
 }
 
-/* An agent call in flight. Whichever of router_inbound_start's return and the agent's
- * answer comes second finishes it (state: START → RETURNED or COMPLETED). */
-enum { CALL_START, CALL_RETURNED, CALL_COMPLETED };
-
-struct call {
-	struct router *r;
-	char user_id[STORE_ID_SIZE];
-	char *sid;
-	char *from;
-	char *to;
-	int64_t inbound_id;
-	struct timespec t0;
-	router_done_cb done;
-	void *ctx;
-	struct router_result result;
-	atomic_int state;
-};
-
-static void call_free(struct call *c) {
-	free(c->sid);
-	free(c->from);
-	free(c->to);
-	free(c);
-}
-
-static void on_agent(void *ctx, int err, char *reply) {
-	struct call *c = ctx;
-	struct router *r = c->r;
-	double took = seconds_since(&c->t0);
-
-	metrics_agent_seconds(took);
-	if (err < 0) {
-		metrics_inc(METRICS_AGENT_FAILURES);
-		log_error("agent.failed", LOG_STR("sid", c->sid), LOG_STR("user", c->user_id),
-				LOG_STR("error", agent_error_text(err)),
-				LOG_INT("agent_ms", (int64_t)(took * 1000)));
-		reply = strdup(APOLOGY);
-		c->result.agent_failed = true;
-	}
-	log_info("inbound.routed", LOG_STR("sid", c->sid), LOG_PHONE("from", c->from),
-			LOG_STR("user", c->user_id), LOG_INT("agent_ms", (int64_t)(took * 1000)));
-	finish_reply(r, c->user_id, c->sid, c->from, c->to, c->inbound_id, reply, &c->result);
-	if (atomic_exchange(&c->state, CALL_COMPLETED) == CALL_RETURNED) {
-		/* The start has returned ROUTER_PENDING: the answer goes to the callback. */
-		c->done(c->ctx, &c->result);
-		call_free(c);
-	}
-}
-
-static int call_agent(struct router *r, const struct store_user *user,
-		const struct router_inbound *in, const struct store_message *m,
-		struct router_result *ret, router_done_cb done, void *ctx) {
-	struct call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		return -ENOMEM; /* the message is stored; a Twilio retry is answered as seen */
-	}
-	c->r = r;
-	memcpy(c->user_id, user->id, sizeof(c->user_id));
-	c->sid = strdup(in->sid);
-	c->from = strdup(in->from);
-	c->to = strdup(in->to ? in->to : "");
-	c->inbound_id = m->id;
-	c->done = done;
-	c->ctx = ctx;
-	c->result = *ret;
-	atomic_init(&c->state, CALL_START);
-	clock_gettime(CLOCK_MONOTONIC, &c->t0);
-	if (!c->sid || !c->from || !c->to) {
-		call_free(c);
-		return -ENOMEM;
-	}
-	struct agent_request req = {.user = user, .message = m};
-	int e = agent_reply_async(r->agent, &req, on_agent, c);
-	if (e < 0) {
-		on_agent(c, e, NULL); /* the user still gets the apology */
-	}
-	if (atomic_exchange(&c->state, CALL_RETURNED) == CALL_COMPLETED) {
-		*ret = c->result; /* answered already (the memo agent) */
-		call_free(c);
-		return 0;
-	}
-	return ROUTER_PENDING;
-}
-
-static int inbound(struct router *r, const struct router_inbound *in,
-		struct router_result *ret, router_done_cb done, void *ctx) {
-	struct store_user user;
-	const char *limited = NULL;
-	bool known, opted_out = false;
-	const char *status;
-	enum router_outcome outcome;
-	int64_t inbound_id = 0;
-	char *reply = NULL;
-	int e;
-
-	memset(ret, 0, sizeof(*ret));
+/* Steps 1–7 of one message inside the batch's transaction (the agent's answer aside when
+ * it comes after the commit). */
+static int decide(struct router *r, struct router_job *job) {
+	struct verdict v = {0};
 
 	/* 1. A Twilio retry (or its fallback request) is answered, not routed again. */
-	e = duplicate(r, in->sid, ret);
+	int e = duplicate(r, job);
 	if (e != -ENOENT) {
 		return e;
 	}
-
-	/* 2–4. What this is and who sent it. */
-	char word = router_keyword(in->body, in->opt_out_type);
-	e = store_route_lookup(r->store, in->from, &user, &known, &opted_out);
+	e = classify(r, job, &v);
 	if (e < 0) {
 		return e;
 	}
-	if (word == 'o') {
-		outcome = ROUTER_OPTED_OUT;
-		status = "opt_out";
-	} else if (word == 'i') {
-		outcome = ROUTER_OPTED_IN;
-		status = "opt_in";
-	} else if (opted_out) {
-		outcome = ROUTER_BLOCKED;
-		status = "opted_out";
-	} else if ((e = over_limit(r, in->from, known, &limited)) < 0) {
-		return e;
-	} else if (limited) {
-		/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
-		outcome = ROUTER_RATE_LIMITED;
-		status = "rate_limited";
-	} else if (word == 'h') {
-		outcome = ROUTER_HELP;
-		status = "help";
-	} else if (known && r->budget > 0 && (e = budget_spent(r, user.id)) != 0) {
-		if (e < 0) {
-			return e;
-		}
-		outcome = ROUTER_OVER_BUDGET;
-		status = "over_budget";
-	} else if (!known) {
-		outcome = ROUTER_UNROUTED;
-		status = "unrouted";
-	} else {
-		outcome = ROUTER_ROUTED;
-		status = "received";
-	}
-
-	/* Opt-out state first: it is idempotent, and must hold even if what follows fails. */
-	if (word == 'o' || word == 'i') {
-		e = store_optout_set(r->store, in->from, word == 'o');
+	/* Opt-out state first: it is idempotent, and holds whatever the message's answer. */
+	if (v.word == 'o' || v.word == 'i') {
+		e = store_optout_set(r->store, job->in->from, v.word == 'o');
 		if (e < 0) {
 			return e;
 		}
 	}
-
-	/* 5. Commit the inbound message before anything is answered. */
-	struct sms_count c;
-	const char *body = in->body ? in->body : "";
-	sms_count(body, strlen(body), &c);
-	struct store_message m = {
-		.sid = in->sid,
-		.from = in->from,
-		.to = in->to,
-		.body = body,
-		.status = status,
-		.encoding = sms_encoding_name(c.encoding),
-		.segments = in->num_segments > 0 ? in->num_segments : c.segments,
-		.media_json = in->media_json,
-	};
-	/* rest replies: the message and its outbox row are committed together. */
-	m.enqueue = r->rest && outcome == ROUTER_ROUTED;
-	/* An agent called from many threads (twiml mode, an Agent Core): one user's messages
-	 * must reach its queue in the order of their ids, which are given here. The writer
-	 * and the outbox keep that order themselves. */
-	pthread_mutex_t *order = outcome == ROUTER_ROUTED && !router_batchable(r)
-			? order_lock(r, user.id) : NULL;
-	e = store_inbound_add(r->store, known ? user.id : NULL, &m, &inbound_id);
+	e = store_inbound(r, job, &v);
 	if (e == -EEXIST) {
-		/* The same MessageSid raced us in on another connection. */
-		order_unlock(order);
-		return duplicate(r, in->sid, ret);
+		return duplicate(r, job);
 	}
 	if (e < 0) {
-		order_unlock(order);
 		return e;
 	}
-	m.id = inbound_id;
-	m.created_at = ids_now();
-	ret->outcome = outcome;
-	if (known) {
-		memcpy(ret->user_id, user.id, sizeof(ret->user_id));
-	}
-
-	/* 6. Decide the reply. */
-	switch (outcome) {
-	case ROUTER_ROUTED:
-		if (r->rest) {
-			/* The outbox is told once this is committed (committed()). */
-			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-					LOG_STR("user", user.id));
-			return 0;
-		}
-		e = call_agent(r, &user, in, &m, ret, done, ctx);
-		order_unlock(order);
-		return e;
-	case ROUTER_UNROUTED:
-		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
-		if (e == 0) {
-			reply = strdup(r->onboarding);
-			metrics_inc(METRICS_ONBOARDING_SENT);
-		} else if (e != -EEXIST) {
-			metrics_inc(METRICS_STORE_ERRORS);
-		}
-		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-				LOG_INT("onboarding", e == 0));
-		break;
-	case ROUTER_HELP:
-		reply = strdup(r->help);
-		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
-		break;
-	case ROUTER_OPTED_OUT:
-	case ROUTER_OPTED_IN:
-		/* Twilio has answered these itself; anything we add would contradict it or be
-		 * blocked (21610). */
-		log_info(outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
-				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
-		break;
-	case ROUTER_BLOCKED:
-		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
-		break;
-	case ROUTER_RATE_LIMITED:
-		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
-				LOG_PHONE("from", in->from), LOG_STR("limit", limited));
-		break;
-	case ROUTER_OVER_BUDGET:
-		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", user.id));
-		break;
-	case ROUTER_DUPLICATE:
-		break;
-	}
-
-	return finish_reply(r, known ? user.id : NULL, in->sid, in->from, in->to, inbound_id,
-			reply, ret);
+	return store_reply(r, job, answer_now(r, job, &v));
 }
 
-bool router_batchable(const struct router *r) {
-	return r->rest || agent_answers_inline(r->agent);
-}
+/* ---- the batch: one transaction, one commit, one fsync ---- */
 
-/* One message's writes in one transaction (a savepoint inside an open one): one commit,
- * one fsync, and nothing of it stays if any write fails. */
-static int inbound_tx(struct router *r, const struct router_inbound *in,
-		struct router_result *ret) {
-	if (store_tx_begin(r->store) < 0) {
-		return -EIO;
+/* One job's writes in its own savepoint: nothing of a message that fails stays, and the
+ * others of its batch stand. A late agent answer only stores its reply. */
+static void run_one(struct router *r, struct router_job *job) {
+	int e = store_tx_begin(r->store) < 0 ? -EIO : 0;
+	if (e == 0) {
+		char *reply = job->result.reply; /* an agent's late answer */
+		job->result.reply = NULL;
+		e = job->has_reply_to_store ? store_reply(r, job, reply) : decide(r, job);
+		if (e < 0) {
+			store_tx_rollback(r->store);
+		} else if (store_tx_commit(r->store) < 0) {
+			e = -EIO;
+		}
 	}
-	int e = inbound(r, in, ret, NULL, NULL);
 	if (e < 0) {
-		store_tx_rollback(r->store);
-		return e;
+		order_unlock(&job->order);
+		job->calls_agent = false;
+		free(job->result.reply);
+		job->result = (struct router_result){0};
+		job->err = e;
 	}
-	if (store_tx_commit(r->store) < 0) {
-		/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known to
-		 * be: answer 503 as if nothing had been accepted. Twilio's retry then either
-		 * routes it or finds it stored and gets the stored reply. */
-		free(ret->reply);
-		ret->reply = NULL;
-		return -EIO;
-	}
-	return e;
 }
 
-/* Counted once committed: a message refused with 503 and retried counts once. */
+/* Counted once committed (durable, for an answer that waits for it): a message refused
+ * with 503 and retried counts once. */
 static void count(const struct router_result *ret) {
 	static const enum metrics_message counted[] = {
 		[ROUTER_ROUTED] = METRICS_MSG_ROUTED,
@@ -616,10 +572,81 @@ static void count(const struct router_result *ret) {
 	metrics_message(counted[ret->outcome]);
 }
 
-/* After the commit: counts, and tells whether it queued a message for the outbox. */
-static bool committed(const struct router *r, const struct router_result *ret) {
-	count(ret);
-	return r->rest && ret->outcome == ROUTER_ROUTED;
+/* done, once; job is not touched after. err < 0: nothing of it is acknowledged. */
+static void finish(struct router_job *job, int err) {
+	if (err < 0) {
+		free(job->result.reply);
+		job->result = (struct router_result){0};
+	}
+	job->done(job->ctx, err, &job->result);
+}
+
+static void fail_all(struct router_job *jobs, int err) {
+	while (jobs) {
+		struct router_job *next = jobs->next;
+		order_unlock(&jobs->order);
+		finish(jobs, err);
+		jobs = next;
+	}
+}
+
+/* Answers each job of a committed batch (jobs: its waiting list), now that its commit is
+ * durable (err 0) or never will be (err -EIO). */
+static void answer_batch(struct router_job *jobs, int err) {
+	struct router *r = jobs->r;
+	for (struct router_job *job = jobs, *next; job; job = next) {
+		next = job->next;
+		if (err == 0 && job->err == 0 && !job->has_reply_to_store) {
+			count(&job->result);
+		}
+		finish(job, err < 0 ? err : job->err);
+	}
+	pthread_mutex_lock(&r->mu);
+	if (--r->batches == 0) {
+		pthread_cond_broadcast(&r->idle);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* One of the two things a batch's answers wait for: its durability (the store's callback)
+ * and its thread's work after the commit (the outbox woken first). The second answers. */
+static void batch_part_done(struct router_job *jobs) {
+	if (atomic_fetch_sub(&jobs->parts, 1) == 1) {
+		answer_batch(jobs, jobs->durable_err);
+	}
+}
+
+static void on_durable(void *ctx, int err) {
+	struct router_job *jobs = ctx;
+	jobs->durable_err = err;
+	batch_part_done(jobs);
+}
+
+static void on_answer(void *ctx, int err, char *reply);
+
+/* Calls the agent of a message that is committed (so that the agent's history, read
+ * from the store, holds the messages before it). */
+static void call_agent(struct router *r, struct router_job *job) {
+	pthread_mutex_t *order = job->order; /* job may be answered before the call returns */
+
+	count(&job->result);
+	job->order = NULL;
+	ask_agent(r, job, on_answer);
+	order_unlock(&order);
+}
+
+/* The agent's answer, on its thread. The reply is committed here, in a transaction of its
+ * own, before this returns: the agent starts this user's next call when it does, and that
+ * call's history must hold this reply. The message is answered once the reply's commit is
+ * durable, which covers its inbound row, committed before the agent was called (one log,
+ * written in order). */
+static void on_answer(void *ctx, int err, char *reply) {
+	struct router_job *job = ctx;
+	job->result.reply = agent_answered(job, err, reply);
+	job->has_reply_to_store = true;
+	job->calls_agent = false;
+	job->next = NULL;
+	run_batch(job->r, job);
 }
 
 /* Wakes the outbox, whose claim would not have seen the rows before their commit. */
@@ -629,73 +656,61 @@ static void enqueued(const struct router *r) {
 	}
 }
 
-int router_inbound_start(struct router *r, const struct router_inbound *in,
-		struct router_result *ret, router_done_cb done, void *ctx) {
-	/* With an agent that answers at once (or none to call, in rest mode), all of one
-	 * message's writes share one transaction. Otherwise the inbound row commits on its
-	 * own and the agent's reply is stored when it comes. */
-	int e = router_batchable(r) ? inbound_tx(r, in, ret) : inbound(r, in, ret, done, ctx);
-	if (e >= 0 && committed(r, ret)) {
-		enqueued(r);
-	}
-	return e;
+static void nothing_waits(void *ctx, int err) {
+	(void)ctx;
+	(void)err;
 }
 
-int router_inbound_batch(struct router *r, struct router_batch_item *items, size_t n) {
-	if (store_tx_begin(r->store) < 0) {
-		for (size_t i = 0; i < n; i++) {
-			memset(&items[i].result, 0, sizeof(items[i].result));
-			items[i].err = -EIO;
-		}
-		return -EIO;
-	}
-	/* Each message in its own savepoint: one that fails leaves the others whole. */
-	for (size_t i = 0; i < n; i++) {
-		items[i].err = inbound_tx(r, items[i].in, &items[i].result);
-	}
-	if (store_tx_commit(r->store) < 0) {
-		for (size_t i = 0; i < n; i++) {
-			free(items[i].result.reply);
-			items[i].result.reply = NULL;
-			items[i].err = -EIO;
-		}
-		return -EIO;
-	}
+/* Runs jobs (linked by next) in one transaction, then answers each once it is durable;
+ * the messages whose agent answers later call it once the transaction is committed. */
+static void run_batch(struct router *r, struct router_job *jobs) {
+	struct router_job *waiting = NULL, **wait_tail = &waiting;
+	struct router_job *calling = NULL, **call_tail = &calling;
 	bool queued = false;
-	for (size_t i = 0; i < n; i++) {
-		if (items[i].err >= 0 && committed(r, &items[i].result)) {
-			queued = true;
-		}
+
+	if (store_tx_begin(r->store) < 0) {
+		fail_all(jobs, -EIO);
+		return;
+	}
+	for (struct router_job *job = jobs, *next; job; job = next) {
+		next = job->next;
+		job->next = NULL;
+		run_one(r, job);
+		queued |= job->err == 0 && job->message.enqueue && !job->has_reply_to_store;
+		struct router_job ***tail = job->calls_agent ? &call_tail : &wait_tail;
+		**tail = job;
+		*tail = &job->next;
+	}
+	if (waiting) {
+		atomic_init(&waiting->parts, 2);
+		pthread_mutex_lock(&r->mu);
+		r->batches++;
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (store_tx_commit_then(r->store, waiting ? on_durable : nothing_waits, waiting) < 0) {
+		/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known to
+		 * be: answer 503 as if nothing had been accepted. Twilio's retry then either
+		 * routes it or finds it stored and gets the stored reply. */
+		pthread_mutex_lock(&r->mu);
+		r->batches -= waiting != NULL;
+		pthread_mutex_unlock(&r->mu);
+		fail_all(waiting, -EIO);
+		fail_all(calling, -EIO);
+		return;
 	}
 	if (queued) {
 		enqueued(r);
 	}
-	return 0;
-}
-
-/* The sync form: waits for the agent on this thread. */
-struct waiter {
-	struct wait_once w;
-	struct router_result result;
-};
-
-static void wake(void *ctx, struct router_result *result) {
-	struct waiter *w = ctx;
-	w->result = *result;
-	wait_once_signal(&w->w);
-}
-
-int router_inbound(struct router *r, const struct router_inbound *in,
-		struct router_result *ret) {
-	struct waiter w = {.w = WAIT_ONCE_INIT};
-	int e = router_inbound_start(r, in, ret, wake, &w);
-	if (e != ROUTER_PENDING) {
-		return e;
+	for (struct router_job *job = calling, *next; job; job = next) {
+		next = job->next;
+		call_agent(r, job);
 	}
-	wait_once_wait(&w.w);
-	*ret = w.result;
-	return 0;
+	if (waiting) {
+		batch_part_done(waiting);
+	}
 }
+
+/* ---- status callbacks ---- */
 
 int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
 		const char *error_code, const char *to) {

@@ -1,14 +1,20 @@
 #pragma once
 /* router: the decision for one inbound message, in a fixed order: dedupe by MessageSid,
  * opt-out / opt-in words, phone → user, rate limit (help words obey it too), store the
- * inbound (committed), the help text or the user's agent, store the reply. No HTTP and no
- * SQL in it. */
+ * inbound (committed), the help text or the user's agent, store the reply; then its answer,
+ * once what it stored is durable. One way in (router_submit), one way out (its done). It
+ * owns the path to the store: transactions, batches (one writer thread on a single-writer
+ * store, writer.h) and their durability. No HTTP and no SQL in it. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "ratelimit.h"
 #include "store/store.h"
+#include "writer.h"
 
 #define ROUTER_MAX_REPLY_CHARS 1600 /* Twilio's Body limit */
 
@@ -39,10 +45,12 @@ struct router_options {
 };
 
 /* s, a and rl (the per-sender limit) are borrowed and must outlive the router; the
- * global and unknown-sender limits of o are the router's own. */
+ * global and unknown-sender limits of o are the router's own. Starts the batching writer
+ * thread on a single-writer store. -ENOMEM, -EAGAIN. */
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		const struct router_options *o, struct router **ret_router);
-void router_destroy(struct router *r); /* NULL is fine */
+/* Every submitted message's done must have run. NULL is fine. */
+void router_destroy(struct router *r);
 
 struct router_inbound { /* borrowed strings, already validated UTF-8 */
 	const char *sid;
@@ -68,44 +76,54 @@ enum router_outcome {
 
 struct router_result {
 	enum router_outcome outcome;
-	char *reply;          /* the caller's to free; NULL: nothing to say */
+	char *reply;          /* NULL: nothing to say */
 	int64_t outbound_id;  /* the stored reply's id, 0 when none */
 	char user_id[STORE_ID_SIZE]; /* "" when the sender is unknown */
 	bool agent_failed;    /* the reply is our apology */
 };
 
-#define ROUTER_PENDING 1
+typedef void (*router_done_cb)(void *ctx, int err, struct router_result *result);
 
-/* Receives the result of a message whose agent answered later; takes over
- * result->reply. Runs on the agent's thread. */
-typedef void (*router_done_cb)(void *ctx, struct router_result *result);
-
-/* Decides and stores. 0: finished, *ret filled (free ret->reply). ROUTER_PENDING: the
- * inbound message is committed and its agent is answering; done(ctx, result) will run
- * once, on another thread, with the final result. -EIO: the store failed before the
- * inbound message was committed, so nothing was accepted; -ENOMEM. */
-int router_inbound_start(struct router *r, const struct router_inbound *in,
-		struct router_result *ret, router_done_cb done, void *ctx);
-
-/* true when a message is decided and stored at once, in one transaction: the agent
- * answers inline (the memo agent) or rest mode queues the message instead of calling it. */
-bool router_batchable(const struct router *r);
-
-/* Several messages of a batchable router in one transaction, in order (a single writer's
- * batch, so that one commit and one fsync serve them all). Each runs in its own savepoint:
- * items[i].err is 0 with items[i].result filled (free its reply), or -errno for a message
- * that failed and left nothing. If the commit fails, every item gets -EIO and the call
- * returns -EIO; else 0. */
-struct router_batch_item {
+/* One message on its way through the router: the caller's memory (embedded in its request,
+ * so that submitting allocates nothing), the router's to read and write from
+ * router_submit until done has run. Its fields are the router's. */
+struct router_job {
+	struct writer_item item; /* the batching writer's queue */
+	struct router *r;
+	struct router_job *next; /* the list of its batch */
+	/* The first of a batch's list: its answers wait for the durability callback and for
+	 * the batch's thread to be done with it (parts), then go with durable_err. */
+	atomic_int parts;
+	int durable_err;
 	const struct router_inbound *in;
+	router_done_cb done;
+	void *ctx;
+	int err;                 /* its savepoint failed: nothing of it stays */
+	bool has_reply_to_store; /* the agent has answered after the inbound's commit */
+	bool calls_agent;        /* its agent is called once the inbound is committed */
+	pthread_mutex_t *order;  /* held from its id to its agent call (see order_lock) */
 	struct router_result result;
-	int err;
+	struct store_user user;
+	struct store_message message;
+	struct timespec t0;
 };
-int router_inbound_batch(struct router *r, struct router_batch_item *items, size_t n);
 
-/* The same, waiting on this thread for the agent. 0 (with *ret filled) or -errno. */
-int router_inbound(struct router *r, const struct router_inbound *in,
-		struct router_result *ret);
+/* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,
+ * limits, budget), stores, asks the help text or the user's agent, stores the reply, then
+ * calls done(ctx, err, result) exactly once, on this or another thread, after everything
+ * it wrote is durable: err 0 with result (done takes over result->reply), or -EIO /
+ * -ENOMEM when nothing was accepted (result is empty; answer so that Twilio retries). in
+ * and what it points to are borrowed until done runs; job may be freed inside done.
+ *
+ * On a store that writes one transaction at a time (SQLite: store_single_writer) the
+ * messages of all threads are stored by one writer thread, many to a transaction, one
+ * commit and one fsync a batch; elsewhere each message is its own transaction on the
+ * caller's thread. An agent that answers inline (the memo keeper) works inside its
+ * message's transaction; any other is called once the inbound row is committed, one
+ * user's calls in the order of the messages' ids, and its reply is stored in a later
+ * transaction (batched too). */
+void router_submit(struct router *r, struct router_job *job, const struct router_inbound *in,
+		router_done_cb done, void *ctx);
 
 /* What a reply costs, made cheaper: GSM-7 look-alikes replaced (if configured), then
  * cut on a character boundary to Twilio's 1600 characters and the segment cap. *reply is

@@ -14,6 +14,19 @@
 
 #define ORIGIN_MAX 512
 
+/* Twilio reads TwiML even on errors: an empty <Response/> with the status. */
+static void twiml_status(struct http_response *res, int status) {
+	http_text(res, status, WEBHOOK_TWIML_TYPE,
+			strdup("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"));
+}
+
+void webhook_error(const char *path, struct http_response *res, int status, const char *code,
+		const char *message) {
+	(void)message; /* Twilio shows nobody a sentence: the log has the reason */
+	twiml_status(res, status);
+	log_warn("webhook.rejected", LOG_STR("reason", code), LOG_STR("path", path));
+}
+
 /* The first element of a comma-separated header value, trimmed, into out. */
 static void first_value(const char *v, char *out, size_t size) {
 	while (*v == ' ' || *v == '\t') {
@@ -32,8 +45,9 @@ static void first_value(const char *v, char *out, size_t size) {
 
 /* scheme://host[:port] that Twilio called: SMSROUTER_PUBLIC_URL, else the proxy's
  * X-Forwarded-Proto/Host when trusted, else Host. -EINVAL without a usable host. */
-static int origin(struct app *app, const struct http_request *req, char *out, size_t size) {
-	const struct config *c = app->config;
+static int origin(const struct webhook *w, const struct http_request *req, char *out,
+		size_t size) {
+	const struct config *c = w->config;
 	char proto[16] = "http";
 	char host[256];
 	const char *h = http_header(req, "Host");
@@ -123,7 +137,7 @@ static const char *repeated(const struct twilio_params *p) {
 
 /* Form, signature and AccountSid: the checks both webhooks share. On failure res holds
  * the answer and a negative errno is returned. */
-static int check(struct app *app, const struct http_request *req, struct http_response *res,
+static int check(const struct webhook *w, const struct http_request *req, struct http_response *res,
 		struct twilio_params *p, char *org, size_t org_size) {
 	const char *ct = http_header(req, "Content-Type");
 	const char *sig = http_header(req, "X-Twilio-Signature");
@@ -133,7 +147,7 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 	if (!form_content_type(ct)) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "content_type"), LOG_STR("path", req->path));
-		http_twiml_status(res, 400);
+		twiml_status(res, 400);
 		return -EINVAL;
 	}
 	r = twilio_form_decode(req->body, req->body_len, p);
@@ -141,7 +155,7 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "malformed_form"),
 				LOG_STR("path", req->path));
-		http_twiml_status(res, r == -ENOMEM ? 500 : 400);
+		twiml_status(res, r == -ENOMEM ? 500 : 400);
 		return r;
 	}
 	const char *twice = repeated(p);
@@ -149,40 +163,40 @@ static int check(struct app *app, const struct http_request *req, struct http_re
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "repeated_parameter"),
 				LOG_STR("parameter", twice), LOG_STR("path", req->path));
-		http_twiml_status(res, 400);
+		twiml_status(res, 400);
 		return -EINVAL;
 	}
-	if (origin(app, req, org, org_size) < 0) {
+	if (origin(w, req, org, org_size) < 0) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "no_host"), LOG_STR("path", req->path));
-		http_twiml_status(res, 400);
+		twiml_status(res, 400);
 		return -EINVAL;
 	}
 	size_t n = strlen(org) + strlen(req->target) + 1;
 	url = malloc(n);
 	if (!url) {
-		http_twiml_status(res, 500);
+		twiml_status(res, 500);
 		return -ENOMEM;
 	}
 	snprintf(url, n, "%s%s", org, req->target);
-	r = twilio_signature_verify(app->auth_token, url, p, sig);
-	if (r == -EPERM && app->config->auth_token_previous) {
+	r = twilio_signature_verify(w->auth_token, url, p, sig);
+	if (r == -EPERM && w->config->auth_token_previous) {
 		/* During a rotation, the previous token still signs some requests. */
-		r = twilio_signature_verify(app->config->auth_token_previous, url, p, sig);
+		r = twilio_signature_verify(w->config->auth_token_previous, url, p, sig);
 	}
 	free(url);
 	if (r < 0) {
 		metrics_reject(METRICS_REJECT_SIGNATURE);
 		log_warn("webhook.rejected", LOG_STR("reason", sig ? "bad_signature" : "no_signature"),
 				LOG_STR("path", req->path));
-		http_twiml_status(res, r == -ENOMEM ? 500 : 403);
+		twiml_status(res, r == -ENOMEM ? 500 : 403);
 		return r;
 	}
 	const char *account = twilio_params_get(p, "AccountSid");
-	if (app->config->account_sid && (!account || strcmp(account, app->config->account_sid))) {
+	if (w->config->account_sid && (!account || strcmp(account, w->config->account_sid))) {
 		metrics_reject(METRICS_REJECT_ACCOUNT);
 		log_warn("webhook.rejected", LOG_STR("reason", "account_sid"), LOG_STR("path", req->path));
-		http_twiml_status(res, 403);
+		twiml_status(res, 403);
 		return -EPERM;
 	}
 	return 0;
@@ -238,7 +252,7 @@ static bool sane_addr(const char *s) {
 static void inbound_failed(const char *sid, int err, struct http_response *res) {
 	metrics_inc(METRICS_STORE_ERRORS);
 	log_error("inbound.failed", LOG_STR("sid", sid), LOG_INT("error", -err));
-	http_twiml_status(res, 503);
+	twiml_status(res, 503);
 }
 
 /* The TwiML answer for a routing result; the reply's status callbacks come back to us
@@ -253,40 +267,15 @@ static void answer(struct http_response *res, const char *org, const struct rout
 				(long long)out->outbound_id);
 	}
 	if (twilio_twiml_message(out->reply, with_action ? action : NULL, &xml) < 0) {
-		http_twiml_status(res, 500);
+		twiml_status(res, 500);
 		return;
 	}
-	http_text(res, 200, HTTP_TWIML_TYPE, xml);
+	http_text(res, 200, WEBHOOK_TWIML_TYPE, xml);
 }
 
-/* A webhook answered later: when its agent has answered, and when what it stored is on
- * stable storage (group commit). */
-struct pending {
-	struct http_deferred *d;
-	struct store *store;
-	char org[ORIGIN_MAX];
-	struct router_result result;
-};
-
-static void on_durable(void *ctx) {
-	struct pending *p = ctx;
-	struct http_response res = {0};
-	answer(&res, p->org, &p->result);
-	free(p->result.reply);
-	http_deferred_complete(p->d, &res);
-	free(p);
-}
-
-/* Answers once p->result is durable: the store's commits are when they return, so now
- * (true: the caller answers from p->result). */
-static bool durable_now(struct pending *p) {
-	(void)p;
-	return true;
-}
-
-/* A webhook handed to the writer: it owns what the message borrows. */
-struct queued {
-	struct writer_job job; /* first: the writer's callback gets it */
+/* A webhook on its way through the router: what its message borrows, until on_routed. */
+struct routing {
+	struct router_job job;
 	struct http_deferred *d;
 	struct twilio_params params;
 	struct router_inbound in;
@@ -294,14 +283,16 @@ struct queued {
 	char org[ORIGIN_MAX];
 };
 
-static void on_written(struct writer_job *job) {
-	struct queued *q = (struct queued *)job;
+/* The one way a routed webhook is answered: once what it stored is durable, or with 503
+ * when nothing was accepted. */
+static void on_routed(void *ctx, int err, struct router_result *result) {
+	struct routing *q = ctx;
 	struct http_response res = {0};
-	if (job->err < 0) {
-		inbound_failed(q->in.sid, job->err, &res);
+	if (err < 0) {
+		inbound_failed(q->in.sid, err, &res);
 	} else {
-		answer(&res, q->org, &job->result);
-		free(job->result.reply);
+		answer(&res, q->org, result);
+		free(result->reply);
 	}
 	http_deferred_complete(q->d, &res);
 	twilio_params_finish(&q->params);
@@ -309,21 +300,12 @@ static void on_written(struct writer_job *job) {
 	free(q);
 }
 
-static void on_routed(void *ctx, struct router_result *result) {
-	struct pending *p = ctx;
-	p->result = *result;
-	if (durable_now(p)) {
-		on_durable(p);
-	}
-}
-
-void webhook_sms(struct app *app, const struct http_request *req, struct http_response *res) {
+void webhook_sms(void *ctx, const struct http_request *req, struct http_response *res) {
+	struct webhook *w = ctx;
 	struct twilio_params p = {0};
-	struct router_result out = {0};
 	char org[ORIGIN_MAX];
-	char *media = NULL;
 
-	if (check(app, req, res, &p, org, sizeof(org)) < 0) {
+	if (check(w, req, res, &p, org, sizeof(org)) < 0) {
 		goto out;
 	}
 	const char *sid = twilio_params_get(&p, "MessageSid");
@@ -333,81 +315,44 @@ void webhook_sms(struct app *app, const struct http_request *req, struct http_re
 	if (!sane_sid(sid) || !sane_addr(from) || (to && strlen(to) >= STORE_ADDR_SIZE)) {
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"));
-		http_twiml_status(res, 400);
+		twiml_status(res, 400);
 		goto out;
 	}
-	media = media_json(&p);
+	struct routing *q = malloc(sizeof(*q)); /* every field set below */
+	if (!q) {
+		twiml_status(res, 500);
+		goto out;
+	}
 	long nseg = segs ? strtol(segs, NULL, 10) : 0;
-	struct router_inbound in = {
+	q->d = req->deferred;
+	q->media = media_json(&p);
+	memcpy(q->org, org, sizeof(org));
+	q->in = (struct router_inbound){
 		.sid = sid,
 		.from = from,
 		.to = to ? to : "",
 		.body = twilio_params_get(&p, "Body"),
 		.opt_out_type = twilio_params_get(&p, "OptOutType"),
-		.media_json = media,
+		.media_json = q->media,
 		.num_segments = nseg > 0 && nseg <= 100 ? (int)nseg : 0,
 	};
-	if (app->writer) {
-		/* The writer stores it with the other messages of its batch. */
-		struct queued *q = calloc(1, sizeof(*q));
-		if (!q) {
-			http_twiml_status(res, 500);
-			goto out;
-		}
-		q->job.in = &q->in;
-		q->job.done = on_written;
-		q->d = req->deferred;
-		q->params = p; /* the strings of in point into it */
-		p = (struct twilio_params){0};
-		q->in = in;
-		q->media = media;
-		media = NULL;
-		memcpy(q->org, org, sizeof(org));
-		res->later = true;
-		writer_submit(app->writer, &q->job);
-		goto out;
-	}
-	struct pending *later = calloc(1, sizeof(*later));
-	if (!later) {
-		http_twiml_status(res, 500);
-		goto out;
-	}
-	memcpy(later->org, org, sizeof(org));
-	later->d = req->deferred;
-	later->store = app->store;
-	int r = router_inbound_start(app->router, &in, &out, on_routed, later);
-	if (r == ROUTER_PENDING) {
-		/* The agent answers on its own thread; on_routed completes this request. */
-		res->later = true;
-		goto out;
-	}
-	if (r == 0) {
-		/* Commit before answering: Twilio takes a 200 as delivered. */
-		later->result = out;
-		out.reply = NULL;
-		if (!durable_now(later)) {
-			res->later = true;
-			goto out;
-		}
-		answer(res, org, &later->result);
-		free(later->result.reply);
-	}
-	free(later);
-	if (r < 0) {
-		inbound_failed(sid, r, res);
-	}
+	q->params = p; /* the strings of q->in point into it */
+	p = (struct twilio_params){0};
+	/* Commit before answering: Twilio takes a 200 as delivered. on_routed answers, perhaps
+	 * before router_submit returns. */
+	res->later = true;
+	router_submit(w->router, &q->job, &q->in, on_routed, q);
 out:
-	free(out.reply);
-	free(media);
 	twilio_params_finish(&p);
 }
 
-void webhook_status(struct app *app, const struct http_request *req, struct http_response *res) {
+void webhook_status(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct webhook *w = ctx;
 	struct twilio_params p = {0};
 	char org[ORIGIN_MAX];
 	long long ob = 0;
 
-	if (check(app, req, res, &p, org, sizeof(org)) < 0) {
+	if (check(w, req, res, &p, org, sizeof(org)) < 0) {
 		goto out;
 	}
 	const char *sid = twilio_params_get(&p, "MessageSid");
@@ -430,10 +375,10 @@ void webhook_status(struct app *app, const struct http_request *req, struct http
 		metrics_reject(METRICS_REJECT_MALFORMED);
 		log_warn("webhook.rejected", LOG_STR("reason", "missing_fields"),
 				LOG_STR("path", req->path));
-		http_twiml_status(res, 400);
+		twiml_status(res, 400);
 		goto out;
 	}
-	int r = router_status(app->router, ob, sane_sid(sid) ? sid : NULL, status,
+	int r = router_status(w->router, ob, sane_sid(sid) ? sid : NULL, status,
 			twilio_params_get(&p, "ErrorCode"), twilio_params_get(&p, "To"));
 	if (r == -ENOENT) {
 		/* Not ours (or deleted with its user): nothing to update, nothing to retry. */
@@ -441,7 +386,7 @@ void webhook_status(struct app *app, const struct http_request *req, struct http
 	} else if (r < 0) {
 		metrics_inc(METRICS_STORE_ERRORS);
 		log_error("status.failed", LOG_STR("sid", sid ? sid : ""), LOG_INT("error", -r));
-		http_twiml_status(res, 503);
+		twiml_status(res, 503);
 		goto out;
 	}
 	http_empty(res, 204);

@@ -7,56 +7,25 @@
 #include <sys/prctl.h>
 
 struct writer {
-	struct router *router;
-	struct store *store;
+	writer_batch_fn run;
+	void *ctx;
 	pthread_t thread;
 	pthread_mutex_t mu; /* guards the queue and stopping */
 	pthread_cond_t cv;
-	struct writer_job *head;
-	struct writer_job **tail;
+	struct writer_item *head;
+	struct writer_item **tail;
 	bool stopping;
-	int unanswered; /* batches committed whose done() calls have not all run */
-	/* The writer thread's own. */
-	struct router_batch_item items[WRITER_BATCH_MAX];
 };
 
-/* A finished batch, jobs linked by next: each answered. */
-static void batch_done(void *ctx) {
-	struct writer_job *j = ctx;
-	struct writer *w = j->writer;
-	while (j) {
-		struct writer_job *next = j->next;
-		j->done(j);
-		j = next;
-	}
-	pthread_mutex_lock(&w->mu);
-	w->unanswered--;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* The batch's commit is durable (err 0) or cannot be: then nothing of it is answered as
- * stored. */
-static void batch_durable(void *ctx, int err) {
-	for (struct writer_job *j = ctx; j && err < 0; j = j->next) {
-		if (j->err >= 0) {
-			free(j->result.reply);
-			j->result.reply = NULL;
-			j->err = err;
-		}
-	}
-	batch_done(ctx);
-}
-
-/* Up to WRITER_BATCH_MAX jobs off the queue, in arrival order, or NULL once stopping and
+/* Up to WRITER_BATCH_MAX items off the queue, in arrival order, or NULL once stopping and
  * empty. */
-static struct writer_job *take(struct writer *w) {
+static struct writer_item *take(struct writer *w) {
 	pthread_mutex_lock(&w->mu);
 	while (!w->head && !w->stopping) {
 		pthread_cond_wait(&w->cv, &w->mu);
 	}
-	struct writer_job *batch = w->head;
-	struct writer_job **pp = &w->head;
+	struct writer_item *batch = w->head;
+	struct writer_item **pp = &w->head;
 	for (int n = 0; *pp && n < WRITER_BATCH_MAX; n++) {
 		pp = &(*pp)->next;
 	}
@@ -65,53 +34,32 @@ static struct writer_job *take(struct writer *w) {
 	if (!w->head) {
 		w->tail = &w->head;
 	}
-	if (batch) {
-		w->unanswered++;
-	}
 	pthread_mutex_unlock(&w->mu);
 	return batch;
 }
 
-static void *run(void *arg) {
+static void *loop(void *arg) {
 	struct writer *w = arg;
-	struct writer_job *batch;
+	struct writer_item *batch;
 
 	prctl(PR_SET_NAME, "sr-writer"); /* the name top and perf show */
 	while ((batch = take(w)) != NULL) {
-		size_t n = 0;
-		for (struct writer_job *j = batch; j; j = j->next) {
-			w->items[n++] = (struct router_batch_item){.in = j->in};
-		}
-		/* Inside our transaction the router's commit is a savepoint's: ours commits the
-		 * batch and answers it once on stable storage, without waiting for the fsync. */
-		bool outer = store_tx_begin(w->store) == 0;
-		int e = router_inbound_batch(w->router, w->items, n);
-		n = 0;
-		for (struct writer_job *j = batch; j; j = j->next, n++) {
-			j->result = w->items[n].result;
-			j->err = w->items[n].err;
-		}
-		if (outer && e < 0) {
-			store_tx_rollback(w->store);
-		}
-		if (!outer || e < 0 || store_tx_commit_then(w->store, batch_durable, batch) < 0) {
-			batch_durable(batch, outer && e == 0 ? -EIO : 0);
-		}
+		w->run(w->ctx, batch);
 	}
 	return NULL;
 }
 
-int writer_start(struct router *r, struct store *s, struct writer **ret_writer) {
+int writer_start(writer_batch_fn run, void *ctx, struct writer **ret_writer) {
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w) {
 		return -ENOMEM;
 	}
-	w->router = r;
-	w->store = s;
+	w->run = run;
+	w->ctx = ctx;
 	w->tail = &w->head;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, run, w) != 0) {
+	if (pthread_create(&w->thread, NULL, loop, w) != 0) {
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 		free(w);
@@ -121,12 +69,11 @@ int writer_start(struct router *r, struct store *s, struct writer **ret_writer) 
 	return 0;
 }
 
-void writer_submit(struct writer *w, struct writer_job *job) {
-	job->next = NULL;
-	job->writer = w;
+void writer_submit(struct writer *w, struct writer_item *item) {
+	item->next = NULL;
 	pthread_mutex_lock(&w->mu);
-	*w->tail = job;
-	w->tail = &job->next;
+	*w->tail = item;
+	w->tail = &item->next;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -140,12 +87,6 @@ void writer_stop(struct writer *w) {
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	/* The last batches may still wait for their fsync on the store's flusher. */
-	pthread_mutex_lock(&w->mu);
-	while (w->unanswered > 0) {
-		pthread_cond_wait(&w->cv, &w->mu);
-	}
-	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

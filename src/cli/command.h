@@ -6,11 +6,12 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "serve.h"
 #include "store/store.h"
 
 #define CLI__EXIT_FAIL 1
 #define CLI__EXIT_USAGE 2
-#define CLI__DEV_TOKEN_PATH "var/dev-auth-token" /* serve --dev writes it, simulate reads it */
+#define CLI__DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH /* serve --dev writes it, simulate reads it */
 
 /* printf's fmt and arguments, after "smsrouter: ", as one line on stderr (a control
  * character that an argument brought in shows as '?'). */

@@ -1,8 +1,8 @@
 #pragma once
-/* http: the server (libmicrohttpd, internal thread pool on epoll), request limits, the
- * exact route table, and JSON / TwiML responses. A request reaches a handler with its
- * whole body (at most HTTP_MAX_BODY bytes) and its raw request-target. Knows nothing of
- * Twilio or SQL. */
+/* http: the server (libmicrohttpd, internal thread pool on epoll), request limits, exact
+ * routing over a route table its user hands it, and JSON responses. A request reaches a
+ * handler with its whole body (at most HTTP_MAX_BODY bytes) and its raw request-target.
+ * Knows nothing of the handlers above it, Twilio or SQL. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -11,7 +11,6 @@
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 3
 
-struct app; /* what handlers work with: see app.h */
 struct MHD_Connection;
 
 struct http_request {
@@ -55,8 +54,33 @@ void http_json(struct http_response *res, int status, json_t *j);
 /* Takes over body (malloc'd, NUL-terminated). */
 void http_text(struct http_response *res, int status, const char *content_type, char *body);
 void http_empty(struct http_response *res, int status);
-/* Twilio reads TwiML even on errors: an empty <Response/> with the status. */
-void http_twiml_status(struct http_response *res, int status);
+
+/* A route's handler; ctx is the route's. It answers in res, or sets res->later. */
+typedef void (*http_handler)(void *ctx, const struct http_request *req,
+		struct http_response *res);
+/* Writes an error answer (status, a machine code and a sentence) for a route whose users
+ * read something else than JSON (Twilio reads TwiML); path is the route's pattern. */
+typedef void (*http_error_writer)(const char *path, struct http_response *res, int status,
+		const char *code, const char *message);
+
+struct http_route {
+	const char *pattern; /* exact path; '*' is one path segment, percent-decoded */
+	const char *method;
+	http_handler handler;
+	void *ctx;
+	int metric; /* the metrics_route its requests count under */
+	/* NULL: open. Else a request it refuses is answered 401 (Bearer), JSON. */
+	bool (*authorized)(void *ctx, const struct http_request *req);
+	/* NULL: errors on this path are JSON. Else it writes them: the answers http gives
+	 * itself (405, 413, 503 while stopping). A route with one has a pattern without '*'. */
+	http_error_writer error;
+	bool timed; /* its latency goes to the webhook histogram */
+};
+
+struct http_routes { /* borrowed by the server, and must outlive it */
+	const struct http_route *routes;
+	size_t n;
+};
 
 struct http_server_options {
 	const char *listen; /* "127.0.0.1:8000", "[::1]:8000"; port 0 picks a free one */
@@ -66,18 +90,15 @@ struct http_server_options {
 	int per_ip_connections; /* 0: no limit */
 };
 
-/* TwiML's Content-Type, exactly as CONTRACT.md writes it. The charset is the XML
- * declaration's (UTF-8), which is what text/xml without a charset means (RFC 7303). */
-#define HTTP_TWIML_TYPE "text/xml"
-
 struct http_server;
 struct sockaddr_storage;
 
 /* "127.0.0.1:8000", "[::1]:8000", "0.0.0.0:0": a numeric address and a port from 0 to
  * 65535 → a socket address (ss may be NULL: only check). -EINVAL. */
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *ret_v6);
-/* Binds and starts serving app. -EINVAL (bad address), -EADDRINUSE, -EIO. */
-int http_server_start(const struct http_server_options *o, struct app *app,
+/* Binds and starts serving routes. Anything else: 404; a known path with another method:
+ * 405 with Allow. -EINVAL (bad address), -EADDRINUSE, -EIO. */
+int http_server_start(const struct http_server_options *o, const struct http_routes *routes,
 		struct http_server **ret);
 /* The bound port. */
 int http_server_port(const struct http_server *s);
@@ -87,12 +108,11 @@ bool http_server_quiesce(struct http_server *s, int grace_ms);
 /* Stops the server (after http_server_quiesce) and frees it. NULL is fine. */
 void http_server_stop(struct http_server *s);
 
-/* Dispatches a request through the route table (routes.c). */
-void http_route(struct app *app, struct http_request *req, struct http_response *res,
-		int *ret_route);
-/* Inside the module (routes.c, for server.c): an error answer for target, TwiML on the
- * two Twilio webhooks (Twilio reads it; logged as webhook.rejected with code as the
- * reason), JSON elsewhere (any other path under /sms-router/webhook/ included). Returns
- * the metrics route the answer counts under. */
-int http__error(const char *target, struct http_response *res, int status, const char *code,
-		const char *message);
+/* Inside the module (routes.c, for server.c). Dispatches req through the table. Returns
+ * the route the answer counts under (its path's), or NULL (METRICS_ROUTE_OTHER). */
+const struct http_route *http__route(const struct http_routes *t, struct http_request *req,
+		struct http_response *res);
+/* An error answer for target, written by the route that writes its path's errors if there
+ * is one (returned), else JSON (NULL). */
+const struct http_route *http__error(const struct http_routes *t, const char *target,
+		struct http_response *res, int status, const char *code, const char *message);

@@ -21,11 +21,6 @@ void http_text(struct http_response *res, int status, const char *content_type, 
 	res->body_len = body ? strlen(body) : 0;
 }
 
-void http_twiml_status(struct http_response *res, int status) {
-	http_text(res, status, HTTP_TWIML_TYPE,
-			strdup("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"));
-}
-
 void http_empty(struct http_response *res, int status) {
 	http_text(res, status, NULL, NULL);
 }

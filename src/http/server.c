@@ -24,7 +24,7 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	MHD_socket listen_fd; /* ours after quiesce */
-	struct app *app;
+	const struct http_routes *routes;
 	atomic_int in_flight;
 	atomic_bool closing; /* quiescing: every answer closes its connection */
 	int port;
@@ -47,7 +47,7 @@ struct req_state {
 	bool started;
 	bool too_big;
 	struct timespec t0;
-	int route;
+	const struct http_route *route; /* what the answer counts under; NULL: other */
 	struct http_server *server;
 	/* A deferred answer: mu guards the rest. */
 	struct MHD_Connection *conn;
@@ -121,6 +121,10 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 	return ok;
 }
 
+static enum metrics_route metric_of(const struct http_route *route) {
+	return route ? (enum metrics_route)route->metric : METRICS_ROUTE_OTHER;
+}
+
 /* Counts and sends a handler's answer. */
 static enum MHD_Result finish(struct req_state *st, struct MHD_Connection *conn,
 		struct http_response *res) {
@@ -128,8 +132,8 @@ static enum MHD_Result finish(struct req_state *st, struct MHD_Connection *conn,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double took = (double)(t1.tv_sec - st->t0.tv_sec) +
 		      (double)(t1.tv_nsec - st->t0.tv_nsec) / 1e9;
-	metrics_request((enum metrics_route)st->route, res->status);
-	if (st->route == METRICS_ROUTE_WEBHOOK_SMS) {
+	metrics_request(metric_of(st->route), res->status);
+	if (st->route && st->route->timed) {
 		metrics_webhook_seconds(took);
 	}
 	if (log_enabled(LOG_DEBUG)) {
@@ -151,9 +155,9 @@ static void answered(struct http_server *s) {
 
 static enum MHD_Result too_large(const struct req_state *st, struct MHD_Connection *conn) {
 	struct http_response res = {0};
-	int route = http__error(st->target, &res, 413, "payload_too_large",
-			"The request body is over 64 KiB.");
-	metrics_request((enum metrics_route)route, 413);
+	const struct http_route *route = http__error(st->server->routes, st->target, &res, 413,
+			"payload_too_large", "The request body is over 64 KiB.");
+	metrics_request(metric_of(route), 413);
 	metrics_reject(METRICS_REJECT_TOO_LARGE);
 	return send_response(st->server, conn, &res);
 }
@@ -226,8 +230,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* It arrived on a kept-alive connection after the drain: nothing is stored, and
 		 * Twilio takes a 503 to the fallback URL. */
 		struct http_response res = {0};
-		int route = http__error(st->target, &res, 503, "stopping", "The server is stopping.");
-		metrics_request((enum metrics_route)route, 503);
+		const struct http_route *route = http__error(s->routes, st->target, &res, 503,
+				"stopping", "The server is stopping.");
+		metrics_request(metric_of(route), 503);
 		return send_response(s, conn, &res);
 	}
 	char *path = strdup(st->target);
@@ -250,9 +255,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.conn = conn,
 	};
 	struct http_response res = {.status = 500};
-	st->route = METRICS_ROUTE_OTHER;
 	req.deferred = (struct http_deferred *)st;
-	http_route(s->app, &req, &res, &st->route);
+	st->route = http__route(s->routes, &req, &res);
 	free(path);
 	if (!res.later) {
 		answered(s);
@@ -369,7 +373,7 @@ int http_parse_listen(const char *listen, struct sockaddr_storage *ret_ss, bool 
 	return -EINVAL;
 }
 
-int http_server_start(const struct http_server_options *o, struct app *app,
+int http_server_start(const struct http_server_options *o, const struct http_routes *routes,
 		struct http_server **ret) {
 	struct sockaddr_storage ss;
 	bool v6;
@@ -382,7 +386,7 @@ int http_server_start(const struct http_server_options *o, struct app *app,
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->app = app;
+	s->routes = routes;
 	s->listen_fd = MHD_INVALID_SOCKET;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);

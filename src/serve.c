@@ -1,0 +1,318 @@
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "agent/agent.h"
+#include "http/http.h"
+#include "ids.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "ratelimit.h"
+#include "router.h"
+#include "webhook.h"
+
+#define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
+#define MAX_ROUTES 16
+
+/* The process: what serve builds, in the order it builds it. */
+struct process {
+	const struct config *config;
+	char dev_token[64];
+	const char *auth_token; /* TWILIO_AUTH_TOKEN, or the --dev token */
+	struct store *store;
+	struct agent *agent;
+	struct ratelimit *rl;
+	struct router *router;
+	struct outbox *outbox;
+	struct webhook webhook;
+	struct admin admin;
+	struct http_route routes[MAX_ROUTES];
+	struct http_routes table;
+	struct http_server *server;
+};
+
+/* The outbox, once started, for the router's on_enqueue (the router is built first). */
+static struct outbox *serving_outbox;
+
+static void notify_outbox(void *ctx) {
+	(void)ctx;
+	struct outbox *ob = serving_outbox;
+	if (ob) {
+		outbox_notify(ob);
+	}
+}
+
+/* The --dev token: kept under var/ so that simulate (and restarts) find it. */
+static int dev_token(char *out, size_t size) {
+	FILE *f = fopen(DEV_TOKEN_PATH, "r");
+	if (f) {
+		bool ok = fgets(out, (int)size, f) != NULL;
+		fclose(f);
+		out[strcspn(out, "\r\n")] = '\0';
+		if (ok && strlen(out) >= 16) {
+			return 0;
+		}
+	}
+	mkdir("var", 0700);
+	if (ids_random_hex("", 16, out, size) < 0) {
+		return -EIO;
+	}
+	int fd = open(DEV_TOKEN_PATH, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		return -EIO;
+	}
+	ssize_t w = write(fd, out, strlen(out));
+	close(fd);
+	return w == (ssize_t)strlen(out) ? 0 : -EIO;
+}
+
+/* ---- the routes that are the process's own ---- */
+
+static void health(void *ctx, const struct http_request *req, struct http_response *res) {
+	(void)ctx;
+	(void)req;
+	http_text(res, 200, "application/json", strdup("{\"status\":\"ok\"}"));
+}
+
+/* ctx is the store. */
+static void ready(void *ctx, const struct http_request *req, struct http_response *res) {
+	(void)req;
+	if (store_ping(ctx) == 0) {
+		http_text(res, 200, "application/json", strdup("{\"status\":\"ready\"}"));
+	} else {
+		http_json_error(res, 503, "store_unavailable", "The store does not answer.");
+	}
+}
+
+/* ctx is the store, which has the gauges metrics renders with the rest. */
+static void metrics_page(void *ctx, const struct http_request *req, struct http_response *res) {
+	(void)req;
+	int64_t users = -1, phones = -1, depth = -1;
+	char *text = NULL;
+	if (store_counts(ctx, &users, &phones) < 0 || store_outbox_depth(ctx, &depth) < 0) {
+		users = phones = depth = -1;
+		metrics_inc(METRICS_STORE_ERRORS);
+	}
+	if (metrics_render(users, phones, depth, &text) < 0) {
+		http_json_error(res, 500, "internal", "Out of memory.");
+		return;
+	}
+	http_text(res, 200, METRICS_CONTENT_TYPE, text);
+}
+
+/* The route table: Twilio's webhooks (TwiML errors), the probes, and the admin API when
+ * it has a token (without one it does not exist: 404). */
+static void build_routes(struct process *p) {
+	struct webhook *w = &p->webhook;
+	struct admin *a = &p->admin;
+	const struct http_route all[] = {
+		/* pattern, method, handler, ctx, metric, authorized, error, timed */
+		{"/sms-router/webhook/sms", "POST", webhook_sms, w, METRICS_ROUTE_WEBHOOK_SMS, NULL,
+			webhook_error, true},
+		{"/sms-router/webhook/status", "POST", webhook_status, w,
+			METRICS_ROUTE_WEBHOOK_STATUS, NULL, webhook_error, false},
+		{"/health", "GET", health, NULL, METRICS_ROUTE_HEALTH, NULL, NULL, false},
+		{"/ready", "GET", ready, p->store, METRICS_ROUTE_READY, NULL, NULL, false},
+		{"/metrics", "GET", metrics_page, p->store, METRICS_ROUTE_METRICS, NULL, NULL, false},
+		{"/sms-router/admin/users", "GET", admin_users_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
+		{"/sms-router/admin/users", "POST", admin_users_post, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*", "GET", admin_user_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*", "DELETE", admin_user_delete, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/phones", "POST", admin_phones_post, a,
+			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/phones/*", "DELETE", admin_phone_delete, a,
+			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages", "GET", admin_messages_get, a,
+			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
+		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
+	};
+	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!all[i].authorized || p->config->admin_token) {
+			p->routes[n++] = all[i];
+		}
+	}
+	p->table = (struct http_routes){.routes = p->routes, .n = n};
+}
+
+/* ---- building and stopping ---- */
+
+/* The development token in place of Twilio's, with a warning nobody can miss. */
+static int use_dev_token(struct process *p, char *why, size_t size) {
+	if (dev_token(p->dev_token, sizeof(p->dev_token)) < 0) {
+		snprintf(why, size, "cannot write the development token to %s.", DEV_TOKEN_PATH);
+		return -EIO;
+	}
+	p->auth_token = p->dev_token;
+	fprintf(stderr,
+			"\n*** DEVELOPMENT MODE ***\n"
+			"Webhooks are checked against a local token in %s, not your Twilio "
+			"auth token.\nNever expose this server to the internet. "
+			"Try: build/smsrouter simulate --from +15550100101 --body recall\n\n",
+			DEV_TOKEN_PATH);
+	log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
+	return 0;
+}
+
+/* The agent, the router (with its writer on SQLite) and, in rest mode, the outbox. */
+static int build_core(struct process *p, char *why, size_t size) {
+	const struct config *c = p->config;
+	bool rest = c->reply_mode == CONFIG_REPLY_REST;
+	struct router_options ro = {
+		.sender_limit = c->sender_limit,
+		.sender_window_s = c->sender_window_s,
+		.global_limit = c->global_limit,
+		.global_window_s = c->global_window_s,
+		.unknown_limit = c->unknown_limit,
+		.unknown_window_s = c->unknown_window_s,
+		.smart_encoding = c->smart_encoding,
+		.reply_max_segments = c->reply_max_segments,
+		.daily_segment_budget = c->daily_segment_budget,
+		.rest = rest,
+		.on_enqueue = notify_outbox,
+	};
+	struct agent_http_options ao = {
+		.url = c->agent_url,
+		.secret = c->agent_secret,
+		.timeout_ms = c->agent_timeout_ms,
+	};
+	if ((c->agent_url ? agent_http_create(&ao, p->store, &p->agent)
+			  : agent_memo_create(p->store, &p->agent)) < 0 ||
+			ratelimit_create(c->sender_limit, c->sender_window_s, &p->rl) < 0) {
+		snprintf(why, size, "out of memory.");
+		return -EIO;
+	}
+	int e = router_create(p->store, p->agent, p->rl, &ro, &p->router);
+	if (e < 0) {
+		snprintf(why, size, e == -ENOMEM ? "out of memory." : "cannot start the writer thread.");
+		return -EIO;
+	}
+	if (rest) {
+		struct outbox_options oo = {
+			.workers = c->delivery_workers,
+			.send_rate = c->send_rate,
+			.max_attempts = c->delivery_attempts,
+			.agent_timeout_ms = c->agent_timeout_ms,
+			.public_url = c->public_url,
+			.rest = {.api_base = c->api_base, .account_sid = c->account_sid,
+				.auth_token = p->auth_token, .timeout_ms = 30000},
+		};
+		if (outbox_start(&oo, p->store, p->agent, p->router, &p->outbox) < 0) {
+			snprintf(why, size, "cannot start the delivery workers.");
+			return -EIO;
+		}
+		serving_outbox = p->outbox;
+	}
+	return 0;
+}
+
+static int listen_http(struct process *p, char *why, size_t size) {
+	const struct config *c = p->config;
+	struct http_server_options ho = {
+		.listen = c->listen,
+		.threads = c->threads,
+		.max_connections = c->max_connections,
+		.connection_timeout_s = c->connection_timeout_s,
+		.per_ip_connections = c->per_ip_connections,
+	};
+	p->webhook = (struct webhook){.config = c, .router = p->router, .auth_token = p->auth_token};
+	p->admin = (struct admin){.config = c, .store = p->store};
+	build_routes(p);
+	int r = http_server_start(&ho, &p->table, &p->server);
+	if (r < 0) {
+		snprintf(why, size, r == -EINVAL ? "cannot listen on %s: not an address:port."
+						 : "cannot listen on %s: the address is in use or not ours.",
+				c->listen);
+		return -EIO;
+	}
+	log_info("serve.listening", LOG_STR("listen", c->listen),
+			LOG_INT("port", http_server_port(p->server)), LOG_INT("threads", c->threads),
+			LOG_STR("admin_api", c->admin_token ? "on" : "off"),
+			LOG_STR("agent", c->agent_url ? "http" : "memo"));
+	return 0;
+}
+
+/* In-flight requests get their answers; agent calls past the grace period are cancelled
+ * (their users get the apology), then the server stops. */
+static void drain(struct process *p) {
+	if (!http_server_quiesce(p->server, 15000)) {
+		agent_shutdown(p->agent);
+		http_server_quiesce(p->server, 2000);
+	}
+	outbox_stop(p->outbox);
+	serving_outbox = NULL;
+	p->outbox = NULL;
+	agent_shutdown(p->agent);
+	http_server_stop(p->server); /* every request answered: the router has nothing left */
+	p->server = NULL;
+}
+
+/* Frees what was built, last first. */
+static void teardown(struct process *p) {
+	http_server_stop(p->server);
+	outbox_stop(p->outbox);
+	serving_outbox = NULL;
+	router_destroy(p->router);
+	ratelimit_destroy(p->rl);
+	agent_destroy(p->agent);
+	store_close(p->store);
+}
+
+int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_message,
+		size_t size) {
+	struct process p = {.config = c, .auth_token = c->auth_token};
+	int e;
+
+	reterr_message[0] = '\0';
+	/* Signals are taken by this thread alone (sigwait): blocked before any thread (the
+	 * store's flusher, the router's writer, the agent's loop, the server's pool) starts
+	 * and inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* config_load has refused the settings that do not go together (config.c). */
+	if (!c->auth_token && use_dev_token(&p, reterr_message, size) < 0) {
+		return -EIO;
+	}
+	if (c->reply_mode == CONFIG_REPLY_REST && !c->public_url) {
+		log_warn("serve.no_status_callbacks",
+				LOG_STR("reason", "SMSROUTER_PUBLIC_URL is unset: rest replies ask for no "
+						  "status callbacks and are reconciled by listing"));
+	}
+	if (open_store(c, &p.store) != 0) {
+		return -EIO;
+	}
+	e = build_core(&p, reterr_message, size);
+	if (e == 0) {
+		e = listen_http(&p, reterr_message, size);
+	}
+	if (e == 0) {
+		int sig = 0;
+		sigwait(&set, &sig);
+		log_info("serve.stopping", LOG_INT("signal", sig));
+		drain(&p);
+		log_info("serve.stopped");
+	}
+	teardown(&p);
+	return e;
+}
