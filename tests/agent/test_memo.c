@@ -69,7 +69,7 @@ static char *ask(struct fixture *f, const struct store_user *u, const char *body
 	char *reply = NULL;
 	int r = agent_reply(f->a, &req, &reply);
 	if (r != 0) {
-		fail_msg("agent_reply(\"%s\") gave %d", body, r);
+		fail_msg("agent_reply(\"%s\") gave %d", body ? body : "(null)", r);
 	}
 	return reply;
 }
@@ -80,12 +80,12 @@ static void assert_reply(struct fixture *f, const struct store_user *u, const ch
 	char *reply = ask(f, u, body);
 	if (expected == NULL) {
 		if (reply != NULL) {
-			fail_msg("body \"%s\": expected no reply, got \"%s\"", body, reply);
+			fail_msg("body \"%s\": expected no reply, got \"%s\"", body ? body : "(null)", reply);
 		}
 		return;
 	}
 	if (reply == NULL || strcmp(reply, expected) != 0) {
-		print_error("body \"%s\": expected \"%s\", got \"%s\"\n", body, expected,
+		print_error("body \"%s\": expected \"%s\", got \"%s\"\n", body ? body : "(null)", expected,
 		            reply ? reply : "(null)");
 	}
 	assert_non_null(reply);
