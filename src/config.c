@@ -227,6 +227,14 @@ static int parse_price(const struct setting *s, const char *v, struct config *c)
 	return 0;
 }
 
+static int parse_quiet_hours(const struct setting *s, const char *v, struct config *c) {
+	return tz_quiet_parse(v, (struct tz_quiet *)at(c, s->field));
+}
+
+static int parse_timezone(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, tz_zone_exists(v));
+}
+
 /* ---- the table ---- */
 
 /* Checked in this order: the first bad value is the one reported. */
@@ -290,6 +298,11 @@ static const struct setting settings[] = {
 		.why = "must be from 1 to 64"},
 	{"SMSROUTER_DELIVERY_ATTEMPTS", "8", parse_int, FIELD(delivery_attempts), .min = 1,
 		.max = 100, .why = "must be from 1 to 100"},
+	{"SMSROUTER_QUIET_HOURS", "21:00-08:00", parse_quiet_hours, FIELD(quiet_hours),
+		.why = "must be HH:MM-HH:MM in 24-hour time with a different start and end, "
+		       "such as 21:00-08:00, or off"},
+	{"SMSROUTER_DEFAULT_TIMEZONE", "UTC", parse_timezone, FIELD(default_timezone),
+		.why = "must be an IANA time-zone name, such as UTC or America/New_York"},
 	{"TWILIO_AUTH_TOKEN", NULL, parse_string, FIELD(auth_token)},
 	{"TWILIO_AUTH_TOKEN_PREVIOUS", NULL, parse_string, FIELD(auth_token_previous)},
 	{"SMSROUTER_ADMIN_TOKEN", NULL, parse_string, FIELD(admin_token)},

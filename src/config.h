@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "sms/sms.h"
+#include "tz.h"
 
 enum config_reply_mode {
 	CONFIG_REPLY_TWIML,
@@ -59,6 +60,8 @@ struct config {
 	int delivery_workers;     /* rest: agent calls at once */
 	int delivery_attempts;    /* rest: attempts of one stage before the dead letter */
 	bool dev; /* serve --dev */
+	struct tz_quiet quiet_hours;  /* recipient's local time in which proactive messages wait */
+	const char *default_timezone; /* IANA zone of users who have none */
 };
 
 /* Whether arg, met after the command word command, is one of the command's own options

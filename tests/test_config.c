@@ -88,6 +88,10 @@ static void test_every_setting_has_its_documented_default(void **state) {
 	assert_int_equal(c.delivery_workers, 8);
 	assert_int_equal(c.delivery_attempts, 8);
 	assert_false(c.dev);
+	assert_false(c.quiet_hours.off);
+	assert_int_equal(c.quiet_hours.start_min, 21 * 60);
+	assert_int_equal(c.quiet_hours.end_min, 8 * 60);
+	assert_string_equal(c.default_timezone, "UTC");
 }
 
 static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
@@ -139,6 +143,16 @@ static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
 		{"TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789ABCDE", false},
 		{"SMSROUTER_DATABASE_URL", "postgresql://db/smsrouter", true},
 		{"SMSROUTER_DATABASE_URL", "mysql://db", false},
+		{"SMSROUTER_QUIET_HOURS", "22:30-07:15", true},
+		{"SMSROUTER_QUIET_HOURS", "12:00-13:00", true},
+		{"SMSROUTER_QUIET_HOURS", "off", true},
+		{"SMSROUTER_QUIET_HOURS", "25:00-08:00", false},
+		{"SMSROUTER_QUIET_HOURS", "21:00", false},
+		{"SMSROUTER_QUIET_HOURS", "08:00-08:00", false},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "America/New_York", true},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "Asia/Kathmandu", true},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "Mars/Olympus", false},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "GMT+5", false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -171,6 +185,59 @@ static void test_a_bad_value_gets_one_sentence_naming_the_variable(void **state)
 	assert_string_equal(err, "SMSROUTER_LOG_LEVEL must be debug, info, warn or error.");
 	assert_int_equal(load(&c, err, (const char *[]){"migrate", "--listen", NULL}), -EINVAL);
 	assert_string_equal(err, "--listen needs a value.");
+}
+
+static void test_quiet_hours_and_default_timezone_are_read(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+
+	setenv("SMSROUTER_QUIET_HOURS", "22:30-07:15", 1);
+	setenv("SMSROUTER_DEFAULT_TIMEZONE", "America/New_York", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"user", "list", NULL}), 0);
+	assert_false(c.quiet_hours.off);
+	assert_int_equal(c.quiet_hours.start_min, 22 * 60 + 30);
+	assert_int_equal(c.quiet_hours.end_min, 7 * 60 + 15);
+	assert_string_equal(c.default_timezone, "America/New_York");
+	assert_int_equal(load(&c, err, (const char *[]){"--quiet-hours", "off",
+					      "--default-timezone", "Australia/Lord_Howe", "usage",
+					      NULL}),
+			0);
+	assert_true(c.quiet_hours.off);
+	assert_string_equal(c.default_timezone, "Australia/Lord_Howe");
+}
+
+static void test_bad_quiet_hours_and_timezones_get_their_sentence(void **state) {
+	(void)state;
+	static const struct {
+		const char *env;
+		const char *value;
+	} cases[] = {
+		{"SMSROUTER_QUIET_HOURS", "25:00-08:00"},
+		{"SMSROUTER_QUIET_HOURS", "21:00"},
+		{"SMSROUTER_QUIET_HOURS", "08:00-08:00"},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "Mars/Olympus"},
+		{"SMSROUTER_DEFAULT_TIMEZONE", "GMT+5"},
+	};
+	static const char quiet_why[] = "SMSROUTER_QUIET_HOURS must be HH:MM-HH:MM in 24-hour time "
+					"with a different start and end, such as 21:00-08:00, "
+					"or off.";
+	static const char zone_why[] = "SMSROUTER_DEFAULT_TIMEZONE must be an IANA time-zone "
+				       "name, such as UTC or America/New_York.";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char err[256];
+
+		clean_env(NULL);
+		setenv(cases[i].env, cases[i].value, 1);
+		int r = load(&c, err, (const char *[]){"migrate", NULL});
+		const char *want = strcmp(cases[i].env, "SMSROUTER_QUIET_HOURS") == 0 ? quiet_why
+										   : zone_why;
+		if (r != -EINVAL || strcmp(err, want) != 0) {
+			fail_msg("%s=%s: %d (%s)", cases[i].env, cases[i].value, r, err);
+		}
+	}
 }
 
 static void test_a_flag_wins_over_the_variable_and_leaves_argv(void **state) {
@@ -269,6 +336,9 @@ int main(void) {
 		cmocka_unit_test_setup(test_every_setting_has_its_documented_default, clean_env),
 		cmocka_unit_test_setup(test_bounds_are_inclusive_and_one_past_is_refused, clean_env),
 		cmocka_unit_test_setup(test_a_bad_value_gets_one_sentence_naming_the_variable,
+				clean_env),
+		cmocka_unit_test_setup(test_quiet_hours_and_default_timezone_are_read, clean_env),
+		cmocka_unit_test_setup(test_bad_quiet_hours_and_timezones_get_their_sentence,
 				clean_env),
 		cmocka_unit_test_setup(test_a_flag_wins_over_the_variable_and_leaves_argv, clean_env),
 		cmocka_unit_test_setup(test_an_empty_flag_unsets_what_the_variable_set, clean_env),
