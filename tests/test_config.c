@@ -94,6 +94,12 @@ static void test_every_setting_has_its_documented_default(void **state) {
 	assert_string_equal(c.default_timezone, "UTC");
 }
 
+/* The sentences of the two quiet-hours settings, checked whole below. */
+static const char quiet_why[] = "SMSROUTER_QUIET_HOURS must be HH:MM-HH:MM in 24-hour time with "
+				"a different start and end, such as 21:00-08:00, or off.";
+static const char zone_why[] = "SMSROUTER_DEFAULT_TIMEZONE must be an IANA time-zone name, such "
+			       "as UTC or America/New_York.";
+
 static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
 	(void)state;
 	static const struct {
@@ -143,13 +149,12 @@ static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
 		{"TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789ABCDE", false},
 		{"SMSROUTER_DATABASE_URL", "postgresql://db/smsrouter", true},
 		{"SMSROUTER_DATABASE_URL", "mysql://db", false},
-		{"SMSROUTER_QUIET_HOURS", "22:30-07:15", true},
-		{"SMSROUTER_QUIET_HOURS", "12:00-13:00", true},
-		{"SMSROUTER_QUIET_HOURS", "off", true},
+		{"SMSROUTER_QUIET_HOURS", "00:00-23:59", true},
+		{"SMSROUTER_QUIET_HOURS", "23:59-00:00", true},
+		{"SMSROUTER_QUIET_HOURS", "23:59-24:00", false},
 		{"SMSROUTER_QUIET_HOURS", "25:00-08:00", false},
 		{"SMSROUTER_QUIET_HOURS", "21:00", false},
 		{"SMSROUTER_QUIET_HOURS", "08:00-08:00", false},
-		{"SMSROUTER_DEFAULT_TIMEZONE", "America/New_York", true},
 		{"SMSROUTER_DEFAULT_TIMEZONE", "Asia/Kathmandu", true},
 		{"SMSROUTER_DEFAULT_TIMEZONE", "Mars/Olympus", false},
 		{"SMSROUTER_DEFAULT_TIMEZONE", "GMT+5", false},
@@ -162,8 +167,13 @@ static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
 		clean_env(NULL);
 		setenv(cases[i].env, cases[i].value, 1);
 		int r = load(&c, err, (const char *[]){"user", "list", NULL});
-		if ((r == 0) != cases[i].ok || (r < 0 && strncmp(err, cases[i].env,
-								 strlen(cases[i].env)) != 0)) {
+		const char *whole = strcmp(cases[i].env, "SMSROUTER_QUIET_HOURS") == 0 ? quiet_why
+				    : strcmp(cases[i].env, "SMSROUTER_DEFAULT_TIMEZONE") == 0
+						    ? zone_why
+						    : NULL;
+		if ((r == 0) != cases[i].ok ||
+				(r < 0 && strncmp(err, cases[i].env, strlen(cases[i].env)) != 0) ||
+				(r < 0 && whole && strcmp(err, whole) != 0)) {
 			fail_msg("%s=%s: %d (%s)", cases[i].env, cases[i].value, r, err);
 		}
 	}
@@ -205,39 +215,6 @@ static void test_quiet_hours_and_default_timezone_are_read(void **state) {
 			0);
 	assert_true(c.quiet_hours.off);
 	assert_string_equal(c.default_timezone, "Australia/Lord_Howe");
-}
-
-static void test_bad_quiet_hours_and_timezones_get_their_sentence(void **state) {
-	(void)state;
-	static const struct {
-		const char *env;
-		const char *value;
-	} cases[] = {
-		{"SMSROUTER_QUIET_HOURS", "25:00-08:00"},
-		{"SMSROUTER_QUIET_HOURS", "21:00"},
-		{"SMSROUTER_QUIET_HOURS", "08:00-08:00"},
-		{"SMSROUTER_DEFAULT_TIMEZONE", "Mars/Olympus"},
-		{"SMSROUTER_DEFAULT_TIMEZONE", "GMT+5"},
-	};
-	static const char quiet_why[] = "SMSROUTER_QUIET_HOURS must be HH:MM-HH:MM in 24-hour time "
-					"with a different start and end, such as 21:00-08:00, "
-					"or off.";
-	static const char zone_why[] = "SMSROUTER_DEFAULT_TIMEZONE must be an IANA time-zone "
-				       "name, such as UTC or America/New_York.";
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config c;
-		char err[256];
-
-		clean_env(NULL);
-		setenv(cases[i].env, cases[i].value, 1);
-		int r = load(&c, err, (const char *[]){"migrate", NULL});
-		const char *want = strcmp(cases[i].env, "SMSROUTER_QUIET_HOURS") == 0 ? quiet_why
-										   : zone_why;
-		if (r != -EINVAL || strcmp(err, want) != 0) {
-			fail_msg("%s=%s: %d (%s)", cases[i].env, cases[i].value, r, err);
-		}
-	}
 }
 
 static void test_a_flag_wins_over_the_variable_and_leaves_argv(void **state) {
@@ -338,8 +315,6 @@ int main(void) {
 		cmocka_unit_test_setup(test_a_bad_value_gets_one_sentence_naming_the_variable,
 				clean_env),
 		cmocka_unit_test_setup(test_quiet_hours_and_default_timezone_are_read, clean_env),
-		cmocka_unit_test_setup(test_bad_quiet_hours_and_timezones_get_their_sentence,
-				clean_env),
 		cmocka_unit_test_setup(test_a_flag_wins_over_the_variable_and_leaves_argv, clean_env),
 		cmocka_unit_test_setup(test_an_empty_flag_unsets_what_the_variable_set, clean_env),
 		cmocka_unit_test_setup(
