@@ -34,7 +34,9 @@ int tz_quiet_parse(const char *text, struct tz_quiet *ret);
  * time (or q is off), else the instant the quiet period containing t_ms ends, in UTC ms.
  * Daylight-saving changes: an end that the clock skips (02:30 on a spring-forward night)
  * is the first valid instant after it (03:00); an end the clock shows twice (a fall-back
- * night) is the first of the two. 0; -EINVAL: unknown zone or a q tz_quiet_parse would not
- * give; -EIO: ICU failed. *ret_ms is written only on success. Safe to call from many
- * threads at once: each call opens its own calendar and closes it. */
+ * night) is the first of the two, and an instant in the repeated hour after that first end
+ * is outside. 0; -EINVAL: unknown zone, a q tz_quiet_parse would not give, or t_ms beyond
+ * ±2^53 (where ICU's double would round); -EIO: ICU failed. *ret_ms is written only on
+ * success. Safe to call from many threads at once: each call opens its own calendar and
+ * closes it, and changes no process-wide state (TZ, ICU's default zone). */
 int tz_not_before(const char *zone, const struct tz_quiet *q, int64_t t_ms, int64_t *ret_ms);
