@@ -46,10 +46,14 @@ def main():
                 if time.monotonic() > end:
                     break
                 t0 = time.monotonic()
-                r = server.sms(phone, "recall")
+                try:
+                    r = server.sms(phone, "recall")
+                    status = r.status
+                except OSError as e:  # no answer within 30 s, or a reset
+                    status = repr(e)
                 took.append(time.monotonic() - t0)
-                if r.status != 200:
-                    print("webhook %d answered %d" % (i, r.status))
+                if status != 200:
+                    print("webhook %d: %s after %.1f s" % (i, status, took[-1]))
             connects, cut = crowd.connects, crowd.cut
         took.sort()
         pick = lambda q: took[min(len(took) - 1, int(q * len(took)))]  # noqa: E731
