@@ -58,6 +58,30 @@ class TestRequestDeadline(ServerTest):
         self.assertGreaterEqual(after - before, 2)
 
 
+class TestDeadlineSparesAnswers(ServerTest):
+    start_server = False
+
+    def test_a_webhook_waiting_for_a_slow_agent_is_not_cut_at_the_deadline(self):
+        agent = AgentCore(latency_ms=3500)
+        self.addCleanup(agent.close)
+        s = self.make_server(env={"SMSROUTER_AGENT_URL": agent.url + "/",
+                                  "SMSROUTER_AGENT_SECRET": AGENT_SECRET,
+                                  "SMSROUTER_CONNECTION_TIMEOUT": "2",
+                                  "SMSROUTER_MAX_CONNECTIONS": "4",
+                                  "SMSROUTER_THREADS": "2"})
+        phone = new_phone()
+        s.add_user("Ann", [phone])
+        answers = []
+        t = threading.Thread(target=lambda: answers.append(s.sms(phone, "slow one")))
+        t.start()
+        self.assertTrue(wait_until(lambda: agent.requests(), 10), "the agent was not called")
+        # Past the limit too: the connections cut to make room are the waiting ones.
+        with SlowClients(s.port, 20, seconds=10):
+            t.join(15)
+        self.assertEqual(answers[0].status, 200, answers[0].body)
+        self.assertIn(b"slow one", answers[0].body)
+
+
 class TestSlotsFilledBySlowClients(ServerTest):
     server_env = {"SMSROUTER_MAX_CONNECTIONS": "20", "SMSROUTER_THREADS": "2"}
 
