@@ -7,6 +7,28 @@
 #include <unicode/uloc.h>
 #include <unicode/ustring.h>
 
+/* IANA names are visible ASCII (letters, digits and "/_-+"). */
+static bool zone_char(unsigned char c) {
+	return c > 0x20 && c < 0x7f;
+}
+
+/* BCP 47 tags are ASCII letters, digits and '-'. */
+static bool locale_char(unsigned char c) {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-';
+}
+
+/* s's length when it is 1 to max bytes, each one ok; else 0 (NULL too). */
+static size_t ascii_length(const char *s, size_t max, bool (*ok)(unsigned char c)) {
+	size_t n = 0;
+	for (; s && s[n]; n++) {
+		if (n == max || !ok((unsigned char)s[n])) {
+			return 0;
+		}
+	}
+	return n;
+}
+
 /* name as ICU's UTF-16 zone id in id (*ret_len units), if it is an IANA name ICU's
  * database knows; false for anything else, custom offsets ("GMT+5") included. */
 static bool zone_id(const char *name, UChar id[TZ_NAME_MAX + 1], int32_t *ret_len) {
@@ -14,17 +36,10 @@ static bool zone_id(const char *name, UChar id[TZ_NAME_MAX + 1], int32_t *ret_le
 	UErrorCode status = U_ZERO_ERROR;
 	UBool system = false;
 	int32_t len = 0;
-	size_t n = name ? strlen(name) : 0;
+	size_t n = ascii_length(name, TZ_NAME_MAX, zone_char);
 
-	if (n == 0 || n > TZ_NAME_MAX) {
+	if (n == 0) {
 		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* IANA names are ASCII letters, digits and "/_-+". */
-		unsigned char c = (unsigned char)name[i];
-		if (c <= 0x20 || c >= 0x7f) {
-			return false;
-		}
 	}
 	u_strFromUTF8(id, TZ_NAME_MAX + 1, &len, name, (int32_t)n, &status);
 	if (U_FAILURE(status)) {
@@ -49,17 +64,10 @@ bool tz_locale_is_valid(const char *tag) {
 	char out[ULOC_FULLNAME_CAPACITY];
 	UErrorCode status = U_ZERO_ERROR;
 	int32_t parsed = 0;
-	size_t n = tag ? strlen(tag) : 0;
+	size_t n = ascii_length(tag, TZ_LOCALE_MAX, locale_char);
 
-	if (n == 0 || n > TZ_LOCALE_MAX) {
+	if (n == 0) {
 		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)tag[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				    c == '-')) {
-			return false;
-		}
 	}
 	uloc_forLanguageTag(tag, out, (int32_t)sizeof(out), &parsed, &status);
 	return U_SUCCESS(status) && status != U_STRING_NOT_TERMINATED_WARNING &&
