@@ -14,6 +14,7 @@
 #include "phone.h"
 
 #define DEFAULT_MESSAGES 50
+#define DEFAULT_USERS 50
 #define MAX_MESSAGES 1000
 #define DEFAULT_USAGE_DAYS 30
 
@@ -39,12 +40,18 @@ bool admin_authorized(void *ctx, const struct http_request *req) {
 json_t *admin_user_json(const struct store_user *u) {
 	char when[IDS_TIME_SIZE];
 	json_t *phones = json_array();
+	json_t *tags = json_array();
 	for (int i = 0; phones && i < u->nphones; i++) {
 		json_array_append_new(phones, json_string(u->phones[i]));
 	}
+	for (int i = 0; tags && i < u->ntags; i++) {
+		json_array_append_new(tags, json_string(u->tags[i]));
+	}
 	ids_time_format(u->created_at, when);
-	return json_pack("{s:s,s:s,s:o,s:b,s:s}", "id", u->id, "name", u->name, "phones",
-			phones, "opted_out", u->opted_out, "created_at", when);
+	return json_pack("{s:s,s:s,s:o,s:b,s:s,s:s?,s:s?,s:o}", "id", u->id, "name", u->name,
+			"phones", phones, "opted_out", u->opted_out, "created_at", when, "timezone",
+			u->timezone[0] ? u->timezone : NULL, "locale",
+			u->locale[0] ? u->locale : NULL, "tags", tags);
 }
 
 json_t *admin_message_json(const struct store_message *m) {
@@ -203,15 +210,70 @@ static void query_phone(const char *q, char *out, size_t size) {
 	}
 }
 
+/* A limit from a query string: 0 unless it is 1 to 4 ASCII digits (strtol alone also takes
+ * "+5", " 5" and "\t5"). */
+static long query_limit(const char *q) {
+	size_t digits = strspn(q, "0123456789");
+	return digits >= 1 && digits <= 4 && q[digits] == '\0' ? strtol(q, NULL, 10) : 0;
+}
+
+static int add_user(void *ctx, const struct store_user *u) {
+	json_t *j = admin_user_json(u);
+	return j && json_array_append_new(ctx, j) == 0 ? 0 : -ENOMEM;
+}
+
+/* GET …/users?limit=N&after=CURSOR&q=TEXT&tag=T: one page of the list, oldest first. */
+static void users_page(const struct admin *a, const struct http_request *req,
+		struct http_response *res) {
+	const char *l = http_query(req, "limit");
+	const char *q = http_query(req, "q");
+	char next[STORE_CURSOR_SIZE], qbuf[256];
+	struct store_user_page page = {.limit = l ? (int)query_limit(l) : DEFAULT_USERS,
+		.after = http_query(req, "after"), .tag = http_query(req, "tag")};
+
+	if (page.limit < 1 || page.limit > STORE_PAGE_MAX) {
+		http_json_error(res, 400, "bad_limit", "limit must be a number from 1 to 500.");
+		return;
+	}
+	if (q && q[0] == ' ' && q[1] && q[1 + strspn(q + 1, "0123456789")] == '\0') {
+		query_phone(q, qbuf, sizeof(qbuf)); /* a phone prefix whose '+' was not encoded */
+		q = qbuf;
+	}
+	page.q = q && q[0] ? q : NULL;
+	page.tag = page.tag && page.tag[0] ? page.tag : NULL;
+	json_t *users = json_array();
+	int r = users ? store_user_page(a->store, &page, add_user, users, next) : -ENOMEM;
+	if (r < 0) {
+		json_decref(users);
+		if (r == -EINVAL) { /* the limit is checked above: the cursor */
+			http_json_error(res, 400, "bad_cursor",
+					"after must be a cursor a previous page gave as \"next\".");
+		} else {
+			store_error(res, r, "");
+		}
+		return;
+	}
+	http_json(res, 200, json_pack("{s:o,s:s?}", "users", users, "next", next[0] ? next : NULL));
+}
+
 void admin_users_get(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
 	const char *q = http_query(req, "phone");
+	static const char *const list_keys[] = {"limit", "after", "q", "tag"};
 	char phone[64];
 	struct store_user u;
 
 	if (!q) {
-		http_json_error(res, 400, "missing_phone", "Give ?phone=E164 to look a user up.");
+		users_page(a, req, res);
 		return;
+	}
+	for (size_t i = 0; i < sizeof(list_keys) / sizeof(list_keys[0]); i++) {
+		if (http_query(req, list_keys[i])) {
+			http_json_error(res, 400, "bad_query",
+					"phone looks one user up; it does not go with limit, after, q "
+					"or tag.");
+			return;
+		}
 	}
 	query_phone(q, phone, sizeof(phone));
 	if (!phone_is_valid(phone)) {
@@ -229,6 +291,122 @@ void admin_users_get(void *ctx, const struct http_request *req, struct http_resp
 void admin_user_get(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
 	respond_user(a, res, 200, req->params[0]);
+}
+
+/* The keys a PATCH may hold: ours, then the contract's that issue 15 builds. */
+static const char *const patch_keys[] = {"name", "timezone", "locale", "tags"};
+static const char *const patch_keys_later[] = {"agent", "mode"};
+
+static bool key_in(const char *key, const char *const *keys, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(key, keys[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Reads a PATCH body's values into *p (tags into tags[], borrowed from j). 0, or the key
+ * whose value has the wrong type (422) with *reterr_why saying what it must be. */
+static const char *patch_values(json_t *j, struct store_user_patch *p, const char **tags,
+		const char **reterr_why) {
+	json_t *v;
+	size_t i;
+
+	if ((v = json_object_get(j, "name"))) {
+		p->name = json_string_value(v);
+		if (!p->name) {
+			*reterr_why = "it must be a string";
+			return "name";
+		}
+	}
+	static const char *const texts[] = {"timezone", "locale"};
+	for (int k = 0; k < 2; k++) {
+		if ((v = json_object_get(j, texts[k]))) {
+			if (!json_is_null(v) && !json_is_string(v)) {
+				*reterr_why = "it must be a string or null";
+				return texts[k];
+			}
+			*(k ? &p->set_locale : &p->set_timezone) = true;
+			*(k ? &p->locale : &p->timezone) = json_string_value(v);
+		}
+	}
+	if ((v = json_object_get(j, "tags"))) {
+		if (!json_is_array(v)) {
+			*reterr_why = "it must be an array of strings";
+			return "tags";
+		}
+		if (json_array_size(v) > STORE_MAX_TAGS) {
+			*reterr_why = "a user has at most 20 tags";
+			return "tags";
+		}
+		json_t *e;
+		json_array_foreach(v, i, e) {
+			tags[i] = json_string_value(e);
+			if (!tags[i]) {
+				*reterr_why = "it must be an array of strings";
+				return "tags";
+			}
+		}
+		p->set_tags = true;
+		p->tags = tags;
+		p->ntags = json_array_size(v);
+	}
+	return NULL;
+}
+
+/* 422 naming key: {"error": "invalid_<key>", "message": "\"<key>\": <why>."}. */
+static void invalid_value(struct http_response *res, const char *key, const char *why) {
+	char code[32], message[ADMIN_MESSAGE_SIZE];
+	snprintf(code, sizeof(code), "invalid_%s", key);
+	snprintf(message, sizeof(message), "\"%s\": %s.", key, why);
+	http_json_error(res, 422, code, message);
+}
+
+void admin_user_patch(void *ctx, const struct http_request *req, struct http_response *res) {
+	const struct admin *a = ctx;
+	struct store_user_patch p = {0};
+	const char *tags[STORE_MAX_TAGS];
+	const char *key, *field = NULL, *why = NULL;
+	char message[ADMIN_MESSAGE_SIZE];
+	struct store_user u;
+	json_t *v;
+
+	json_t *j = parse_body(req, res);
+	if (!j) {
+		return;
+	}
+	/* Every key first: an unknown one is a malformed request, whatever the values. */
+	json_object_foreach(j, key, v) {
+		if (key_in(key, patch_keys_later, 2)) {
+			snprintf(message, sizeof(message),
+					"Setting \"%s\" is not available yet in this version.", key);
+			http_json_error(res, 422, "not_available", message);
+			goto out;
+		}
+		if (!key_in(key, patch_keys, sizeof(patch_keys) / sizeof(patch_keys[0]))) {
+			/* Named whole or not at all: a cut could split a UTF-8 sequence. */
+			snprintf(message, sizeof(message),
+					"Unknown key \"%s\": give any of name, timezone, locale and tags.",
+					strlen(key) <= 40 ? key : "(over 40 bytes)");
+			http_json_error(res, 400, "unknown_key", message);
+			goto out;
+		}
+	}
+	field = patch_values(j, &p, tags, &why);
+	if (field || store_user_patch_check(&p, &field, &why) < 0) {
+		invalid_value(res, field, why);
+		goto out;
+	}
+	int r = store_user_set(a->store, req->params[0], &p, &u);
+	if (r < 0) {
+		store_error(res, r, "There is no such user.");
+	} else {
+		log_info("admin.user_set", LOG_STR("user", u.id));
+		http_json(res, 200, admin_user_json(&u));
+	}
+out:
+	json_decref(j);
 }
 
 void admin_user_delete(void *ctx, const struct http_request *req, struct http_response *res) {
@@ -294,9 +472,7 @@ void admin_messages_get(void *ctx, const struct http_request *req, struct http_r
 	struct store_user u;
 
 	if (q) {
-		/* ASCII digits only: strtol alone also takes "+5", " 5" and "\t5". */
-		size_t digits = strspn(q, "0123456789");
-		limit = digits >= 1 && digits <= 4 && q[digits] == '\0' ? strtol(q, NULL, 10) : 0;
+		limit = query_limit(q);
 		if (limit < 1 || limit > MAX_MESSAGES) {
 			http_json_error(res, 400, "bad_limit", "limit must be a number from 1 to 1000.");
 			return;

@@ -19,8 +19,15 @@ bool admin_authorized(void *ctx, const struct http_request *req);
 
 /* The API's handlers; ctx is a struct admin. */
 void admin_users_post(void *ctx, const struct http_request *req, struct http_response *res);
+/* GET …/users: ?phone=E164 alone looks one user up; else one page of the list (?limit=N,
+ * 1 to 500, default 50; ?after=CURSOR; ?q=TEXT; ?tag=T): {"users": […], "next": CURSOR|null}.
+ * A bad limit or cursor: 400. */
 void admin_users_get(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_user_get(void *ctx, const struct http_request *req, struct http_response *res);
+/* PATCH …/users/{id}: any of name, timezone, locale, tags (null clears timezone and
+ * locale). 400 not a JSON object or an unknown key; 422 a bad value naming its key, or agent
+ * and mode (known to the contract, not built yet); 404; nothing changes on any error. */
+void admin_user_patch(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_user_delete(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_phones_post(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_phone_delete(void *ctx, const struct http_request *req, struct http_response *res);

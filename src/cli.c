@@ -14,6 +14,7 @@ static const char usage_text[] =
 	"       smsrouter migrate\n"
 	"       smsrouter user add NAME PHONE...\n"
 	"       smsrouter user list | show ID|PHONE | rm ID\n"
+	"       smsrouter user set ID [--timezone TZ] [--locale TAG] [--tag T]...\n"
 	"       smsrouter phone add ID PHONE | rm PHONE\n"
 	"       smsrouter import FILE.csv\n"
 	"       smsrouter simulate --from PHONE --body TEXT [--url URL] [--to PHONE]\n"
@@ -39,6 +40,8 @@ bool cli_own_option(const char *command, const char *arg) {
 	} own[] = {
 		{"simulate", "--from"}, {"simulate", "--body"}, {"simulate", "--url"},
 		{"simulate", "--to"}, {"usage", "--since"}, {"outbox", "--state"},
+		{"user", "--timezone"}, {"user", "--locale"}, {"user", "--tag"}, {"user", "--agent"},
+		{"user", "--mode"},
 	};
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		if (strcmp(command, own[i].command) == 0 && strcmp(arg, own[i].option) == 0) {

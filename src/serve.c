@@ -130,6 +130,8 @@ static void build_routes(struct process *p) {
 			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*", "GET", admin_user_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*", "PATCH", admin_user_patch, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*", "DELETE", admin_user_delete, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/phones", "POST", admin_phones_post, a,

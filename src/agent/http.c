@@ -71,6 +71,7 @@ static int add_history(void *ctx, const struct store_message *m) {
 /* The request without its history: user and message. */
 static json_t *request_object(const struct agent_request *req) {
 	const struct store_message *m = req->message;
+	const struct store_user *u = req->user;
 	char when[IDS_TIME_SIZE];
 	json_t *media = NULL;
 
@@ -81,9 +82,15 @@ static json_t *request_object(const struct agent_request *req) {
 		json_decref(media);
 		media = json_array();
 	}
+	json_t *tags = json_array();
+	for (int i = 0; tags && i < u->ntags; i++) {
+		json_array_append_new(tags, json_string(u->tags[i]));
+	}
 	ids_time_format(m->created_at ? m->created_at : ids_now(), when);
-	return json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:o,s:s}}", "user", "id",
-			req->user->id, "name", req->user->name, "message", "sid", m->sid ? m->sid : "",
+	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o},s:{s:s,s:s,s:s,s:s,s:o,s:s}}", "user", "id",
+			u->id, "name", u->name, "timezone", u->timezone[0] ? u->timezone : NULL,
+			"locale", u->locale[0] ? u->locale : NULL, "tags", tags, "message", "sid",
+			m->sid ? m->sid : "",
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
 			"media", media, "received_at", when);
 }

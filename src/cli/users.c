@@ -17,15 +17,76 @@ static int print_user_line(void *ctx, const struct store_user *u) {
 	return 0;
 }
 
+#define SET_USAGE "user set takes an ID, then --timezone TZ, --locale TAG or --tag T (repeated)."
+
+/* user set ID [--timezone TZ] [--locale TAG] [--tag T]...: the options given change, the
+ * others stay. An empty --timezone or --locale clears it; the --tag options replace the
+ * list, and one empty --tag empties it. Checked whole (store_user_patch_check) before the
+ * store is opened. */
+static int user_set(const struct config *c, int argc, char **argv) {
+	struct store_user_patch p = {0};
+	const char *tags[STORE_MAX_TAGS + 1];
+	const char *field = NULL, *why = NULL;
+	struct store *s = NULL;
+	struct store_user u;
+	size_t ntags = 0;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		return cli__usage_error(SET_USAGE);
+	}
+	for (int i = 2; i < argc; i += 2) {
+		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v) {
+			return cli__usage_error(SET_USAGE);
+		}
+		if (strcmp(opt, "--timezone") == 0) {
+			p.set_timezone = true;
+			p.timezone = v[0] ? v : NULL;
+		} else if (strcmp(opt, "--locale") == 0) {
+			p.set_locale = true;
+			p.locale = v[0] ? v : NULL;
+		} else if (strcmp(opt, "--tag") == 0) {
+			p.set_tags = true;
+			if (ntags > STORE_MAX_TAGS) {
+				return cli__usage_error("a user has at most 20 tags.");
+			}
+			tags[ntags++] = v;
+		} else if (strcmp(opt, "--agent") == 0 || strcmp(opt, "--mode") == 0) {
+			cli__error_linef("%s is not available yet in this version.", opt);
+			return CLI__EXIT_USAGE;
+		} else {
+			return cli__usage_error(SET_USAGE);
+		}
+	}
+	p.tags = tags;
+	p.ntags = ntags == 1 && tags[0][0] == '\0' ? 0 : ntags; /* --tag '': no tags */
+	if (store_user_patch_check(&p, &field, &why) < 0) {
+		cli__error_linef("--%s: %s.", strcmp(field, "tags") == 0 ? "tag" : field, why);
+		return CLI__EXIT_USAGE;
+	}
+	if (cli__open_store(c, &s) != 0) {
+		return CLI__EXIT_FAIL;
+	}
+	int r = store_user_set(s, argv[1], &p, &u);
+	int code = r == -ENOENT ? cli__fail("no user %s.", argv[1])
+		   : r < 0      ? cli__fail("cannot set the user: %s.", cli__errtext(r))
+				: cli__print_json(admin_user_json(&u));
+	store_close(s);
+	return code;
+}
+
 int cli__user(const struct config *c, int argc, char **argv) {
 	struct store *s = NULL;
 	struct store_user u;
 	int r, code = CLI__EXIT_FAIL;
 
 	if (argc < 1) {
-		return cli__usage_error("user needs a subcommand: add, list, show or rm.");
+		return cli__usage_error("user needs a subcommand: add, list, show, set or rm.");
 	}
 	const char *sub = argv[0];
+	if (strcmp(sub, "set") == 0) {
+		return user_set(c, argc, argv);
+	}
 	if (strcmp(sub, "add") == 0) {
 		const char *why;
 		if (argc < 3) {
@@ -56,7 +117,7 @@ int cli__user(const struct config *c, int argc, char **argv) {
 			return cli__bad_phone(argv[1]);
 		}
 	} else {
-		return cli__usage_error("user needs a subcommand: add, list, show or rm.");
+		return cli__usage_error("user needs a subcommand: add, list, show, set or rm.");
 	}
 	if (cli__open_store(c, &s) != 0) {
 		return CLI__EXIT_FAIL;

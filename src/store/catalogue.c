@@ -17,10 +17,22 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 #define USER_COLS_SQLITE                                                                   \
 	"u.id, u.name, u.created_at, coalesce((SELECT group_concat(phone, ' ') FROM "         \
 	"(SELECT phone FROM phones WHERE user_id = u.id ORDER BY seq, phone)), ''), "         \
-	USER_OPTED_OUT
+	USER_OPTED_OUT ", u.timezone, u.locale, " TAGS_SQLITE
 #define USER_COLS_PG                                                                       \
 	"u.id, u.name, u.created_at, coalesce((SELECT string_agg(p.phone, ' ' ORDER BY "      \
-	"p.seq) FROM phones p WHERE p.user_id = u.id), ''), " USER_OPTED_OUT
+	"p.seq) FROM phones p WHERE p.user_id = u.id), ''), " USER_OPTED_OUT                   \
+	", u.timezone, u.locale, coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) " \
+	"FROM user_tags t WHERE t.user_id = u.id), '')"
+/* A user's tags in their order, separated by the control character 31 (no tag has one). */
+#define TAGS_SQLITE                                                                        \
+	"coalesce((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM user_tags WHERE " \
+	"user_id = u.id ORDER BY seq)), '')"
+/* The user list's page after the cursor (?1, ?2), filtered by q as a name's substring
+ * (?3; ASCII letters folded) or a phone's prefix (?4), at most ?5 users. */
+#define PAGE_FILTERS_SQLITE                                                                \
+	" AND (?3 IS NULL OR instr(lower(u.name), lower(?3)) > 0) AND (?4 IS NULL OR EXISTS " \
+	"(SELECT 1 FROM phones p WHERE p.user_id = u.id AND substr(p.phone, 1, length(?4)) " \
+	"= ?4))"
 
 /* A message row, mapped by messages.c. */
 #define MSG_COLS                                                                           \
@@ -65,11 +77,33 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_USER_BY_PHONE] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM phones k JOIN users u "
 					"ON u.id = k.user_id WHERE k.phone = ?1",
 		.pg = "SELECT * FROM sr_user_by_phone(?1)"},
-	/* Routing's one lookup: the sender's user, if any, and whether the number opted out. */
+	/* Routing's one lookup: the sender's user, if any (with its attributes, for the agent),
+	 * and whether the number opted out. */
 	[ST_ROUTE] = {.sqlite = "SELECT u.id, u.name, u.created_at, EXISTS (SELECT 1 FROM optouts "
-				"WHERE phone = ?1) FROM (SELECT 1) LEFT JOIN phones p ON "
+				"WHERE phone = ?1), u.timezone, u.locale, " TAGS_SQLITE
+				" FROM (SELECT 1) LEFT JOIN phones p ON "
 				"p.phone = ?1 LEFT JOIN users u ON u.id = p.user_id",
 		.pg = "SELECT * FROM sr_route(?1)"},
+	/* A patch: the name when ?2 is not NULL, timezone (?3) when ?4 is 1, locale (?5) when
+	 * ?6 is 1. */
+	[ST_USER_SET] = {.both = "UPDATE users SET name = coalesce(CAST(?2 AS TEXT), name), "
+				 "timezone = CASE WHEN CAST(?4 AS INTEGER) = 1 THEN CAST(?3 AS TEXT) "
+				 "ELSE timezone END, locale = CASE WHEN CAST(?6 AS INTEGER) = 1 THEN "
+				 "CAST(?5 AS TEXT) ELSE locale END WHERE id = ?1"},
+	/* The tag's row carries its user's created_at, the order of the list by tag. */
+	[ST_TAG_INSERT] = {.both = "INSERT INTO user_tags (user_id, tag, seq, created_at) SELECT "
+				   "?1, ?2, ?3, created_at FROM users WHERE id = ?1"},
+	[ST_DEL_TAGS] = {.both = "DELETE FROM user_tags WHERE user_id = ?1"},
+	[ST_USER_PAGE] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM users u WHERE (u.created_at, "
+				    "u.id) > (?1, ?2)" PAGE_FILTERS_SQLITE " ORDER BY u.created_at, "
+				    "u.id LIMIT ?5",
+		.pg = "SELECT * FROM sr_users_page(?1, ?2, ?3, ?4, ?5)"},
+	/* The same among the users with tag ?6, walked in user_tags' index. */
+	[ST_USER_PAGE_TAG] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM user_tags g JOIN users u "
+					"ON u.id = g.user_id WHERE g.tag = ?6 AND (g.created_at, "
+					"g.user_id) > (?1, ?2)" PAGE_FILTERS_SQLITE " ORDER BY "
+					"g.created_at, g.user_id LIMIT ?5",
+		.pg = "SELECT * FROM sr_users_page_tag(?1, ?2, ?3, ?4, ?5, ?6)"},
 	[ST_USER_LIST] = {.sqlite = "SELECT " USER_COLS_SQLITE " FROM users u "
 				    "ORDER BY u.created_at, u.id",
 		.pg = "SELECT * FROM sr_users()"},

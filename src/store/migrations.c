@@ -410,11 +410,115 @@ static const char *const pg_3[] = {
 	NULL,
 };
 
+/* 4: a user's attributes (issue 13): timezone and locale on users, and its tags, in
+ * their own table in the order given (seq). A tag row carries its user's created_at (which
+ * never changes) so that the list filtered by a tag walks one index, (tag, created_at,
+ * user_id), in the list's order; users get the same index for the unfiltered list. Both
+ * lists seek from their cursor (created_at, id): no OFFSET. */
+static const char *const sqlite_4[] = {
+	"ALTER TABLE users ADD COLUMN timezone TEXT;"
+	"ALTER TABLE users ADD COLUMN locale TEXT;"
+	"CREATE INDEX users_created ON users(created_at, id);"
+	"CREATE TABLE user_tags ("
+	"  user_id TEXT NOT NULL,"
+	"  tag TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, tag)) WITHOUT ROWID;"
+	"CREATE INDEX user_tags_tag ON user_tags(tag, created_at, user_id);",
+	NULL,
+};
+
+/* The user row the functions return, as users.c maps it (catalogue.c's USER_COLS_PG):
+ * id, name, created_at, phones, opted_out, timezone, locale, tags (separated by the
+ * control character 31, which no tag holds). */
+#define PG_USER_TABLE                                                                      \
+	" RETURNS TABLE (id text, name text, created_at bigint, phones text,"               \
+	"  opted_out boolean, timezone text, locale text, tags text)"                      \
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+#define PG_USER_COLS                                                                       \
+	"  SELECT u.id, u.name, u.created_at, coalesce((SELECT string_agg(p.phone, ' '"    \
+	"    ORDER BY p.seq) FROM phones p WHERE p.user_id = u.id), ''),"                  \
+	"    EXISTS (SELECT 1 FROM phones p JOIN optouts o ON o.phone = p.phone"           \
+	"    WHERE p.user_id = u.id), u.timezone, u.locale,"                               \
+	"    coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) FROM user_tags t"  \
+	"    WHERE t.user_id = u.id), '')"
+/* The list's filters: q as a name's substring (ASCII letters folded, as SQLite's lower()
+ * does), q as a phone's prefix. */
+#define PG_PAGE_FILTERS                                                                    \
+	"    AND (p_name IS NULL OR strpos(lower(u.name COLLATE \"C\"),"                  \
+	"      lower(p_name COLLATE \"C\")) > 0)"                                          \
+	"    AND (p_phone IS NULL OR EXISTS (SELECT 1 FROM phones p WHERE p.user_id = u.id" \
+	"      AND left(p.phone, length(p_phone)) = p_phone))"
+
+/* 4 (sqlite_4 says why): user_tags is a per-user table, with row-level security like the
+ * others; the functions that return a user row get its new columns (a new return type:
+ * dropped and created again, as smsrouter_system), and the paginated list is one more
+ * function. */
+static const char *const pg_4[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"ALTER TABLE users ADD COLUMN timezone text, ADD COLUMN locale text;"
+	"CREATE INDEX users_created ON users (created_at, id);"
+	"CREATE TABLE user_tags ("
+	"  user_id text NOT NULL,"
+	"  tag text NOT NULL,"
+	"  seq integer NOT NULL,"
+	"  created_at bigint NOT NULL,"
+	"  PRIMARY KEY (user_id, tag));"
+	"CREATE INDEX user_tags_tag ON user_tags (tag, created_at, user_id);"
+	"ALTER TABLE user_tags ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE user_tags FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY user_tags_own ON user_tags"
+	"  USING (user_id = current_setting('smsrouter.user_id', true));"
+	"CREATE POLICY user_tags_system ON user_tags TO " SYSTEM_ROLE " USING (true);"
+	"GRANT SELECT ON user_tags TO " SYSTEM_ROLE ";",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"DROP FUNCTION sr_user_by_phone(text);"
+	"DROP FUNCTION sr_users();"
+	"DROP FUNCTION sr_route(text);"
+	"CREATE FUNCTION sr_user_by_phone(p_phone text)" PG_USER_TABLE PG_USER_COLS
+	"  FROM phones k JOIN users u ON u.id = k.user_id WHERE k.phone = p_phone $$;"
+	"CREATE FUNCTION sr_users()" PG_USER_TABLE PG_USER_COLS
+	"  FROM users u ORDER BY u.created_at, u.id $$;"
+	/* Routing's one lookup: the sender's user, if any, its attributes (for the agent), and
+	 * whether the number opted out. */
+	"CREATE FUNCTION sr_route(p_phone text) RETURNS TABLE (id text, name text,"
+	"  created_at bigint, opted_out boolean, timezone text, locale text, tags text)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT u.id, u.name, u.created_at,"
+	"    EXISTS (SELECT 1 FROM optouts o WHERE o.phone = p_phone), u.timezone, u.locale,"
+	"    coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) FROM user_tags t"
+	"    WHERE t.user_id = u.id), '')"
+	"  FROM (SELECT 1) x LEFT JOIN phones k ON k.phone = p_phone"
+	"    LEFT JOIN users u ON u.id = k.user_id $$;"
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	/* One page of the user list after (p_at, p_id), oldest first: walked in users' index,
+	 * or with a tag in user_tags'. */
+	"CREATE FUNCTION sr_users_page(p_at bigint, p_id text, p_name text, p_phone text,"
+	"  p_limit integer)" PG_USER_TABLE PG_USER_COLS
+	"  FROM users u WHERE (u.created_at, u.id) > (p_at, p_id)" PG_PAGE_FILTERS
+	"  ORDER BY u.created_at, u.id LIMIT p_limit $$;"
+	"CREATE FUNCTION sr_users_page_tag(p_at bigint, p_id text, p_name text, p_phone text,"
+	"  p_limit integer, p_tag text)" PG_USER_TABLE PG_USER_COLS
+	"  FROM user_tags g JOIN users u ON u.id = g.user_id"
+	"  WHERE g.tag = p_tag AND (g.created_at, g.user_id) > (p_at, p_id)" PG_PAGE_FILTERS
+	"  ORDER BY g.created_at, g.user_id LIMIT p_limit $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
 /* migrations[i] takes the schema from version i to i + 1. */
 const struct store__migration store__migrations[] = {
 	{sqlite_1, pg_1},
 	{sqlite_2, pg_2},
 	{NULL, pg_3},
+	{sqlite_4, pg_4},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

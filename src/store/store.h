@@ -38,6 +38,12 @@ struct store_options {
 	int wal_cap_pages;
 };
 
+#define STORE_TIMEZONE_SIZE 65 /* an IANA name the time-zone database knows (tz.h) */
+#define STORE_LOCALE_SIZE 36   /* a BCP 47 tag (tz.h) */
+#define STORE_MAX_TAGS 20
+#define STORE_TAG_SIZE 65 /* a tag is 1 to 64 bytes of UTF-8 (store_tag_check) */
+#define STORE_CURSOR_SIZE 96
+
 struct store_user { /* plain record, nothing to free */
 	char id[STORE_ID_SIZE];
 	char name[STORE_NAME_SIZE];
@@ -45,7 +51,34 @@ struct store_user { /* plain record, nothing to free */
 	int nphones;
 	bool opted_out; /* one of its numbers has opted out (STOP) */
 	int64_t created_at; /* unix seconds, UTC */
+	char timezone[STORE_TIMEZONE_SIZE]; /* "" when unset */
+	char locale[STORE_LOCALE_SIZE];     /* "" when unset */
+	char tags[STORE_MAX_TAGS][STORE_TAG_SIZE]; /* in the order they were given */
+	int ntags;
 };
+
+/* A change of a user's attributes: only the fields given change. Pointers are borrowed. */
+struct store_user_patch {
+	const char *name; /* NULL: unchanged */
+	bool set_timezone;
+	const char *timezone; /* with set_timezone: the new zone, or NULL to clear it */
+	bool set_locale;
+	const char *locale; /* with set_locale: the new tag, or NULL to clear it */
+	bool set_tags;
+	const char *const *tags; /* with set_tags: the whole new list, in its order */
+	size_t ntags;
+};
+
+/* One page of the user list: oldest first (created_at, id). */
+struct store_user_page {
+	int limit; /* 1 to STORE_PAGE_MAX */
+	const char *after; /* a cursor a previous page gave, or NULL for the first page */
+	/* NULL, or: starting with '+', a prefix of one of the user's phones; else a substring
+	 * of the name, ASCII letters compared without case. */
+	const char *q;
+	const char *tag; /* NULL, or a tag the user has */
+};
+#define STORE_PAGE_MAX 500
 
 enum store_direction {
 	STORE_INBOUND,
@@ -146,6 +179,32 @@ int store_schema_version(struct store *s, int *ret_version);
  * case and without a final period ("the name is not valid UTF-8"). */
 int store_name_check(const char *name, const char **reterr_why);
 
+/* The rule for one tag: 1 to 64 bytes of valid UTF-8 without a control character (C0, DEL
+ * or C1). 0, or -EINVAL with *reterr_why (may be NULL) a borrowed phrase saying why, as
+ * store_name_check. */
+int store_tag_check(const char *tag, const char **reterr_why);
+
+/* Checks a patch as store_user_set does, before anything is written: the name
+ * (store_name_check), the time zone (tz_zone_exists), the locale (tz_locale_is_valid), the
+ * tags (at most STORE_MAX_TAGS, each store_tag_check, none twice). 0, or -EINVAL with
+ * *reterr_field the patch's field at fault ("name", "timezone", "locale" or "tags") and
+ * *reterr_why a phrase as store_name_check's (both borrowed; either may be NULL). */
+int store_user_patch_check(const struct store_user_patch *p, const char **reterr_field,
+		const char **reterr_why);
+
+/* Applies patch p to user id in one transaction, durable on return (tags given replace the
+ * whole list); then *ret_user (may be NULL) is the user as it is now. -EINVAL (the patch
+ * fails store_user_patch_check: nothing changed), -ENOENT (no such user), -EIO. */
+int store_user_set(struct store *s, const char *id, const struct store_user_patch *p,
+		struct store_user *ret_user);
+
+/* Calls cb for each user of one page of the list (struct store_user_page). ret_next gets
+ * the cursor of the next page, or "" when this page is the last. -EINVAL: a limit out of
+ * range or a cursor this store did not make; a non-zero return of cb stops and is
+ * returned. The cursor seeks (no OFFSET): a page costs the same wherever it is. */
+int store_user_page(struct store *s, const struct store_user_page *page, store_user_cb cb,
+		void *ctx, char ret_next[STORE_CURSOR_SIZE]);
+
 /* Creates a user with its phones (valid E.164, checked by the caller). -EINVAL: the name
  * fails store_name_check. -EEXIST: a phone belongs to a user already (*reterr_index names
  * it; may be NULL), -EIO. */
@@ -175,7 +234,7 @@ void store_tx_rollback(struct store *s);
 typedef void (*store_durable_cb)(void *ctx, int err);
 int store_tx_commit_then(struct store *s, store_durable_cb done, void *ctx);
 
-/* Deletes the user, its phones, messages and notes. -ENOENT. */
+/* Deletes the user, its phones, tags, messages and notes. -ENOENT. */
 int store_user_delete(struct store *s, const char *id);
 /* Calls cb for every user, oldest first; a non-zero return from cb stops and is returned. */
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);

@@ -1,6 +1,7 @@
 /* store: users and their phones — the name rule, the ten-phone cap, adding one user or
- * importing many, lookups by id and by phone (routing's one lookup too), listing and
- * deleting; and the mapping of a user row, once for both dialects. */
+ * importing many, lookups by id and by phone (routing's one lookup too), listing (whole, or
+ * a page at a time) and deleting; a user's attributes (time zone, locale, tags: their rules
+ * and the patch that sets them); and the mapping of a user row, once for both dialects. */
 #include "store/store.h"
 
 #include <errno.h>
@@ -10,37 +11,112 @@
 
 #include "ids.h"
 #include "store/dialect.h"
+#include "tz.h"
 #include "utf8.h"
 
+/* Reads text (len bytes) as UTF-8: -EILSEQ (not valid), -EINVAL (a control character: C0,
+ * DEL or C1), else 0 with *ret_blank whether it is only white space. */
+static int text_scan(const char *text, size_t len, bool *ret_blank) {
+	const unsigned char *u = (const unsigned char *)text;
+	bool blank = true;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		int n = utf8_decode(u + i, len - i, &cp);
+		if (n < 0) {
+			return -EILSEQ;
+		}
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			return -EINVAL;
+		}
+		blank = blank && utf8_is_space(cp);
+		i += (size_t)n;
+	}
+	*ret_blank = blank;
+	return 0;
+}
+
+/* 0, or -EINVAL with *reterr_why (may be NULL) set to why when it is not NULL. */
+static int refuse(const char *why, const char **reterr_why) {
+	if (why && reterr_why) {
+		*reterr_why = why;
+	}
+	return why ? -EINVAL : 0;
+}
+
 int store_name_check(const char *name, const char **reterr_why) {
-	const unsigned char *u = (const unsigned char *)name;
 	size_t len = strlen(name);
 	const char *why = NULL;
 	bool blank = true;
 
 	if (len >= STORE_NAME_SIZE) {
 		why = "the name is longer than 200 bytes";
+	} else {
+		int r = text_scan(name, len, &blank);
+		/* A tab or a newline would also break user list's tab-separated lines. */
+		why = r == -EILSEQ ? "the name is not valid UTF-8"
+		      : r < 0      ? "the name has a control character"
+		      : blank      ? "the name is empty or only white space"
+				   : NULL;
 	}
-	for (size_t i = 0; !why && i < len;) {
-		uint32_t cp;
-		int n = utf8_decode(u + i, len - i, &cp);
-		if (n < 0) {
-			why = "the name is not valid UTF-8";
-		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			/* A tab or a newline would also break user list's tab-separated lines. */
-			why = "the name has a control character";
-		} else {
-			blank = blank && utf8_is_space(cp); /* controls are refused above */
-			i += (size_t)n;
+	return refuse(why, reterr_why);
+}
+
+int store_tag_check(const char *tag, const char **reterr_why) {
+	size_t len = strlen(tag);
+	const char *why = NULL;
+	bool blank;
+
+	if (len == 0 || len >= STORE_TAG_SIZE) {
+		why = "a tag must be 1 to 64 bytes";
+	} else {
+		int r = text_scan(tag, len, &blank);
+		/* A control character would also break the store's tag lists (31 separates). */
+		why = r == -EILSEQ ? "a tag is not valid UTF-8"
+		      : r < 0      ? "a tag has a control character"
+				   : NULL;
+	}
+	return refuse(why, reterr_why);
+}
+
+static int tags_check(const char *const *tags, size_t n, const char **reterr_why) {
+	if (n > STORE_MAX_TAGS) {
+		return refuse("a user has at most 20 tags", reterr_why);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = store_tag_check(tags[i], reterr_why);
+		if (r < 0) {
+			return r;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(tags[k], tags[i]) == 0) {
+				return refuse("a tag is given twice", reterr_why);
+			}
 		}
 	}
-	if (!why && blank) {
-		why = "the name is empty or only white space";
+	return 0;
+}
+
+int store_user_patch_check(const struct store_user_patch *p, const char **reterr_field,
+		const char **reterr_why) {
+	const char *field = NULL;
+	const char *why = NULL;
+
+	if (p->name && store_name_check(p->name, &why) < 0) {
+		field = "name";
+	} else if (p->set_timezone && p->timezone && !tz_zone_exists(p->timezone)) {
+		field = "timezone";
+		why = "the time zone is not an IANA name the time-zone database knows";
+	} else if (p->set_locale && p->locale && !tz_locale_is_valid(p->locale)) {
+		field = "locale";
+		why = "the locale is not a well-formed BCP 47 tag such as en-US";
+	} else if (p->set_tags && tags_check(p->tags, p->ntags, &why) < 0) {
+		field = "tags";
 	}
-	if (why && reterr_why) {
-		*reterr_why = why;
+	if (field && reterr_field) {
+		*reterr_field = field;
 	}
-	return why ? -EINVAL : 0;
+	return refuse(why, reterr_why);
 }
 
 /* The one place of the cap: a user with have phones may take more. -ENOSPC if not. */
@@ -53,7 +129,25 @@ int store__user_valid(const char *name, size_t nphones) {
 	return store_name_check(name, NULL) < 0 ? -EINVAL : phones_fit(0, nphones);
 }
 
-/* Fills u from a user row: id, name, created_at, phones separated by spaces, opted_out. */
+/* Fills u's attributes from columns col (timezone), col + 1 (locale) and col + 2 (tags
+ * separated by the control character 31). */
+static void attributes_row(const struct store__q *q, int col, struct store_user *u) {
+	const char *t = store__col_text(q, col + 2);
+
+	store__col_copy(q, col, u->timezone, sizeof(u->timezone));
+	store__col_copy(q, col + 1, u->locale, sizeof(u->locale));
+	u->ntags = 0;
+	while (t && *t && u->ntags < STORE_MAX_TAGS) {
+		size_t len = strcspn(t, "\x1f");
+		snprintf(u->tags[u->ntags], STORE_TAG_SIZE, "%.*s", (int)len, t);
+		u->ntags++;
+		t += len;
+		t += *t ? 1 : 0;
+	}
+}
+
+/* Fills u from a user row: id, name, created_at, phones separated by spaces, opted_out,
+ * then its attributes (attributes_row). */
 static void user_row(const struct store__q *q, struct store_user *u) {
 	const char *p = store__col_text(q, 3);
 
@@ -69,6 +163,7 @@ static void user_row(const struct store__q *q, struct store_user *u) {
 		p += strspn(p, " ");
 	}
 	u->opted_out = store__col_int(q, 4) != 0;
+	attributes_row(q, 5, u);
 }
 
 /* Runs a statement that gives at most one user row. */
@@ -104,6 +199,7 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
 			store__col_copy(&q, 0, ret_user->id, sizeof(ret_user->id));
 			store__col_copy(&q, 1, ret_user->name, sizeof(ret_user->name));
 			ret_user->created_at = store__col_int(&q, 2);
+			attributes_row(&q, 4, ret_user);
 		}
 		*ret_opted_out = store__col_int(&q, 3) != 0;
 		ret_user->opted_out = *ret_known && *ret_opted_out;
@@ -160,7 +256,7 @@ int store_user_add(struct store *s, const char *name, const char *const *phones,
 
 int store_user_delete(struct store *s, const char *id) {
 	static const enum store__st steps[] = {ST_DEL_NOTES, ST_DEL_OUTBOX, ST_DEL_MESSAGES,
-		ST_DEL_PHONES, ST_DEL_USER};
+		ST_DEL_PHONES, ST_DEL_TAGS, ST_DEL_USER};
 	int64_t n = 0;
 	int r = store__begin_as(s, id);
 
@@ -248,6 +344,110 @@ int store_phone_remove(struct store *s, const char *id, const char *phone) {
 	if (r == 0) {
 		r = store__affected(s, &q, &n);
 		r = store__end(s, r == 0 && n == 0 ? -ENOENT : r);
+	}
+	return r;
+}
+
+/* Within id's transaction: the user's row (-ENOENT if none), then its tags when given:
+ * the old list goes, the new one comes in its order. */
+int store_user_set(struct store *s, const char *id, const struct store_user_patch *p,
+		struct store_user *ret_user) {
+	struct store__q q = store__q(ST_USER_SET);
+	int64_t n = 0;
+	int r = store_user_patch_check(p, NULL, NULL);
+
+	if (r == 0) {
+		r = store__begin_as(s, id);
+	}
+	if (r < 0) {
+		return r;
+	}
+	store__text(&q, id);
+	store__text(&q, p->name);
+	store__text(&q, p->set_timezone ? p->timezone : NULL);
+	store__int(&q, p->set_timezone);
+	store__text(&q, p->set_locale ? p->locale : NULL);
+	store__int(&q, p->set_locale);
+	r = store__affected(s, &q, &n);
+	r = r == 0 && n == 0 ? -ENOENT : r;
+	if (r == 0 && p->set_tags) {
+		struct store__q del = store__q(ST_DEL_TAGS);
+		store__text(&del, id);
+		r = store__write(s, &del);
+	}
+	for (size_t i = 0; p->set_tags && i < p->ntags && r == 0; i++) {
+		struct store__q add = store__q(ST_TAG_INSERT);
+		store__text(&add, id);
+		store__text(&add, p->tags[i]);
+		store__int(&add, (int64_t)i);
+		r = store__write(s, &add);
+	}
+	r = store__end(s, r);
+	return r == 0 && ret_user ? store_user_get(s, id, ret_user) : r;
+}
+
+/* A cursor is "u1." then the last user's created_at and id: the next page starts after
+ * them. Reads one back: 0, or -EINVAL when we did not make it. */
+static int cursor_parse(const char *cursor, int64_t *ret_at, char ret_id[STORE_ID_SIZE]) {
+	size_t digits, hex;
+
+	if (strncmp(cursor, "u1.", 3) != 0) {
+		return -EINVAL;
+	}
+	cursor += 3;
+	digits = strspn(cursor, "0123456789");
+	if (digits < 1 || digits > 18 || cursor[digits] != '.') {
+		return -EINVAL;
+	}
+	hex = strspn(cursor + digits + 1, "0123456789abcdef");
+	if (hex < 1 || hex >= STORE_ID_SIZE || cursor[digits + 1 + hex] != '\0') {
+		return -EINVAL;
+	}
+	*ret_at = strtoll(cursor, NULL, 10);
+	snprintf(ret_id, STORE_ID_SIZE, "%s", cursor + digits + 1);
+	return 0;
+}
+
+int store_user_page(struct store *s, const struct store_user_page *page, store_user_cb cb,
+		void *ctx, char ret_next[STORE_CURSOR_SIZE]) {
+	char after_id[STORE_ID_SIZE] = "";
+	char next[STORE_CURSOR_SIZE] = "";
+	int64_t at = INT64_MIN; /* the first page: after every user */
+	bool phone = page->q && page->q[0] == '+';
+	struct store_user u;
+	int r = 0, seen = 0;
+
+	if (page->limit < 1 || page->limit > STORE_PAGE_MAX ||
+			(page->after && cursor_parse(page->after, &at, after_id) < 0)) {
+		return -EINVAL;
+	}
+	struct store__q q = store__q(page->tag ? ST_USER_PAGE_TAG : ST_USER_PAGE);
+	store__int(&q, at);
+	store__text(&q, after_id);
+	store__text(&q, phone ? NULL : page->q);
+	store__text(&q, phone ? page->q : NULL);
+	store__int(&q, page->limit + 1); /* one more says whether a next page exists */
+	store__text(&q, page->tag);
+	r = store__exec(s, &q);
+	if (r < 0) {
+		return r;
+	}
+	while ((r = store__next(&q)) > 0) {
+		if (seen == page->limit) {
+			snprintf(next, sizeof(next), "u1.%lld.%s", (long long)u.created_at, u.id);
+			r = 0;
+			break;
+		}
+		user_row(&q, &u);
+		seen++;
+		r = cb(ctx, &u);
+		if (r != 0) {
+			break;
+		}
+	}
+	store__done(s, &q);
+	if (r == 0) {
+		memcpy(ret_next, next, sizeof(next));
 	}
 	return r;
 }

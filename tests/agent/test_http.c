@@ -104,6 +104,46 @@ static void history_of(struct fixture *f, const struct store_user *u, const stru
 	free(text);
 }
 
+/* The request body's user for message m of user u. */
+static json_t *user_of(struct fixture *f, const struct store_user *u, const struct store_message *m) {
+	struct agent_request req = {.user = u, .message = m};
+	char *text = NULL;
+	assert_int_equal(agent_request_json(f->s, &req, &text), 0);
+	json_t *j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	json_t *user = json_incref(json_object_get(j, "user"));
+	json_decref(j);
+	assert_true(json_is_object(user));
+	return user;
+}
+
+static void test_request_user_carries_timezone_locale_and_tags(void **state) {
+	struct fixture *f = *state;
+	const char *const tags[] = {"vip", "beta"};
+	struct store_user_patch p = {.set_timezone = true, .timezone = "Asia/Tokyo",
+		.set_locale = true, .locale = "ja-JP", .set_tags = true, .tags = tags, .ntags = 2};
+	struct store_user ada;
+	struct store_message m = add(f, &f->ada, "SMu1", "hi", 0);
+
+	json_t *user = user_of(f, &f->bob, &m);
+	assert_true(json_is_null(json_object_get(user, "timezone")));
+	assert_true(json_is_null(json_object_get(user, "locale")));
+	assert_int_equal(json_array_size(json_object_get(user, "tags")), 0);
+	json_decref(user);
+
+	assert_int_equal(store_user_set(f->s, f->ada.id, &p, &ada), 0);
+	user = user_of(f, &ada, &m);
+	assert_string_equal(json_string_value(json_object_get(user, "id")), f->ada.id);
+	assert_string_equal(json_string_value(json_object_get(user, "timezone")), "Asia/Tokyo");
+	assert_string_equal(json_string_value(json_object_get(user, "locale")), "ja-JP");
+	json_t *t = json_object_get(user, "tags");
+	assert_int_equal(json_array_size(t), 2);
+	assert_string_equal(json_string_value(json_array_get(t, 0)), "vip");
+	assert_string_equal(json_string_value(json_array_get(t, 1)), "beta");
+	json_decref(user);
+}
+
 static void test_history_holds_nothing_that_arrived_after_the_message(void **state) {
 	struct fixture *f = *state;
 	char h[512];
@@ -288,6 +328,9 @@ static void test_calls_made_together_start_in_the_order_they_were_made(void **st
 
 int main(void) {
 	const struct CMUnitTest tests[] = {
+	                cmocka_unit_test_setup_teardown(
+	                                test_request_user_carries_timezone_locale_and_tags, setup,
+	                                teardown),
 	                cmocka_unit_test_setup_teardown(
 	                                test_history_holds_nothing_that_arrived_after_the_message,
 	                                setup, teardown),

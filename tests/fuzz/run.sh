@@ -30,7 +30,7 @@ ARTIFACTS=$OUT/artifacts
 LOGS=$OUT/logs
 JOBS=2 # the machine has 2 cores
 CC=${FUZZ_CC:-clang}
-PKGS="libmicrohttpd jansson libcurl sqlite3 libpq expat"
+PKGS="libmicrohttpd jansson libcurl sqlite3 libpq expat icu-i18n icu-uc"
 
 if ! command -v "$CC" >/dev/null; then
 	echo "run.sh: $CC not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2

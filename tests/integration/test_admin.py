@@ -8,7 +8,8 @@ import urllib.parse
 from harness import requires_sqlite, ADMIN_TOKEN, ServerTest, TWILIO_NUMBER, new_phone, new_sid
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-USER_KEYS = {"id", "name", "phones", "opted_out", "created_at"}
+USER_KEYS = {"id", "name", "phones", "opted_out", "created_at", "timezone", "locale",
+             "tags"}
 MESSAGE_KEYS = {"sid", "direction", "from", "to", "body", "status", "encoding", "segments",
                 "created_at"}
 
@@ -56,7 +57,8 @@ class AdminAuthTest(ServerTest):
                   ("GET", "/users/" + uid), ("DELETE", "/users/" + uid),
                   ("POST", "/users/%s/phones" % uid),
                   ("DELETE", "/users/%s/phones/%%2B15550100101" % uid),
-                  ("GET", "/users/%s/messages" % uid), ("GET", "/usage")]
+                  ("GET", "/users/%s/messages" % uid), ("GET", "/usage"),
+                  ("PATCH", "/users/" + uid), ("GET", "/users?limit=5")]
         for method, path in routes:
             with self.subTest(route=(method, path)):
                 r = self.server.admin(method, path, {"phone": "+15550100999"}, token="bad")

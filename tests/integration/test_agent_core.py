@@ -36,7 +36,8 @@ class TestAgentRequest(AgentCoreTest):
         self.assertEqual(len(reqs), 1)
         body = reqs[0]["body"]
         self.assertEqual(reqs[0]["content_type"], "application/json")
-        self.assertEqual(body["user"], {"id": user["id"], "name": "Ada"})
+        self.assertEqual(body["user"], {"id": user["id"], "name": "Ada", "timezone": None,
+                                        "locale": None, "tags": []})
         m = body["message"]
         self.assertTrue(m["sid"].startswith("SM"))
         self.assertEqual((m["from"], m["to"], m["body"], m["media"]),

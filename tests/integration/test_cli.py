@@ -138,7 +138,8 @@ class UserCommandsTest(CliTest):
         c2, by_phone = self.show(p)
         self.assertEqual((c1, c2), (0, 0))
         self.assertEqual(by_id, by_phone)
-        self.assertEqual(set(by_id), {"id", "name", "phones", "opted_out", "created_at"})
+        self.assertEqual(set(by_id), {"id", "name", "phones", "opted_out", "created_at",
+                                      "timezone", "locale", "tags"})
         self.assertIs(by_id["opted_out"], False)
 
     def test_phones_are_shown_and_listed_in_the_order_given(self):
@@ -299,10 +300,11 @@ class UserCommandsTest(CliTest):
         self.assertOneSentence(err)
 
     def test_migrate_prints_schema_version(self):
-        # Both at 3 (one migration list): SQLite's migration 2 added the phones' order
+        # Both at 4 (one migration list): SQLite's migration 2 added the phones' order
         # (PostgreSQL had it in its first), PostgreSQL's the shared sender limit (SQLite keeps
-        # it in the process); 3 split PostgreSQL's status function (nothing in SQLite).
-        want = "schema at version 3"
+        # it in the process); 3 split PostgreSQL's status function (nothing in SQLite); 4
+        # added users' attributes (timezone, locale, tags).
+        want = "schema at version 4"
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)

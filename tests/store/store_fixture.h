@@ -308,3 +308,5 @@ extern const struct CMUnitTest store_outbox_tests[];
 extern const size_t store_outbox_tests_count;
 extern const struct CMUnitTest store_tx_tests[];
 extern const size_t store_tx_tests_count;
+extern const struct CMUnitTest store_attributes_tests[];
+extern const size_t store_attributes_tests_count;

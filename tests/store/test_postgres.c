@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -336,10 +336,10 @@ static void test_every_per_user_table_forces_row_level_security(void **state) {
 
 	assert_int_equal(raw_int(pg, "SELECT count(*) FROM pg_class WHERE relnamespace = "
 				     "'smsrouter'::regnamespace AND relname IN ('users', 'phones', "
-				     "'messages', 'notes', 'outbox') AND relrowsecurity AND "
-				     "relforcerowsecurity",
+				     "'messages', 'notes', 'outbox', 'user_tags') AND relrowsecurity "
+				     "AND relforcerowsecurity",
 				 NULL),
-			5);
+			6);
 	/* The service role is bound by it: no superuser, no BYPASSRLS, no system rights. */
 	assert_int_equal(raw_int(pg, "SELECT count(*) FROM pg_roles WHERE rolname = current_user "
 				     "AND NOT rolsuper AND NOT rolbypassrls AND NOT "
@@ -375,6 +375,10 @@ static void test_rls_hides_a_users_rows_from_another_scope_and_from_none(void **
 	add_inbound(f->s, NULL, "SMu1", "unknown sender", 0);
 	assert_int_equal(store_note_add(f->s, a.id, "a note"), 0);
 	assert_int_equal(store_note_add(f->s, b.id, "b note"), 0);
+	const char *const tags[] = {"secret tag", "vip"};
+	struct store_user_patch patch = {.set_tags = true, .tags = tags, .ntags = 2};
+	assert_int_equal(store_user_set(f->s, a.id, &patch, NULL), 0);
+	assert_int_equal(store_user_set(f->s, b.id, &patch, NULL), 0);
 
 	PGconn *pg = raw_connect(f->url);
 	static const char *const of_a[] = {
@@ -383,8 +387,9 @@ static void test_rls_hides_a_users_rows_from_another_scope_and_from_none(void **
 		"SELECT count(*) FROM outbox WHERE user_id = $1",
 		"SELECT count(*) FROM phones WHERE user_id = $1",
 		"SELECT count(*) FROM users WHERE id = $1",
+		"SELECT count(*) FROM user_tags WHERE user_id = $1",
 	};
-	static const int64_t as_a[] = {2, 1, 1, 1, 1};
+	static const int64_t as_a[] = {2, 1, 1, 1, 1, 2};
 
 	/* B's setting. */
 	raw_exec(pg, "BEGIN");
@@ -544,7 +549,8 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	store_close(o[1].s);
 }
 
-/* Version 2's status function, as version 2 left it (migration 3 replaces it). */
+/* Version 2's status function, as version 2 left it (migration 3 replaces it), and no
+ * attributes (migration 4 adds them; its functions drop the old ones by their arguments). */
 static const char v2_status_update[] =
 	"SET ROLE smsrouter_system;"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
@@ -554,8 +560,13 @@ static const char v2_status_update[] =
 	"  p_rank integer, p_error text) RETURNS integer"
 	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"BEGIN RETURN 0; END $$;"
+	"DROP FUNCTION sr_users_page(bigint, text, text, text, integer);"
+	"DROP FUNCTION sr_users_page_tag(bigint, text, text, text, integer, text);"
 	"RESET ROLE;"
-	"DELETE FROM schema_migrations WHERE version = 3;";
+	"DROP TABLE user_tags;"
+	"DROP INDEX users_created;"
+	"ALTER TABLE users DROP COLUMN timezone, DROP COLUMN locale;"
+	"DELETE FROM schema_migrations WHERE version >= 3;";
 
 static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) {
 	struct fixture *f = fx(state);
