@@ -74,3 +74,16 @@ class FullDiskTest(FaultTest):
         self.fault("full", False)
         self.assertEqual(self.ready(), 200)
         self.assertTwiml(self.server.sms(self.phone, "remember room"), "Noted.")
+
+
+class FailedCommitLogTest(FaultTest):
+    def test_a_message_that_fails_to_commit_is_logged_failed_and_never_routed(self):
+        ok = new_sid()
+        self.assertTwiml(self.server.sms(self.phone, "remember kept", sid=ok), "Noted.")
+        sid = new_sid()
+        self.fault("fsync", True)
+        self.assertEmptyTwiml(self.server.sms(self.phone, "remember lost", sid=sid), 503)
+        self.assertIsNotNone(self.server.wait_log("inbound.failed"))
+        self.assertEqual(self.events_of(sid), ["inbound.failed"])
+        # What was durable is logged once, as routed.
+        self.assertEqual(self.events_of(ok).count("inbound.routed"), 1)
