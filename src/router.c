@@ -474,6 +474,13 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		.flags = flags,
 	};
 	e = store_outbound_add(r->store, user_id, &m, &job->result.outbound_id);
+	if (e == -ENOENT) {
+		/* The user was deleted during the agent's call: erased means nothing of theirs is
+		 * stored, and their reply is not sent either. */
+		log_info("outbound.user_deleted", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id));
+		free(reply);
+		return 0;
+	}
 	if (e < 0) {
 		/* The inbound message is stored; the reply still goes out, unrecorded. */
 		metrics_inc(METRICS_STORE_ERRORS);
