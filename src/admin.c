@@ -92,9 +92,47 @@ static void invalid_phone(struct http_response *res) {
 			"The phone must be E.164: '+' then 8 to 15 digits.");
 }
 
+/* JSON allows \u0000 in a string; taken in (JSON_ALLOW_NUL), it is refused where it
+ * stands, as the control character it is, rather than ending the C string early. */
+#define JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+/* Whether v is a string that holds a NUL. */
+static bool has_nul(const json_t *v) {
+	return json_is_string(v) && memchr(json_string_value(v), '\0', json_string_length(v));
+}
+
+/* The key of the first of j's values (or of an array value's elements) that holds a NUL,
+ * or NULL. */
+static const char *nul_value(json_t *j) {
+	const char *key;
+	json_t *v, *e;
+	size_t i;
+	json_object_foreach(j, key, v) {
+		bool nul = has_nul(v);
+		json_array_foreach(v, i, e) {
+			nul |= has_nul(e);
+		}
+		if (nul) {
+			return key;
+		}
+	}
+	return NULL;
+}
+
+/* Refuses (400) a query that holds an encoded NUL: decoded, it would end a value early
+ * (?phone=%2B15550100101%00junk would find +15550100101). A path segment with one matches
+ * no route (http/). */
+static bool refuse_nul(const struct http_request *req, struct http_response *res) {
+	if (!req->query || !strstr(req->query, "%00")) {
+		return false;
+	}
+	http_json_error(res, 400, "bad_query", "A query value must not hold a NUL character (%00).");
+	return true;
+}
+
 static json_t *parse_body(const struct http_request *req, struct http_response *res) {
 	json_error_t err;
-	json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+	json_t *j = json_loadb(req->body, req->body_len, JSON_FLAGS, &err);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
 		http_json_error(res, 400, "bad_json", "The body must be a JSON object.");
@@ -123,14 +161,15 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 	json_t *v;
 	int r = -EINVAL;
 
-	q.j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	q.j = json_loadb(body, len, JSON_FLAGS, &err);
 	if (!q.j || !json_is_object(q.j)) {
 		why = "The body must be a JSON object.";
 		goto fail;
 	}
 	json_t *name = json_object_get(q.j, "name");
 	json_t *list = json_object_get(q.j, "phones");
-	if (!json_is_string(name) || store_name_check(json_string_value(name), NULL) < 0) {
+	if (!json_is_string(name) || has_nul(name) ||
+			store_name_check(json_string_value(name), NULL) < 0) {
 		why = "\"name\" must be a string of 1 to 200 bytes of UTF-8, not only white space, "
 		      "without control characters.";
 		goto fail;
@@ -147,7 +186,7 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 			why = "\"phones\" must be an array of strings, each an E.164 number.";
 			goto fail;
 		}
-		if (!phone_is_valid(ph)) {
+		if (!phone_is_valid(ph) || has_nul(v)) {
 			why = "Every phone must be E.164: '+' then 8 to 15 digits.";
 			r = -EDOM;
 			goto fail;
@@ -257,6 +296,9 @@ static void users_page(const struct admin *a, const struct http_request *req,
 }
 
 void admin_users_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	const char *q = http_query(req, "phone");
 	static const char *const list_keys[] = {"limit", "after", "q", "tag"};
@@ -289,6 +331,9 @@ void admin_users_get(void *ctx, const struct http_request *req, struct http_resp
 }
 
 void admin_user_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	respond_user(a, res, 200, req->params[0]);
 }
@@ -313,6 +358,11 @@ static const char *patch_values(json_t *j, struct store_user_patch *p, const cha
 	json_t *v;
 	size_t i;
 
+	const char *nul = nul_value(j);
+	if (nul) {
+		*reterr_why = "it must not hold a NUL character (\\u0000)";
+		return nul;
+	}
 	if ((v = json_object_get(j, "name"))) {
 		p->name = json_string_value(v);
 		if (!p->name) {
@@ -364,6 +414,9 @@ static void invalid_value(struct http_response *res, const char *key, const char
 }
 
 void admin_user_patch(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	struct store_user_patch p = {0};
 	const char *tags[STORE_MAX_TAGS];
@@ -410,6 +463,9 @@ out:
 }
 
 void admin_user_delete(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	int r = store_user_delete(a->store, req->params[0]);
 	if (r < 0) {
@@ -421,15 +477,19 @@ void admin_user_delete(void *ctx, const struct http_request *req, struct http_re
 }
 
 void admin_phones_post(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	json_t *j = parse_body(req, res);
 	if (!j) {
 		return;
 	}
-	const char *ph = json_string_value(json_object_get(j, "phone"));
+	json_t *v = json_object_get(j, "phone");
+	const char *ph = json_string_value(v);
 	if (!ph) {
 		http_json_error(res, 400, "bad_phone", "\"phone\" must be a string.");
-	} else if (!phone_is_valid(ph)) {
+	} else if (!phone_is_valid(ph) || has_nul(v)) {
 		invalid_phone(res);
 	} else {
 		int r = store_phone_add(a->store, req->params[0], ph);
@@ -444,6 +504,9 @@ void admin_phones_post(void *ctx, const struct http_request *req, struct http_re
 }
 
 void admin_phone_delete(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	/* Refuse first: a number nobody can own is bad input, not a missing phone. */
 	if (!phone_is_valid(req->params[1])) {
@@ -466,6 +529,9 @@ static int add_message(void *ctx, const struct store_message *m) {
 }
 
 void admin_messages_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	const char *q = http_query(req, "limit");
 	long limit = DEFAULT_MESSAGES;
@@ -575,6 +641,9 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 }
 
 void admin_usage_get(void *ctx, const struct http_request *req, struct http_response *res) {
+	if (refuse_nul(req, res)) {
+		return;
+	}
 	const struct admin *a = ctx;
 	const char *q = http_query(req, "since");
 	const char *d = http_query(req, "detail");

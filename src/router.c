@@ -154,7 +154,6 @@ static int duplicate(struct router *r, struct router_job *job) {
 	job->result.outcome = ROUTER_DUPLICATE;
 	job->result.reply = reply;
 	job->result.outbound_id = id;
-	log_info("inbound.duplicate", LOG_STR("sid", job->in->sid));
 	return 0;
 }
 
@@ -342,8 +341,7 @@ static char *agent_answered(struct router_job *job, int err, char *reply) {
 		reply = strdup(APOLOGY);
 		job->result.agent_failed = true;
 	}
-	log_info("inbound.routed", LOG_STR("sid", job->in->sid), LOG_PHONE("from", job->in->from),
-			LOG_STR("user", job->result.user_id), LOG_INT("agent_ms", agent_ms));
+	job->agent_ms = agent_ms;
 	return reply;
 }
 
@@ -373,8 +371,8 @@ static char *ask_inline(struct router *r, struct router_job *job) {
 	return reply;
 }
 
-/* The reply of a message whose answer does not wait for the commit (NULL: none); logs
- * what was decided. */
+/* The reply of a message whose answer does not wait for the commit (NULL: none); what was
+ * decided is logged once it is durable (log_outcome). */
 static char *answer_now(struct router *r, struct router_job *job, const struct verdict *v) {
 	const struct router_inbound *in = job->in;
 	char *reply = NULL;
@@ -382,12 +380,8 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 
 	switch (v->outcome) {
 	case ROUTER_ROUTED:
-		if (r->rest) {
-			/* The outbox is told once this is committed (after_commit). */
-			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-					LOG_STR("user", job->user.id));
-		}
-		/* Else an agent that does not answer at once is called after the commit. */
+		/* In rest mode the outbox is told once this is committed (after_commit). Else an
+		 * agent that does not answer at once is called after the commit. */
 		return r->rest || job->calls_agent ? NULL : ask_inline(r, job);
 	case ROUTER_UNROUTED:
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
@@ -397,31 +391,21 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 		} else if (e != -EEXIST) {
 			metrics_inc(METRICS_STORE_ERRORS);
 		}
-		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-				LOG_INT("onboarding", e == 0));
+		job->onboarded = e == 0;
 		return reply;
 	case ROUTER_HELP:
-		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
 		return strdup(r->help);
 	case ROUTER_OPTED_OUT:
 	case ROUTER_OPTED_IN:
 		/* Twilio has answered these itself; anything we add would contradict it or be
 		 * blocked (21610). */
-		log_info(v->outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
-				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
-		return NULL;
 	case ROUTER_BLOCKED:
-		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+	case ROUTER_OVER_BUDGET:
+	case ROUTER_DUPLICATE:
 		return NULL;
 	case ROUTER_RATE_LIMITED:
-		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
-				LOG_PHONE("from", in->from), LOG_STR("limit", v->limited));
+		job->limited = v->limited;
 		return NULL;
-	case ROUTER_OVER_BUDGET:
-		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", job->user.id));
-		return NULL;
-	case ROUTER_DUPLICATE:
-		break;
 	}
 	return NULL;
 }
@@ -490,6 +474,13 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		.flags = flags,
 	};
 	e = store_outbound_add(r->store, user_id, &m, &job->result.outbound_id);
+	if (e == -ENOENT) {
+		/* The user was deleted during the agent's call: erased means nothing of theirs is
+		 * stored, and their reply is not sent either. */
+		log_info("outbound.user_deleted", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id));
+		free(reply);
+		return 0;
+	}
 	if (e < 0) {
 		/* The inbound message is stored; the reply still goes out, unrecorded. */
 		metrics_inc(METRICS_STORE_ERRORS);
@@ -572,8 +563,55 @@ static void count(const struct router_result *ret) {
 	metrics_message(counted[ret->outcome]);
 }
 
+/* What happened to job's message, logged once, when it is durable: a message that fails
+ * to commit is logged only as failed (by the webhook). */
+static void log_outcome(const struct router_job *job) {
+	const struct router_inbound *in = job->in;
+	const char *user = job->result.user_id;
+
+	switch (job->result.outcome) {
+	case ROUTER_ROUTED:
+		if (job->r->rest) {
+			log_info("inbound.queued", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+					LOG_STR("user", user));
+		} else {
+			log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+					LOG_STR("user", user), LOG_INT("agent_ms", job->agent_ms));
+		}
+		break;
+	case ROUTER_UNROUTED:
+		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_INT("onboarding", job->onboarded));
+		break;
+	case ROUTER_HELP:
+		log_info("inbound.help", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_OPTED_OUT:
+	case ROUTER_OPTED_IN:
+		log_info(job->result.outcome == ROUTER_OPTED_OUT ? "inbound.opt_out" : "inbound.opt_in",
+				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_BLOCKED:
+		log_info("inbound.blocked", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from));
+		break;
+	case ROUTER_RATE_LIMITED:
+		log_warn("inbound.rate_limited", LOG_STR("sid", in->sid),
+				LOG_PHONE("from", in->from), LOG_STR("limit", job->limited));
+		break;
+	case ROUTER_OVER_BUDGET:
+		log_warn("inbound.over_budget", LOG_STR("sid", in->sid), LOG_STR("user", user));
+		break;
+	case ROUTER_DUPLICATE:
+		log_info("inbound.duplicate", LOG_STR("sid", in->sid));
+		break;
+	}
+}
+
 /* done, once; job is not touched after. err < 0: nothing of it is acknowledged. */
 static void finish(struct router_job *job, int err) {
+	if (err == 0) {
+		log_outcome(job);
+	}
 	if (err < 0) {
 		free(job->result.reply);
 		job->result = (struct router_result){0};

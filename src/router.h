@@ -106,6 +106,10 @@ struct router_job {
 	struct store_user user;
 	struct store_message message;
 	struct timespec t0;
+	/* What its outcome's log line says besides the result, written once it is durable. */
+	int64_t agent_ms;
+	const char *limited; /* the limit a rate-limited message is over */
+	bool onboarded;      /* an unknown sender was sent the onboarding text */
 };
 
 /* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,

@@ -254,5 +254,7 @@ int store_conns_add(struct store_conns *r, struct store_conn *c);
 /* Frees every connection: the store is closing, and no thread uses it any more. */
 void store_conns_destroy(struct store_conns *r);
 
+/* SQLite's group commit syncs the WAL through this (fdatasync); a test may make it fail. */
+extern int (*store__sqlite_sync)(int fd);
 int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);
 int store_postgres_open(const char *url, const struct store_options *o, struct store **ret);

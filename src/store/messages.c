@@ -66,18 +66,29 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 }
 
 /* The message and, for a routed inbound one that asks for it, its outbox row: both or
- * neither. A transaction when they are two, or where the dialect scopes it to the user. */
+ * neither. A transaction when they are two, where the dialect scopes it to the user, or for
+ * a user's reply: stored only if the user still exists, its row locked (PostgreSQL) so that
+ * a delete either waits and erases the reply too, or has erased the user first (-ENOENT:
+ * nothing stored). */
 static int message_add(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
 	bool enqueue = m->enqueue && user_id;
-	bool tx = enqueue || s->d->scope;
+	bool reply = direction == STORE_OUTBOUND && user_id;
+	bool tx = enqueue || reply || s->d->scope;
 	int64_t id = 0;
 	int r = tx ? store__begin_as(s, user_id) : 0;
 
 	if (r < 0) {
 		return r;
 	}
-	r = store__message_insert(s, user_id, m, direction, &id);
+	if (reply) {
+		struct store__q lock = store__q(ST_USER_LOCK);
+		store__text(&lock, user_id);
+		r = store__one_int(s, NULL, &lock, &id);
+	}
+	if (r == 0) {
+		r = store__message_insert(s, user_id, m, direction, &id);
+	}
 	if (r == 0 && enqueue) {
 		struct store__q q = store__q(ST_OB_INSERT);
 		store__text(&q, user_id);

@@ -27,6 +27,7 @@
 
 struct conn {
 	struct store_conn link; /* first: the registry's */
+	struct sqlite_store *q;
 	sqlite3 *db;
 	int depth; /* open transactions: 1 = BEGIN, more = savepoints inside it */
 	sqlite3_stmt *st[ST_COUNT];
@@ -73,10 +74,29 @@ struct sqlite_store {
 	 * cannot keep the lock from it. */
 	atomic_bool gate;
 	pthread_cond_t gate_cv;
+	/* A failed fsync: Linux may have dropped the dirty pages and report success later, so
+	 * nothing written since can be acknowledged; set for good, until the store is reopened
+	 * (a restart), which reads the database afresh. */
+	atomic_bool failed;
+	/* The last write failed for want of space or an I/O error (SQLITE_FULL, SQLITE_IOERR);
+	 * cleared by the next write that succeeds (or ping's probe). */
+	atomic_bool write_failed;
 };
+
+int (*store__sqlite_sync)(int fd) = fdatasync;
 
 static struct sqlite_store *SQ(struct store *s) {
 	return (struct sqlite_store *)s;
+}
+
+/* Remembers what a write's result code says of the disk (see write_failed). */
+static void note_write(struct sqlite_store *q, int rc) {
+	int primary = rc & 0xff;
+	if (primary == SQLITE_FULL || primary == SQLITE_IOERR) {
+		atomic_store(&q->write_failed, true);
+	} else if (primary == SQLITE_OK || primary == SQLITE_DONE) {
+		atomic_store(&q->write_failed, false);
+	}
 }
 
 static void conn_free(struct conn *c) {
@@ -161,6 +181,7 @@ static struct conn *conn_get(struct sqlite_store *q) {
 	if (!c) {
 		return NULL;
 	}
+	c->q = q;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(q->path, &c->db, flags, NULL) != SQLITE_OK) {
 		conn_free(c);
@@ -246,7 +267,12 @@ static void *flusher(void *arg) {
 		}
 		uint64_t target = q->requested;
 		pthread_mutex_unlock(&q->fmu);
-		int err = fdatasync(q->wal_fd) == 0 ? 0 : -EIO;
+		if (store__sqlite_sync(q->wal_fd) != 0) {
+			atomic_store(&q->failed, true);
+		}
+		/* Once failed, a later fsync's success proves nothing: the pages it should have
+		 * written may be gone. */
+		int err = atomic_load(&q->failed) ? -EIO : 0;
 		pthread_mutex_lock(&q->fmu);
 		q->flushed = target;
 		/* Waiters are pushed in gen order at the head: the covered ones are a tail. */
@@ -303,7 +329,7 @@ static void unblock(void *ctx, int err) {
 /* Returns once what this thread committed is on stable storage: 0, or -EIO. */
 static int durable_wait(struct sqlite_store *q) {
 	if (!grouped(q)) {
-		return 0;
+		return atomic_load(&q->failed) ? -EIO : 0;
 	}
 	struct blocked b = {.w = WAIT_ONCE_INIT};
 	struct waiter w = {.done = unblock, .ctx = &b};
@@ -333,6 +359,9 @@ static int simple(struct conn *c, enum store__st which) {
 	}
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	if (which == ST_COMMIT || rc != SQLITE_DONE) {
+		note_write(c->q, rc);
+	}
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : code(rc);
 }
 
@@ -341,8 +370,8 @@ static int simple(struct conn *c, enum store__st which) {
 static int sq_begin(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	struct conn *c = conn_get(q);
-	if (!c) {
-		return -EIO;
+	if (!c || (c->depth == 0 && atomic_load(&q->failed))) {
+		return -EIO; /* failed: nothing more is acknowledged */
 	}
 	if (c->depth == 0) {
 		write_lock(q);
@@ -379,7 +408,8 @@ static int sq_commit(struct store *s, store_durable_cb done, void *ctx) {
 	if (!c || c->depth == 0) {
 		return -EIO;
 	}
-	if (simple(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT) < 0) {
+	if ((c->depth == 1 && atomic_load(&q->failed)) ||
+			simple(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT) < 0) {
 		sq_rollback(s);
 		return -EIO;
 	}
@@ -447,13 +477,21 @@ static int sq_exec(struct store *s, struct store__q *sq) {
 		}
 		return -EIO;
 	}
-	sq->impl = st;
 	sq->locked = c->depth == 0 && !sqlite3_stmt_readonly(st);
+	if (sq->locked && atomic_load(&q->failed)) {
+		sq->locked = false;
+		sqlite3_clear_bindings(st);
+		return -EIO; /* failed: nothing more is acknowledged */
+	}
+	sq->impl = st;
 	if (sq->locked) {
 		write_lock(q);
 	}
 	sq->rc = sqlite3_step(st);
 	sq->fresh = true;
+	if (sq->locked || (sq->rc != SQLITE_ROW && sq->rc != SQLITE_DONE)) {
+		note_write(q, sq->rc);
+	}
 	if (sq->rc != SQLITE_ROW && sq->rc != SQLITE_DONE) {
 		int r = code(sq->rc);
 		finish(q, sq);
@@ -593,26 +631,6 @@ static void flusher_stop(struct sqlite_store *q) {
 #define PING_SQL "SELECT 1 FROM users LIMIT 1"
 #define PING_BUSY_MS 2000
 
-/* Through a connection of its own, opened for this call: a thread's connection may answer
- * from its page cache pages the file no longer holds (a file damaged or deleted under us,
- * which every other request would then fail on). Not created if missing. */
-static int sq_ping(struct store *s) {
-	struct sqlite_store *q = SQ(s);
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-
-	int rc = sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, PING_BUSY_MS);
-		rc = sqlite3_prepare_v2(db, PING_SQL, -1, &st, NULL);
-	}
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close_v2(db); /* also after a failed open, which still gives a handle */
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
-}
 
 static int user_version(sqlite3 *db, int *ret) {
 	sqlite3_stmt *st;
@@ -625,6 +643,57 @@ static int user_version(sqlite3 *db, int *ret) {
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+/* A real write, durable (this connection's synchronous is FULL): page 1 rewritten as it is,
+ * a frame appended to the WAL. Clears write_failed when it succeeds. */
+static int write_probe(struct sqlite_store *q, sqlite3 *db) {
+	int version;
+	if (exec(db, "BEGIN IMMEDIATE") < 0) {
+		return -EIO;
+	}
+	char pragma[64];
+	int r = user_version(db, &version);
+	if (r == 0) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
+		r = exec(db, pragma);
+	}
+	if (r < 0 || exec(db, "COMMIT") < 0) {
+		exec(db, "ROLLBACK");
+		return -EIO;
+	}
+	atomic_store(&q->write_failed, false);
+	return 0;
+}
+
+/* Through a connection of its own, opened for this call: a thread's connection may answer
+ * from its page cache pages the file no longer holds (a file damaged or deleted under us,
+ * which every other request would then fail on). Not created if missing.
+ * Ready means a write would be acknowledged now: not after a failed fsync, and after a
+ * write that failed (a full disk), only once a real write succeeds again. */
+static int sq_ping(struct store *s) {
+	struct sqlite_store *q = SQ(s);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (atomic_load(&q->failed)) {
+		return -EIO;
+	}
+	int rc = sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, PING_BUSY_MS);
+		rc = sqlite3_prepare_v2(db, PING_SQL, -1, &st, NULL);
+	}
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	int r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+	if (r == 0 && atomic_load(&q->write_failed)) {
+		r = write_probe(q, db);
+	}
+	sqlite3_close_v2(db); /* also after a failed open, which still gives a handle */
+	return r;
 }
 
 /* Applies the migrations the list has and the database lacks, each in its own

@@ -257,7 +257,8 @@ int store_answer_for(struct store *s, const char *sid, char **ret_reply,
  * on return. -EEXIST: this MessageSid was stored before (a Twilio retry). */
 int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,
 		int64_t *ret_id);
-/* Appends an outbound message (user_id NULL: to an unknown sender); committed on return. */
+/* Appends an outbound message (user_id NULL: to an unknown sender); committed on return.
+ * -ENOENT: user_id is no user (deleted meanwhile); nothing is stored. */
 int store_outbound_add(struct store *s, const char *user_id, const struct store_message *m,
 		int64_t *ret_id);
 /* Applies a status callback to the outbound message with our id outbound_id (when > 0)

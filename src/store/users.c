@@ -257,12 +257,17 @@ int store_user_add(struct store *s, const char *name, const char *const *phones,
 int store_user_delete(struct store *s, const char *id) {
 	static const enum store__st steps[] = {ST_DEL_NOTES, ST_DEL_OUTBOX, ST_DEL_MESSAGES,
 		ST_DEL_PHONES, ST_DEL_TAGS, ST_DEL_USER};
+	struct store__q lock = store__q(ST_USER_LOCK);
 	int64_t n = 0;
 	int r = store__begin_as(s, id);
 
 	if (r < 0) {
 		return r;
 	}
+	/* Locked first (PostgreSQL): a reply being stored meanwhile (message_add locks the row
+	 * too) commits before the deletes below look, and is erased with the rest. */
+	store__text(&lock, id);
+	r = store__one_int(s, NULL, &lock, &n);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && r == 0; i++) {
 		struct store__q q = store__q(steps[i]);
 		store__text(&q, id);

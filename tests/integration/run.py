@@ -65,6 +65,10 @@ def main():
     atexit.register(shutil.rmtree, copy_dir, True)
     run_binary = os.path.join(copy_dir, "smsrouter")
     shutil.copy2(binary, run_binary)
+    # And the fault shim built beside it (test_hostile.py preloads it), if there is one.
+    shim = os.path.join(os.path.dirname(binary), "libfaultfs.so")
+    if os.path.isfile(shim):
+        shutil.copy2(shim, os.path.join(copy_dir, "libfaultfs.so"))
 
     # The harness reads these at import time.
     os.environ["SMSROUTER_TEST_BINARY"] = run_binary

@@ -647,3 +647,57 @@ class AdminUsageTest(ServerTest):
         j = srv.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
         self.assertEqual(j["total"]["segments"], 2)
         self.assertEqual(float(j["total"]["cost"]), 0.02)
+
+
+class AdminNulTest(ServerTest):
+    """JSON's \\u0000 is valid JSON and an invalid character in every value; an encoded NUL
+    in a query never ends a value early (issue 18)."""
+
+    def test_a_nul_in_a_phone_is_422_invalid_phone(self):
+        p = new_phone()
+        for ph in ["+1555\x000101", p + "\x00", p + "\x00junk"]:
+            with self.subTest(phone=ph):
+                r = self.server.admin("POST", "/users", {"name": "Nul", "phones": [ph]})
+                self.assertEqual(self.assertJsonError(r, 422)["error"], "invalid_phone")
+        self.assertEqual(self.server.admin("GET", "/users?phone=" + urllib.parse.quote(p)).status,
+                         404)
+        u = self.server.add_user("Ann", [new_phone()])
+        r = self.server.admin("POST", "/users/%s/phones" % u["id"], {"phone": p + "\x00"})
+        self.assertEqual(self.assertJsonError(r, 422)["error"], "invalid_phone")
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"],
+                         u["phones"])
+
+    def test_a_nul_in_a_name_is_refused_as_a_control_character(self):
+        r = self.server.admin("POST", "/users", {"name": "Ann\x00Bob", "phones": []})
+        self.assertIn('"name"', self.assertJsonError(r, 400)["message"])
+
+    def test_a_nul_in_each_patched_value_is_422_naming_the_field(self):
+        u = self.server.add_user("Ann", [new_phone()])
+        path = "/users/" + u["id"]
+        before = self.server.admin("GET", path).json()
+        cases = [({"name": "Ann\x00"}, "name"), ({"timezone": "Europe/Paris\x00x"}, "timezone"),
+                 ({"locale": "de-DE\x00"}, "locale"), ({"tags": ["ok", "v\x00ip"]}, "tags")]
+        for body, key in cases:
+            with self.subTest(key=key):
+                j = self.assertJsonError(self.server.admin("PATCH", path, body), 422)
+                self.assertEqual(j["error"], "invalid_" + key)
+                self.assertIn('"%s"' % key, j["message"])
+        self.assertEqual(self.server.admin("GET", path).json(), before)
+
+    def test_an_encoded_nul_in_a_query_value_finds_nothing(self):
+        p = new_phone()
+        u = self.server.add_user("Ann", [p])
+        q = urllib.parse.quote(p)
+        self.assertEqual(self.server.admin("GET", "/users?phone=" + q).json()["id"], u["id"])
+        for target in ["/users?phone=%s%%00junk" % q, "/users?phone=%s%%00" % q,
+                       "/users/%s/messages?limit=5%%00" % u["id"], "/usage?since=0%00"]:
+            with self.subTest(target=target):
+                self.assertJsonError(self.server.admin("GET", target), 400)
+
+    def test_an_encoded_nul_in_a_path_segment_matches_nothing(self):
+        p = new_phone()
+        u = self.server.add_user("Ann", [p])
+        r = self.server.admin("DELETE", "/users/%s/phones/%s%%00" % (u["id"], urllib.parse.quote(p)))
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(self.server.admin("DELETE", "/users/%s%%00" % u["id"]).status, 404)
+        self.assertEqual(self.server.admin("GET", "/users/" + u["id"]).json()["phones"], [p])

@@ -5,7 +5,7 @@ import concurrent.futures
 import json
 import time
 
-from harness import ServerTest, TWILIO_NUMBER, new_phone
+from harness import ServerTest, TWILIO_NUMBER, new_phone, twiml_message
 from standins import AGENT_SECRET, AgentCore
 
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
@@ -301,3 +301,30 @@ class TestAgentRefused(ServerTest):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class TestDeleteDuringTheCall(AgentCoreTest):
+    """A user deleted while their agent call runs (issue 18): the reply that comes back is
+    not stored under the deleted id, and usage does not list it. On both backends."""
+    agent_latency_ms = 1500
+
+    def test_the_reply_of_a_user_deleted_during_the_call_is_not_stored(self):
+        p = new_phone()
+        u = self.server.add_user("Gone", [p])
+        keep = self.server.add_user("Kept", [new_phone()])
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            pending = ex.submit(self.server.sms, p, "my own words")
+            deadline = time.monotonic() + 10
+            while not self.agent.requests() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertTrue(self.agent.requests(), "the agent was never called")
+            self.assertEqual(self.server.admin("DELETE", "/users/" + u["id"]).status, 204)
+            r = pending.result(timeout=30)
+        # Nothing of the id stays (any message row under it would be listed in usage).
+        usage = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
+        self.assertNotIn(u["id"], [row["user_id"] for row in usage["users"]])
+        # Answered, but the deleted user's reply is neither stored nor sent.
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIsNone(twiml_message(r.body), r.body)
+        self.assertEqual(self.server.admin("GET", "/users/%s/messages" % u["id"]).status, 404)
+        self.assertEqual(self.server.admin("GET", "/users/" + keep["id"]).status, 200)

@@ -355,3 +355,22 @@ class TestRestCrash(RestTest):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class TestRestDeleteDuringTheCall(RestTest):
+    """A user deleted while the delivery worker's agent call runs (issue 18): the reply is
+    neither stored nor sent, the outbox keeps nothing of theirs, usage does not list them."""
+    agent_latency_ms = 1500
+
+    def test_the_reply_of_a_user_deleted_during_the_call_is_dropped(self):
+        phone = new_phone()
+        user = self.server.add_user("Gone", [phone])
+        self.assertEmptyTwiml(self.server.sms(phone, "my own words"))
+        self.assertTrue(wait_until(lambda: self.agent.requests(), 10), "no agent call")
+        self.assertEqual(self.server.admin("DELETE", "/users/" + user["id"]).status, 204)
+        time.sleep(2.5)  # the agent answers (1.5 s), the worker stores what it may
+        self.assertEqual(self.sent_to(phone), [])
+        usage = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
+        self.assertNotIn(user["id"], [row["user_id"] for row in usage["users"]])
+        r = self.server.request("GET", "/metrics").text
+        self.assertRegex(r, r"(?m)^smsrouter_outbox_depth 0$")

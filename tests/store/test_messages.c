@@ -355,6 +355,24 @@ static void add_msg(struct store *s, const char *user_id, enum store_direction d
 	}
 }
 
+/* A reply that lands after its user was deleted (the agent's call outlived the user) is not
+ * stored: erasure leaves nothing behind, and usage does not list the id. */
+static void test_a_reply_to_a_deleted_user_is_not_stored(void **state) {
+	struct fixture *f = *state;
+	struct store_user a;
+	struct usage_seen seen = {0};
+
+	add_user1(f->s, "A", "+15550100101", &a);
+	add_msg(f->s, a.id, STORE_INBOUND, "SMgone1", 1, 1000);
+	assert_int_equal(store_user_delete(f->s, a.id), 0);
+	struct store_message m = message(NULL, "+15550199999", "+15550100101", "your words",
+	                                 "queued", 1, 1100);
+	int64_t id = 0;
+	assert_int_equal(store_outbound_add(f->s, a.id, &m, &id), -ENOENT);
+	assert_int_equal(store_usage(f->s, 0, collect_usage, &seen), 0);
+	assert_null(usage_of(&seen, a.id));
+}
+
 static void test_usage_has_a_row_per_user_then_unknown_senders_since(void **state) {
 	struct fixture *f = *state;
 	struct store_user a, b;
@@ -503,6 +521,7 @@ const struct CMUnitTest store_messages_tests[] = {
 	FIXTURE(test_status_update_records_the_sid_when_the_row_has_none),
 	FIXTURE(test_status_update_of_unknown_id_or_sid_is_enoent),
 	FIXTURE(test_usage_has_a_row_per_user_then_unknown_senders_since),
+		FIXTURE(test_a_reply_to_a_deleted_user_is_not_stored),
 	FIXTURE(test_inbound_add_keeps_media_and_created_at),
 	FIXTURE(test_message_get_finds_only_that_users_message),
 	FIXTURE(test_outbound_segments_counts_that_users_replies_since),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/dialect.h"
 #include "store/store.h"
 #include "../tmpstore.h"
 
@@ -29,6 +31,21 @@ static long wal_bytes(const char *dir) {
 	return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
+/* One inbound message of user_id's: 0, or the store's error. */
+static int add_message(struct store *s, const char *user_id, const char *sid) {
+	struct store_message m = {
+		.sid = sid,
+		.from = TMPSTORE_ADA_PHONE,
+		.to = "+15550199999",
+		.body = "remember the milk, and the eggs, and the bread",
+		.status = "received",
+		.encoding = "GSM-7",
+		.segments = 1,
+	};
+	int64_t id = 0;
+	return store_inbound_add(s, user_id, &m, &id);
+}
+
 /* Commits back to back, as the writer thread does at full load; returns the WAL file's
  * largest size seen. */
 static long write_without_pause(struct store *s, const char *dir, const char *user_id) {
@@ -36,17 +53,7 @@ static long write_without_pause(struct store *s, const char *dir, const char *us
 	for (int i = 0; i < COMMITS; i++) {
 		char sid[STORE_SID_SIZE];
 		snprintf(sid, sizeof(sid), "SMwal%06d", i);
-		struct store_message m = {
-			.sid = sid,
-			.from = "+15550100101",
-			.to = "+15550199999",
-			.body = "remember the milk, and the eggs, and the bread",
-			.status = "received",
-			.encoding = "GSM-7",
-			.segments = 1,
-		};
-		int64_t id = 0;
-		assert_int_equal(store_inbound_add(s, user_id, &m, &id), 0);
+		assert_int_equal(add_message(s, user_id, sid), 0);
 		if (i % 100 == 0) {
 			long b = wal_bytes(dir);
 			largest = b > largest ? b : largest;
@@ -95,9 +102,50 @@ static void test_wal_stays_under_its_cap_while_the_writer_never_pauses(void **st
 	tmpstore_remove(dir);
 }
 
+static int sync_fails(int fd) {
+	(void)fd;
+	return -1;
+}
+
+static void record_err(void *ctx, int err) {
+	*(int *)ctx = err;
+}
+
+/* A failed fsync (Linux may drop the dirty pages and report success later): the waiters
+ * get -EIO, and the store acknowledges nothing more, whatever later fsyncs say, and is not
+ * ready, until it is reopened. */
+static void test_failed_fsync_fails_the_store_until_it_is_reopened(void **state) {
+	(void)state;
+	char dir[TMPSTORE_DIR_SIZE], url[TMPSTORE_URL_SIZE];
+	struct store *s = NULL;
+	struct store_user ada, bob;
+	assert_int_equal(tmpstore_open("fsync", dir, url, &s), 0);
+	assert_int_equal(tmpstore_add_ada_and_bob(s, &ada, &bob), 0);
+	assert_int_equal(store_ping(s), 0);
+
+	store__sqlite_sync = sync_fails;
+	assert_int_equal(add_message(s, ada.id, "SMfsync1"), -EIO);
+	store__sqlite_sync = fdatasync; /* the disk "recovers": too late */
+	assert_int_equal(store_ping(s), -EIO);
+	assert_int_equal(add_message(s, ada.id, "SMfsync2"), -EIO);
+	int err = 1;
+	if (store_tx_begin(s) == 0) {
+		assert_int_equal(store_tx_commit_then(s, record_err, &err), 0);
+		assert_int_equal(err, -EIO);
+	}
+	store_close(s);
+
+	assert_int_equal(store_open(url, NULL, &s), 0);
+	assert_int_equal(store_ping(s), 0);
+	assert_int_equal(add_message(s, ada.id, "SMfsync3"), 0);
+	store_close(s);
+	tmpstore_remove(dir);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wal_stays_under_its_cap_while_the_writer_never_pauses),
+		cmocka_unit_test(test_failed_fsync_fails_the_store_until_it_is_reopened),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
