@@ -256,5 +256,14 @@ void store_conns_destroy(struct store_conns *r);
 
 /* SQLite's group commit syncs the WAL through this (fdatasync); a test may make it fail. */
 extern int (*store__sqlite_sync)(int fd);
+
+/* sqlite_schema.c's, for sqlite.c. */
+struct sqlite3;
+/* The schema version the database records (PRAGMA user_version). 0 or -EIO. */
+int store__sqlite_user_version(struct sqlite3 *db, int *ret);
+/* WAL mode, then the migrations it lacks, each in its own transaction. 0 or -EIO. */
+int store__sqlite_migrate(struct sqlite3 *db);
+/* mkdir -p of the directory part of path. 0 or -ENOMEM. */
+int store__sqlite_make_parent(const char *path);
 int store_sqlite_open(const char *path, const struct store_options *o, struct store **ret);
 int store_postgres_open(const char *url, const struct store_options *o, struct store **ret);

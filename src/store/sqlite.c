@@ -632,19 +632,6 @@ static void flusher_stop(struct sqlite_store *q) {
 #define PING_BUSY_MS 2000
 
 
-static int user_version(sqlite3 *db, int *ret) {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-		return -EIO;
-	}
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int(st, 0);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
-}
-
 /* A real write, durable (this connection's synchronous is FULL): page 1 rewritten as it is,
  * a frame appended to the WAL. Clears write_failed when it succeeds. */
 static int write_probe(struct sqlite_store *q, sqlite3 *db) {
@@ -653,7 +640,7 @@ static int write_probe(struct sqlite_store *q, sqlite3 *db) {
 		return -EIO;
 	}
 	char pragma[64];
-	int r = user_version(db, &version);
+	int r = store__sqlite_user_version(db, &version);
 	if (r == 0) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version);
 		r = exec(db, pragma);
@@ -696,40 +683,6 @@ static int sq_ping(struct store *s) {
 	return r;
 }
 
-/* Applies the migrations the list has and the database lacks, each in its own
- * transaction, so that two processes starting together apply each one once. */
-static int migrate(sqlite3 *db) {
-	int version;
-	if (exec(db, "PRAGMA journal_mode = WAL") < 0) {
-		return -EIO;
-	}
-	for (;;) {
-		if (exec(db, "BEGIN IMMEDIATE") < 0) {
-			return -EIO;
-		}
-		if (user_version(db, &version) < 0) {
-			goto fail;
-		}
-		if (version >= store__schema_version) {
-			return exec(db, "COMMIT");
-		}
-		char pragma[64];
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		const char *const *part = store__migrations[version].sqlite;
-		for (; part && *part; part++) {
-			if (exec(db, *part) < 0) {
-				goto fail;
-			}
-		}
-		if (exec(db, pragma) < 0 || exec(db, "COMMIT") < 0) {
-			goto fail;
-		}
-	}
-fail:
-	exec(db, "ROLLBACK");
-	return -EIO;
-}
-
 static void sq_close(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	flusher_stop(q);
@@ -766,28 +719,6 @@ static const struct store__dialect sqlite_dialect = {
 	.col_text = sq_col_text,
 	.bulk = sq_bulk,
 };
-
-/* mkdir -p of the directory part of path. */
-static int make_parent(const char *path) {
-	char *dir = strdup(path);
-	if (!dir) {
-		return -ENOMEM;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		for (char *p = dir + 1; *p; p++) {
-			if (*p == '/') {
-				*p = '\0';
-				mkdir(dir, 0700);
-				*p = '/';
-			}
-		}
-		mkdir(dir, 0700);
-	}
-	free(dir);
-	return 0;
-}
 
 /* Before SQLite starts: no global memory statistics (a mutex on every allocation). */
 static void sqlite_configure(void) {
@@ -826,9 +757,9 @@ int store_sqlite_open(const char *path, const struct store_options *o, struct st
 	pthread_cond_init(&q->ccv, NULL);
 	pthread_cond_init(&q->gate_cv, NULL);
 	atomic_init(&q->gate, false);
-	make_parent(path);
+	store__sqlite_make_parent(path);
 	c = conn_get(q);
-	if (!c || migrate(c->db) < 0 || (q->sync == STORE_SYNC_GROUP && flusher_start(q) < 0)) {
+	if (!c || store__sqlite_migrate(c->db) < 0 || (q->sync == STORE_SYNC_GROUP && flusher_start(q) < 0)) {
 		sq_close(&q->base);
 		return -EIO;
 	}
