@@ -115,6 +115,13 @@ const struct http_route *http__route(const struct http_routes *t, struct http_re
 		return known;
 	}
 	res->allow[0] = '\0';
+	if (req->query && strstr(req->query, "%00")) {
+		/* Decoded, an encoded NUL would end a value early (?phone=%2B15550100101%00junk
+		 * would find +15550100101); a path segment with one matches no route (match). */
+		http__error(t, req->path, res, 400, "bad_query",
+				"A query value must not hold a NUL character (%00).");
+		return found;
+	}
 	found->handler(found->ctx, req, res);
 	return found;
 }
