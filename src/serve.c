@@ -41,12 +41,9 @@ struct process {
 	struct http_server *server;
 };
 
-/* The outbox, once started, for the router's on_enqueue (the router is built first). */
-static struct outbox *serving_outbox;
-
+/* The router's on_enqueue: ctx is the process, whose outbox starts after the router. */
 static void notify_outbox(void *ctx) {
-	(void)ctx;
-	struct outbox *ob = serving_outbox;
+	struct outbox *ob = ((struct process *)ctx)->outbox;
 	if (ob) {
 		outbox_notify(ob);
 	}
@@ -188,6 +185,7 @@ static int build_core(struct process *p, char *why, size_t size) {
 		.daily_segment_budget = c->daily_segment_budget,
 		.rest = rest,
 		.on_enqueue = notify_outbox,
+		.on_enqueue_ctx = p,
 	};
 	struct agent_http_options ao = {
 		.url = c->agent_url,
@@ -219,7 +217,6 @@ static int build_core(struct process *p, char *why, size_t size) {
 			snprintf(why, size, "cannot start the delivery workers.");
 			return -EIO;
 		}
-		serving_outbox = p->outbox;
 	}
 	return 0;
 }
@@ -258,7 +255,6 @@ static void drain(struct process *p) {
 		http_server_quiesce(p->server, 2000);
 	}
 	outbox_stop(p->outbox);
-	serving_outbox = NULL;
 	p->outbox = NULL;
 	agent_shutdown(p->agent);
 	http_server_stop(p->server); /* every request answered: the router has nothing left */
@@ -269,7 +265,7 @@ static void drain(struct process *p) {
 static void teardown(struct process *p) {
 	http_server_stop(p->server);
 	outbox_stop(p->outbox);
-	serving_outbox = NULL;
+	p->outbox = NULL;
 	router_destroy(p->router);
 	ratelimit_destroy(p->rl);
 	agent_destroy(p->agent);
