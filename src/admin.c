@@ -555,7 +555,8 @@ static json_t *usage_entry(const struct sms_price *price, const char *user_id,
 			(json_object_set_new(e, "over_budget", json_integer(u->over_budget)) < 0 ||
 					json_object_set_new(e, "truncated", json_integer(u->truncated)) < 0 ||
 					json_object_set_new(e, "smart_encoded",
-							json_integer(u->smart_encoded)) < 0)) {
+							json_integer(u->smart_encoded)) < 0 ||
+					json_object_set_new(e, "proactive", json_integer(u->proactive)) < 0)) {
 		json_decref(e);
 		e = NULL;
 	}
@@ -570,6 +571,7 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	u->total.over_budget += row->over_budget;
 	u->total.truncated += row->truncated;
 	u->total.smart_encoded += row->smart_encoded;
+	u->total.proactive += row->proactive;
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}

@@ -94,13 +94,15 @@ static void ready(void *ctx, const struct http_request *req, struct http_respons
 /* ctx is the store, which has the gauges metrics renders with the rest. */
 static void metrics_page(void *ctx, const struct http_request *req, struct http_response *res) {
 	(void)req;
-	int64_t users = -1, phones = -1, depth = -1;
+	struct metrics_gauges g = {-1, -1, -1, -1};
 	char *text = NULL;
-	if (store_counts(ctx, &users, &phones) < 0 || store_outbox_depth(ctx, &depth) < 0) {
-		users = phones = depth = -1;
+	if (store_counts(ctx, &g.users, &g.phones) < 0 ||
+			store_outbox_depth(ctx, &g.outbox_depth) < 0 ||
+			store_scheduled_depth(ctx, ids_now_ms(), &g.scheduled_depth) < 0) {
+		g = (struct metrics_gauges){-1, -1, -1, -1};
 		metrics_inc(METRICS_STORE_ERRORS);
 	}
-	if (metrics_render(users, phones, depth, &text) < 0) {
+	if (metrics_render(&g, &text) < 0) {
 		http_json_error(res, 500, "internal", "Out of memory.");
 		return;
 	}

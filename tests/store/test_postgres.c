@@ -305,8 +305,8 @@ static void test_outbox_send_attempt_takes_a_row_once_across_handles(void **stat
 	/* Two senders (processes) list the same due row; one of them takes it. */
 	memset(&mine, 0, sizeof(mine));
 	memset(&theirs, 0, sizeof(theirs));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &mine), 0);
-	assert_int_equal(store_outbox_ready(other, now, 10, collect_outbox, &theirs), 0);
+	assert_int_equal(store_outbox_ready(f->s, STORE_LANE_REPLIES, now, 10, collect_outbox, &mine), 0);
+	assert_int_equal(store_outbox_ready(other, STORE_LANE_REPLIES, now, 10, collect_outbox, &theirs), 0);
 	assert_int_equal(mine.n, 1);
 	assert_int_equal(theirs.n, 1);
 	assert_int_equal(store_outbox_update(f->s, o.id, "sending", now + 5000, true, NULL, now),
