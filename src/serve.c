@@ -22,7 +22,7 @@
 #include "webhook.h"
 
 #define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
-#define MAX_ROUTES 16
+#define MAX_ROUTES 20
 
 /* The process: what serve builds, in the order it builds it. */
 struct process {
@@ -139,13 +139,20 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/messages", "GET", admin_messages_get, a,
 			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages", "POST", admin_send_post, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages/*", "GET", admin_send_get, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages/*", "DELETE", admin_send_delete, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
 		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 	};
 	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (!all[i].authorized || p->config->admin_token) {
+		bool send = all[i].authorized == admin_send_authorized;
+		if (!all[i].authorized || p->config->admin_token || (send && p->config->send_token)) {
 			p->routes[n++] = all[i];
 		}
 	}
@@ -205,7 +212,8 @@ static int build_core(struct process *p, char *why, size_t size) {
 		snprintf(why, size, e == -ENOMEM ? "out of memory." : "cannot start the writer thread.");
 		return -EIO;
 	}
-	if (rest) {
+	/* Rest replies, or messages smsrouter starts itself, go through the Messages API. */
+	if (rest || (c->account_sid && c->twilio_from)) {
 		struct outbox_options oo = {
 			.workers = c->delivery_workers,
 			.send_rate = c->send_rate,
@@ -214,6 +222,10 @@ static int build_core(struct process *p, char *why, size_t size) {
 			.public_url = c->public_url,
 			.rest = {.api_base = c->api_base, .account_sid = c->account_sid,
 				.auth_token = p->auth_token, .timeout_ms = 30000},
+			.agent_stage = rest,
+			.quiet = c->quiet_hours,
+			.default_timezone = c->default_timezone,
+			.daily_segment_budget = c->daily_segment_budget,
 		};
 		if (outbox_start(&oo, p->store, p->agent, p->router, &p->outbox) < 0) {
 			snprintf(why, size, "cannot start the delivery workers.");
