@@ -452,5 +452,6 @@ int main(void) {
 	failed += run("outbox", store_outbox_tests, store_outbox_tests_count);
 	failed += run("tx", store_tx_tests, store_tx_tests_count);
 	failed += run("attributes", store_attributes_tests, store_attributes_tests_count);
+	failed += run("sends", store_sends_tests, store_sends_tests_count);
 	return failed;
 }
