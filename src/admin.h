@@ -11,6 +11,8 @@
 struct admin { /* what the handlers work with (their ctx); borrowed, outlives the server */
 	const struct config *config;
 	struct store *store;
+	void (*on_send)(void *ctx); /* a message due now was stored: wake the sender (or NULL) */
+	void *on_send_ctx;
 };
 
 /* True if the request carries "Authorization: Bearer <admin token>" (compared in

@@ -133,6 +133,9 @@ void admin_send_post(void *ctx, const struct http_request *req, struct http_resp
 	} else if (r < 0) {
 		admin__store_error(res, r == -ENOMEM ? r : -EIO, "");
 	} else {
+		if (created && a->on_send) {
+			a->on_send(a->on_send_ctx);
+		}
 		respond_message(a, res, created ? 202 : 200, rq.user_id, id);
 	}
 out:

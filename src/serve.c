@@ -41,7 +41,8 @@ struct process {
 	struct http_server *server;
 };
 
-/* The router's on_enqueue: ctx is the process, whose outbox starts after the router. */
+/* The router's on_enqueue and the send endpoint's on_send: ctx is the process, whose
+ * outbox starts after the router. */
 static void notify_outbox(void *ctx) {
 	struct outbox *ob = ((struct process *)ctx)->outbox;
 	if (ob) {
@@ -245,7 +246,8 @@ static int listen_http(struct process *p, char *why, size_t size) {
 		.per_ip_connections = c->per_ip_connections,
 	};
 	p->webhook = (struct webhook){.config = c, .router = p->router, .auth_token = p->auth_token};
-	p->admin = (struct admin){.config = c, .store = p->store};
+	p->admin = (struct admin){.config = c, .store = p->store, .on_send = notify_outbox,
+		.on_send_ctx = p};
 	build_routes(p);
 	int r = http_server_start(&ho, &p->table, &p->server);
 	if (r < 0) {
