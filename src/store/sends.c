@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ids.h"
@@ -134,7 +135,7 @@ int store_send_add(struct store *s, const struct store_send *m, struct store_sen
 	}
 	if (r == 0 && !done) {
 		r = insert(s, m);
-		memcpy(res.uid, m->uid, sizeof(res.uid));
+		snprintf(res.uid, sizeof(res.uid), "%s", m->uid);
 	}
 	r = store__end(s, r);
 	if (r == 0) {
