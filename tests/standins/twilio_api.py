@@ -14,8 +14,10 @@ Prints {"port": N} once listening.
   "numbers": [...]}: the next N creates (all, if count is absent) get M:
   ok | 429 (not recorded; Retry-After: S) | 500_unsent | 500_sent (recorded, then 500:
   the ambiguous case) | 21610 (400 with code 21610, for `numbers` or everyone) |
-  slow_sent (recorded, then sleeps 40 s: the client times out).
-  GET /_sent: every accepted create with its time, fields and sid.
+  slow_sent (recorded, then sleeps 40 s: the client times out) | slow_unsent (sleeps
+  40 s, then closes the connection without recording anything: never sent).
+  GET /_sent: every accepted create with its time, fields and sid (and MediaUrls: every
+  MediaUrl value, in order; the MediaUrl field holds only the first).
   GET /_attempts: every create request seen (also refused ones).
   POST /_callback {"sid": S, "status": ST, "error_code": E}: sends a status callback for
   message S to its StatusCallback, signed with the token like Twilio does.
@@ -207,7 +209,12 @@ def make_handler(state):
             if mode == "500_unsent":
                 self.twilio_error(500, 20500, "Internal Server Error")
                 return
+            if mode == "slow_unsent":
+                time.sleep(40)
+                self.close_connection = True
+                return
             msg = dict(one)
+            msg["MediaUrls"] = fields.get("MediaUrl", [])
             msg["sid"] = "SM" + secrets.token_hex(16)
             msg["at"] = time.time()
             with state.lock:
