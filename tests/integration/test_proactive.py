@@ -401,6 +401,18 @@ class TestProactiveCancel(ProactiveTest):
         self.assertEqual((after["status"], after["sid"]), (got["status"], s["sid"]))
         self.assertNotEqual(after["status"], "canceled")
 
+    def test_a_deleted_users_scheduled_message_is_never_sent(self):
+        due = int(time.time()) + 3
+        self.send(self.uid, {"body": "for a user who is gone", "send_at": rfc3339(due)})
+        other_phone = new_phone()
+        other = self.server.add_user("Bob", [other_phone])["id"]
+        self.send(other, {"body": "for Bob", "send_at": rfc3339(due)})
+        r = self.server.admin("DELETE", "/users/" + self.uid)
+        self.assertEqual(r.status, 204, r.body)
+        self.wait_sent(other_phone, timeout=15)
+        time.sleep(1.5)
+        self.assertEqual(self.attempts_to(self.phone), [])
+
 
 class TestProactiveIdempotency(ProactiveTest):
     def setUp(self):
@@ -531,6 +543,18 @@ class TestProactiveCrash(ProactiveTest):
         self.assertEqual(got["sid"], s["sid"])
         time.sleep(2.0)
         self.assertEqual(self.bodies_to(phone), ["lost in flight"])
+
+    def test_an_ambiguous_500_that_did_send_is_reconciled_not_sent_again(self):
+        phone = new_phone()
+        uid = self.server.add_user("Ada", [phone])["id"]
+        self.twilio.set_mode("500_sent", count=1)
+        m = self.send(uid, {"body": "once only"})
+        s = self.wait_sent(phone)[0]
+        got = self.wait_status(uid, m["id"], lambda x: x["sid"] is not None, timeout=25)
+        self.assertEqual(got["sid"], s["sid"])
+        time.sleep(1.5)
+        self.assertEqual(self.bodies_to(phone), ["once only"])
+        self.assertEqual(len(self.attempts_to(phone)), 1)
 
     def test_a_202_survives_kill_9(self):
         phone = new_phone()
