@@ -18,10 +18,8 @@
 #define MAX_MESSAGES 1000
 #define DEFAULT_USAGE_DAYS 30
 
-bool admin_authorized(void *ctx, const struct http_request *req) {
-	const struct admin *admin = ctx;
+bool admin__bearer_is(const struct http_request *req, const char *token) {
 	const char *h = http_header(req, "Authorization");
-	const char *token = admin->config->admin_token;
 	unsigned char a[32], b[32];
 	unsigned int na = 0, nb = 0;
 
@@ -35,6 +33,11 @@ bool admin_authorized(void *ctx, const struct http_request *req) {
 		return false;
 	}
 	return na == nb && CRYPTO_memcmp(a, b, na) == 0;
+}
+
+bool admin_authorized(void *ctx, const struct http_request *req) {
+	const struct admin *admin = ctx;
+	return admin__bearer_is(req, admin->config->admin_token);
 }
 
 json_t *admin_user_json(const struct store_user *u) {
@@ -54,17 +57,51 @@ json_t *admin_user_json(const struct store_user *u) {
 			u->locale[0] ? u->locale : NULL, "tags", tags);
 }
 
-json_t *admin_message_json(const struct store_message *m) {
+/* A message's media as the API gives them: its URLs (an inbound message's entries are
+ * {"url", "content_type"} objects, an outbound one's URLs). */
+static json_t *media_urls(const char *media_json) {
+	json_t *list = media_json ? json_loads(media_json, 0, NULL) : NULL;
+	json_t *urls = json_array(), *v;
+	size_t i;
+	json_array_foreach(list, i, v) {
+		const char *u = json_is_object(v) ? json_string_value(json_object_get(v, "url"))
+						  : json_string_value(v);
+		if (u && urls) {
+			json_array_append_new(urls, json_string(u));
+		}
+	}
+	json_decref(list);
+	return urls;
+}
+
+/* unix seconds as RFC 3339, or JSON null for 0. */
+static json_t *time_or_null(int64_t t) {
+	char when[IDS_TIME_SIZE];
+	if (t <= 0) {
+		return json_null();
+	}
+	ids_time_format(t, when);
+	return json_string(when);
+}
+
+json_t *admin_message_json(const char *user_id, const struct store_message *m) {
 	char when[IDS_TIME_SIZE];
 	ids_time_format(m->created_at, when);
-	return json_pack("{s:s?,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "sid", m->sid, "direction",
-			m->direction == STORE_INBOUND ? "inbound" : "outbound", "from", m->from,
+	bool whatsapp = strncmp(m->direction == STORE_INBOUND ? m->from : m->to, "whatsapp:", 9) == 0;
+	return json_pack("{s:s?,s:s?,s:s?,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:o,s:s?,s:s?,s:o,"
+			 "s:o}",
+			"id", m->uid, "user_id", user_id, "sid", m->sid, "direction",
+			m->direction == STORE_INBOUND ? "inbound" : "outbound", "channel",
+			m->channel ? m->channel : whatsapp ? "whatsapp" : "sms", "from", m->from,
 			"to", m->to, "body", m->body, "status", m->status, "encoding", m->encoding,
-			"segments", m->segments, "created_at", when);
+			"segments", m->segments, "created_at", when, "media",
+			media_urls(m->media_json), "kind", m->kind, "error_code", m->error_code,
+			"send_at", time_or_null(m->send_at), "not_before",
+			time_or_null(m->not_before));
 }
 
 /* Maps a store error to the answer; logs what is not the caller's fault. */
-static void store_error(struct http_response *res, int r, const char *what) {
+void admin__store_error(struct http_response *res, int r, const char *what) {
 	switch (r) {
 	case -ENOENT:
 		http_json_error(res, 404, "not_found", what);
@@ -103,7 +140,7 @@ static bool has_nul(const json_t *v) {
 
 /* The key of the first of j's values (or of an array value's elements) that holds a NUL,
  * or NULL. */
-static const char *nul_value(json_t *j) {
+const char *admin__nul_value(json_t *j) {
 	const char *key;
 	json_t *v, *e;
 	size_t i;
@@ -119,7 +156,7 @@ static const char *nul_value(json_t *j) {
 	return NULL;
 }
 
-static json_t *parse_body(const struct http_request *req, struct http_response *res) {
+json_t *admin__parse_body(const struct http_request *req, struct http_response *res) {
 	json_error_t err;
 	json_t *j = json_loadb(req->body, req->body_len, JSON_FLAGS, &err);
 	if (!j || !json_is_object(j)) {
@@ -135,7 +172,7 @@ static void respond_user(const struct admin *a, struct http_response *res, int s
 	struct store_user u;
 	int r = store_user_get(a->store, id, &u);
 	if (r < 0) {
-		store_error(res, r, "There is no such user.");
+		admin__store_error(res, r, "There is no such user.");
 		return;
 	}
 	http_json(res, status, admin_user_json(&u));
@@ -222,7 +259,7 @@ void admin_users_post(void *ctx, const struct http_request *req, struct http_res
 	}
 	r = store_user_add(a->store, q.name, q.phones, q.nphones, &u, &bad);
 	if (r < 0) {
-		store_error(res, r, "There is no such user.");
+		admin__store_error(res, r, "There is no such user.");
 	} else {
 		log_info("admin.user_added", LOG_STR("user", u.id), LOG_INT("phones", u.nphones));
 		http_json(res, 201, admin_user_json(&u));
@@ -277,7 +314,7 @@ static void users_page(const struct admin *a, const struct http_request *req,
 			http_json_error(res, 400, "bad_cursor",
 					"after must be a cursor a previous page gave as \"next\".");
 		} else {
-			store_error(res, r, "");
+			admin__store_error(res, r, "");
 		}
 		return;
 	}
@@ -310,7 +347,7 @@ void admin_users_get(void *ctx, const struct http_request *req, struct http_resp
 	}
 	int r = store_user_by_phone(a->store, phone, &u);
 	if (r < 0) {
-		store_error(res, r, "No user has that phone number.");
+		admin__store_error(res, r, "No user has that phone number.");
 		return;
 	}
 	http_json(res, 200, admin_user_json(&u));
@@ -341,7 +378,7 @@ static const char *patch_values(json_t *j, struct store_user_patch *p, const cha
 	json_t *v;
 	size_t i;
 
-	const char *nul = nul_value(j);
+	const char *nul = admin__nul_value(j);
 	if (nul) {
 		*reterr_why = "it must not hold a NUL character (\\u0000)";
 		return nul;
@@ -389,7 +426,7 @@ static const char *patch_values(json_t *j, struct store_user_patch *p, const cha
 }
 
 /* 422 naming key: {"error": "invalid_<key>", "message": "\"<key>\": <why>."}. */
-static void invalid_value(struct http_response *res, const char *key, const char *why) {
+void admin__invalid_value(struct http_response *res, const char *key, const char *why) {
 	char code[32], message[ADMIN_MESSAGE_SIZE];
 	snprintf(code, sizeof(code), "invalid_%s", key);
 	snprintf(message, sizeof(message), "\"%s\": %s.", key, why);
@@ -405,7 +442,7 @@ void admin_user_patch(void *ctx, const struct http_request *req, struct http_res
 	struct store_user u;
 	json_t *v;
 
-	json_t *j = parse_body(req, res);
+	json_t *j = admin__parse_body(req, res);
 	if (!j) {
 		return;
 	}
@@ -428,12 +465,12 @@ void admin_user_patch(void *ctx, const struct http_request *req, struct http_res
 	}
 	field = patch_values(j, &p, tags, &why);
 	if (field || store_user_patch_check(&p, &field, &why) < 0) {
-		invalid_value(res, field, why);
+		admin__invalid_value(res, field, why);
 		goto out;
 	}
 	int r = store_user_set(a->store, req->params[0], &p, &u);
 	if (r < 0) {
-		store_error(res, r, "There is no such user.");
+		admin__store_error(res, r, "There is no such user.");
 	} else {
 		log_info("admin.user_set", LOG_STR("user", u.id));
 		http_json(res, 200, admin_user_json(&u));
@@ -446,7 +483,7 @@ void admin_user_delete(void *ctx, const struct http_request *req, struct http_re
 	const struct admin *a = ctx;
 	int r = store_user_delete(a->store, req->params[0]);
 	if (r < 0) {
-		store_error(res, r, "There is no such user.");
+		admin__store_error(res, r, "There is no such user.");
 		return;
 	}
 	log_info("admin.user_deleted", LOG_STR("user", req->params[0]));
@@ -455,7 +492,7 @@ void admin_user_delete(void *ctx, const struct http_request *req, struct http_re
 
 void admin_phones_post(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
-	json_t *j = parse_body(req, res);
+	json_t *j = admin__parse_body(req, res);
 	if (!j) {
 		return;
 	}
@@ -468,7 +505,7 @@ void admin_phones_post(void *ctx, const struct http_request *req, struct http_re
 	} else {
 		int r = store_phone_add(a->store, req->params[0], ph);
 		if (r < 0) {
-			store_error(res, r, "There is no such user.");
+			admin__store_error(res, r, "There is no such user.");
 		} else {
 			log_info("admin.phone_added", LOG_STR("user", req->params[0]), LOG_PHONE("phone", ph));
 			respond_user(a, res, 201, req->params[0]);
@@ -486,7 +523,7 @@ void admin_phone_delete(void *ctx, const struct http_request *req, struct http_r
 	}
 	int r = store_phone_remove(a->store, req->params[0], req->params[1]);
 	if (r < 0) {
-		store_error(res, r, "That user does not have that phone number.");
+		admin__store_error(res, r, "That user does not have that phone number.");
 		return;
 	}
 	log_info("admin.phone_removed", LOG_STR("user", req->params[0]),
@@ -494,9 +531,15 @@ void admin_phone_delete(void *ctx, const struct http_request *req, struct http_r
 	http_empty(res, 204);
 }
 
+struct message_list {
+	const char *user_id;
+	json_t *list;
+};
+
 static int add_message(void *ctx, const struct store_message *m) {
-	json_t *j = admin_message_json(m);
-	return j && json_array_append_new(ctx, j) == 0 ? 0 : -ENOMEM;
+	struct message_list *l = ctx;
+	json_t *j = admin_message_json(l->user_id, m);
+	return j && json_array_append_new(l->list, j) == 0 ? 0 : -ENOMEM;
 }
 
 void admin_messages_get(void *ctx, const struct http_request *req, struct http_response *res) {
@@ -515,12 +558,13 @@ void admin_messages_get(void *ctx, const struct http_request *req, struct http_r
 	int r = store_user_get(a->store, req->params[0], &u);
 	json_t *list = json_array();
 	if (r == 0) {
-		r = list ? store_messages_list(a->store, u.id, (int)limit, add_message, list)
+		struct message_list l = {u.id, list};
+		r = list ? store_messages_list(a->store, u.id, (int)limit, add_message, &l)
 			 : -ENOMEM;
 	}
 	if (r < 0) {
 		json_decref(list);
-		store_error(res, r, "There is no such user.");
+		admin__store_error(res, r, "There is no such user.");
 		return;
 	}
 	http_json(res, 200, json_pack("{s:o}", "messages", list));
@@ -555,7 +599,8 @@ static json_t *usage_entry(const struct sms_price *price, const char *user_id,
 			(json_object_set_new(e, "over_budget", json_integer(u->over_budget)) < 0 ||
 					json_object_set_new(e, "truncated", json_integer(u->truncated)) < 0 ||
 					json_object_set_new(e, "smart_encoded",
-							json_integer(u->smart_encoded)) < 0)) {
+							json_integer(u->smart_encoded)) < 0 ||
+					json_object_set_new(e, "proactive", json_integer(u->proactive)) < 0)) {
 		json_decref(e);
 		e = NULL;
 	}
@@ -570,6 +615,7 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	u->total.over_budget += row->over_budget;
 	u->total.truncated += row->truncated;
 	u->total.smart_encoded += row->smart_encoded;
+	u->total.proactive += row->proactive;
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
@@ -640,7 +686,7 @@ void admin_usage_get(void *ctx, const struct http_request *req, struct http_resp
 	int r = admin_usage_json_detail(a->store, since, &a->config->segment_price,
 			a->config->currency, detail, &j);
 	if (r < 0) {
-		store_error(res, r, "");
+		admin__store_error(res, r, "");
 		return;
 	}
 	http_json(res, 200, j);

@@ -11,6 +11,8 @@
 struct admin { /* what the handlers work with (their ctx); borrowed, outlives the server */
 	const struct config *config;
 	struct store *store;
+	void (*on_send)(void *ctx); /* a message due now was stored: wake the sender (or NULL) */
+	void *on_send_ctx;
 };
 
 /* True if the request carries "Authorization: Bearer <admin token>" (compared in
@@ -54,7 +56,9 @@ int admin_user_request_parse(const char *body, size_t len, struct admin_user_req
 
 /* The contract's JSON shapes; new references (NULL on ENOMEM). */
 json_t *admin_user_json(const struct store_user *u);
-json_t *admin_message_json(const struct store_message *m);
+/* A message of user_id: the contract's fields, and for one sent through the API its kind,
+ * send_at and not_before (null for the others). */
+json_t *admin_message_json(const char *user_id, const struct store_message *m);
 /* Usage since since, per user and total: exactly the contract's shape, plus (with detail)
  * each entry's cost-control counts "over_budget", "truncated" and "smart_encoded" (the
  * API's ?detail=1). -EIO, -ENOMEM. */
@@ -63,3 +67,25 @@ int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_pri
 /* The same with detail, as `smsrouter usage` prints it. */
 int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
 		const char *currency, json_t **ret);
+
+/* The send endpoints (admin_send.c): POST …/users/{id}/messages, GET and DELETE
+ * …/users/{id}/messages/{msg_id}, with the admin token or SMSROUTER_SEND_TOKEN
+ * (admin_send_authorized); ctx is a struct admin. */
+bool admin_send_authorized(void *ctx, const struct http_request *req);
+void admin_send_post(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_send_get(void *ctx, const struct http_request *req, struct http_response *res);
+void admin_send_delete(void *ctx, const struct http_request *req, struct http_response *res);
+
+/* Inside the module (admin.c, for admin_send.c). */
+/* Maps a store error to its answer (404 with what, 409, 422, 503), logging what is not the
+ * caller's fault. */
+void admin__store_error(struct http_response *res, int r, const char *what);
+/* The body as a JSON object (\u0000 allowed, refused where it stands), or NULL answered
+ * 400. */
+json_t *admin__parse_body(const struct http_request *req, struct http_response *res);
+/* The key of j's first value (or array value's element) holding a NUL, or NULL. */
+const char *admin__nul_value(json_t *j);
+/* 422 naming key: {"error": "invalid_<key>", "message": "\"<key>\": <why>."}. */
+void admin__invalid_value(struct http_response *res, const char *key, const char *why);
+/* Whether the request's bearer token is token (constant time). */
+bool admin__bearer_is(const struct http_request *req, const char *token);

@@ -19,6 +19,8 @@ static const char usage_text[] =
 	"       smsrouter import FILE.csv\n"
 	"       smsrouter simulate --from PHONE --body TEXT [--url URL] [--to PHONE]\n"
 	"       smsrouter usage [--since RFC3339]\n"
+	"       smsrouter send ID|PHONE --body TEXT [--at RFC3339] [--media URL]... [--key KEY]\n"
+	"       smsrouter scheduled [--user ID] | cancel ID MSG_ID\n"
 	"       smsrouter outbox list [--state STATE] | retry ID|--all\n";
 
 /* ---- serve ---- */
@@ -41,7 +43,8 @@ bool cli_own_option(const char *command, const char *arg) {
 		{"simulate", "--from"}, {"simulate", "--body"}, {"simulate", "--url"},
 		{"simulate", "--to"}, {"usage", "--since"}, {"outbox", "--state"},
 		{"user", "--timezone"}, {"user", "--locale"}, {"user", "--tag"}, {"user", "--agent"},
-		{"user", "--mode"},
+		{"user", "--mode"}, {"send", "--body"}, {"send", "--at"}, {"send", "--media"},
+		{"send", "--key"}, {"scheduled", "--user"},
 	};
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		if (strcmp(command, own[i].command) == 0 && strcmp(arg, own[i].option) == 0) {
@@ -54,7 +57,7 @@ bool cli_own_option(const char *command, const char *arg) {
 int cli_main(const struct config *c, int argc, char **argv) {
 	if (argc < 2) {
 		return cli__usage_error("a command is needed: serve, migrate, user, phone, import, simulate, "
-				   "usage or outbox (smsrouter --help shows how to call each).");
+				   "usage, outbox, send, scheduled or cancel (smsrouter --help shows how to call each).");
 	}
 	const char *cmd = argv[1];
 	int n = argc - 2;
@@ -85,6 +88,15 @@ int cli_main(const struct config *c, int argc, char **argv) {
 	}
 	if (strcmp(cmd, "usage") == 0) {
 		return cli__usage(c, n, args);
+	}
+	if (strcmp(cmd, "send") == 0) {
+		return cli__send(c, n, args);
+	}
+	if (strcmp(cmd, "scheduled") == 0) {
+		return cli__scheduled(c, n, args);
+	}
+	if (strcmp(cmd, "cancel") == 0) {
+		return cli__cancel(c, n, args);
 	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
 		fputs(usage_text, stdout);

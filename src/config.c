@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "http/http.h"
+#include "phone.h"
 
 struct setting;
 
@@ -147,13 +148,24 @@ static int parse_url(const struct setting *s, const char *v, struct config *c) {
 	return keep_if(s, v, c, v && http_url(v, false));
 }
 
-/* Twilio's account SID: "AC" and 32 hex digits. */
-static int parse_account_sid(const struct setting *s, const char *v, struct config *c) {
-	bool ok = v && strlen(v) == 34 && strncmp(v, "AC", 2) == 0;
+/* A Twilio SID: prefix and 32 hex digits. */
+static bool sid_of(const char *v, const char *prefix) {
+	bool ok = v && strlen(v) == 34 && strncmp(v, prefix, 2) == 0;
 	for (int i = 2; ok && i < 34; i++) {
 		ok = isxdigit((unsigned char)v[i]);
 	}
-	return keep_if(s, v, c, ok);
+	return ok;
+}
+
+/* Twilio's account SID: "AC" and 32 hex digits. */
+static int parse_account_sid(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, sid_of(v, "AC"));
+}
+
+/* The sender of messages smsrouter starts itself: an E.164 number or a Messaging Service
+ * SID. */
+static int parse_twilio_from(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, v && (phone_is_valid(v) || sid_of(v, "MG")));
 }
 
 /* An ISO 4217 code: three capital letters. */
@@ -216,6 +228,21 @@ static int parse_send_rate(const struct setting *s, const char *v, struct config
 /* "30/min" into the count (field) and the window in seconds (field2). */
 static int parse_rate(const struct setting *s, const char *v, struct config *c) {
 	return config_parse_rate(v, (int *)at(c, s->field), (int *)at(c, s->field2));
+}
+
+/* A rate that may also be counted per day ("10/day"), as the proactive limit is. */
+static int parse_daily_rate(const struct setting *s, const char *v, struct config *c) {
+	const char *slash = strchr(v, '/');
+	if (!slash || (strcmp(slash, "/day") != 0 && strcmp(slash, "/d") != 0)) {
+		return parse_rate(s, v, c);
+	}
+	char hourly[32];
+	snprintf(hourly, sizeof(hourly), "%.*s/hour", (int)(slash - v), v);
+	int r = parse_rate(s, hourly, c);
+	if (r == 0) {
+		*(int *)at(c, s->field2) = 86400;
+	}
+	return r;
 }
 
 /* A decimal price (field), its text kept too (field2). */
@@ -303,6 +330,11 @@ static const struct setting settings[] = {
 		       "such as 21:00-08:00, or off"},
 	{"SMSROUTER_DEFAULT_TIMEZONE", "UTC", parse_timezone, FIELD(default_timezone),
 		.why = "must be an IANA time-zone name, such as UTC or America/New_York"},
+	{"TWILIO_FROM", NULL, parse_twilio_from, FIELD(twilio_from),
+		.why = "must be an E.164 number or a Messaging Service SID (MG and 32 hex digits)"},
+	{"SMSROUTER_PROACTIVE_LIMIT", "10/day", parse_daily_rate, FIELD(proactive_limit),
+		FIELD2(proactive_window_s), .why = "must look like 10/day, 3/hour, 1/min or 0"},
+	{"SMSROUTER_SEND_TOKEN", NULL, parse_string, FIELD(send_token)},
 	{"TWILIO_AUTH_TOKEN", NULL, parse_string, FIELD(auth_token)},
 	{"TWILIO_AUTH_TOKEN_PREVIOUS", NULL, parse_string, FIELD(auth_token_previous)},
 	{"SMSROUTER_ADMIN_TOKEN", NULL, parse_string, FIELD(admin_token)},

@@ -41,6 +41,20 @@ static const struct {
 	{"smsrouter_http_timeouts_total",
 		"Requests closed because the client sent nothing for SMSROUTER_CONNECTION_TIMEOUT "
 		"(slow or stalled clients)."},
+	{"smsrouter_quiet_hour_holds_total",
+		"Proactive messages held at their send until the end of the recipient's quiet "
+		"hours."},
+	{"smsrouter_sends_stopped_total",
+		"API messages ended unsent: the number opted out (suppressed) or the daily "
+		"segment budget was spent (over_budget)."},
+};
+
+static const struct {
+	const char *kind, *lane;
+} send_labels[METRICS_SEND_COUNT] = {
+	{"agent_reply", "replies"},
+	{"reply", "replies"},
+	{"proactive", "proactive"},
 };
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -57,6 +71,7 @@ static atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX];
 static atomic_uint_fast64_t messages[METRICS_MSG_COUNT];
 static atomic_uint_fast64_t rejects[METRICS_REJECT_COUNT];
 static atomic_uint_fast64_t counters[METRICS_COUNTER_COUNT];
+static atomic_uint_fast64_t sends[METRICS_SEND_COUNT];
 static struct histogram webhook_hist;
 static struct histogram agent_hist;
 static struct histogram outbox_hist;
@@ -84,6 +99,10 @@ void metrics_connections(int delta) {
 
 void metrics_inc(enum metrics_counter c) {
 	atomic_fetch_add_explicit(&counters[c], 1, memory_order_relaxed);
+}
+
+void metrics_send(enum metrics_send kind) {
+	atomic_fetch_add_explicit(&sends[kind], 1, memory_order_relaxed);
 }
 
 static void observe(struct histogram *h, double seconds) {
@@ -127,7 +146,15 @@ static void render_histogram(FILE *f, const char *name, const char *help, struct
 			load(&h->count));
 }
 
-int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text) {
+/* A gauge, unless the caller could not read it (negative). */
+static void gauge(FILE *f, const char *name, const char *help, int64_t v) {
+	if (v >= 0) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
+				(long long)v);
+	}
+}
+
+int metrics_render(const struct metrics_gauges *g, char **ret_text) {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -178,21 +205,18 @@ int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **r
 		   "# TYPE smsrouter_http_open_connections gauge\nsmsrouter_http_open_connections "
 		   "%lld\n",
 			(long long)atomic_load_explicit(&open_connections, memory_order_relaxed));
-	if (outbox_depth >= 0) {
-		fprintf(f, "# HELP smsrouter_outbox_depth Outbox rows not yet done or dead.\n"
-			   "# TYPE smsrouter_outbox_depth gauge\nsmsrouter_outbox_depth %lld\n",
-				(long long)outbox_depth);
+	fprintf(f, "# HELP smsrouter_sends_total Messages handed to Twilio's Messages API, by "
+		   "kind and lane.\n# TYPE smsrouter_sends_total counter\n");
+	for (int i = 0; i < METRICS_SEND_COUNT; i++) {
+		fprintf(f, "smsrouter_sends_total{kind=\"%s\",lane=\"%s\"} %llu\n",
+				send_labels[i].kind, send_labels[i].lane, load(&sends[i]));
 	}
-	if (users >= 0) {
-		fprintf(f, "# HELP smsrouter_users Registered users.\n# TYPE smsrouter_users gauge\n"
-			   "smsrouter_users %lld\n",
-				(long long)users);
-	}
-	if (phones >= 0) {
-		fprintf(f, "# HELP smsrouter_phones Registered phone numbers.\n"
-			   "# TYPE smsrouter_phones gauge\nsmsrouter_phones %lld\n",
-				(long long)phones);
-	}
+	gauge(f, "smsrouter_outbox_depth", "Outbox rows not yet done or dead.", g->outbox_depth);
+	gauge(f, "smsrouter_scheduled_depth",
+			"Proactive messages waiting for their time (send_at or quiet hours).",
+			g->scheduled_depth);
+	gauge(f, "smsrouter_users", "Registered users.", g->users);
+	gauge(f, "smsrouter_phones", "Registered phone numbers.", g->phones);
 	if (fclose(f) != 0) {
 		free(text);
 		return -ENOMEM;

@@ -49,13 +49,23 @@ enum metrics_counter {
 	METRICS_OUTBOX_RECONCILED,
 	METRICS_HTTP_REFUSED,  /* a connection closed at once: a connection limit was reached */
 	METRICS_HTTP_TIMEOUTS, /* a request whose client went quiet past the timeout */
+	METRICS_QUIET_HOLDS,   /* a proactive message held at its send for quiet hours */
+	METRICS_SENDS_STOPPED, /* an API message ended unsent: suppressed or over budget */
 	METRICS_COUNTER_COUNT,
+};
+
+enum metrics_send { /* a message handed to Twilio's Messages API, by kind and lane */
+	METRICS_SEND_AGENT_REPLY, /* the agent's reply in rest mode (lane replies) */
+	METRICS_SEND_REPLY,       /* an API message with reply_to (lane replies) */
+	METRICS_SEND_PROACTIVE,   /* lane proactive */
+	METRICS_SEND_COUNT,
 };
 
 void metrics_request(enum metrics_route route, int status);
 void metrics_message(enum metrics_message what);
 void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);
+void metrics_send(enum metrics_send kind);
 void metrics_connections(int delta); /* +1 as a connection opens, -1 as it closes */
 void metrics_webhook_seconds(double seconds);
 void metrics_agent_seconds(double seconds);
@@ -64,6 +74,13 @@ void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio
 /* The Content-Type of metrics_render's text (Prometheus' text exposition format). */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Renders every metric; users, phones and outbox_depth are gauges the caller read from
- * the store (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
-int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text);
+/* Gauges the caller read from the store; a negative one is left out. */
+struct metrics_gauges {
+	int64_t users;
+	int64_t phones;
+	int64_t outbox_depth;
+	int64_t scheduled_depth; /* proactive messages waiting for their time */
+};
+
+/* Renders every metric. *ret_text is the caller's to free(). 0 or -ENOMEM. */
+int metrics_render(const struct metrics_gauges *g, char **ret_text);

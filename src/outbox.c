@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/rand.h>
 
 #include "log.h"
@@ -249,6 +250,7 @@ static void *agent_worker(void *arg) {
 struct candidate {
 	struct store_outbox row;
 	char *body;
+	char *media;
 };
 
 struct candidates {
@@ -264,12 +266,24 @@ static int collect(void *ctx, const struct store_outbox *o) {
 	struct candidate *c = &cs->c[cs->n];
 	c->row = *o;
 	c->body = strdup(o->body ? o->body : "");
-	if (!c->body) {
+	c->media = o->media ? strdup(o->media) : NULL;
+	if (!c->body || (o->media && !c->media)) {
+		free(c->body);
+		free(c->media);
 		return -ENOMEM;
 	}
 	c->row.body = c->body;
+	c->row.media = c->media;
 	cs->n++;
 	return 0;
+}
+
+static void release(struct candidates *cs) {
+	for (int i = 0; i < cs->n; i++) {
+		free(cs->c[i].body);
+		free(cs->c[i].media);
+	}
+	cs->n = 0;
 }
 
 static struct served *served_slot(struct outbox *ob, const char *user_id) {
@@ -329,6 +343,8 @@ static void sent(struct outbox *ob, const struct store_outbox *row, const char *
 		const char *status, bool reconciled) {
 	store_outbox_sent(ob->store, row->id, row->outbound_id, sid, status);
 	metrics_inc(reconciled ? METRICS_OUTBOX_RECONCILED : METRICS_OUTBOX_SENT);
+	metrics_send(row->lane == STORE_LANE_PROACTIVE ? METRICS_SEND_PROACTIVE
+			: row->kind[0] ? METRICS_SEND_REPLY : METRICS_SEND_AGENT_REPLY);
 	metrics_outbox_wait_seconds((double)(ids_now_ms() - row->created_at_ms) / 1000.0);
 	log_info(reconciled ? "outbox.reconciled" : "outbox.sent", LOG_INT("outbox", row->id),
 			LOG_STR("user", row->user_id), LOG_STR("sid", sid),
@@ -361,12 +377,78 @@ static int reconcile(struct outbox *ob, const struct store_outbox *row) {
 	return e == -ENOENT ? 0 : e;
 }
 
+/* The midnight (UTC) that began today, unix seconds. */
+static int64_t today_utc(void) {
+	int64_t now = ids_now();
+	return now - now % 86400;
+}
+
+/* An API message (store_send_add) that must not go now: ended unsent (the number opted
+ * out: suppressed; the daily segment budget is spent: over_budget) or, proactive, held to
+ * the end of its user's quiet hours (its zone may have changed since the 202). True if it
+ * was stopped. */
+static bool stopped(struct outbox *ob, const struct store_outbox *row) {
+	const char *status = NULL;
+	bool opted_out = false;
+	int64_t used = 0;
+
+	if (store_optout_get(ob->store, row->to, &opted_out) == 0 && opted_out) {
+		status = "suppressed";
+	} else if (ob->o.daily_segment_budget > 0 &&
+			store_outbound_segments(ob->store, row->user_id, today_utc(), &used) == 0 &&
+			used - row->segments >= ob->o.daily_segment_budget) {
+		status = "over_budget";
+	}
+	if (status) {
+		store_send_finish(ob->store, row->user_id, row->outbound_id, status, status);
+		metrics_inc(METRICS_SENDS_STOPPED);
+		log_info("outbox.not_sent", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
+				LOG_STR("status", status));
+		return true;
+	}
+	if (row->lane != STORE_LANE_PROACTIVE) {
+		return false;
+	}
+	const char *zone = row->timezone[0] ? row->timezone : ob->o.default_timezone;
+	int64_t now = ids_now_ms(), until = now;
+	if (tz_not_before(zone, &ob->o.quiet, now, &until) < 0 &&
+			tz_not_before(ob->o.default_timezone, &ob->o.quiet, now, &until) < 0) {
+		until = now;
+	}
+	if (until <= now) {
+		return false;
+	}
+	store_outbox_hold(ob->store, row->user_id, row->id, until);
+	metrics_inc(METRICS_QUIET_HOLDS);
+	log_info("outbox.quiet_hours", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
+			LOG_INT("hold_ms", until - now));
+	return true;
+}
+
+/* The message's media: at most TWILIO_MAX_MEDIA URLs of the JSON array (borrowed from
+ * j, the caller's to json_decref). */
+static size_t media_urls(const char *media_json, json_t **j,
+		const char *urls[TWILIO_MAX_MEDIA]) {
+	size_t n = 0, i;
+	json_t *v;
+	*j = media_json ? json_loads(media_json, 0, NULL) : NULL;
+	json_array_foreach(*j, i, v) {
+		if (json_is_string(v) && n < TWILIO_MAX_MEDIA) {
+			urls[n++] = json_string_value(v);
+		}
+	}
+	return n;
+}
+
 static void send_one(struct outbox *ob, const struct store_outbox *row) {
 	char callback[600];
 	struct twilio_send_result res;
 	bool opted_out = false;
 
-	if (store_optout_get(ob->store, row->to, &opted_out) == 0 && opted_out) {
+	if (row->kind[0] && stopped(ob, row)) {
+		return;
+	}
+	if (!row->kind[0] && store_optout_get(ob->store, row->to, &opted_out) == 0 && opted_out) {
 		bool changed;
 		store_status_update(ob->store, row->outbound_id, NULL, "canceled", NULL, &changed);
 		dead(ob, row, "send", "opted_out", row->attempts);
@@ -390,8 +472,19 @@ static void send_one(struct outbox *ob, const struct store_outbox *row) {
 		snprintf(callback, sizeof(callback), "%s/sms-router/webhook/status?ob=%lld",
 				ob->o.public_url, (long long)row->outbound_id);
 	}
-	if (twilio_rest_send(&ob->o.rest, row->to, row->from, row->body,
-			    ob->o.public_url ? callback : NULL, &res) < 0) {
+	const char *urls[TWILIO_MAX_MEDIA];
+	json_t *media;
+	struct twilio_message m = {
+		.to = row->to,
+		.from = row->from,
+		.body = row->body,
+		.media = urls,
+		.nmedia = media_urls(row->media, &media, urls),
+		.status_callback = ob->o.public_url ? callback : NULL,
+	};
+	int e = twilio_rest_send(&ob->o.rest, &m, &res);
+	json_decref(media);
+	if (e < 0) {
 		store_outbox_update(ob->store, row->id, "send", ids_now_ms() + 1000, false, "no memory",
 				started);
 		return;
@@ -443,9 +536,15 @@ static void *sender(void *arg) {
 	ob->tokens = ob->o.send_rate < 1 ? 1 : ob->o.send_rate;
 	while (!atomic_load(&ob->stop)) {
 		uint64_t seen = generation(ob);
-		cs->n = 0;
-		int e = store_outbox_ready(ob->store, ids_now_ms(), CANDIDATES, collect, cs);
-		struct candidate *c = e >= 0 ? pick(ob, cs) : NULL;
+		struct candidate *c = NULL;
+		int e = 0;
+		/* Replies first: a proactive message goes only when no reply is due. */
+		for (int lane = STORE_LANE_REPLIES; !c && e >= 0 && lane <= STORE_LANE_PROACTIVE;
+				lane++) {
+			release(cs);
+			e = store_outbox_ready(ob->store, lane, ids_now_ms(), CANDIDATES, collect, cs);
+			c = e >= 0 ? pick(ob, cs) : NULL;
+		}
 		if (c) {
 			struct served *slot = served_slot(ob, c->row.user_id);
 			memcpy(slot->user_id, c->row.user_id, sizeof(slot->user_id));
@@ -460,9 +559,7 @@ static void *sender(void *arg) {
 						"reconcile failed", c->row.sent_at_ms);
 			}
 		}
-		for (int i = 0; i < cs->n; i++) {
-			free(cs->c[i].body);
-		}
+		release(cs);
 		if (!c) {
 			wait_for(ob, e < 0 ? 1000 : IDLE_WAIT_MS, seen);
 		}
@@ -493,7 +590,7 @@ int outbox_start(const struct outbox_options *o, struct store *s, struct agent *
 	pthread_mutex_init(&ob->mu, NULL);
 	pthread_cond_init(&ob->cv, NULL);
 	atomic_init(&ob->stop, false);
-	for (int i = 0; i < ob->o.workers; i++) {
+	for (int i = 0; ob->o.agent_stage && i < ob->o.workers; i++) {
 		if (pthread_create(&ob->workers[i], NULL, agent_worker, ob) != 0) {
 			outbox_stop(ob);
 			return -EIO;

@@ -1,14 +1,18 @@
 #pragma once
-/* outbox: durable delivery of rest replies. Agent workers take each user's oldest queued
- * message, call its agent (retrying with backoff) and store the reply; one sender hands
- * replies to Twilio's Messages API at SMSROUTER_SEND_RATE segments a second, shared fairly
- * across users (least recently served first), one user's replies in arrival order. A send
+/* outbox: durable delivery of what goes through the Messages API. Agent workers take each
+ * user's oldest queued message (rest mode), call its agent (retrying with backoff) and
+ * store the reply; one sender hands messages to Twilio at SMSROUTER_SEND_RATE segments a
+ * second in two lanes: replies (the agent's, and API messages with reply_to) always before
+ * proactive messages. In each lane the users share the pace fairly (least recently served
+ * first), one user's replies in arrival order, its proactive messages in due order, never
+ * in its quiet hours, never to a number that opted out (suppressed). A send
  * that may have reached Twilio (timeout, 5xx) is reconciled — a status callback or
  * Twilio's message list — before it is ever sent again. Knows nothing of the HTTP server. */
 #include "agent/agent.h"
 #include "router.h"
 #include "store/store.h"
 #include "twilio/twilio.h"
+#include "tz.h"
 
 struct outbox;
 
@@ -19,6 +23,13 @@ struct outbox_options {
 	int agent_timeout_ms;
 	const char *public_url; /* for StatusCallback; NULL: no callbacks asked for */
 	struct twilio_rest rest;
+	bool agent_stage; /* rest mode: agent workers answer queued inbound messages */
+	/* Messages smsrouter starts itself (store_send_add): quiet hours in the recipient's
+	 * zone (default_timezone for a user with none), checked again just before the send,
+	 * and the daily segment budget (0: none). */
+	struct tz_quiet quiet;
+	const char *default_timezone;
+	int daily_segment_budget;
 };
 
 /* Starts the workers. All pointers are borrowed and must outlive the outbox. */

@@ -22,7 +22,7 @@
 #include "webhook.h"
 
 #define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
-#define MAX_ROUTES 16
+#define MAX_ROUTES 20
 
 /* The process: what serve builds, in the order it builds it. */
 struct process {
@@ -41,7 +41,8 @@ struct process {
 	struct http_server *server;
 };
 
-/* The router's on_enqueue: ctx is the process, whose outbox starts after the router. */
+/* The router's on_enqueue and the send endpoint's on_send: ctx is the process, whose
+ * outbox starts after the router. */
 static void notify_outbox(void *ctx) {
 	struct outbox *ob = ((struct process *)ctx)->outbox;
 	if (ob) {
@@ -94,13 +95,15 @@ static void ready(void *ctx, const struct http_request *req, struct http_respons
 /* ctx is the store, which has the gauges metrics renders with the rest. */
 static void metrics_page(void *ctx, const struct http_request *req, struct http_response *res) {
 	(void)req;
-	int64_t users = -1, phones = -1, depth = -1;
+	struct metrics_gauges g = {-1, -1, -1, -1};
 	char *text = NULL;
-	if (store_counts(ctx, &users, &phones) < 0 || store_outbox_depth(ctx, &depth) < 0) {
-		users = phones = depth = -1;
+	if (store_counts(ctx, &g.users, &g.phones) < 0 ||
+			store_outbox_depth(ctx, &g.outbox_depth) < 0 ||
+			store_scheduled_depth(ctx, ids_now_ms(), &g.scheduled_depth) < 0) {
+		g = (struct metrics_gauges){-1, -1, -1, -1};
 		metrics_inc(METRICS_STORE_ERRORS);
 	}
-	if (metrics_render(users, phones, depth, &text) < 0) {
+	if (metrics_render(&g, &text) < 0) {
 		http_json_error(res, 500, "internal", "Out of memory.");
 		return;
 	}
@@ -137,13 +140,20 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/messages", "GET", admin_messages_get, a,
 			METRICS_ROUTE_ADMIN, admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages", "POST", admin_send_post, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages/*", "GET", admin_send_get, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
+		{"/sms-router/admin/users/*/messages/*", "DELETE", admin_send_delete, a,
+			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
 		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 	};
 	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (!all[i].authorized || p->config->admin_token) {
+		bool send = all[i].authorized == admin_send_authorized;
+		if (!all[i].authorized || p->config->admin_token || (send && p->config->send_token)) {
 			p->routes[n++] = all[i];
 		}
 	}
@@ -203,7 +213,8 @@ static int build_core(struct process *p, char *why, size_t size) {
 		snprintf(why, size, e == -ENOMEM ? "out of memory." : "cannot start the writer thread.");
 		return -EIO;
 	}
-	if (rest) {
+	/* Rest replies, or messages smsrouter starts itself, go through the Messages API. */
+	if (rest || (c->account_sid && c->twilio_from)) {
 		struct outbox_options oo = {
 			.workers = c->delivery_workers,
 			.send_rate = c->send_rate,
@@ -212,6 +223,10 @@ static int build_core(struct process *p, char *why, size_t size) {
 			.public_url = c->public_url,
 			.rest = {.api_base = c->api_base, .account_sid = c->account_sid,
 				.auth_token = p->auth_token, .timeout_ms = 30000},
+			.agent_stage = rest,
+			.quiet = c->quiet_hours,
+			.default_timezone = c->default_timezone,
+			.daily_segment_budget = c->daily_segment_budget,
 		};
 		if (outbox_start(&oo, p->store, p->agent, p->router, &p->outbox) < 0) {
 			snprintf(why, size, "cannot start the delivery workers.");
@@ -231,7 +246,8 @@ static int listen_http(struct process *p, char *why, size_t size) {
 		.per_ip_connections = c->per_ip_connections,
 	};
 	p->webhook = (struct webhook){.config = c, .router = p->router, .auth_token = p->auth_token};
-	p->admin = (struct admin){.config = c, .store = p->store};
+	p->admin = (struct admin){.config = c, .store = p->store, .on_send = notify_outbox,
+		.on_send_ctx = p};
 	build_routes(p);
 	int r = http_server_start(&ho, &p->table, &p->server);
 	if (r < 0) {

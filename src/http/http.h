@@ -32,6 +32,7 @@ struct http_response {
 	size_t body_len;
 	char allow[64];           /* for 405: "GET, DELETE" */
 	const char *www_authenticate; /* for 401 */
+	long long retry_after_s;      /* > 0: a Retry-After header (429, 503) */
 	bool later; /* set by a handler whose answer comes via http_deferred_complete */
 };
 

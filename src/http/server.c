@@ -257,6 +257,11 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 	if (res->www_authenticate) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
 	}
+	if (res->retry_after_s > 0) {
+		char wait[24];
+		snprintf(wait, sizeof(wait), "%lld", (long long)res->retry_after_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, wait);
+	}
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (close || atomic_load(&s->closing)) {

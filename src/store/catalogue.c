@@ -37,7 +37,7 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 /* A message row, mapped by messages.c. */
 #define MSG_COLS                                                                           \
 	"id, sid, direction, from_addr, to_addr, body, status, encoding, segments, media, " \
-	"reply_to, created_at"
+	"reply_to, created_at, uid, kind, channel, send_at, not_before, error_code"
 
 /* An outbox row (PostgreSQL's type sr_outbox_row), mapped by outbox.c. */
 #define OB_COLS                                                                            \
@@ -47,8 +47,15 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	"coalesce(m.segments, 0)"
 /* First in its user's line: no earlier row of that user is still being worked on. */
 #define OB_HEAD                                                                            \
-	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.id < o.id " \
-	"AND p.state IN ('agent', 'send', 'sending'))"
+	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 0 " \
+	"AND p.id < o.id AND p.state IN ('agent', 'send', 'sending'))"
+/* The sender's row (PostgreSQL's sr_send_row): OB_COLS, then the lane, the message's
+ * media, kind and uid, and the user's time zone. */
+#define SEND_COLS                                                                          \
+	OB_COLS ", o.lane, m.media, coalesce(m.kind, ''), m.uid, coalesce(u.timezone, '')"
+#define SEND_FROM                                                                          \
+	" FROM outbox o JOIN messages m ON m.id = o.outbound_id LEFT JOIN users u ON u.id = " \
+	"o.user_id"
 
 /* A status callback names its message by our id (?1 > 0) or by Twilio's sid (?2). */
 #define BY_ID_OR_SID "(id = ?1 OR (?1 <= 0 AND sid = ?2)) AND direction = 'outbound'"
@@ -113,6 +120,7 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_DEL_NOTES] = {.both = "DELETE FROM notes WHERE user_id = ?1"},
 	[ST_DEL_OUTBOX] = {.both = "DELETE FROM outbox WHERE user_id = ?1"},
 	[ST_DEL_MESSAGES] = {.both = "DELETE FROM messages WHERE user_id = ?1"},
+	[ST_DEL_IDEM] = {.both = "DELETE FROM idempotency WHERE user_id = ?1"},
 	[ST_DEL_PHONES] = {.both = "DELETE FROM phones WHERE user_id = ?1"},
 	[ST_DEL_USER] = {.both = "DELETE FROM users WHERE id = ?1"},
 	[ST_PHONE_MINE] = {.both = "SELECT 1 FROM phones WHERE phone = ?1 AND user_id = ?2"},
@@ -128,8 +136,9 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 		.pg = "SELECT inbound_id, outbound_id, body FROM sr_answer_for(?1)"},
 	[ST_MESSAGE_INSERT] = {.both = "INSERT INTO messages (user_id, sid, direction, from_addr, "
 				       "to_addr, body, status, status_rank, encoding, segments, "
-				       "media, reply_to, created_at, flags) VALUES (?1, ?2, ?3, "
-				       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+				       "media, reply_to, created_at, flags, uid, kind, channel, "
+				       "send_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+				       "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
 				       "RETURNING id"},
 	/* Records Twilio's sid on our message when it has none; a sid another message holds
 	 * already is left there. */
@@ -183,7 +192,8 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				   "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"},
 	[ST_USAGE] = {.sqlite = "SELECT user_id, sum(direction = 'inbound'), sum(direction = "
 				"'outbound'), sum(segments), sum(status = 'over_budget'), "
-				"sum((flags & 2) != 0), sum((flags & 1) != 0) FROM messages WHERE "
+				"sum((flags & 2) != 0), sum((flags & 1) != 0), sum(coalesce(kind, "
+				"'') = 'proactive') FROM messages WHERE "
 				"created_at >= ?1 GROUP BY user_id ORDER BY user_id IS NULL, user_id",
 		.pg = "SELECT * FROM sr_usage(?1)"},
 	[ST_OUT_SEGMENTS] = {.both = "SELECT coalesce(sum(segments), 0) FROM messages WHERE "
@@ -204,10 +214,11 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_OB_REPLIED] = {.both = "UPDATE outbox SET state = ?2, outbound_id = ?3, attempts = 0, "
 				   "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent' "
 				   "AND user_id = ?5"},
-	[ST_OB_READY] = {.sqlite = "SELECT " OB_COLS " FROM outbox o JOIN messages m ON m.id = "
-				   "o.outbound_id WHERE o.state IN ('send', 'sending') AND "
-				   "o.next_at <= ?1" OB_HEAD " ORDER BY o.id LIMIT ?2",
-		.pg = "SELECT * FROM sr_outbox_ready(?1, ?2)"},
+	/* Replies (lane 0): the oldest due, each first in its user's line. */
+	[ST_OB_READY] = {.sqlite = "SELECT " SEND_COLS SEND_FROM " WHERE o.lane = 0 AND o.state IN "
+				   "('send', 'sending') AND o.next_at <= ?1" OB_HEAD " ORDER BY o.id "
+				   "LIMIT ?2",
+		.pg = "SELECT * FROM sr_ready_replies(?1, ?2)"},
 	/* Taking a row for a send (to sending, counting an attempt) succeeds only while it
 	 * still waits and is due, so that two processes never both send it. */
 	[ST_OB_UPDATE] = {.sqlite = "UPDATE outbox SET state = ?2, next_at = ?3, attempts = "
@@ -240,6 +251,56 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_OUTBOUND_STATE] = {.sqlite = "SELECT coalesce(sid, ''), status FROM messages WHERE "
 					 "id = ?1 AND direction = 'outbound'",
 		.pg = "SELECT sid, status FROM sr_outbound_state(?1)"},
+	/* Proactive messages (lane 1): each user's earliest due, unless one of that user's is
+	 * being sent (a row being sent is never held back, so two rows never wait on each
+	 * other); fair across users is the sender's choice among them. */
+	[ST_OB_READY_P] = {.sqlite = "SELECT " SEND_COLS SEND_FROM " WHERE o.lane = 1 AND o.state "
+				     "IN ('send', 'sending') AND o.next_at <= ?1 AND (o.state = "
+				     "'sending' OR NOT EXISTS (SELECT 1 FROM outbox p WHERE "
+				     "p.user_id = o.user_id AND p.lane = 1 AND p.state IN ('send', "
+				     "'sending') AND p.id <> o.id AND (p.state = 'sending' OR "
+				     "(p.next_at, p.id) < (o.next_at, o.id)))) ORDER BY o.next_at, "
+				     "o.id LIMIT ?2",
+		.pg = "SELECT * FROM sr_ready_proactive(?1, ?2)"},
+	/* A message smsrouter starts itself (no inbound message: 0), waiting in its lane. */
+	[ST_OB_SEND_INSERT] = {.both = "INSERT INTO outbox (user_id, inbound_id, outbound_id, "
+				       "state, lane, next_at, created_at, updated_at) VALUES (?1, 0, "
+				       "?2, 'send', ?3, ?4, ?5, ?5)"},
+	/* Quiet hours came (the user's zone changed): the row waits on, if it still waits. */
+	[ST_OB_HOLD] = {.both = "UPDATE outbox SET next_at = ?2, updated_at = ?3 WHERE id = ?1 "
+				"AND user_id = ?4 AND state = 'send'"},
+	/* A waiting row ends unsent (canceled, suppressed, over budget): only while it waits,
+	 * so that of a cancel and a send, one wins. */
+	[ST_OB_FINISH] = {.both = "UPDATE outbox SET state = 'done', last_error = ?3, updated_at "
+				  "= ?4 WHERE outbound_id = ?1 AND user_id = ?2 AND state = 'send'"},
+	[ST_MSG_BY_UID] = {.both = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND uid "
+				   "= ?2"},
+	[ST_IDEM_GET] = {.both = "SELECT hash, message_uid, created_at FROM idempotency WHERE "
+				 "user_id = ?1 AND key = ?2"},
+	[ST_IDEM_PUT] = {.both = "INSERT INTO idempotency (user_id, key, hash, message_uid, "
+				 "created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, key) "
+				 "DO UPDATE SET hash = excluded.hash, message_uid = "
+				 "excluded.message_uid, created_at = excluded.created_at"},
+	/* The proactive messages counted by the limit since ?2, and the oldest of them. */
+	[ST_PROACTIVE_COUNT] = {.both = "SELECT count(*), coalesce(min(created_at), 0) FROM "
+					"messages WHERE user_id = ?1 AND kind = 'proactive' AND "
+					"created_at >= ?2 AND status <> 'canceled'"},
+	[ST_LAST_WHATSAPP] = {.both = "SELECT coalesce(max(created_at), 0) FROM messages WHERE "
+				      "user_id = ?1 AND direction = 'inbound' AND from_addr LIKE "
+				      "'whatsapp:%'"},
+	/* Messages smsrouter starts itself that are not yet handed to Twilio, due first. */
+	[ST_SCHEDULED] = {.sqlite = "SELECT o.user_id, m.uid, m.kind, m.to_addr, m.body, m.status, "
+				    "m.not_before FROM outbox o JOIN messages m ON m.id = "
+				    "o.outbound_id WHERE o.state = 'send' AND o.inbound_id = 0 "
+				    "ORDER BY o.next_at, o.id LIMIT ?1",
+		.pg = "SELECT * FROM sr_scheduled(?1)"},
+	[ST_SCHEDULED_USER] = {.both = "SELECT o.user_id, m.uid, m.kind, m.to_addr, m.body, "
+				       "m.status, m.not_before FROM outbox o JOIN messages m ON "
+				       "m.id = o.outbound_id WHERE o.user_id = ?2 AND o.state = "
+				       "'send' AND o.inbound_id = 0 ORDER BY o.next_at, o.id LIMIT ?1"},
+	[ST_SCHEDULED_DEPTH] = {.sqlite = "SELECT count(*) FROM outbox WHERE lane = 1 AND state = "
+					  "'send' AND next_at > ?1",
+		.pg = "SELECT sr_scheduled_depth(?1)"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

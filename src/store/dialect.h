@@ -80,6 +80,19 @@ enum store__st {
 	ST_OB_RETRY,
 	ST_OB_DEPTH,
 	ST_OUTBOUND_STATE,
+	ST_OB_READY_P,
+	ST_OB_SEND_INSERT,
+	ST_OB_HOLD,
+	ST_OB_FINISH,
+	ST_MSG_BY_UID,
+	ST_IDEM_GET,
+	ST_IDEM_PUT,
+	ST_DEL_IDEM,
+	ST_PROACTIVE_COUNT,
+	ST_LAST_WHATSAPP,
+	ST_SCHEDULED,
+	ST_SCHEDULED_USER,
+	ST_SCHEDULED_DEPTH,
 	ST_COUNT,
 };
 
@@ -111,7 +124,7 @@ extern const int store__schema_version;
 
 /* ---- a statement being run ---- */
 
-#define STORE__MAX_PARAMS 14
+#define STORE__MAX_PARAMS 20
 
 enum store__type {
 	STORE__NULL,

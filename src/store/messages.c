@@ -36,6 +36,15 @@ int store_answer_for(struct store *s, const char *sid, char **ret_reply,
 	return 0;
 }
 
+/* v, or NULL when it is not positive. */
+static void optional_int(struct store__q *q, int64_t v) {
+	if (v > 0) {
+		store__int(q, v);
+	} else {
+		store__text(q, NULL);
+	}
+}
+
 int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
 	struct store__q q = store__q(ST_MESSAGE_INSERT);
@@ -50,13 +59,18 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 	store__text(&q, m->encoding);
 	store__int(&q, m->segments);
 	store__text(&q, m->media_json);
-	if (m->reply_to > 0) {
-		store__int(&q, m->reply_to);
-	} else {
-		store__text(&q, NULL);
-	}
+	optional_int(&q, m->reply_to);
 	store__int(&q, m->created_at ? m->created_at : ids_now());
 	store__int(&q, m->flags);
+	char uid[STORE_ID_SIZE];
+	if (!m->uid && ids_random_hex("", 16, uid, sizeof(uid)) < 0) {
+		return -EIO;
+	}
+	store__text(&q, m->uid ? m->uid : uid);
+	store__text(&q, m->kind);
+	store__text(&q, m->channel);
+	optional_int(&q, m->kind ? m->send_at : 0);
+	optional_int(&q, m->kind ? m->not_before : 0);
 	int64_t id = 0;
 	int r = store__one_int(s, NULL, &q, &id);
 	if (r == 0 && ret_id) {
@@ -120,9 +134,9 @@ int store_status_rank(const char *status) {
 		const char *name;
 		int rank;
 	} ranks[] = {
-		{"accepted", 1}, {"scheduled", 1}, {"queued", 2}, {"sending", 3},
-		{"sent", 4}, {"partially_delivered", 5}, {"delivered", 6}, {"undelivered", 6},
-		{"failed", 6}, {"canceled", 6}, {"read", 7},
+		{"scheduled", 1}, {"accepted", 2}, {"queued", 3}, {"sending", 4}, {"sent", 5},
+		{"partially_delivered", 6}, {"delivered", 7}, {"undelivered", 7}, {"failed", 7},
+		{"canceled", 7}, {"suppressed", 7}, {"over_budget", 7}, {"read", 8},
 	};
 	for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
 		if (strcmp(status, ranks[i].name) == 0) {
@@ -201,6 +215,12 @@ static int messages_each(struct store *s, const char *user_id, struct store__q *
 			.media_json = store__col_text(q, 9),
 			.reply_to = store__col_int(q, 10),
 			.created_at = store__col_int(q, 11),
+			.uid = store__col_text(q, 12),
+			.kind = store__col_text(q, 13),
+			.channel = store__col_text(q, 14),
+			.send_at = store__col_int(q, 15),
+			.not_before = store__col_int(q, 16),
+			.error_code = store__col_text(q, 17),
 		};
 		rows++;
 		r = cb(ctx, &m);
@@ -213,6 +233,16 @@ static int messages_each(struct store *s, const char *user_id, struct store__q *
 		*ret_rows = rows;
 	}
 	return r;
+}
+
+int store_message_by_uid(struct store *s, const char *user_id, const char *uid,
+		store_message_cb cb, void *ctx) {
+	struct store__q q = store__q(ST_MSG_BY_UID);
+	int rows = 0;
+	store__text(&q, user_id);
+	store__text(&q, uid);
+	int r = messages_each(s, user_id, &q, cb, ctx, &rows);
+	return r == 0 && rows == 0 ? -ENOENT : r;
 }
 
 int store_message_get(struct store *s, const char *user_id, int64_t id, store_message_cb cb,
@@ -285,6 +315,7 @@ int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 			.over_budget = store__col_int(&q, 4),
 			.truncated = store__col_int(&q, 5),
 			.smart_encoded = store__col_int(&q, 6),
+			.proactive = store__col_int(&q, 7),
 		};
 		r = cb(ctx, &row);
 		if (r != 0) {

@@ -513,12 +513,163 @@ static const char *const pg_4[] = {
 	NULL,
 };
 
+/* Version 5's order of statuses (store_status_rank): scheduled comes first and accepted
+ * before queued, and the ends (suppressed, over_budget) join the others. */
+#define RERANK                                                                             \
+	"UPDATE messages SET status_rank = CASE status WHEN 'scheduled' THEN 1"             \
+	"  WHEN 'accepted' THEN 2 WHEN 'queued' THEN 3 WHEN 'sending' THEN 4"              \
+	"  WHEN 'sent' THEN 5 WHEN 'partially_delivered' THEN 6 WHEN 'read' THEN 8"        \
+	"  WHEN 'delivered' THEN 7 WHEN 'undelivered' THEN 7 WHEN 'failed' THEN 7"         \
+	"  WHEN 'canceled' THEN 7 ELSE status_rank END WHERE direction = 'outbound';"
+
+/* 5: messages sent through the API (issue 13). A message gets its public id (uid: opaque,
+ * random; rows of older versions get one here), and an API-sent one its kind ('reply' or
+ * 'proactive'), channel, send_at and not_before (unix seconds; media in the media column,
+ * a JSON array of URLs). An outbox row may now carry a message smsrouter starts itself:
+ * inbound_id 0, in lane 1 (proactive) or lane 0 (replies, which go first). Each user's
+ * idempotency keys: the hash of the request that used the key, and the message it made. */
+static const char *const sqlite_5[] = {
+	"ALTER TABLE messages ADD COLUMN uid TEXT;"
+	"ALTER TABLE messages ADD COLUMN kind TEXT;"
+	"ALTER TABLE messages ADD COLUMN channel TEXT;"
+	"ALTER TABLE messages ADD COLUMN send_at INTEGER;"
+	"ALTER TABLE messages ADD COLUMN not_before INTEGER;"
+	"UPDATE messages SET uid = lower(hex(randomblob(16)));"
+	RERANK
+	"CREATE UNIQUE INDEX messages_uid ON messages(uid);"
+	"CREATE INDEX messages_proactive ON messages(user_id, created_at)"
+	"  WHERE kind = 'proactive';"
+	"ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX outbox_lane ON outbox(user_id, lane, next_at, id)"
+	"  WHERE state IN ('send', 'sending');"
+	"CREATE INDEX outbox_message ON outbox(outbound_id);"
+	"CREATE TABLE idempotency ("
+	"  user_id TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  message_uid TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, key)) WITHOUT ROWID;",
+	NULL,
+};
+
+/* The row the sender reads (sr_send_row): an outbox row (sr_outbox_row's columns), then its
+ * lane, its message's media, kind and uid, and its user's time zone. */
+#define PG_SEND_COLS                                                                       \
+	"  SELECT o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state,"     \
+	"    o.attempts, o.next_at, coalesce(o.sent_at, 0), o.created_at,"                 \
+	"    coalesce(o.last_error, ''), m.to_addr, m.from_addr, m.body, m.segments,"      \
+	"    o.lane, m.media, coalesce(m.kind, ''), m.uid, coalesce(u.timezone, '')"        \
+	"  FROM outbox o JOIN messages m ON m.id = o.outbound_id"                          \
+	"    LEFT JOIN users u ON u.id = o.user_id"
+
+/* 5 (sqlite_5 says why). gen_random_uuid() (PostgreSQL 13) gives the older rows' uids. The
+ * functions whose "first in its user's line" now looks at one lane are made again. */
+static const char *const pg_5[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"ALTER TABLE messages ADD COLUMN uid text, ADD COLUMN kind text,"
+	"  ADD COLUMN channel text, ADD COLUMN send_at bigint, ADD COLUMN not_before bigint;"
+	"UPDATE messages SET uid = replace(gen_random_uuid()::text, '-', '');"
+	RERANK
+	"CREATE UNIQUE INDEX messages_uid ON messages (uid);"
+	"CREATE INDEX messages_proactive ON messages (user_id, created_at)"
+	"  WHERE kind = 'proactive';"
+	"ALTER TABLE outbox ADD COLUMN lane integer NOT NULL DEFAULT 0;"
+	"CREATE INDEX outbox_lane ON outbox (user_id, lane, next_at, id)"
+	"  WHERE state IN ('send', 'sending');"
+	"CREATE INDEX outbox_message ON outbox (outbound_id);"
+	"CREATE TABLE idempotency ("
+	"  user_id text NOT NULL,"
+	"  key text NOT NULL,"
+	"  hash text NOT NULL,"
+	"  message_uid text NOT NULL,"
+	"  created_at bigint NOT NULL,"
+	"  PRIMARY KEY (user_id, key));"
+	"ALTER TABLE idempotency ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE idempotency FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY idempotency_own ON idempotency"
+	"  USING (user_id = current_setting('smsrouter.user_id', true));",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE TYPE sr_send_row AS ("
+	"  id bigint, user_id text, inbound_id bigint, outbound_id bigint, state text,"
+	"  attempts integer, next_at bigint, sent_at bigint, created_at bigint, last_error text,"
+	"  to_addr text, from_addr text, body text, segments integer, lane integer, media text,"
+	"  kind text, uid text, timezone text);"
+	"DROP FUNCTION sr_outbox_ready(bigint, integer);"
+	/* Replies: the oldest due, each first in its user's line of lane 0. */
+	"CREATE FUNCTION sr_ready_replies(p_now bigint, p_limit integer)"
+	" RETURNS SETOF sr_send_row"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	PG_SEND_COLS
+	"  WHERE o.lane = 0 AND o.state IN ('send', 'sending') AND o.next_at <= p_now"
+	"    AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 0"
+	"      AND p.id < o.id AND p.state IN ('agent', 'send', 'sending'))"
+	"  ORDER BY o.id LIMIT p_limit $$;"
+	/* Proactive: each user's earliest due, unless one of that user's is being sent. */
+	"CREATE FUNCTION sr_ready_proactive(p_now bigint, p_limit integer)"
+	" RETURNS SETOF sr_send_row"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	PG_SEND_COLS
+	"  WHERE o.lane = 1 AND o.state IN ('send', 'sending') AND o.next_at <= p_now"
+	"    AND (o.state = 'sending' OR NOT EXISTS (SELECT 1 FROM outbox p"
+	"      WHERE p.user_id = o.user_id AND p.lane = 1 AND p.state IN ('send', 'sending')"
+	"      AND p.id <> o.id AND (p.state = 'sending' OR (p.next_at, p.id) < (o.next_at, o.id))))"
+	"  ORDER BY o.next_at, o.id LIMIT p_limit $$;"
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	/* The agent stage looks at lane 0 only: a user's scheduled messages hold no reply. */
+	"CREATE OR REPLACE FUNCTION sr_outbox_claim(p_now bigint, p_lease bigint)"
+	" RETURNS SETOF sr_outbox_row"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH c AS (SELECT o.id, o.next_at FROM outbox o"
+	"    WHERE o.state = 'agent' AND o.next_at <= p_now AND NOT EXISTS (SELECT 1 FROM outbox p"
+	"      WHERE p.user_id = o.user_id AND p.lane = 0 AND p.id < o.id"
+	"      AND p.state IN ('agent', 'send', 'sending'))"
+	"    ORDER BY o.next_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED)"
+	"  UPDATE outbox o SET next_at = p_lease, attempts = o.attempts + 1, updated_at = p_now"
+	"  FROM c WHERE o.id = c.id"
+	"  RETURNING o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state,"
+	"    o.attempts, c.next_at, coalesce(o.sent_at, 0), o.created_at,"
+	"    coalesce(o.last_error, ''), ''::text, ''::text, NULL::text, 0 $$;"
+	/* Messages waiting for their time, for the metrics; and those not yet sent, listed. */
+	"CREATE FUNCTION sr_scheduled_depth(p_now bigint) RETURNS bigint"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT count(*) FROM outbox WHERE lane = 1 AND state = 'send' AND next_at > p_now $$;"
+	/* Usage counts proactive messages too (usage?detail=1). */
+	"DROP FUNCTION sr_usage(bigint);"
+	"CREATE FUNCTION sr_usage(p_since bigint) RETURNS TABLE (user_id text, inbound bigint,"
+	"  outbound bigint, segments bigint, over_budget bigint, truncated bigint,"
+	"  smart_encoded bigint, proactive bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT m.user_id, count(*) FILTER (WHERE m.direction = 'inbound'),"
+	"    count(*) FILTER (WHERE m.direction = 'outbound'), coalesce(sum(m.segments), 0),"
+	"    count(*) FILTER (WHERE m.status = 'over_budget'),"
+	"    count(*) FILTER (WHERE m.flags & 2 <> 0), count(*) FILTER (WHERE m.flags & 1 <> 0),"
+	"    count(*) FILTER (WHERE m.kind = 'proactive')"
+	"  FROM messages m WHERE m.created_at >= p_since"
+	"  GROUP BY m.user_id ORDER BY m.user_id IS NULL, m.user_id $$;"
+	"CREATE FUNCTION sr_scheduled(p_limit integer) RETURNS TABLE (user_id text, uid text,"
+	"  kind text, to_addr text, body text, status text, not_before bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT o.user_id, m.uid, m.kind, m.to_addr, m.body, m.status, m.not_before"
+	"  FROM outbox o JOIN messages m ON m.id = o.outbound_id"
+	"  WHERE o.state = 'send' AND o.inbound_id = 0 ORDER BY o.next_at, o.id LIMIT p_limit $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
 /* migrations[i] takes the schema from version i to i + 1. */
 const struct store__migration store__migrations[] = {
 	{sqlite_1, pg_1},
 	{sqlite_2, pg_2},
 	{NULL, pg_3},
 	{sqlite_4, pg_4},
+	{sqlite_5, pg_5},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

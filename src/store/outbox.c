@@ -93,7 +93,17 @@ int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
 	return store__end(s, r == 0 && n == 0 ? -ENOENT : r); /* revived or deleted meanwhile */
 }
 
+/* The rows of ST_OB_READY and ST_OB_READY_P (the catalogue's SEND_COLS) carry more. */
+static void send_row(const struct store__q *q, struct store_outbox *o) {
+	o->lane = (int)store__col_int(q, 14);
+	o->media = store__col_text(q, 15);
+	store__col_copy(q, 16, o->kind, sizeof(o->kind));
+	store__col_copy(q, 17, o->uid, sizeof(o->uid));
+	store__col_copy(q, 18, o->timezone, sizeof(o->timezone));
+}
+
 static int outbox_each(struct store *s, struct store__q *q, store_outbox_cb cb, void *ctx) {
+	bool send = q->st == ST_OB_READY || q->st == ST_OB_READY_P;
 	struct store_outbox o;
 	int r = store__exec(s, q);
 	if (r < 0) {
@@ -101,6 +111,9 @@ static int outbox_each(struct store *s, struct store__q *q, store_outbox_cb cb, 
 	}
 	while ((r = store__next(q)) > 0) {
 		outbox_row(q, &o);
+		if (send) {
+			send_row(q, &o);
+		}
 		r = cb(ctx, &o);
 		if (r != 0) {
 			break;
@@ -110,9 +123,9 @@ static int outbox_each(struct store *s, struct store__q *q, store_outbox_cb cb, 
 	return r;
 }
 
-int store_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
-		void *ctx) {
-	struct store__q q = store__q(ST_OB_READY);
+int store_outbox_ready(struct store *s, int lane, int64_t now_ms, int limit,
+		store_outbox_cb cb, void *ctx) {
+	struct store__q q = store__q(lane == STORE_LANE_REPLIES ? ST_OB_READY : ST_OB_READY_P);
 	store__int(&q, now_ms);
 	store__int(&q, store__limit(limit));
 	return outbox_each(s, &q, cb, ctx);

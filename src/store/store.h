@@ -108,6 +108,17 @@ struct store_message {
 	int flags;        /* STORE_FLAG_… */
 	bool enqueue;     /* inbound: also queue it in the outbox (rest replies), atomically */
 	int64_t created_at;
+	/* The message's public id (opaque, random): made by the store when adding one without
+	 * it; always set when listing. */
+	const char *uid;
+	/* Sent through the API (struct store_send): "proactive" or "reply", the channel
+	 * ("sms", "whatsapp"), when it was asked for and when it may go (unix seconds); NULL
+	 * and 0 for the others. */
+	const char *kind;
+	const char *channel;
+	int64_t send_at;
+	int64_t not_before;
+	const char *error_code; /* listing: Twilio's ErrorCode, or NULL */
 };
 
 /* The outbox (rest replies): one row per routed inbound message, worked through in each
@@ -130,7 +141,71 @@ struct store_outbox {
 	char from[STORE_ADDR_SIZE];
 	char *body; /* borrowed during a callback */
 	int segments;
+	/* store_outbox_ready's rows: the lane, the message's media (a JSON array of URLs, or
+	 * NULL; borrowed), kind ("" for agent replies), public id, and the user's time zone. */
+	int lane;
+	const char *media;
+	char kind[12];
+	char uid[STORE_ID_SIZE];
+	char timezone[STORE_TIMEZONE_SIZE];
 };
+#define STORE_LANE_REPLIES 0   /* replies: always sent before any proactive message */
+#define STORE_LANE_PROACTIVE 1 /* proactive messages, each user's in due order */
+
+/* A message smsrouter starts itself through the API: proactive, or a reply (reply_to). */
+struct store_send {
+	const char *user_id;
+	const char *uid;     /* its public id, made by the caller (ids_random_hex) */
+	const char *kind;    /* "proactive" or "reply" */
+	const char *channel; /* "sms" or "whatsapp" */
+	const char *from;    /* TWILIO_FROM: a number or a Messaging Service SID */
+	const char *to;      /* one of the user's addresses, as Twilio is given it */
+	const char *optout_key; /* the number whose opt-out forbids it */
+	const char *body;
+	const char *media_json; /* a JSON array of URLs, or NULL */
+	const char *encoding;
+	int segments;
+	int64_t reply_to;   /* our id of the user's inbound message it answers, or 0 */
+	int64_t send_at;    /* unix seconds: when it was asked for */
+	int64_t not_before; /* unix seconds: when it may go (quiet hours) */
+	int64_t now;        /* unix seconds */
+	/* The Idempotency-Key (NULL: none) and the hash of the request that carries it; a key
+	 * used before key_since (unix seconds) is forgotten. */
+	const char *key;
+	const char *key_hash;
+	int64_t key_since;
+	/* kind "proactive": at most limit of them (those not canceled) in limit_window_s
+	 * seconds; 0: no limit. */
+	int limit;
+	int limit_window_s;
+};
+
+enum store_send_outcome {
+	STORE_SEND_ADDED,     /* stored, with its outbox row, durable */
+	STORE_SEND_REPLAYED,  /* the key was used with the same hash: uid is that message's */
+	STORE_SEND_CONFLICT,  /* the key was used with another hash: nothing stored */
+	STORE_SEND_LIMITED,   /* the limit is used: nothing stored; retry_after_s */
+	STORE_SEND_OPTED_OUT, /* optout_key opted out: nothing stored */
+};
+
+struct store_send_result {
+	enum store_send_outcome outcome;
+	char uid[STORE_ID_SIZE]; /* ADDED and REPLAYED: the message's public id */
+	int64_t retry_after_s;   /* LIMITED: seconds until one more is allowed */
+};
+
+/* One row of store_scheduled: a message smsrouter starts itself, not yet handed to
+ * Twilio. Strings are borrowed during the callback. */
+struct store_scheduled_row {
+	const char *user_id;
+	const char *uid;
+	const char *kind;
+	const char *to;
+	const char *body;
+	const char *status;
+	int64_t not_before; /* unix seconds */
+};
+typedef int (*store_scheduled_cb)(void *ctx, const struct store_scheduled_row *r);
 typedef int (*store_outbox_cb)(void *ctx, const struct store_outbox *o);
 
 typedef int (*store_user_cb)(void *ctx, const struct store_user *u);
@@ -145,6 +220,7 @@ struct store_usage_row {
 	int64_t over_budget;   /* inbound not routed: the daily segment budget was spent */
 	int64_t truncated;     /* replies cut to fit */
 	int64_t smart_encoded; /* replies made GSM-7 */
+	int64_t proactive;     /* outbound messages smsrouter started itself */
 };
 typedef int (*store_usage_cb)(void *ctx, const struct store_usage_row *r);
 
@@ -315,10 +391,12 @@ int store_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_unti
  * with status "pending" and moves the row to send, in one transaction. */
 int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
 		const struct store_message *reply, int64_t now_ms);
-/* Calls cb for due rows in state send or sending that are first in their user's line
- * (at most limit), oldest first. */
-int store_outbox_ready(struct store *s, int64_t now_ms, int limit, store_outbox_cb cb,
-		void *ctx);
+/* Calls cb for due rows of lane (STORE_LANE_…) in state send or sending that are first in
+ * their user's line of that lane, at most limit: replies oldest first; proactive messages
+ * each user's earliest due (none of a user while one of its is being sent), earliest due
+ * first. */
+int store_outbox_ready(struct store *s, int lane, int64_t now_ms, int limit,
+		store_outbox_cb cb, void *ctx);
 /* Moves row id to state with next_at_ms, counting an attempt when attempt is true, and
  * recording error (NULL keeps it) and, for state "sending", sent_at_ms = now_ms. Taking a
  * row for a send (state "sending" with attempt) succeeds only while the row waits in send
@@ -340,6 +418,34 @@ int store_outbox_depth(struct store *s, int64_t *ret_depth);
  * status. -ENOENT. */
 int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
 		char status[24]);
+
+/* Stores message m of struct store_send in one transaction under its user's lock:
+ * idempotency first (a known key answers REPLAYED or CONFLICT whatever else holds), then
+ * the opt-out, then the limit; if all allow it, the message (status "scheduled" when
+ * not_before is after now, else "queued"; flag STORE_FLAG_SENT_BY_API) and its outbox row
+ * (lane by kind, due at not_before) and the key, durable on return. 0 with *ret filled, or
+ * -ENOENT (no such user), -EIO. */
+int store_send_add(struct store *s, const struct store_send *m, struct store_send_result *ret);
+/* user_id's message with public id uid: cb is called once with it. -ENOENT. */
+int store_message_by_uid(struct store *s, const char *user_id, const char *uid,
+		store_message_cb cb, void *ctx);
+/* Ends user_id's message outbound_id unsent, with status ("canceled", "suppressed",
+ * "over_budget") and why for the outbox, if it still waits to be handed to Twilio: 0, or
+ * -EALREADY (it was handed over, or ended, already), -EIO. Of a finish and a send, one
+ * wins. */
+int store_send_finish(struct store *s, const char *user_id, int64_t outbound_id,
+		const char *status, const char *why);
+/* Outbox row id of user_id, still waiting, waits until next_at_ms (quiet hours). -ENOENT
+ * when it no longer waits. */
+int store_outbox_hold(struct store *s, const char *user_id, int64_t id, int64_t next_at_ms);
+/* When user_id's last WhatsApp message came (unix seconds), 0 if none did. */
+int store_last_whatsapp(struct store *s, const char *user_id, int64_t *ret_at);
+/* Calls cb for the messages smsrouter starts itself not yet handed to Twilio, of user_id
+ * (NULL: every user), due first, at most limit. */
+int store_scheduled(struct store *s, const char *user_id, int limit, store_scheduled_cb cb,
+		void *ctx);
+/* Proactive messages waiting for a time after now_ms (unix milliseconds). */
+int store_scheduled_depth(struct store *s, int64_t now_ms, int64_t *ret_depth);
 
 /* Segments of user_id's outbound messages since since. */
 int store_outbound_segments(struct store *s, const char *user_id, int64_t since,

@@ -39,20 +39,34 @@ static void copy_str(json_t *j, const char *key, char *out, size_t size) {
 	snprintf(out, size, "%s", v ? v : "");
 }
 
-int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
-		const char *body, const char *status_callback, struct twilio_send_result *ret) {
+/* A Messaging Service SID ("MG" and 32 hex digits) rather than a number. */
+static bool is_service(const char *from) {
+	return from && strncmp(from, "MG", 2) == 0;
+}
+
+int twilio_rest_send(const struct twilio_rest *t, const struct twilio_message *m,
+		struct twilio_send_result *ret) {
 	struct curlbody a = {0};
 	char url[1024];
-	struct twilio_param fields[] = {
-		{(char *)"To", (char *)to},
-		{(char *)"From", (char *)from},
-		{(char *)"Body", (char *)body},
-		{(char *)"StatusCallback", (char *)status_callback},
-	};
-	struct twilio_params form_params = {fields, status_callback ? 4 : 3};
+	struct twilio_param fields[4 + TWILIO_MAX_MEDIA];
+	struct twilio_params form_params = {fields, 0};
 	char *form = NULL;
 	int r = -ENOMEM;
 
+	fields[form_params.n++] = (struct twilio_param){(char *)"To", (char *)m->to};
+	fields[form_params.n++] = (struct twilio_param){
+		(char *)(is_service(m->from) ? "MessagingServiceSid" : "From"), (char *)m->from};
+	if (m->body && (*m->body || m->nmedia == 0)) {
+		fields[form_params.n++] = (struct twilio_param){(char *)"Body", (char *)m->body};
+	}
+	for (size_t i = 0; i < m->nmedia && i < TWILIO_MAX_MEDIA; i++) {
+		fields[form_params.n++] = (struct twilio_param){(char *)"MediaUrl",
+			(char *)m->media[i]};
+	}
+	if (m->status_callback) {
+		fields[form_params.n++] = (struct twilio_param){(char *)"StatusCallback",
+			(char *)m->status_callback};
+	}
 	memset(ret, 0, sizeof(*ret));
 	ret->retry_after_ms = -1;
 	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json", t->api_base,
@@ -133,8 +147,10 @@ int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *fr
 		curl_free(efrom);
 		return -ENOMEM;
 	}
-	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json?To=%s&From=%s&PageSize=50",
-			t->api_base, t->account_sid, eto, efrom);
+	/* A Messaging Service picks the number: list by recipient, match the service. */
+	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Messages.json?To=%s%s%s&PageSize=50",
+			t->api_base, t->account_sid, eto, is_service(from) ? "" : "&From=",
+			is_service(from) ? "" : efrom);
 	curl_free(eto);
 	curl_free(efrom);
 	h = handle(t, url, &a);
@@ -155,6 +171,11 @@ int twilio_rest_find(const struct twilio_rest *t, const char *to, const char *fr
 			const char *b = json_string_value(json_object_get(m, "body"));
 			const char *dir = json_string_value(json_object_get(m, "direction"));
 			int64_t created = rfc2822(json_string_value(json_object_get(m, "date_created")));
+			const char *service = json_string_value(
+					json_object_get(m, "messaging_service_sid"));
+			if (is_service(from) && (!service || strcmp(service, from) != 0)) {
+				continue;
+			}
 			if (!b || strcmp(b, body) != 0 || (dir && strcmp(dir, "outbound-api") != 0) ||
 					(created >= 0 && created < since - CLOCK_SLACK_S)) {
 				continue;

@@ -103,16 +103,29 @@ struct twilio_send_result {
 	long retry_after_ms; /* from Retry-After (seconds or a date, at most 600 s), or -1 */
 };
 
-/* Sends body to `to` from `from`, asking for status callbacks at status_callback (may be
- * NULL). 0 with *ret filled whatever Twilio answered (check ret->http_status); -ENOMEM. */
-int twilio_rest_send(const struct twilio_rest *t, const char *to, const char *from,
-		const char *body, const char *status_callback, struct twilio_send_result *ret);
+#define TWILIO_MAX_MEDIA 10 /* MediaUrl values one message may carry */
+
+/* One message to create. Pointers are borrowed. */
+struct twilio_message {
+	const char *to;
+	const char *from; /* a number (From), or a Messaging Service SID "MG…" (MessagingServiceSid) */
+	const char *body; /* may be "" when media is given (then no Body is sent) */
+	const char *const *media; /* URLs, at most TWILIO_MAX_MEDIA (more are not sent) */
+	size_t nmedia;
+	const char *status_callback; /* NULL: no status callbacks asked for */
+};
+
+/* Creates message m. 0 with *ret filled whatever Twilio answered (check
+ * ret->http_status); -ENOMEM. */
+int twilio_rest_send(const struct twilio_rest *t, const struct twilio_message *m,
+		struct twilio_send_result *ret);
 
 /* 1 if sid names a message already accounted for (another of our rows has it), 0 if
  * not, a negative errno if that cannot be told. */
 typedef int (*twilio_sid_known_cb)(void *ctx, const char *sid);
 
-/* Looks for a message sent through this API (not a TwiML reply) to `to` from `from` with
+/* Looks for a message sent through this API (not a TwiML reply) to `to` from `from` (a
+ * Messaging Service SID: any number of that service) with
  * exactly body, created at or after since (unix seconds, minus a little clock slack),
  * whose SID known() does not claim, among the newest 50: the check before sending again
  * after an ambiguous attempt. An earlier reply with the same text is known by its SID, so

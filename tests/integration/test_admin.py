@@ -10,8 +10,11 @@ from harness import requires_sqlite, ADMIN_TOKEN, ServerTest, TWILIO_NUMBER, new
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 USER_KEYS = {"id", "name", "phones", "opted_out", "created_at", "timezone", "locale",
              "tags"}
+# The contract's message fields, "id", "channel" and "media" on every message, and the
+# fields of a message sent through the API (null on the others).
 MESSAGE_KEYS = {"sid", "direction", "from", "to", "body", "status", "encoding", "segments",
-                "created_at"}
+                "created_at", "id", "channel", "media", "user_id", "kind", "error_code",
+                "send_at", "not_before"}
 
 
 def q(s):
@@ -388,6 +391,10 @@ class AdminMessagesTest(ServerTest):
             self.assertRegex(m["created_at"], RFC3339)
             self.assertEqual(m["encoding"], "GSM-7")
             self.assertEqual(m["segments"], 1)
+            self.assertRegex(m["id"], r"^[0-9a-f]{32}$")
+            self.assertEqual((m["channel"], m["media"], m["kind"]), ("sms", [], None))
+            self.assertEqual(m["user_id"], u["id"])
+        self.assertEqual(len({m["id"] for m in msgs}), 4, "each message has its own id")
         self.assertEqual([m["direction"] for m in msgs],
                          ["outbound", "inbound", "outbound", "inbound"])
         self.assertEqual([m["body"] for m in msgs],
@@ -562,10 +569,10 @@ class AdminUsageTest(ServerTest):
         self.assertEqual(set(j), {"since", "currency", "users", "total"})
         self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
                                        "segments": 2, "cost": "0.0166", "over_budget": 0,
-                                       "truncated": 0, "smart_encoded": 0}])
+                                       "truncated": 0, "smart_encoded": 0, "proactive": 0}])
         self.assertEqual(j["total"], {"inbound": 1, "outbound": 1, "segments": 2,
                                       "cost": "0.0166", "over_budget": 0, "truncated": 0,
-                                      "smart_encoded": 0})
+                                      "smart_encoded": 0, "proactive": 0})
 
     def test_usage_bad_detail_is_400(self):
         for d in ["yes", "2", "", "true"]:

@@ -57,7 +57,7 @@ static void test_outbox_claims_each_users_messages_in_arrival_order(void **state
 	assert_int_equal(store_outbox_replied(f->s, row_a1, a.id, &reply, now), 0);
 	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), -ENOENT);
 	memset(&ob, 0, sizeof(ob));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &ob), 0);
+	assert_int_equal(store_outbox_ready(f->s, STORE_LANE_REPLIES, now, 10, collect_outbox, &ob), 0);
 	assert_int_equal(ob.n, 1);
 	assert_int_equal(ob.row[0].id, row_a1);
 	assert_string_equal(ob.row[0].state, "send");
@@ -76,9 +76,9 @@ static void test_outbox_claims_each_users_messages_in_arrival_order(void **state
 	assert_int_equal(store_outbox_update(f->s, row_a1, "sending", now + 5000, true, NULL, now),
 			0);
 	memset(&ob, 0, sizeof(ob));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &ob), 0);
+	assert_int_equal(store_outbox_ready(f->s, STORE_LANE_REPLIES, now, 10, collect_outbox, &ob), 0);
 	assert_int_equal(ob.n, 0);
-	assert_int_equal(store_outbox_ready(f->s, now + 5000, 10, collect_outbox, &ob), 0);
+	assert_int_equal(store_outbox_ready(f->s, STORE_LANE_REPLIES, now + 5000, 10, collect_outbox, &ob), 0);
 	assert_int_equal(ob.n, 1);
 	assert_string_equal(ob.row[0].state, "sending");
 	assert_int_equal(ob.row[0].attempts, 1);

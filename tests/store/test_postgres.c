@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -305,8 +305,8 @@ static void test_outbox_send_attempt_takes_a_row_once_across_handles(void **stat
 	/* Two senders (processes) list the same due row; one of them takes it. */
 	memset(&mine, 0, sizeof(mine));
 	memset(&theirs, 0, sizeof(theirs));
-	assert_int_equal(store_outbox_ready(f->s, now, 10, collect_outbox, &mine), 0);
-	assert_int_equal(store_outbox_ready(other, now, 10, collect_outbox, &theirs), 0);
+	assert_int_equal(store_outbox_ready(f->s, STORE_LANE_REPLIES, now, 10, collect_outbox, &mine), 0);
+	assert_int_equal(store_outbox_ready(other, STORE_LANE_REPLIES, now, 10, collect_outbox, &theirs), 0);
 	assert_int_equal(mine.n, 1);
 	assert_int_equal(theirs.n, 1);
 	assert_int_equal(store_outbox_update(f->s, o.id, "sending", now + 5000, true, NULL, now),
@@ -549,8 +549,10 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	store_close(o[1].s);
 }
 
-/* Version 2's status function, as version 2 left it (migration 3 replaces it), and no
- * attributes (migration 4 adds them; its functions drop the old ones by their arguments). */
+/* Version 2's status function, as version 2 left it (migration 3 replaces it), no
+ * attributes (migration 4 adds them; its functions drop the old ones by their arguments),
+ * and none of migration 5's columns, tables and functions (stand-ins for the two it drops
+ * by their arguments). */
 static const char v2_status_update[] =
 	"SET ROLE smsrouter_system;"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
@@ -560,9 +562,28 @@ static const char v2_status_update[] =
 	"  p_rank integer, p_error text) RETURNS integer"
 	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"BEGIN RETURN 0; END $$;"
+	"DROP FUNCTION sr_ready_replies(bigint, integer);"
+	"DROP FUNCTION sr_ready_proactive(bigint, integer);"
+	"DROP FUNCTION sr_scheduled_depth(bigint);"
+	"DROP FUNCTION sr_scheduled(integer);"
+	"DROP TYPE sr_send_row;"
+	"CREATE FUNCTION sr_outbox_ready(p_now bigint, p_limit integer)"
+	" RETURNS SETOF sr_outbox_row LANGUAGE sql SECURITY DEFINER AS $$"
+	"  SELECT NULL::sr_outbox_row WHERE false $$;"
+	"DROP FUNCTION sr_usage(bigint);"
+	"CREATE FUNCTION sr_usage(p_since bigint) RETURNS TABLE (user_id text, inbound bigint,"
+	"  outbound bigint, segments bigint, over_budget bigint, truncated bigint,"
+	"  smart_encoded bigint) LANGUAGE sql SECURITY DEFINER AS $$"
+	"  SELECT NULL::text, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint"
+	"  WHERE false $$;"
 	"DROP FUNCTION sr_users_page(bigint, text, text, text, integer);"
 	"DROP FUNCTION sr_users_page_tag(bigint, text, text, text, integer, text);"
 	"RESET ROLE;"
+	"DROP TABLE idempotency;"
+	"DROP INDEX messages_uid, messages_proactive, outbox_lane, outbox_message;"
+	"ALTER TABLE messages DROP COLUMN uid, DROP COLUMN kind, DROP COLUMN channel,"
+	"  DROP COLUMN send_at, DROP COLUMN not_before;"
+	"ALTER TABLE outbox DROP COLUMN lane;"
 	"DROP TABLE user_tags;"
 	"DROP INDEX users_created;"
 	"ALTER TABLE users DROP COLUMN timezone, DROP COLUMN locale;"
