@@ -201,7 +201,6 @@ class TestSendToken(ProactiveTest):
                 ("GET", "/users?phone=" + q(phone), None),
                 ("GET", "/users/" + uid, None),
                 ("GET", "/users/%s/messages" % uid, None),
-                ("GET", "/users/%s/export" % uid, None),
                 ("GET", "/usage?since=2000-01-01T00:00:00Z", None),
                 ("POST", "/users", {"name": "Eve", "phones": [new_phone()]}),
                 ("PATCH", "/users/" + uid, {"name": "Changed"}),
