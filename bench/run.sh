@@ -7,6 +7,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PY=/usr/bin/python3
+# `bench/run.sh scheduled`: the proactive-message benchmark (needs no wrk or nginx).
+if [ "${1:-}" = "scheduled" ]; then
+	exec "$PY" bench/scheduled.py
+fi
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"

@@ -14,8 +14,10 @@ Prints {"port": N} once listening.
   "numbers": [...]}: the next N creates (all, if count is absent) get M:
   ok | 429 (not recorded; Retry-After: S) | 500_unsent | 500_sent (recorded, then 500:
   the ambiguous case) | 21610 (400 with code 21610, for `numbers` or everyone) |
-  slow_sent (recorded, then sleeps 40 s: the client times out).
-  GET /_sent: every accepted create with its time, fields and sid.
+  slow_sent (recorded, then sleeps 40 s: the client times out) | slow_unsent (sleeps
+  40 s, then closes the connection without recording anything: never sent).
+  GET /_sent: every accepted create with its time, fields and sid (and MediaUrls: every
+  MediaUrl value, in order; the MediaUrl field holds only the first).
   GET /_attempts: every create request seen (also refused ones).
   POST /_callback {"sid": S, "status": ST, "error_code": E}: sends a status callback for
   message S to its StatusCallback, signed with the token like Twilio does.
@@ -88,11 +90,12 @@ def check_form(state, account, fields):
 
 def message_json(state, m):
     return {
-        "account_sid": state.account, "api_version": "2010-04-01", "body": m["Body"],
+        "account_sid": state.account, "api_version": "2010-04-01", "body": m.get("Body", ""),
         "date_created": formatdate(m["at"], usegmt=False).replace("-0000", "+0000"),
         "date_sent": None, "date_updated": formatdate(m["at"]).replace("-0000", "+0000"),
         "direction": "outbound-api", "error_code": None, "error_message": None,
-        "from": m["From"], "messaging_service_sid": None, "num_media": "0",
+        "from": m.get("From"), "messaging_service_sid": m.get("MessagingServiceSid"),
+        "num_media": str(len(m.get("MediaUrls", []))),
         "num_segments": "1", "price": None, "price_unit": None, "sid": m["sid"],
         "status": "queued", "to": m["To"],
         "uri": "/2010-04-01/Accounts/%s/Messages/%s.json" % (state.account, m["sid"]),
@@ -148,7 +151,7 @@ def make_handler(state):
             with state.lock:
                 msgs = [x for x in state.sent
                         if ("To" not in q or x["To"] == q["To"][0])
-                        and ("From" not in q or x["From"] == q["From"][0])]
+                        and ("From" not in q or x.get("From") == q["From"][0])]
             msgs = sorted(msgs, key=lambda x: -x["at"])[: int(q.get("PageSize", ["50"])[0])]
             self.send(200, {"messages": [message_json(state, x) for x in msgs],
                             "page": 0, "page_size": len(msgs)})
@@ -207,7 +210,12 @@ def make_handler(state):
             if mode == "500_unsent":
                 self.twilio_error(500, 20500, "Internal Server Error")
                 return
+            if mode == "slow_unsent":
+                time.sleep(40)
+                self.close_connection = True
+                return
             msg = dict(one)
+            msg["MediaUrls"] = fields.get("MediaUrl", [])
             msg["sid"] = "SM" + secrets.token_hex(16)
             msg["at"] = time.time()
             with state.lock:
@@ -228,7 +236,7 @@ def make_handler(state):
                 return
             params = {"MessageSid": msg["sid"], "SmsSid": msg["sid"],
                       "MessageStatus": k["status"], "SmsStatus": k["status"],
-                      "AccountSid": state.account, "From": msg["From"], "To": msg["To"],
+                      "AccountSid": state.account, "From": msg.get("From", ""), "To": msg["To"],
                       "ApiVersion": "2010-04-01"}
             if k.get("error_code"):
                 params["ErrorCode"] = str(k["error_code"])
