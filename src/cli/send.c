@@ -19,7 +19,8 @@ static int user_of(struct store *s, const char *arg, char id[STORE_ID_SIZE]) {
 	struct store_user u;
 	int r = phone_is_valid(arg) ? store_user_by_phone(s, arg, &u) : store_user_get(s, arg, &u);
 	if (r < 0) {
-		return cli__fail("no user %s.", r == -ENOENT ? arg : cli__errtext(r));
+		return r == -ENOENT ? cli__fail("no user %s.", arg)
+				    : cli__fail("cannot find the user: %s.", cli__errtext(r));
 	}
 	memcpy(id, u.id, STORE_ID_SIZE);
 	return 0;
@@ -71,7 +72,7 @@ int cli__send(const struct config *c, int argc, char **argv) {
 			cli__error_linef("%s", refusal.message);
 			r = refusal.status == 422 ? CLI__EXIT_USAGE : CLI__EXIT_FAIL;
 		} else if (e < 0) {
-			r = cli__fail("the store failed: %s.", cli__errtext(e));
+			r = cli__fail("cannot send: %s.", cli__errtext(e));
 		} else {
 			printf("%s\n", id);
 		}
@@ -103,7 +104,7 @@ int cli__scheduled(const struct config *c, int argc, char **argv) {
 	int r = cli__open_store(c, &s);
 	if (r == 0) {
 		int e = store_scheduled(s, user, -1, print_scheduled, NULL);
-		r = e < 0 ? cli__fail("the store failed: %s.", cli__errtext(e)) : 0;
+		r = e < 0 ? cli__fail("cannot list the scheduled messages: %s.", cli__errtext(e)) : 0;
 	}
 	store_close(s);
 	return r;
@@ -125,7 +126,7 @@ int cli__cancel(const struct config *c, int argc, char **argv) {
 			cli__error_linef("%s", refusal.message);
 			r = CLI__EXIT_FAIL;
 		} else if (e < 0) {
-			r = cli__fail("the store failed: %s.", cli__errtext(e));
+			r = cli__fail("cannot cancel: %s.", cli__errtext(e));
 		}
 	}
 	store_close(s);

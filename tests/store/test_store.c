@@ -197,6 +197,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "DROP TABLE idempotency; DROP INDEX messages_uid; DROP INDEX messages_proactive; "
+	         "DROP INDEX messages_whatsapp; "
 	         "DROP INDEX outbox_lane; DROP INDEX outbox_message; "
 	         "ALTER TABLE messages DROP COLUMN uid; ALTER TABLE messages DROP COLUMN kind; "
 	         "ALTER TABLE messages DROP COLUMN channel; "
