@@ -310,3 +310,5 @@ extern const struct CMUnitTest store_tx_tests[];
 extern const size_t store_tx_tests_count;
 extern const struct CMUnitTest store_attributes_tests[];
 extern const size_t store_attributes_tests_count;
+extern const struct CMUnitTest store_events_tests[];
+extern const size_t store_events_tests_count;

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 6
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -549,8 +549,9 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 	store_close(o[1].s);
 }
 
-/* Version 2's status function, as version 2 left it (migration 3 replaces it), and no
- * attributes (migration 4 adds them; its functions drop the old ones by their arguments). */
+/* Version 2's status function, as version 2 left it (migration 3 replaces it), no
+ * attributes (migration 4 adds them; its functions drop the old ones by their arguments),
+ * and no events (migration 6). */
 static const char v2_status_update[] =
 	"SET ROLE smsrouter_system;"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
@@ -562,7 +563,15 @@ static const char v2_status_update[] =
 	"BEGIN RETURN 0; END $$;"
 	"DROP FUNCTION sr_users_page(bigint, text, text, text, integer);"
 	"DROP FUNCTION sr_users_page_tag(bigint, text, text, text, integer, text);"
+	"DROP FUNCTION sr_event_status(bigint, text, text, bigint);"
+	"DROP FUNCTION sr_event_phone(text, text, text, bigint);"
+	"DROP FUNCTION sr_message_rank(bigint);"
+	"DROP FUNCTION sr_events_claim(bigint, bigint, integer);"
+	"DROP FUNCTION sr_event_delete(bigint);"
+	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
+	"DROP FUNCTION sr_events_pending();"
 	"RESET ROLE;"
+	"DROP TABLE events;"
 	"DROP TABLE user_tags;"
 	"DROP INDEX users_created;"
 	"ALTER TABLE users DROP COLUMN timezone, DROP COLUMN locale;"

@@ -156,7 +156,7 @@ static void test_counts_follow_users_and_phones(void **state) {
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
 static int schema_version(void) {
-	return 4; /* 4: users' attributes (timezone, locale, user_tags) on both */
+	return 6; /* 4: users' attributes (timezone, locale, user_tags) on both; 6: events */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
@@ -196,7 +196,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	/* Back to a version-1 file holding a user whose phones were added out of order. */
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-	         "DROP TABLE user_tags; DROP INDEX users_created; "
+	         "DROP TABLE events; DROP TABLE user_tags; DROP INDEX users_created; "
 	         "ALTER TABLE users DROP COLUMN timezone; ALTER TABLE users DROP COLUMN locale; "
 	         "ALTER TABLE phones DROP COLUMN seq; "
 	         "INSERT INTO phones (phone, user_id) VALUES ('+15551111111', '%s'); "
@@ -446,5 +446,6 @@ int main(void) {
 	failed += run("outbox", store_outbox_tests, store_outbox_tests_count);
 	failed += run("tx", store_tx_tests, store_tx_tests_count);
 	failed += run("attributes", store_attributes_tests, store_attributes_tests_count);
+	failed += run("events", store_events_tests, store_events_tests_count);
 	return failed;
 }
