@@ -1,8 +1,8 @@
 #include "hmac.h"
 
-#include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -20,4 +20,20 @@ void hmac_signature_header(const char *secret, const char *body, size_t len,
 		out[at++] = hex[mac[i] & 15];
 	}
 	out[at] = '\0';
+}
+
+struct curl_slist *hmac_json_headers(const char *secret, const char *body) {
+	char sig[HMAC_HEADER_SIZE];
+	hmac_signature_header(secret, body, strlen(body), sig);
+	const char *const lines[] = {"Content-Type: application/json", sig, "Expect:"};
+	struct curl_slist *list = NULL;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct curl_slist *more = curl_slist_append(list, lines[i]);
+		if (!more) {
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		list = more;
+	}
+	return list;
 }

@@ -41,6 +41,11 @@ static const struct {
 	{"smsrouter_http_timeouts_total",
 		"Requests closed because the client sent nothing for SMSROUTER_CONNECTION_TIMEOUT "
 		"(slow or stalled clients)."},
+	{"smsrouter_events_delivered_total", "Events the events URL answered with a 2xx."},
+	{"smsrouter_events_failed_total",
+		"Events given up on: no 2xx within 24 hours of being recorded."},
+	{"smsrouter_events_retries_total",
+		"Event deliveries that failed (timeout, refused, not 2xx) and will be tried again."},
 };
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -127,7 +132,15 @@ static void render_histogram(FILE *f, const char *name, const char *help, struct
 			load(&h->count));
 }
 
-int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text) {
+/* A gauge, when the caller read it (v >= 0). */
+static void render_gauge(FILE *f, const char *name, const char *help, int64_t v) {
+	if (v >= 0) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
+				(long long)v);
+	}
+}
+
+int metrics_render(const struct metrics_gauges *g, char **ret_text) {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -178,21 +191,12 @@ int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **r
 		   "# TYPE smsrouter_http_open_connections gauge\nsmsrouter_http_open_connections "
 		   "%lld\n",
 			(long long)atomic_load_explicit(&open_connections, memory_order_relaxed));
-	if (outbox_depth >= 0) {
-		fprintf(f, "# HELP smsrouter_outbox_depth Outbox rows not yet done or dead.\n"
-			   "# TYPE smsrouter_outbox_depth gauge\nsmsrouter_outbox_depth %lld\n",
-				(long long)outbox_depth);
-	}
-	if (users >= 0) {
-		fprintf(f, "# HELP smsrouter_users Registered users.\n# TYPE smsrouter_users gauge\n"
-			   "smsrouter_users %lld\n",
-				(long long)users);
-	}
-	if (phones >= 0) {
-		fprintf(f, "# HELP smsrouter_phones Registered phone numbers.\n"
-			   "# TYPE smsrouter_phones gauge\nsmsrouter_phones %lld\n",
-				(long long)phones);
-	}
+	render_gauge(f, "smsrouter_outbox_depth", "Outbox rows not yet done or dead.",
+			g->outbox_depth);
+	render_gauge(f, "smsrouter_events_pending",
+			"Events not yet delivered nor given up (SMSROUTER_EVENTS_URL).", g->events_pending);
+	render_gauge(f, "smsrouter_users", "Registered users.", g->users);
+	render_gauge(f, "smsrouter_phones", "Registered phone numbers.", g->phones);
 	if (fclose(f) != 0) {
 		free(text);
 		return -ENOMEM;

@@ -49,6 +49,9 @@ enum metrics_counter {
 	METRICS_OUTBOX_RECONCILED,
 	METRICS_HTTP_REFUSED,  /* a connection closed at once: a connection limit was reached */
 	METRICS_HTTP_TIMEOUTS, /* a request whose client went quiet past the timeout */
+	METRICS_EVENTS_DELIVERED, /* events the events URL took (2xx) */
+	METRICS_EVENTS_FAILED,    /* events given up on after 24 h of retries */
+	METRICS_EVENTS_RETRIES,   /* failed deliveries to be tried again */
 	METRICS_COUNTER_COUNT,
 };
 
@@ -64,6 +67,14 @@ void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio
 /* The Content-Type of metrics_render's text (Prometheus' text exposition format). */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Renders every metric; users, phones and outbox_depth are gauges the caller read from
- * the store (negative: left out). *ret_text is the caller's to free(). 0 or -ENOMEM. */
-int metrics_render(int64_t users, int64_t phones, int64_t outbox_depth, char **ret_text);
+/* The gauges the caller read from the store (each negative: left out). */
+struct metrics_gauges {
+	int64_t users;
+	int64_t phones;
+	int64_t outbox_depth;
+	int64_t events_pending;
+};
+
+/* Renders every metric and the gauges g. *ret_text is the caller's to free(). 0 or
+ * -ENOMEM. */
+int metrics_render(const struct metrics_gauges *g, char **ret_text);

@@ -202,8 +202,6 @@ static void finish(struct call *c, int err, char *reply) {
  * left of its deadline. -ETIMEDOUT if nothing is left (it waited behind its user's
  * earlier calls), -ENOMEM, -EIO. */
 static int start(struct http_agent *a, struct call *c) {
-	char header[HMAC_HEADER_SIZE];
-
 	long left = (long)(c->deadline_ms - monotonic_ms());
 	if (left <= 0) {
 		return -ETIMEDOUT;
@@ -216,13 +214,9 @@ static int start(struct http_agent *a, struct call *c) {
 	if (!c->body) {
 		return -ENOMEM;
 	}
-	hmac_signature_header(a->secret, c->body, strlen(c->body), header);
 	c->h = curl_easy_init();
-	struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
-	struct curl_slist *h2 = h1 ? curl_slist_append(h1, header) : NULL;
-	struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Expect:") : NULL;
-	c->hdr = h3 ? h3 : h2 ? h2 : h1;
-	if (!c->h || !h3) {
+	c->hdr = hmac_json_headers(a->secret, c->body);
+	if (!c->h || !c->hdr) {
 		return -ENOMEM;
 	}
 	curl_easy_setopt(c->h, CURLOPT_URL, a->url);
