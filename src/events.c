@@ -50,13 +50,15 @@ struct events {
 
 /* ---- the body ---- */
 
+#define AT_SIZE (IDS_TIME_SIZE + 16)
+
 /* RFC 3339 with milliseconds: "2026-11-24T14:15:07.250Z". */
-static void format_at(int64_t ms, char out[IDS_TIME_SIZE + 4]) {
+static void format_at(int64_t ms, char out[AT_SIZE]) {
 	char s[IDS_TIME_SIZE];
 	int64_t sec = ms / 1000 - (ms % 1000 < 0);
 	ids_time_format(sec, s);
 	s[strlen(s) - 1] = '\0'; /* the 'Z' */
-	snprintf(out, IDS_TIME_SIZE + 4, "%s.%03dZ", s, (int)(ms - sec * 1000));
+	snprintf(out, AT_SIZE, "%s.%03dZ", s, (int)(ms - sec * 1000));
 }
 
 /* What an event of e's type carries beside its id, type, time and user. */
@@ -73,7 +75,7 @@ static json_t *subject(const struct store_event *e) {
 }
 
 int events_json(const struct store_event *e, char **ret_json) {
-	char at[IDS_TIME_SIZE + 4];
+	char at[AT_SIZE];
 	format_at(e->at_ms, at);
 	json_t *j = json_pack("{s:s,s:s,s:s,s:{s:s}}", "id", e->uid, "type", e->type, "at", at,
 			"user", "id", e->user_id);
