@@ -23,7 +23,7 @@
 #define LEASE_MARGIN_MS 10000 /* a lease outlasts its POST's deadline by this */
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_CAP_MS (10 * 60 * 1000)
-#define MAX_ANSWER 4096 /* the receiver's answer is read and dropped */
+#define MAX_ANSWER 4096 /* the receiver's answer is read this far and dropped */
 
 /* One event being delivered. */
 struct delivery {
@@ -186,12 +186,14 @@ static void completed(struct events *ev, struct delivery *d, CURLcode cr) {
 	char why[80];
 	long status = 0;
 
+	/* An answer longer than MAX_ANSWER is cut off, its status stands. */
+	bool answered = cr == CURLE_OK || (cr == CURLE_WRITE_ERROR && d->answer.too_big);
 	curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &status);
-	if (cr == CURLE_OK && status >= 200 && status < 300) {
+	if (answered && status >= 200 && status < 300) {
 		outcome(ev, d, NULL);
 		return;
 	}
-	if (cr == CURLE_OK || (cr == CURLE_WRITE_ERROR && d->answer.too_big)) {
+	if (answered) {
 		snprintf(why, sizeof(why), "HTTP %ld", status);
 	} else {
 		snprintf(why, sizeof(why), "%s", curl_easy_strerror(cr));

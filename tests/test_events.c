@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,31 +46,37 @@ static void test_message_status_carries_the_message_and_nulls_for_what_is_missin
 			"\"undelivered\",\"error_code\":\"30003\"}}");
 }
 
-static void test_opt_out_and_in_carry_the_number_and_mode_its_mode(void **state) {
+/* The user events: what each carries in place of message, and at's milliseconds. */
+static void test_user_events_carry_the_number_or_the_mode(void **state) {
 	(void)state;
-	struct store_event e = event("user.opted_out");
-	strcpy(e.phone, "+15550100101");
-	e.at_ms = 1796566987005LL;
-	assert_json(&e, "{\"id\":\"evt_00112233445566778899aabbccddeeff\",\"type\":"
-			"\"user.opted_out\",\"at\":\"2026-12-06T14:23:07.005Z\",\"user\":{\"id\":"
-			"\"u1\"},\"phone\":\"+15550100101\"}");
-	e = event("user.opted_in");
-	strcpy(e.phone, "+15550100101");
-	e.at_ms = 1796566987000LL;
-	assert_json(&e, "{\"id\":\"evt_00112233445566778899aabbccddeeff\",\"type\":"
-			"\"user.opted_in\",\"at\":\"2026-12-06T14:23:07.000Z\",\"user\":{\"id\":"
-			"\"u1\"},\"phone\":\"+15550100101\"}");
-	e = event("user.mode");
-	strcpy(e.mode, "human");
-	assert_json(&e, "{\"id\":\"evt_00112233445566778899aabbccddeeff\",\"type\":"
-			"\"user.mode\",\"at\":\"2026-12-06T14:23:07.250Z\",\"user\":{\"id\":"
-			"\"u1\"},\"mode\":\"human\"}");
+	static const struct {
+		const char *type, *phone, *mode;
+		int64_t at_ms;
+		const char *tail; /* the JSON after "at" */
+	} cases[] = {
+		{"user.opted_out", "+15550100101", "", 1796566987005LL,
+			"07.005Z\",\"user\":{\"id\":\"u1\"},\"phone\":\"+15550100101\"}"},
+		{"user.opted_in", "+15550100101", "", 1796566987000LL,
+			"07.000Z\",\"user\":{\"id\":\"u1\"},\"phone\":\"+15550100101\"}"},
+		{"user.mode", "", "human", 1796566987999LL,
+			"07.999Z\",\"user\":{\"id\":\"u1\"},\"mode\":\"human\"}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[512];
+		struct store_event e = event(cases[i].type);
+		strcpy(e.phone, cases[i].phone);
+		strcpy(e.mode, cases[i].mode);
+		e.at_ms = cases[i].at_ms;
+		snprintf(want, sizeof(want), "{\"id\":\"evt_00112233445566778899aabbccddeeff\",\"type\":"
+				"\"%s\",\"at\":\"2026-12-06T14:23:%s", cases[i].type, cases[i].tail);
+		assert_json(&e, want);
+	}
 }
 
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_status_carries_the_message_and_nulls_for_what_is_missing),
-		cmocka_unit_test(test_opt_out_and_in_carry_the_number_and_mode_its_mode),
+		cmocka_unit_test(test_user_events_carry_the_number_or_the_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,10 +50,17 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.id < o.id " \
 	"AND p.state IN ('agent', 'send', 'sending'))"
 
-/* An event is its user's head when no earlier event of that user is pending. */
-#define EV_HEAD                                                                            \
-	" AND NOT EXISTS (SELECT 1 FROM events p WHERE p.user_id = e.user_id AND p.id < e.id " \
-	"AND p.state = 'pending')"
+/* The due heads, at most ?3: a user's head is its oldest pending event, and only a head is
+ * claimed, so each user's events go one at a time, in order. The users with pending events
+ * are walked one index seek each (events_pending), not their events: a long backlog behind
+ * a failing head costs nothing here. */
+#define EV_DUE_HEADS                                                                       \
+	"WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events WHERE state = "         \
+	"'pending' UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = "    \
+	"'pending' AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL) "            \
+	"SELECT e.id FROM u JOIN events e ON e.id = (SELECT min(h.id) FROM events h WHERE "    \
+	"h.state = 'pending' AND h.user_id = u.user_id) WHERE e.next_at <= ?1 "                \
+	"ORDER BY e.next_at, e.id LIMIT ?3"
 /* A claimed event, mapped by events.c: the message's public id and sid read now (the sid
  * may have come after the event), the message's internal id when it is gone. */
 #define EV_COLS_SQLITE                                                                     \
@@ -273,12 +280,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_EV_RANK] = {.sqlite = "SELECT status_rank FROM messages WHERE id = ?1 AND direction = "
 				  "'outbound'",
 		.pg = "SELECT sr_message_rank(?1)"},
-	/* At most ?3 due heads (EV_HEAD), leased until ?2 with their attempt counted, as
+	/* The due heads (EV_DUE_HEADS), leased until ?2 with their attempt counted, as
 	 * events.c maps them; PostgreSQL's function skips heads another claimer holds. */
 	[ST_EV_CLAIM] = {.sqlite = "UPDATE events SET next_at = ?2, attempts = attempts + 1 WHERE "
-				   "id IN (SELECT e.id FROM events e WHERE e.state = 'pending' AND "
-				   "e.next_at <= ?1" EV_HEAD " ORDER BY e.next_at, e.id LIMIT ?3) "
-				   "RETURNING " EV_COLS_SQLITE,
+				   "id IN (" EV_DUE_HEADS ") RETURNING " EV_COLS_SQLITE,
 		.pg = "SELECT * FROM sr_events_claim(?1, ?2, ?3)"},
 	[ST_EV_DELETE] = {.sqlite = "DELETE FROM events WHERE id = ?1",
 		.pg = "SELECT sr_event_delete(?1)"},

@@ -515,8 +515,8 @@ static const char *const pg_4[] = {
 
 /* 6: events (SMSROUTER_EVENTS_URL; store/events.c), one row per event until it is
  * delivered (then deleted) or given up (state dead, kept). id orders a user's events: the
- * oldest pending one is its head, the only one claimed. A claim leases the head by moving
- * next_at past the delivery's deadline. A message.status event keeps the status it tells
+ * oldest pending one is its head, the only one claimed, found through events_pending one
+ * user at a time. A claim leases the head by moving next_at past the delivery's deadline. A message.status event keeps the status it tells
  * of and the message's id (its sid and public id are read at delivery); an opt-out event
  * the number. Times in milliseconds, as the outbox's. */
 static const char *const sqlite_6[] = {
@@ -538,7 +538,7 @@ static const char *const sqlite_6[] = {
 	"  last_error TEXT,"
 	"  created_at INTEGER NOT NULL);"
 	"CREATE INDEX events_user ON events(user_id, id);"
-	"CREATE INDEX events_due ON events(state, next_at);",
+	"CREATE INDEX events_pending ON events(user_id, id) WHERE state = 'pending';",
 	NULL,
 };
 
@@ -571,7 +571,7 @@ static const char *const pg_6[] = {
 	"  last_error text,"
 	"  created_at bigint NOT NULL);"
 	"CREATE INDEX events_user ON events (user_id, id);"
-	"CREATE INDEX events_due ON events (state, next_at);"
+	"CREATE INDEX events_pending ON events (user_id, id) WHERE state = 'pending';"
 	"ALTER TABLE events ENABLE ROW LEVEL SECURITY;"
 	"ALTER TABLE events FORCE ROW LEVEL SECURITY;"
 	"CREATE POLICY events_own ON events"
@@ -605,22 +605,26 @@ static const char *const pg_6[] = {
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  SELECT status_rank FROM messages WHERE id = p_id AND direction = 'outbound'"
 	"  FOR UPDATE $$;"
-	/* At most p_limit due heads, each leased until p_lease; heads locked by another
-	 * claimer are skipped, and a leased head is not due, so its user's next event waits. */
+	/* At most p_limit due heads (catalogue.c's EV_DUE_HEADS), each leased until p_lease;
+	 * heads locked by another claimer are skipped, and a leased head is not due, so its
+	 * user's next event waits. */
 	"CREATE FUNCTION sr_events_claim(p_now bigint, p_lease bigint, p_limit integer)"
 	PG_EVENT_TABLE
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
-	"  WITH c AS (SELECT e.id FROM events e"
-	"    WHERE e.state = 'pending' AND e.next_at <= p_now AND NOT EXISTS (SELECT 1"
-	"      FROM events p WHERE p.user_id = e.user_id AND p.id < e.id"
-	"      AND p.state = 'pending')"
+	"  WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events"
+	"    WHERE state = 'pending'"
+	"    UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = 'pending'"
+	"      AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL),"
+	"  c AS (SELECT e.id FROM events e WHERE e.id IN (SELECT (SELECT min(h.id)"
+	"      FROM events h WHERE h.state = 'pending' AND h.user_id = u.user_id) FROM u)"
+	"    AND e.state = 'pending' AND e.next_at <= p_now"
 	"    ORDER BY e.next_at, e.id LIMIT p_limit FOR UPDATE OF e SKIP LOCKED),"
-	"  u AS (UPDATE events e SET next_at = p_lease, attempts = e.attempts + 1"
+	"  l AS (UPDATE events e SET next_at = p_lease, attempts = e.attempts + 1"
 	"    FROM c WHERE e.id = c.id RETURNING e.*)"
-	"  SELECT u.id, u.uid, u.type, u.user_id, u.at, u.attempts, u.created_at,"
-	"    coalesce(" STORE__EV_MESSAGE_ID ", u.message_id::text), m.sid, u.status,"
-	"    u.error_code, u.phone, u.mode"
-	"  FROM u LEFT JOIN messages m ON m.id = u.message_id $$;"
+	"  SELECT l.id, l.uid, l.type, l.user_id, l.at, l.attempts, l.created_at,"
+	"    coalesce(" STORE__EV_MESSAGE_ID ", l.message_id::text), m.sid, l.status,"
+	"    l.error_code, l.phone, l.mode"
+	"  FROM l LEFT JOIN messages m ON m.id = l.message_id $$;"
 	"CREATE FUNCTION sr_event_delete(p_id bigint) RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  WITH d AS (DELETE FROM events WHERE id = p_id RETURNING 1)"
