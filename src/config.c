@@ -276,6 +276,8 @@ static const struct setting settings[] = {
 		.why = "must be scheme://host[:port], with no path or trailing slash"},
 	{"SMSROUTER_AGENT_URL", NULL, parse_url, FIELD(agent_url),
 		.why = "must be an http:// or https:// URL"},
+	{"SMSROUTER_EVENTS_URL", NULL, parse_url, FIELD(events_url),
+		.why = "must be an http:// or https:// URL"},
 	{"TWILIO_API_BASE", "https://api.twilio.com", parse_base_url, FIELD(api_base),
 		.why = "must be scheme://host[:port], with no path or trailing slash"},
 	{"TWILIO_ACCOUNT_SID", NULL, parse_account_sid, FIELD(account_sid),
@@ -353,6 +355,10 @@ static const char *serve_refusal(const struct config *c) {
 	if (c->agent_url && !c->agent_secret) {
 		return "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: requests to "
 		       "the Agent Core must be signed.";
+	}
+	if (c->events_url && !c->agent_secret) {
+		return "SMSROUTER_EVENTS_URL is set but SMSROUTER_AGENT_SECRET is not: events must "
+		       "be signed.";
 	}
 	if (c->reply_mode == CONFIG_REPLY_REST && !c->account_sid) {
 		return "SMSROUTER_REPLY_MODE=rest needs TWILIO_ACCOUNT_SID to send through the "

@@ -35,6 +35,7 @@ struct config {
 	const char *admin_token; /* NULL: admin API answers 404 */
 	const char *agent_url;   /* NULL: the built-in memo agent */
 	const char *agent_secret;
+	const char *events_url;  /* NULL: no events */
 	int agent_timeout_ms;
 	enum config_reply_mode reply_mode;
 	double send_rate;

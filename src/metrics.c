@@ -47,6 +47,11 @@ static const struct {
 	{"smsrouter_sends_stopped_total",
 		"API messages ended unsent: the number opted out (suppressed) or the daily "
 		"segment budget was spent (over_budget)."},
+	{"smsrouter_events_delivered_total", "Events the events URL answered with a 2xx."},
+	{"smsrouter_events_failed_total",
+		"Events given up on: no 2xx within 24 hours of being recorded."},
+	{"smsrouter_events_retries_total",
+		"Event deliveries that failed (timeout, refused, not 2xx) and will be tried again."},
 };
 
 static const struct {
@@ -146,8 +151,8 @@ static void render_histogram(FILE *f, const char *name, const char *help, struct
 			load(&h->count));
 }
 
-/* A gauge, unless the caller could not read it (negative). */
-static void gauge(FILE *f, const char *name, const char *help, int64_t v) {
+/* A gauge, when the caller read it (v >= 0). */
+static void render_gauge(FILE *f, const char *name, const char *help, int64_t v) {
 	if (v >= 0) {
 		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
 				(long long)v);
@@ -211,12 +216,15 @@ int metrics_render(const struct metrics_gauges *g, char **ret_text) {
 		fprintf(f, "smsrouter_sends_total{kind=\"%s\",lane=\"%s\"} %llu\n",
 				send_labels[i].kind, send_labels[i].lane, load(&sends[i]));
 	}
-	gauge(f, "smsrouter_outbox_depth", "Outbox rows not yet done or dead.", g->outbox_depth);
-	gauge(f, "smsrouter_scheduled_depth",
+	render_gauge(f, "smsrouter_outbox_depth", "Outbox rows not yet done or dead.",
+			g->outbox_depth);
+	render_gauge(f, "smsrouter_scheduled_depth",
 			"Proactive messages waiting for their time (send_at or quiet hours).",
 			g->scheduled_depth);
-	gauge(f, "smsrouter_users", "Registered users.", g->users);
-	gauge(f, "smsrouter_phones", "Registered phone numbers.", g->phones);
+	render_gauge(f, "smsrouter_events_pending",
+			"Events not yet delivered nor given up (SMSROUTER_EVENTS_URL).", g->events_pending);
+	render_gauge(f, "smsrouter_users", "Registered users.", g->users);
+	render_gauge(f, "smsrouter_phones", "Registered phone numbers.", g->phones);
 	if (fclose(f) != 0) {
 		free(text);
 		return -ENOMEM;

@@ -51,6 +51,9 @@ enum metrics_counter {
 	METRICS_HTTP_TIMEOUTS, /* a request whose client went quiet past the timeout */
 	METRICS_QUIET_HOLDS,   /* a proactive message held at its send for quiet hours */
 	METRICS_SENDS_STOPPED, /* an API message ended unsent: suppressed or over budget */
+	METRICS_EVENTS_DELIVERED, /* events the events URL took (2xx) */
+	METRICS_EVENTS_FAILED,    /* events given up on after 24 h of retries */
+	METRICS_EVENTS_RETRIES,   /* failed deliveries to be tried again */
 	METRICS_COUNTER_COUNT,
 };
 
@@ -74,13 +77,15 @@ void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio
 /* The Content-Type of metrics_render's text (Prometheus' text exposition format). */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Gauges the caller read from the store; a negative one is left out. */
+/* The gauges the caller read from the store (each negative: left out). */
 struct metrics_gauges {
 	int64_t users;
 	int64_t phones;
 	int64_t outbox_depth;
 	int64_t scheduled_depth; /* proactive messages waiting for their time */
+	int64_t events_pending;
 };
 
-/* Renders every metric. *ret_text is the caller's to free(). 0 or -ENOMEM. */
+/* Renders every metric and the gauges g. *ret_text is the caller's to free(). 0 or
+ * -ENOMEM. */
 int metrics_render(const struct metrics_gauges *g, char **ret_text);

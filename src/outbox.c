@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sms/sms.h"
+#include "wait.h"
 
 #define MAX_WORKERS 64
 #define CANDIDATES 256
@@ -36,9 +37,7 @@ struct outbox {
 	int nworkers;
 	pthread_t sender;
 	bool sender_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	uint64_t generation; /* bumped by outbox_notify */
+	struct wait_bell bell; /* rung by outbox_notify */
 	atomic_bool stop;
 	/* sender's own state */
 	double tokens;
@@ -61,38 +60,9 @@ static int64_t backoff_ms(int attempt, int64_t first_ms) {
 	return base / 2 + (int64_t)(r % (unsigned int)(base / 2 + 1));
 }
 
-/* Sleeps up to ms or until notified or stopped. */
-static void wait_for(struct outbox *ob, int64_t ms, uint64_t seen) {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&ob->mu);
-	while (!atomic_load(&ob->stop) && ob->generation == seen) {
-		if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts) != 0) {
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ob->mu);
-}
-
-static uint64_t generation(struct outbox *ob) {
-	pthread_mutex_lock(&ob->mu);
-	uint64_t g = ob->generation;
-	pthread_mutex_unlock(&ob->mu);
-	return g;
-}
-
 void outbox_notify(void *p) {
 	struct outbox *ob = p;
-	pthread_mutex_lock(&ob->mu);
-	ob->generation++;
-	pthread_cond_broadcast(&ob->cv);
-	pthread_mutex_unlock(&ob->mu);
+	wait_bell_ring(&ob->bell);
 }
 
 /* ---- agent stage ---- */
@@ -230,7 +200,7 @@ failed:
 static void *agent_worker(void *arg) {
 	struct outbox *ob = arg;
 	while (!atomic_load(&ob->stop)) {
-		uint64_t seen = generation(ob);
+		uint64_t seen = wait_bell_rung(&ob->bell);
 		struct store_outbox row;
 		int64_t now = ids_now_ms();
 		/* The lease outlasts the agent's deadline: a crash makes the row due again. */
@@ -239,7 +209,7 @@ static void *agent_worker(void *arg) {
 		if (e == 0) {
 			work_agent(ob, &row);
 		} else {
-			wait_for(ob, e == -ENOENT ? IDLE_WAIT_MS : 1000, seen);
+			wait_bell_sleep(&ob->bell, e == -ENOENT ? IDLE_WAIT_MS : 1000, seen, &ob->stop);
 		}
 	}
 	return NULL;
@@ -535,7 +505,7 @@ static void *sender(void *arg) {
 	ob->tokens_at_ms = ids_now_ms();
 	ob->tokens = ob->o.send_rate < 1 ? 1 : ob->o.send_rate;
 	while (!atomic_load(&ob->stop)) {
-		uint64_t seen = generation(ob);
+		uint64_t seen = wait_bell_rung(&ob->bell);
 		struct candidate *c = NULL;
 		int e = 0;
 		/* Replies first: a proactive message goes only when no reply is due. */
@@ -561,7 +531,7 @@ static void *sender(void *arg) {
 		}
 		release(cs);
 		if (!c) {
-			wait_for(ob, e < 0 ? 1000 : IDLE_WAIT_MS, seen);
+			wait_bell_sleep(&ob->bell, e < 0 ? 1000 : IDLE_WAIT_MS, seen, &ob->stop);
 		}
 	}
 	free(cs);
@@ -587,8 +557,7 @@ int outbox_start(const struct outbox_options *o, struct store *s, struct agent *
 	if (ob->o.max_attempts < 1) {
 		ob->o.max_attempts = 1;
 	}
-	pthread_mutex_init(&ob->mu, NULL);
-	pthread_cond_init(&ob->cv, NULL);
+	wait_bell_init(&ob->bell);
 	atomic_init(&ob->stop, false);
 	for (int i = 0; ob->o.agent_stage && i < ob->o.workers; i++) {
 		if (pthread_create(&ob->workers[i], NULL, agent_worker, ob) != 0) {
@@ -620,7 +589,6 @@ void outbox_stop(struct outbox *ob) {
 	if (ob->sender_started) {
 		pthread_join(ob->sender, NULL);
 	}
-	pthread_cond_destroy(&ob->cv);
-	pthread_mutex_destroy(&ob->mu);
+	wait_bell_finish(&ob->bell);
 	free(ob);
 }

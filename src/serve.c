@@ -12,6 +12,7 @@
 
 #include "admin.h"
 #include "agent/agent.h"
+#include "events.h"
 #include "http/http.h"
 #include "ids.h"
 #include "log.h"
@@ -34,6 +35,7 @@ struct process {
 	struct ratelimit *rl;
 	struct router *router;
 	struct outbox *outbox;
+	struct events *events; /* NULL without SMSROUTER_EVENTS_URL */
 	struct webhook webhook;
 	struct admin admin;
 	struct http_route routes[MAX_ROUTES];
@@ -47,6 +49,15 @@ static void notify_outbox(void *ctx) {
 	struct outbox *ob = ((struct process *)ctx)->outbox;
 	if (ob) {
 		outbox_notify(ob);
+	}
+}
+
+/* The store's on_record: ctx is the process, whose events start before any thread that
+ * records one. */
+static void notify_events(void *ctx) {
+	struct events *ev = ((struct process *)ctx)->events;
+	if (ev) {
+		events_notify(ev);
 	}
 }
 
@@ -92,15 +103,17 @@ static void ready(void *ctx, const struct http_request *req, struct http_respons
 	}
 }
 
-/* ctx is the store, which has the gauges metrics renders with the rest. */
+/* ctx is the process: its store has the gauges metrics renders with the rest. */
 static void metrics_page(void *ctx, const struct http_request *req, struct http_response *res) {
 	(void)req;
-	struct metrics_gauges g = {-1, -1, -1, -1};
+	const struct process *p = ctx;
+	struct metrics_gauges g = {-1, -1, -1, -1, -1};
 	char *text = NULL;
-	if (store_counts(ctx, &g.users, &g.phones) < 0 ||
-			store_outbox_depth(ctx, &g.outbox_depth) < 0 ||
-			store_scheduled_depth(ctx, ids_now_ms(), &g.scheduled_depth) < 0) {
-		g = (struct metrics_gauges){-1, -1, -1, -1};
+	if (store_counts(p->store, &g.users, &g.phones) < 0 ||
+			store_outbox_depth(p->store, &g.outbox_depth) < 0 ||
+			store_scheduled_depth(p->store, ids_now_ms(), &g.scheduled_depth) < 0 ||
+			(p->events && store_events_pending(p->store, &g.events_pending) < 0)) {
+		g = (struct metrics_gauges){-1, -1, -1, -1, -1};
 		metrics_inc(METRICS_STORE_ERRORS);
 	}
 	if (metrics_render(&g, &text) < 0) {
@@ -123,7 +136,7 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_WEBHOOK_STATUS, NULL, webhook_error, false},
 		{"/health", "GET", health, NULL, METRICS_ROUTE_HEALTH, NULL, NULL, false},
 		{"/ready", "GET", ready, p->store, METRICS_ROUTE_READY, NULL, NULL, false},
-		{"/metrics", "GET", metrics_page, p->store, METRICS_ROUTE_METRICS, NULL, NULL, false},
+		{"/metrics", "GET", metrics_page, p, METRICS_ROUTE_METRICS, NULL, NULL, false},
 		{"/sms-router/admin/users", "GET", admin_users_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 		{"/sms-router/admin/users", "POST", admin_users_post, a, METRICS_ROUTE_ADMIN,
@@ -176,6 +189,28 @@ static int use_dev_token(struct process *p, char *why, size_t size) {
 			"Try: build/smsrouter simulate --from +15550100101 --body recall\n\n",
 			DEV_TOKEN_PATH);
 	log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
+	return 0;
+}
+
+/* With SMSROUTER_EVENTS_URL, the events' delivery thread, told of each event this process
+ * records. First of the threads that use the store, so that p->events is set before any
+ * of them reads it. */
+static int start_events(struct process *p, char *why, size_t size) {
+	const struct config *c = p->config;
+	if (!c->events_url) {
+		return 0;
+	}
+	struct events_options eo = {
+		.url = c->events_url,
+		.secret = c->agent_secret,
+		.timeout_ms = 5000,
+		.give_up_ms = 24 * 3600 * 1000LL,
+	};
+	if (events_start(&eo, p->store, &p->events) < 0) {
+		snprintf(why, size, "cannot start the events delivery thread.");
+		return -EIO;
+	}
+	store_events_on_record(p->store, notify_events, p);
 	return 0;
 }
 
@@ -283,6 +318,9 @@ static void teardown(struct process *p) {
 	outbox_stop(p->outbox);
 	p->outbox = NULL;
 	router_destroy(p->router);
+	/* Last of the store's users: nothing records an event any more. */
+	events_stop(p->events);
+	p->events = NULL;
 	ratelimit_destroy(p->rl);
 	agent_destroy(p->agent);
 	store_close(p->store);
@@ -316,7 +354,10 @@ int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_m
 	if (open_store(c, &p.store) != 0) {
 		return -EIO;
 	}
-	e = build_core(&p, reterr_message, size);
+	e = start_events(&p, reterr_message, size);
+	if (e == 0) {
+		e = build_core(&p, reterr_message, size);
+	}
 	if (e == 0) {
 		e = listen_http(&p, reterr_message, size);
 	}

@@ -1,6 +1,7 @@
 #pragma once
-/* serve: the server process. Builds it from the settings (the store, the agent, the router
- * with its batching writer, the outbox in rest mode, the route table, the HTTP server),
+/* serve: the server process. Builds it from the settings (the store, the events' delivery
+ * with SMSROUTER_EVENTS_URL, the agent, the router with its batching writer, the outbox in
+ * rest mode, the route table, the HTTP server),
  * serves until SIGTERM or SIGINT, then stops it in order. The composition root: it knows
  * every module it builds, and none of them knows it. */
 #include <stddef.h>

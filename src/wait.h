@@ -1,8 +1,11 @@
 #pragma once
 /* wait: one thread waits until another says "done", once — the blocking form of a
- * callback API. Knows nothing of the other modules. */
+ * callback API; and a bell that worker threads sleep on between polls, rung when there is
+ * work (the outbox, events). Knows nothing of the other modules. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct wait_once {
 	pthread_mutex_t mu;
@@ -16,3 +19,21 @@ struct wait_once {
 void wait_once_signal(struct wait_once *w);
 /* Waits until done has been said (at once if it was), then releases w. */
 void wait_once_wait(struct wait_once *w);
+
+/* A bell: a worker notes how often it has rung (wait_bell_rung), looks for work, and when
+ * it found none sleeps until the bell rings again, a timeout passes or it is told to stop;
+ * a ring between its look and its sleep is not lost. */
+struct wait_bell {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t rung;
+};
+
+void wait_bell_init(struct wait_bell *b);
+void wait_bell_finish(struct wait_bell *b);
+/* Wakes every sleeper. */
+void wait_bell_ring(struct wait_bell *b);
+uint64_t wait_bell_rung(struct wait_bell *b);
+/* Sleeps up to ms, or until the bell has rung more than seen times, or *stop (checked
+ * under the bell's lock: set it, then ring). */
+void wait_bell_sleep(struct wait_bell *b, int64_t ms, uint64_t seen, const atomic_bool *stop);

@@ -63,6 +63,7 @@ static void test_every_setting_has_its_documented_default(void **state) {
 	assert_null(c.public_url);
 	assert_null(c.admin_token);
 	assert_null(c.agent_url);
+	assert_null(c.events_url);
 	assert_null(c.agent_secret);
 	assert_false(c.trust_proxy);
 	assert_int_equal(c.agent_timeout_ms, 10000);
@@ -295,8 +296,19 @@ static void test_serve_refuses_settings_that_do_not_go_together(void **state) {
 	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
 	assert_string_equal(err, "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: "
 				 "requests to the Agent Core must be signed.");
+	unsetenv("SMSROUTER_AGENT_URL");
+	setenv("SMSROUTER_EVENTS_URL", "http://127.0.0.1:9/events", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_EVENTS_URL is set but SMSROUTER_AGENT_SECRET is not: "
+				 "events must be signed.");
+	setenv("SMSROUTER_AGENT_URL", "http://127.0.0.1:9/agent", 1);
 	setenv("SMSROUTER_AGENT_SECRET", "s", 1);
 	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), 0);
+	assert_string_equal(c.events_url, "http://127.0.0.1:9/events");
+	setenv("SMSROUTER_EVENTS_URL", "ftp://127.0.0.1/events", 1);
+	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_EVENTS_URL must be an http:// or https:// URL.");
+	unsetenv("SMSROUTER_EVENTS_URL");
 
 	setenv("SMSROUTER_REPLY_MODE", "rest", 1);
 	assert_int_equal(load(&c, err, (const char *[]){"serve", NULL}), -EINVAL);

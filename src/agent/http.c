@@ -10,11 +10,10 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "agent/backend.h"
 #include "curlbody.h"
+#include "hmac.h"
 
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
@@ -136,21 +135,6 @@ static int64_t monotonic_ms(void) {
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "sha256=" and the hex HMAC-SHA256 of body under secret. */
-static void sign(const char *secret, const char *body, char out[80]) {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, strlen(body),
-			mac, &n);
-	memcpy(out, "sha256=", 7);
-	for (unsigned int i = 0; i < n && i < 32; i++) {
-		out[7 + 2 * i] = hex[mac[i] >> 4];
-		out[8 + 2 * i] = hex[mac[i] & 15];
-	}
-	out[7 + 2 * (n < 32 ? n : 32)] = '\0';
-}
-
 /* ---- one call ---- */
 
 static void call_free(struct call *c) {
@@ -218,9 +202,6 @@ static void finish(struct call *c, int err, char *reply) {
  * left of its deadline. -ETIMEDOUT if nothing is left (it waited behind its user's
  * earlier calls), -ENOMEM, -EIO. */
 static int start(struct http_agent *a, struct call *c) {
-	char sig[80];
-	char header[128];
-
 	long left = (long)(c->deadline_ms - monotonic_ms());
 	if (left <= 0) {
 		return -ETIMEDOUT;
@@ -233,14 +214,9 @@ static int start(struct http_agent *a, struct call *c) {
 	if (!c->body) {
 		return -ENOMEM;
 	}
-	sign(a->secret, c->body, sig);
-	snprintf(header, sizeof(header), "X-SMSRouter-Signature: %s", sig);
 	c->h = curl_easy_init();
-	struct curl_slist *h1 = curl_slist_append(NULL, "Content-Type: application/json");
-	struct curl_slist *h2 = h1 ? curl_slist_append(h1, header) : NULL;
-	struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Expect:") : NULL;
-	c->hdr = h3 ? h3 : h2 ? h2 : h1;
-	if (!c->h || !h3) {
+	c->hdr = hmac_json_headers(a->secret, c->body);
+	if (!c->h || !c->hdr) {
 		return -ENOMEM;
 	}
 	curl_easy_setopt(c->h, CURLOPT_URL, a->url);

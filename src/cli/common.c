@@ -71,6 +71,9 @@ int cli__open_store(const struct config *c, struct store **ret) {
 		.sync = c->sqlite_sync == CONFIG_SYNC_FULL     ? STORE_SYNC_FULL
 			: c->sqlite_sync == CONFIG_SYNC_NORMAL ? STORE_SYNC_NORMAL
 							       : STORE_SYNC_GROUP,
+		/* A command that changes a status or an opt-out records its event too: a
+		 * running serve delivers it. */
+		.events = c->events_url != NULL,
 	};
 	int r = store_open(c->database_url, &o, ret);
 	if (r == -EINVAL) {

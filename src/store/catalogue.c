@@ -57,6 +57,25 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	" FROM outbox o JOIN messages m ON m.id = o.outbound_id LEFT JOIN users u ON u.id = " \
 	"o.user_id"
 
+/* The due heads, at most ?3: a user's head is its oldest pending event, and only a head is
+ * claimed, so each user's events go one at a time, in order. The users with pending events
+ * are walked one index seek each (events_pending), not their events: a long backlog behind
+ * a failing head costs nothing here. */
+#define EV_DUE_HEADS                                                                       \
+	"WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events WHERE state = "         \
+	"'pending' UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = "    \
+	"'pending' AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL) "            \
+	"SELECT e.id FROM u JOIN events e ON e.id = (SELECT min(h.id) FROM events h WHERE "    \
+	"h.state = 'pending' AND h.user_id = u.user_id) WHERE e.next_at <= ?1 "                \
+	"ORDER BY e.next_at, e.id LIMIT ?3"
+/* A claimed event, mapped by events.c: the message's public id and sid read now (the sid
+ * may have come after the event), the message's internal id when it is gone. */
+#define EV_COLS_SQLITE                                                                     \
+	"id, uid, type, user_id, at, attempts, created_at, coalesce((SELECT "                 \
+	STORE__EV_MESSAGE_ID " FROM messages m WHERE m.id = events.message_id), "              \
+	"CAST(message_id AS TEXT)), (SELECT m.sid FROM messages m WHERE m.id = "               \
+	"events.message_id), status, error_code, phone, mode"
+
 /* A status callback names its message by our id (?1 > 0) or by Twilio's sid (?2). */
 #define BY_ID_OR_SID "(id = ?1 OR (?1 <= 0 AND sid = ?2)) AND direction = 'outbound'"
 
@@ -301,6 +320,41 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_SCHEDULED_DEPTH] = {.sqlite = "SELECT count(*) FROM outbox WHERE lane = 1 AND state = "
 					  "'send' AND next_at > ?1",
 		.pg = "SELECT sr_scheduled_depth(?1)"},
+	/* Events (events.c). A status change of a message sent through the Messages API (flag
+	 * 4) to a user: ?1 id or ?2 sid as BY_ID_OR_SID, ?3 the event's public id, ?4 now. */
+	[ST_EV_STATUS] = {.sqlite = "INSERT INTO events (uid, user_id, type, message_id, status, "
+				    "error_code, at, next_at, created_at) SELECT ?3, user_id, "
+				    "'message.status', id, status, error_code, ?4, ?4, ?4 FROM "
+				    "messages WHERE " BY_ID_OR_SID " AND (flags & 4) <> 0 AND "
+				    "user_id IS NOT NULL",
+		.pg = "SELECT sr_event_status(?1, ?2, ?3, ?4)"},
+	/* Number ?1 opted out or in (type ?2): an event for the user who owns it, if any. */
+	[ST_EV_PHONE] = {.sqlite = "INSERT INTO events (uid, user_id, type, phone, at, next_at, "
+				   "created_at) SELECT ?3, user_id, ?2, phone, ?4, ?4, ?4 FROM phones "
+				   "WHERE phone = ?1",
+		.pg = "SELECT sr_event_phone(?1, ?2, ?3, ?4)"},
+	/* Run scoped to user ?1 (PostgreSQL's row-level security checks the row). */
+	[ST_EV_MODE] = {.both = "INSERT INTO events (uid, user_id, type, mode, at, next_at, "
+				"created_at) VALUES (?3, ?1, 'user.mode', ?2, ?4, ?4, ?4)"},
+	/* The rank of outbound message ?1 before a change, its row locked until the end of the
+	 * transaction (SQLite's BEGIN IMMEDIATE locks it all already). */
+	[ST_EV_RANK] = {.sqlite = "SELECT status_rank FROM messages WHERE id = ?1 AND direction = "
+				  "'outbound'",
+		.pg = "SELECT sr_message_rank(?1)"},
+	/* The due heads (EV_DUE_HEADS), leased until ?2 with their attempt counted, as
+	 * events.c maps them; PostgreSQL's function skips heads another claimer holds. */
+	[ST_EV_CLAIM] = {.sqlite = "UPDATE events SET next_at = ?2, attempts = attempts + 1 WHERE "
+				   "id IN (" EV_DUE_HEADS ") RETURNING " EV_COLS_SQLITE,
+		.pg = "SELECT * FROM sr_events_claim(?1, ?2, ?3)"},
+	[ST_EV_DELETE] = {.sqlite = "DELETE FROM events WHERE id = ?1",
+		.pg = "SELECT sr_event_delete(?1)"},
+	/* ?2 'pending' (due at ?3) or 'dead'; ?4 the error, NULL keeps the last. */
+	[ST_EV_UPDATE] = {.sqlite = "UPDATE events SET state = ?2, next_at = ?3, last_error = "
+				    "coalesce(?4, last_error) WHERE id = ?1",
+		.pg = "SELECT sr_event_update(?1, ?2, ?3, ?4)"},
+	[ST_EV_PENDING] = {.sqlite = "SELECT count(*) FROM events WHERE state = 'pending'",
+		.pg = "SELECT sr_events_pending()"},
+	[ST_DEL_EVENTS] = {.both = "DELETE FROM events WHERE user_id = ?1"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

@@ -93,6 +93,15 @@ enum store__st {
 	ST_SCHEDULED,
 	ST_SCHEDULED_USER,
 	ST_SCHEDULED_DEPTH,
+	ST_EV_STATUS,
+	ST_EV_PHONE,
+	ST_EV_MODE,
+	ST_EV_RANK,
+	ST_EV_CLAIM,
+	ST_EV_DELETE,
+	ST_EV_UPDATE,
+	ST_EV_PENDING,
+	ST_DEL_EVENTS,
 	ST_COUNT,
 };
 
@@ -121,6 +130,10 @@ extern const struct store__migration store__migrations[];
 extern const int store__schema_version;
 /* PostgreSQL: the NOLOGIN role that owns the cross-user functions (postgres.c). */
 #define STORE__PG_SYSTEM_ROLE "smsrouter_system"
+
+/* The public id of message m in an event (catalogue.c's claim, migration 6's
+ * sr_events_claim): migration 5's uid. */
+#define STORE__EV_MESSAGE_ID "m.uid"
 
 /* ---- a statement being run ---- */
 
@@ -185,6 +198,9 @@ struct store__dialect {
 struct store {
 	const struct store__dialect *d;
 	atomic_uint takes; /* store_sender_take calls, for its sweep */
+	bool events;       /* store_options.events: record events (events.c) */
+	void (*on_event)(void *ctx); /* store_events_on_record; NULL: none */
+	void *on_event_ctx;
 };
 
 /* ---- the operations' side ---- */
@@ -237,6 +253,13 @@ int store__phone_insert(struct store *s, const char *phone, const char *id, int6
 /* messages.c's, for outbox.c: inserts a message inside the caller's transaction. */
 int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id);
+/* events.c's, for messages.c, numbers.c and outbox.c: each records an event inside the
+ * caller's transaction when the store records events (store_options.events), else does
+ * nothing. A status change of outbound message id (> 0) or sid, a message sent through the
+ * Messages API with a user: message.status with the status it has now. */
+int store__event_status(struct store *s, int64_t id, const char *sid);
+/* phone opted out (or in): user.opted_out (user.opted_in) for the user who owns it, if any. */
+int store__event_phone(struct store *s, const char *phone, bool opted_out);
 /* A LIMIT: a negative limit is none. */
 int64_t store__limit(int limit);
 

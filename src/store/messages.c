@@ -156,13 +156,17 @@ static struct store__q by_id_or_sid(enum store__st st, int64_t id, const char *s
 
 /* Three steps, each one statement of the catalogue: record the sid when the row has none
  * (a sid another message holds is left there), move the status forward (a status with a
- * higher rank only), and when nothing moved, tell whether the message exists. */
+ * higher rank only), and when nothing moved, tell whether the message exists. When the
+ * store records events, a move records its event, and all of it is one transaction. */
 int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 		const char *status, const char *error_code, bool *ret_changed) {
 	int rank = store_status_rank(status);
 	int64_t changed = 0;
-	int r = 0;
+	int r = s->events ? store__begin(s) : 0;
 
+	if (r < 0) {
+		return r;
+	}
 	if (outbound_id > 0 && sid) {
 		struct store__q q = by_id_or_sid(ST_STATUS_SID, outbound_id, sid);
 		r = store__write(s, &q);
@@ -175,10 +179,16 @@ int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 		store__text(&q, error_code && *error_code ? error_code : NULL);
 		r = store__affected(s, &q, &changed);
 	}
+	if (r == 0 && changed > 0) {
+		r = store__event_status(s, outbound_id, sid);
+	}
 	if (r == 0 && changed == 0) {
 		struct store__q q = by_id_or_sid(ST_STATUS_EXISTS, outbound_id, sid);
 		int64_t one;
 		r = store__one_int(s, NULL, &q, &one);
+	}
+	if (s->events) {
+		r = store__end(s, r);
 	}
 	if (r == 0) {
 		*ret_changed = changed > 0;

@@ -667,6 +667,137 @@ static const char *const pg_5[] = {
 	NULL,
 };
 
+/* 6: events (SMSROUTER_EVENTS_URL; store/events.c), one row per event until it is
+ * delivered (then deleted) or given up (state dead, kept). id orders a user's events: the
+ * oldest pending one is its head, the only one claimed, found through events_pending one
+ * user at a time. A claim leases the head by moving next_at past the delivery's deadline.
+ * A message.status event keeps the status it tells
+ * of and the message's id (its sid and public id are read at delivery); an opt-out event
+ * the number. Times in milliseconds, as the outbox's. */
+static const char *const sqlite_6[] = {
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  uid TEXT NOT NULL UNIQUE,"
+	"  user_id TEXT NOT NULL,"
+	"  type TEXT NOT NULL CHECK (type IN ('message.status', 'user.opted_out',"
+	"    'user.opted_in', 'user.mode')),"
+	"  message_id INTEGER,"
+	"  status TEXT,"
+	"  error_code TEXT,"
+	"  phone TEXT,"
+	"  mode TEXT,"
+	"  at INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX events_user ON events(user_id, id);"
+	"CREATE INDEX events_pending ON events(user_id, id) WHERE state = 'pending';",
+	NULL,
+};
+
+/* The event row the claim returns, as events.c maps it (catalogue.c's EV_COLS_SQLITE). */
+#define PG_EVENT_TABLE                                                                     \
+	" RETURNS TABLE (id bigint, uid text, type text, user_id text, at bigint,"         \
+	"  attempts integer, created_at bigint, message_id text, sid text, status text,"   \
+	"  error_code text, phone text, mode text)"
+
+/* 6 (sqlite_6 says why): events is a per-user table, with row-level security like the
+ * others; what runs across users (recording from a status callback or an opt-out, which
+ * know no user; the claim and its outcome) is a function of smsrouter_system. */
+static const char *const pg_6[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TABLE events ("
+	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  uid text NOT NULL UNIQUE,"
+	"  user_id text NOT NULL,"
+	"  type text NOT NULL CHECK (type IN ('message.status', 'user.opted_out',"
+	"    'user.opted_in', 'user.mode')),"
+	"  message_id bigint,"
+	"  status text,"
+	"  error_code text,"
+	"  phone text,"
+	"  mode text,"
+	"  at bigint NOT NULL,"
+	"  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),"
+	"  attempts integer NOT NULL DEFAULT 0,"
+	"  next_at bigint NOT NULL,"
+	"  last_error text,"
+	"  created_at bigint NOT NULL);"
+	"CREATE INDEX events_user ON events (user_id, id);"
+	"CREATE INDEX events_pending ON events (user_id, id) WHERE state = 'pending';"
+	"ALTER TABLE events ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE events FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY events_own ON events"
+	"  USING (user_id = current_setting('smsrouter.user_id', true));"
+	"CREATE POLICY events_system ON events TO " SYSTEM_ROLE " USING (true);"
+	"GRANT SELECT, INSERT, UPDATE, DELETE ON events TO " SYSTEM_ROLE ";",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	/* A status change of a message sent through the Messages API (flag 4) to a user. */
+	"CREATE FUNCTION sr_event_status(p_id bigint, p_sid text, p_uid text, p_now bigint)"
+	" RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH i AS (INSERT INTO events (uid, user_id, type, message_id, status, error_code,"
+	"    at, next_at, created_at)"
+	"    SELECT p_uid, m.user_id, 'message.status', m.id, m.status, m.error_code, p_now,"
+	"      p_now, p_now FROM messages m"
+	"    WHERE (m.id = p_id OR (p_id <= 0 AND m.sid = p_sid)) AND m.direction = 'outbound'"
+	"      AND (m.flags & 4) <> 0 AND m.user_id IS NOT NULL RETURNING 1)"
+	"  SELECT count(*) FROM i $$;"
+	/* A number opted out or in: an event for the user who owns it, if any. */
+	"CREATE FUNCTION sr_event_phone(p_phone text, p_type text, p_uid text, p_now bigint)"
+	" RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH i AS (INSERT INTO events (uid, user_id, type, phone, at, next_at, created_at)"
+	"    SELECT p_uid, k.user_id, p_type, k.phone, p_now, p_now, p_now FROM phones k"
+	"    WHERE k.phone = p_phone RETURNING 1)"
+	"  SELECT count(*) FROM i $$;"
+	/* The rank before a change, the row locked until the caller's transaction ends. */
+	"CREATE FUNCTION sr_message_rank(p_id bigint) RETURNS integer"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT status_rank FROM messages WHERE id = p_id AND direction = 'outbound'"
+	"  FOR UPDATE $$;"
+	/* At most p_limit due heads (catalogue.c's EV_DUE_HEADS), each leased until p_lease;
+	 * heads locked by another claimer are skipped, and a leased head is not due, so its
+	 * user's next event waits. */
+	"CREATE FUNCTION sr_events_claim(p_now bigint, p_lease bigint, p_limit integer)"
+	PG_EVENT_TABLE
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events"
+	"    WHERE state = 'pending'"
+	"    UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = 'pending'"
+	"      AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL),"
+	"  c AS (SELECT e.id FROM events e WHERE e.id IN (SELECT (SELECT min(h.id)"
+	"      FROM events h WHERE h.state = 'pending' AND h.user_id = u.user_id) FROM u)"
+	"    AND e.state = 'pending' AND e.next_at <= p_now"
+	"    ORDER BY e.next_at, e.id LIMIT p_limit FOR UPDATE OF e SKIP LOCKED),"
+	"  l AS (UPDATE events e SET next_at = p_lease, attempts = e.attempts + 1"
+	"    FROM c WHERE e.id = c.id RETURNING e.*)"
+	"  SELECT l.id, l.uid, l.type, l.user_id, l.at, l.attempts, l.created_at,"
+	"    coalesce(" STORE__EV_MESSAGE_ID ", l.message_id::text), m.sid, l.status,"
+	"    l.error_code, l.phone, l.mode"
+	"  FROM l LEFT JOIN messages m ON m.id = l.message_id $$;"
+	"CREATE FUNCTION sr_event_delete(p_id bigint) RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH d AS (DELETE FROM events WHERE id = p_id RETURNING 1)"
+	"  SELECT count(*) FROM d $$;"
+	"CREATE FUNCTION sr_event_update(p_id bigint, p_state text, p_next bigint,"
+	"  p_error text) RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH u AS (UPDATE events SET state = p_state, next_at = p_next,"
+	"    last_error = coalesce(p_error, last_error) WHERE id = p_id RETURNING 1)"
+	"  SELECT count(*) FROM u $$;"
+	"CREATE FUNCTION sr_events_pending() RETURNS bigint"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT count(*) FROM events WHERE state = 'pending' $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
 /* migrations[i] takes the schema from version i to i + 1. */
 const struct store__migration store__migrations[] = {
 	{sqlite_1, pg_1},
@@ -674,6 +805,7 @@ const struct store__migration store__migrations[] = {
 	{NULL, pg_3},
 	{sqlite_4, pg_4},
 	{sqlite_5, pg_5},
+	{sqlite_6, pg_6},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

@@ -9,11 +9,23 @@
 #include "log.h"
 #include "store/dialect.h"
 
+/* When the store records events, a change of the number's state records its event in the
+ * same transaction. */
 int store_optout_set(struct store *s, const char *phone, bool opted_out) {
 	struct store__q q = store__q(opted_out ? ST_OPTOUT_INSERT : ST_OPTOUT_DELETE);
+	int64_t changed = 0;
+	int r = s->events ? store__begin(s) : 0;
+
+	if (r < 0) {
+		return r;
+	}
 	store__text(&q, phone);
 	store__int(&q, ids_now());
-	return store__write(s, &q);
+	r = store__affected(s, &q, &changed);
+	if (r == 0 && changed > 0) {
+		r = store__event_phone(s, phone, opted_out);
+	}
+	return s->events ? store__end(s, r) : r;
 }
 
 int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out) {

@@ -146,15 +146,24 @@ int store_outbox_update(struct store *s, int64_t id, const char *state, int64_t 
 }
 
 /* The reply's sid and status, and the row done: one transaction where the dialect needs
- * two statements (ST_OB_DONE). */
+ * two statements (ST_OB_DONE), or where the store records events: the message's rank
+ * before (its row locked) says whether the status moved, and so whether to record it. */
 int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
 		const char *status) {
 	bool two = store__has(s, ST_OB_DONE);
+	bool tx = two || s->events;
 	struct store__q q = store__q(ST_OB_MSG_SENT);
-	int r = two ? store__begin(s) : 0;
+	int64_t before = 0;
+	int r = tx ? store__begin(s) : 0;
 
 	if (r < 0) {
 		return r;
+	}
+	if (s->events) {
+		struct store__q rank = store__q(ST_EV_RANK);
+		store__int(&rank, outbound_id);
+		r = store__one_int(s, NULL, &rank, &before);
+		r = r == -ENOENT ? 0 : r; /* no such message: nothing moves */
 	}
 	store__int(&q, id);
 	store__int(&q, outbound_id);
@@ -162,13 +171,18 @@ int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const ch
 	store__text(&q, status);
 	store__int(&q, store_status_rank(status));
 	store__int(&q, ids_now_ms());
-	r = store__write(s, &q);
-	r = r == -EEXIST ? 0 : r; /* the sid is recorded already (a callback came first) */
+	if (r == 0) {
+		r = store__write(s, &q);
+		r = r == -EEXIST ? 0 : r; /* the sid is recorded already (a callback came first) */
+	}
 	if (two && r == 0) {
 		q.st = ST_OB_DONE;
 		r = store__write(s, &q);
 	}
-	return two ? store__end(s, r) : r;
+	if (s->events && r == 0 && store_status_rank(status) > before) {
+		r = store__event_status(s, outbound_id, NULL);
+	}
+	return tx ? store__end(s, r) : r;
 }
 
 int store_outbox_list(struct store *s, const char *state, int limit, store_outbox_cb cb,

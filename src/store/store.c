@@ -13,13 +13,16 @@ int store_open(const char *url, const struct store_options *o, struct store **re
 	if (!o) {
 		o = &defaults;
 	}
+	int r = -EINVAL;
 	if (strncmp(url, "sqlite:", 7) == 0) {
-		return store_sqlite_open(url + 7, o, ret_store);
+		r = store_sqlite_open(url + 7, o, ret_store);
+	} else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		r = store_postgres_open(url, o, ret_store);
 	}
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-		return store_postgres_open(url, o, ret_store);
+	if (r == 0) {
+		(*ret_store)->events = o->events;
 	}
-	return -EINVAL;
+	return r;
 }
 
 void store_close(struct store *s) {

@@ -1,6 +1,7 @@
 #pragma once
-/* store: users, phones, messages, notes, opt-outs, the outbox and usage; each operation
- * written once (users.c, import.c, messages.c, notes.c, numbers.c, outbox.c) over two
+/* store: users, phones, messages, notes, opt-outs, the outbox, events and usage; each
+ * operation written once (users.c, import.c, messages.c, notes.c, numbers.c, outbox.c,
+ * events.c) over two
  * dialects (sqlite.c, postgres.c; dialect.h). Every call on user data takes the user's
  * id, so no call can return another user's rows. Safe to call from many threads at once:
  * each thread gets its own connection. A call that commits, outside store_tx_begin,
@@ -36,6 +37,10 @@ struct store_options {
 	 * makes the next write start the file over. */
 	int checkpoint_pages;
 	int wal_cap_pages;
+	/* Record events (SMSROUTER_EVENTS_URL is set): status changes of messages sent through
+	 * the Messages API and opt-outs write an event row in their own transaction. false:
+	 * nothing is written. */
+	bool events;
 };
 
 #define STORE_TIMEZONE_SIZE 65 /* an IANA name the time-zone database knows (tz.h) */
@@ -310,7 +315,7 @@ void store_tx_rollback(struct store *s);
 typedef void (*store_durable_cb)(void *ctx, int err);
 int store_tx_commit_then(struct store *s, store_durable_cb done, void *ctx);
 
-/* Deletes the user, its phones, tags, messages and notes. -ENOENT. */
+/* Deletes the user, its phones, tags, messages, notes, outbox rows and events. -ENOENT. */
 int store_user_delete(struct store *s, const char *id);
 /* Calls cb for every user, oldest first; a non-zero return from cb stops and is returned. */
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
@@ -339,7 +344,9 @@ int store_outbound_add(struct store *s, const char *user_id, const struct store_
 		int64_t *ret_id);
 /* Applies a status callback to the outbound message with our id outbound_id (when > 0)
  * or Twilio's sid. Records sid when the row had none. Statuses only move forward (see
- * store_status_rank); *ret_changed says whether it moved. -ENOENT: no such message. */
+ * store_status_rank); *ret_changed says whether it moved. -ENOENT: no such message. A
+ * move of a message sent through the Messages API (STORE_FLAG_SENT_BY_API) to a user
+ * records message.status in the same transaction, when the store records events. */
 int store_status_update(struct store *s, int64_t outbound_id, const char *sid,
 		const char *status, const char *error_code, bool *ret_changed);
 /* 0 if an outbound message has sid, -ENOENT if none has, or a negative errno. */
@@ -367,7 +374,9 @@ int store_note_add(struct store *s, const char *user_id, const char *text);
 int store_notes_list(struct store *s, const char *user_id, store_note_cb cb, void *ctx);
 int store_notes_clear(struct store *s, const char *user_id);
 
-/* Opt-outs are per number (Twilio's STOP blocks the number, whoever owns it). */
+/* Opt-outs are per number (Twilio's STOP blocks the number, whoever owns it). A change of
+ * the number's state records user.opted_out or user.opted_in for the user who owns it, in
+ * the same transaction, when the store records events. */
 int store_optout_set(struct store *s, const char *phone, bool opted_out);
 int store_optout_get(struct store *s, const char *phone, bool *ret_opted_out);
 
@@ -403,7 +412,8 @@ int store_outbox_ready(struct store *s, int lane, int64_t now_ms, int limit,
  * or sending and is due: -ENOENT means another process took it, so do not send. */
 int store_outbox_update(struct store *s, int64_t id, const char *state, int64_t next_at_ms,
 		bool attempt, const char *error, int64_t now_ms);
-/* Row id is sent: Twilio named the reply sid with status status. */
+/* Row id is sent: Twilio named the reply sid with status status. When the status moved
+ * and the store records events, message.status is recorded in the same transaction. */
 int store_outbox_sent(struct store *s, int64_t id, int64_t outbound_id, const char *sid,
 		const char *status);
 /* Calls cb for rows in state (NULL: every row not done), oldest first, at most limit. */
@@ -454,3 +464,54 @@ int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
 /* Messages and segments since since, one row per user with any, then one row with
  * user_id NULL for unknown senders (if any). */
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx);
+
+/* ---- events (SMSROUTER_EVENTS_URL; events.c) ----
+ * Recorded, when store_options.events is set, in the transaction of the change they tell
+ * of: store_status_update and store_outbox_sent (message.status, for an outbound message
+ * with STORE_FLAG_SENT_BY_API and a user, when its status moved), store_optout_set
+ * (user.opted_out, user.opted_in, for the user who owns the number, when its state
+ * changed), store_event_user_mode. Each user's events are delivered in the order they were
+ * recorded: the oldest pending one is the user's head, and only a head is claimed. */
+#define STORE_EVENT_ID_SIZE 40 /* "evt_" and 32 hex digits */
+#define STORE_EVENT_TYPE_SIZE 24
+#define STORE_EVENT_MODE_SIZE 33
+#define STORE_EVENT_MESSAGE_ID_SIZE 65
+
+struct store_event { /* plain record, nothing to free */
+	int64_t id; /* the store's own; the order of a user's events */
+	char uid[STORE_EVENT_ID_SIZE]; /* the public id, the same on every attempt */
+	char type[STORE_EVENT_TYPE_SIZE]; /* "message.status", "user.opted_out", … */
+	char user_id[STORE_ID_SIZE];
+	int64_t at_ms;      /* when the change happened */
+	int attempts;       /* this one's included */
+	int64_t created_at_ms;
+	/* message.status */
+	char message_id[STORE_EVENT_MESSAGE_ID_SIZE]; /* the message's public id */
+	char sid[STORE_SID_SIZE];       /* "" when Twilio has not named it */
+	char status[24];
+	char error_code[16]; /* "" when none */
+	/* user.opted_out, user.opted_in */
+	char phone[PHONE_SIZE];
+	/* user.mode */
+	char mode[STORE_EVENT_MODE_SIZE];
+};
+typedef int (*store_event_cb)(void *ctx, const struct store_event *e);
+
+/* Calls on_record(ctx) after this process records an event (its transaction may not have
+ * committed yet). Set once, before other threads use the store; NULL: none. */
+void store_events_on_record(struct store *s, void (*on_record)(void *ctx), void *ctx);
+/* Records user.mode for user_id (mode at most STORE_EVENT_MODE_SIZE - 1 bytes), inside the
+ * caller's transaction if any; nothing when the store records no events. -EINVAL, -EIO. */
+int store_event_user_mode(struct store *s, const char *user_id, const char *mode);
+/* Claims at most limit due heads (each a different user's), leasing each until
+ * lease_until_ms (a crash makes it due again then) and counting its attempt; calls cb for
+ * each. Safe with several processes on one database: a head one of them holds is skipped. */
+int store_events_claim(struct store *s, int64_t now_ms, int64_t lease_until_ms, int limit,
+		store_event_cb cb, void *ctx);
+/* Event id was delivered: it is deleted. */
+int store_event_delivered(struct store *s, int64_t id);
+/* Event id failed: due again at next_at_ms, or given up (dead: kept, no longer its user's
+ * head) when next_at_ms is negative. error (may be NULL) is kept for the operator. */
+int store_event_failed(struct store *s, int64_t id, int64_t next_at_ms, const char *error);
+/* Events not yet delivered nor given up. */
+int store_events_pending(struct store *s, int64_t *ret_pending);

@@ -1,5 +1,5 @@
 """Starts the local stand-ins of what lives outside (an Agent Core, Twilio's Messages
-API) on loopback, for the integration tests. Every process is stopped by its PID."""
+API, an events receiver) on loopback, for the integration tests. Every process is stopped by its PID."""
 
 import json
 import os
@@ -81,6 +81,25 @@ class TwilioApi(StandIn):
         r = self.post("/_callback", {"sid": sid, "status": status, "error_code": error_code})
         assert r.status == 200, r.body
         return r.json()["status"]
+
+
+class EventsReceiver(StandIn):
+    """The events URL's stand-in: checks the signature with secret, fails the first fail
+    signed attempts with 500; port 0 picks a free one (a fixed one lets a test bring it
+    back after stopping it)."""
+
+    def __init__(self, secret=AGENT_SECRET, fail=0, port=0):
+        super().__init__([os.path.join(ROOT, "tests/standins/events_receiver.py"), "--secret",
+                          secret, "--fail", str(fail), "--port", str(port)])
+
+    def events(self):
+        return self.get("/_events")
+
+    def attempts(self):
+        return self.get("/_attempts")
+
+    def set_fail(self, count):
+        assert self.post("/_fail", {"count": count}).status == 204
 
 
 def wait_until(pred, timeout, step=0.1):

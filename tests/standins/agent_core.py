@@ -17,7 +17,9 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import serve
 
 
 class State:
@@ -108,12 +110,6 @@ def make_handler(state):
     return Handler
 
 
-class Server(ThreadingHTTPServer):
-    # listen() backlog: the default 5 drops SYNs when 100 calls arrive at once.
-    request_queue_size = 1024
-    daemon_threads = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -123,13 +119,7 @@ def main():
     ap.add_argument("--record", default=None)
     a = ap.parse_args()
     state = State(a.secret, a.latency_ms, a.mode, a.record)
-    srv = Server(("127.0.0.1", a.port), make_handler(state))
-    srv.daemon_threads = True
-    print(json.dumps({"port": srv.server_address[1]}), flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(make_handler(state), a.port)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,11 @@ import time
 import urllib.parse
 import urllib.request
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from twilio.request_validator import RequestValidator
+
+from loopback import serve
 
 
 class State:
@@ -255,12 +257,6 @@ def make_handler(state):
     return Handler
 
 
-class Server(ThreadingHTTPServer):
-    # listen() backlog: the default 5 drops SYNs when 100 calls arrive at once.
-    request_queue_size = 1024
-    daemon_threads = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -269,13 +265,7 @@ def main():
     ap.add_argument("--schema", default="tests/data/twilio-create-message.json")
     a = ap.parse_args()
     state = State(a.account, a.token, json.load(open(a.schema)))
-    srv = Server(("127.0.0.1", a.port), make_handler(state))
-    srv.daemon_threads = True
-    print(json.dumps({"port": srv.server_address[1]}), flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(make_handler(state), a.port)
 
 
 if __name__ == "__main__":

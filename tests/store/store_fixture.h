@@ -312,3 +312,5 @@ extern const struct CMUnitTest store_attributes_tests[];
 extern const size_t store_attributes_tests_count;
 extern const struct CMUnitTest store_sends_tests[];
 extern const size_t store_sends_tests_count;
+extern const struct CMUnitTest store_events_tests[];
+extern const size_t store_events_tests_count;

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -551,8 +551,8 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 
 /* Version 2's status function, as version 2 left it (migration 3 replaces it), no
  * attributes (migration 4 adds them; its functions drop the old ones by their arguments),
- * and none of migration 5's columns, tables and functions (stand-ins for the two it drops
- * by their arguments). */
+ * none of migration 5's columns, tables and functions (stand-ins for the two it drops
+ * by their arguments), and no events (migration 6). */
 static const char v2_status_update[] =
 	"SET ROLE smsrouter_system;"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
@@ -578,7 +578,15 @@ static const char v2_status_update[] =
 	"  WHERE false $$;"
 	"DROP FUNCTION sr_users_page(bigint, text, text, text, integer);"
 	"DROP FUNCTION sr_users_page_tag(bigint, text, text, text, integer, text);"
+	"DROP FUNCTION sr_event_status(bigint, text, text, bigint);"
+	"DROP FUNCTION sr_event_phone(text, text, text, bigint);"
+	"DROP FUNCTION sr_message_rank(bigint);"
+	"DROP FUNCTION sr_events_claim(bigint, bigint, integer);"
+	"DROP FUNCTION sr_event_delete(bigint);"
+	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
+	"DROP FUNCTION sr_events_pending();"
 	"RESET ROLE;"
+	"DROP TABLE events;"
 	"DROP TABLE idempotency;"
 	"DROP INDEX messages_uid, messages_proactive, messages_whatsapp, outbox_lane,"
 	"  outbox_message;"
