@@ -184,3 +184,48 @@ class TestEventsConfig(ServerTest):
         err = self.refusal({"SMSROUTER_EVENTS_URL": "ftp://127.0.0.1/events",
                             "SMSROUTER_AGENT_SECRET": AGENT_SECRET})
         self.assertIn("SMSROUTER_EVENTS_URL must be an http:// or https:// URL.", err)
+
+
+class TestProactiveEvents(EventsTest):
+    """Messages smsrouter starts itself tell every status change after the 202, in order
+    with the user's other events: Twilio's callbacks, a cancel, and a suppression."""
+
+    def env(self, port):
+        from harness import TWILIO_NUMBER
+        e = super().env(port)
+        e.update({"TWILIO_FROM": TWILIO_NUMBER, "SMSROUTER_QUIET_HOURS": "off",
+                  "SMSROUTER_PROACTIVE_LIMIT": "0"})
+        return e
+
+    def send(self, user_id, body, **fields):
+        r = self.server.admin("POST", "/users/%s/messages" % user_id,
+                              json_body=dict(body=body, **fields))
+        self.assertEqual(r.status, 202, r.body)
+        return r.json()
+
+    def test_sent_delivered_canceled_opted_out_and_suppressed_in_order(self):
+        phone = new_phone()
+        user = self.server.add_user("Pia", [phone])
+        first = self.send(user["id"], "your package arrived")
+        got = wait_until(lambda: self.sent_to(phone), 15)
+        self.assertTrue(got, "the proactive message was not sent")
+        self.assertEqual(self.twilio.callback(got[0]["sid"], "sent"), 204)
+        self.assertEqual(self.twilio.callback(got[0]["sid"], "delivered"), 204)
+        later = time.time() + 3600
+        scheduled = self.send(user["id"], "tomorrow",
+                              send_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(later)))
+        r = self.server.admin("DELETE", "/users/%s/messages/%s" % (user["id"], scheduled["id"]))
+        self.assertEqual(r.status, 204, r.body)
+        soon = self.send(user["id"], "in a moment", send_at=time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3)))
+        self.server.sms(phone, "STOP")
+        events = self.events_of(user["id"], 5, timeout=30)
+        self.assertEqual([(e["type"], (e.get("message") or {}).get("status")) for e in events],
+                         [("message.status", "sent"), ("message.status", "delivered"),
+                          ("message.status", "canceled"), ("user.opted_out", None),
+                          ("message.status", "suppressed")])
+        self.assertEqual([e["message"]["id"] for e in events if "message" in e],
+                         [first["id"], first["id"], scheduled["id"], soon["id"]])
+        self.assertEqual(events[0]["message"]["sid"], got[0]["sid"])
+        self.assertIsNone(events[2]["message"]["sid"])
+        self.assertEqual(len(self.sent_to(phone)), 1, "nothing after the STOP")
