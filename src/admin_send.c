@@ -28,18 +28,21 @@ static int one_message(void *ctx, const struct store_message *m) {
 	return *j ? 0 : -ENOMEM;
 }
 
-/* Answers status with user_id's message id. */
-static void respond_message(const struct admin *a, struct http_response *res, int status,
+/* Answers status with user_id's message id; true if it is due now (queued). */
+static bool respond_message(const struct admin *a, struct http_response *res, int status,
 		const char *user_id, const char *id) {
 	json_t *j = NULL;
 	int r = store_message_by_uid(a->store, user_id, id, one_message, &j);
 	if (r < 0) {
 		json_decref(j);
 		admin__store_error(res, r, "This user has no such message.");
-		return;
+		return false;
 	}
+	const char *st = json_string_value(json_object_get(j, "status"));
+	bool due = st && strcmp(st, "queued") == 0;
 	json_object_set_new(j, "user_id", json_string(user_id));
 	http_json(res, status, j);
+	return due;
 }
 
 static const char *const send_keys[] = {"body", "media", "send_at", "channel", "to",
@@ -132,11 +135,9 @@ void admin_send_post(void *ctx, const struct http_request *req, struct http_resp
 		refused(res, &refusal);
 	} else if (r < 0) {
 		admin__store_error(res, r == -ENOMEM ? r : -EIO, "");
-	} else {
-		if (created && a->on_send) {
-			a->on_send(a->on_send_ctx);
-		}
-		respond_message(a, res, created ? 202 : 200, rq.user_id, id);
+	} else if (respond_message(a, res, created ? 202 : 200, rq.user_id, id) && created &&
+			a->on_send) {
+		a->on_send(a->on_send_ctx); /* due now: the sender need not wait for its poll */
 	}
 out:
 	json_decref(j);
