@@ -111,6 +111,7 @@ static void dead(struct outbox *ob, const struct store_outbox *row, const char *
 static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	struct store_user user;
 	struct inbound_copy in = {0};
+	struct agent_answer answer = {0};
 	char *reply = NULL;
 	const char *why;
 	int e;
@@ -135,11 +136,12 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	struct agent_request req = {.user = &user, .message = &in.m};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	e = agent_reply(ob->agent, &req, &reply);
+	e = agent_reply(ob->agent, &req, &answer);
+	reply = answer.reply;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	metrics_agent_seconds((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	metrics_agent_call(answer.agent,
+			(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, e < 0);
 	if (e < 0) {
-		metrics_inc(METRICS_AGENT_FAILURES);
 		why = agent_error_text(e);
 		goto failed;
 	}
@@ -167,14 +169,27 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			.flags = flags | STORE_FLAG_SENT_BY_API,
 		};
 	}
-	e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,
-			ids_now_ms());
+	/* The hand-off moves the user in the transaction that stores the reply. */
+	e = store_tx_begin(ob->store);
+	if (e == 0) {
+		e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,
+				ids_now_ms());
+	}
+	if (e == 0 && answer.handoff) {
+		e = store_user_mode_set(ob->store, row->user_id, "human");
+	}
+	if (e == 0) {
+		e = store_tx_commit(ob->store) < 0 ? -EIO : 0;
+	} else {
+		store_tx_rollback(ob->store);
+	}
 	if (e < 0 && e != -ENOENT) {
 		why = "store";
 		goto failed;
 	}
 	log_info("outbox.agent_answered", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
-			LOG_INT("reply", reply != NULL));
+			LOG_STR("agent", answer.agent), LOG_INT("reply", reply != NULL),
+			LOG_INT("handoff", answer.handoff));
 	free(reply);
 	free_copy(&in);
 	outbox_notify(ob);

@@ -240,10 +240,10 @@ class TestAgentFailures(AgentCoreTest):
         phone = new_phone()
         self.server.add_user("F", [phone])
         self.agent.set_mode(mode)
-        before = self.metric("smsrouter_agent_failures_total")
+        before = self.metric('smsrouter_agent_failures_total{agent="default"}')
         start = time.monotonic()
         self.assertEqual(self.server.say(phone, "help me"), APOLOGY)
-        self.assertEqual(self.metric("smsrouter_agent_failures_total"), before + 1)
+        self.assertEqual(self.metric('smsrouter_agent_failures_total{agent="default"}'), before + 1)
         failed = self.server.wait_log("agent.failed")
         self.assertTrue(failed)
         return time.monotonic() - start, failed["error"]
