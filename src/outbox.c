@@ -69,7 +69,7 @@ void outbox_notify(void *p) {
 
 struct inbound_copy {
 	struct store_message m;
-	char *sid, *from, *to, *body, *media;
+	char *sid, *from, *to, *body, *media, *uid;
 };
 
 static int copy_message(void *ctx, const struct store_message *m) {
@@ -80,6 +80,10 @@ static int copy_message(void *ctx, const struct store_message *m) {
 	c->to = strdup(m->to);
 	c->body = strdup(m->body);
 	c->media = m->media_json ? strdup(m->media_json) : NULL;
+	c->uid = m->uid ? strdup(m->uid) : NULL;
+	/* Only what is copied is kept: the rest pointed into the store's row. */
+	c->m = (struct store_message){.id = m->id, .direction = m->direction,
+		.created_at = m->created_at, .segments = m->segments, .uid = c->uid};
 	c->m.sid = c->sid;
 	c->m.from = c->from;
 	c->m.to = c->to;
@@ -94,6 +98,7 @@ static void free_copy(struct inbound_copy *c) {
 	free(c->to);
 	free(c->body);
 	free(c->media);
+	free(c->uid);
 }
 
 /* Gives row up (its stage: "agent" or "send"): dead-lettered, counted, logged. */
@@ -169,19 +174,17 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			.flags = flags | STORE_FLAG_SENT_BY_API,
 		};
 	}
-	/* The hand-off moves the user in the transaction that stores the reply. */
-	e = store_tx_begin(ob->store);
-	if (e == 0) {
-		e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,
-				ids_now_ms());
-	}
+	e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,
+			ids_now_ms());
 	if (e == 0 && answer.handoff) {
-		e = store_user_mode_set(ob->store, row->user_id, "human");
-	}
-	if (e == 0) {
-		e = store_tx_commit(ob->store) < 0 ? -EIO : 0;
-	} else {
-		store_tx_rollback(ob->store);
+		/* Right after the reply (not in its transaction: the outbox's own is scoped to
+		 * the row): a crash between them sends the reply and keeps the user in agent
+		 * mode, the agent's next answer may hand off again. */
+		int m = store_user_mode_set(ob->store, row->user_id, "human");
+		if (m < 0 && m != -ENOENT) {
+			metrics_inc(METRICS_STORE_ERRORS);
+			log_error("outbox.handoff_failed", LOG_STR("user", row->user_id));
+		}
 	}
 	if (e < 0 && e != -ENOENT) {
 		why = "store";

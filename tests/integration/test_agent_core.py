@@ -37,7 +37,8 @@ class TestAgentRequest(AgentCoreTest):
         body = reqs[0]["body"]
         self.assertEqual(reqs[0]["content_type"], "application/json")
         self.assertEqual(body["user"], {"id": user["id"], "name": "Ada", "timezone": None,
-                                        "locale": None, "tags": []})
+                                        "locale": None, "tags": [],
+                                        "agent": None, "mode": "agent"})
         m = body["message"]
         self.assertTrue(m["sid"].startswith("SM"))
         self.assertEqual((m["from"], m["to"], m["body"], m["media"]),
