@@ -51,10 +51,11 @@ json_t *admin_user_json(const struct store_user *u) {
 		json_array_append_new(tags, json_string(u->tags[i]));
 	}
 	ids_time_format(u->created_at, when);
-	return json_pack("{s:s,s:s,s:o,s:b,s:s,s:s?,s:s?,s:o}", "id", u->id, "name", u->name,
-			"phones", phones, "opted_out", u->opted_out, "created_at", when, "timezone",
-			u->timezone[0] ? u->timezone : NULL, "locale",
-			u->locale[0] ? u->locale : NULL, "tags", tags);
+	return json_pack("{s:s,s:s,s:o,s:b,s:s,s:s?,s:s?,s:o,s:s?,s:s}", "id", u->id, "name",
+			u->name, "phones", phones, "opted_out", u->opted_out, "created_at", when,
+			"timezone", u->timezone[0] ? u->timezone : NULL, "locale",
+			u->locale[0] ? u->locale : NULL, "tags", tags, "agent",
+			u->agent[0] ? u->agent : NULL, "mode", u->mode[0] ? u->mode : "agent");
 }
 
 /* A message's media as the API gives them: its URLs (an inbound message's entries are
@@ -358,9 +359,8 @@ void admin_user_get(void *ctx, const struct http_request *req, struct http_respo
 	respond_user(a, res, 200, req->params[0]);
 }
 
-/* The keys a PATCH may hold: ours, then the contract's that issue 15 builds. */
-static const char *const patch_keys[] = {"name", "timezone", "locale", "tags"};
-static const char *const patch_keys_later[] = {"agent", "mode"};
+/* The keys a PATCH may hold. */
+static const char *const patch_keys[] = {"name", "timezone", "locale", "tags", "agent", "mode"};
 
 static bool key_in(const char *key, const char *const *keys, size_t n) {
 	for (size_t i = 0; i < n; i++) {
@@ -390,15 +390,24 @@ static const char *patch_values(json_t *j, struct store_user_patch *p, const cha
 			return "name";
 		}
 	}
-	static const char *const texts[] = {"timezone", "locale"};
-	for (int k = 0; k < 2; k++) {
+	static const char *const texts[] = {"timezone", "locale", "agent"};
+	bool *const set[] = {&p->set_timezone, &p->set_locale, &p->set_agent};
+	const char **const value[] = {&p->timezone, &p->locale, &p->agent};
+	for (int k = 0; k < 3; k++) {
 		if ((v = json_object_get(j, texts[k]))) {
 			if (!json_is_null(v) && !json_is_string(v)) {
 				*reterr_why = "it must be a string or null";
 				return texts[k];
 			}
-			*(k ? &p->set_locale : &p->set_timezone) = true;
-			*(k ? &p->locale : &p->timezone) = json_string_value(v);
+			*set[k] = true;
+			*value[k] = json_string_value(v);
+		}
+	}
+	if ((v = json_object_get(j, "mode"))) {
+		p->mode = json_string_value(v);
+		if (!p->mode) {
+			*reterr_why = "it must be agent, paused or human";
+			return "mode";
 		}
 	}
 	if ((v = json_object_get(j, "tags"))) {
@@ -448,23 +457,23 @@ void admin_user_patch(void *ctx, const struct http_request *req, struct http_res
 	}
 	/* Every key first: an unknown one is a malformed request, whatever the values. */
 	json_object_foreach(j, key, v) {
-		if (key_in(key, patch_keys_later, 2)) {
-			snprintf(message, sizeof(message),
-					"Setting \"%s\" is not available yet in this version.", key);
-			http_json_error(res, 422, "not_available", message);
-			goto out;
-		}
 		if (!key_in(key, patch_keys, sizeof(patch_keys) / sizeof(patch_keys[0]))) {
 			/* Named whole or not at all: a cut could split a UTF-8 sequence. */
 			snprintf(message, sizeof(message),
-					"Unknown key \"%s\": give any of name, timezone, locale and tags.",
+					"Unknown key \"%s\": give any of name, timezone, locale, tags, "
+					"agent and mode.",
 					strlen(key) <= 40 ? key : "(over 40 bytes)");
 			http_json_error(res, 400, "unknown_key", message);
 			goto out;
 		}
 	}
 	field = patch_values(j, &p, tags, &why);
-	if (field || store_user_patch_check(&p, &field, &why) < 0) {
+	if (!field && store_user_patch_check(&p, &field, &why) == 0 && p.set_agent && p.agent &&
+			!config_agent_known(a->config, p.agent)) {
+		field = "agent";
+		why = "no agent of that name is configured (default or one of SMSROUTER_AGENTS)";
+	}
+	if (field) {
 		admin__invalid_value(res, field, why);
 		goto out;
 	}

@@ -262,6 +262,118 @@ static int parse_timezone(const struct setting *s, const char *v, struct config 
 	return keep_if(s, v, c, tz_zone_exists(v));
 }
 
+/* An agent's name: 1 to 32 of a-z, 0-9, '-' and '_' (the store's rule too). */
+static bool agent_name_ok(const char *name, size_t len) {
+	size_t ok = 0;
+	while (ok < len && strchr("abcdefghijklmnopqrstuvwxyz0123456789-_", name[ok]) && name[ok]) {
+		ok++;
+	}
+	return len >= 1 && len < CONFIG_AGENT_NAME_SIZE && ok == len;
+}
+
+bool config_agent_known(const struct config *c, const char *name) {
+	if (strcmp(name, "default") == 0) {
+		return true;
+	}
+	for (int i = 0; i < c->nagents; i++) {
+		if (strcmp(c->agents[i].name, name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+#define AGENT_ENV_SIZE 96
+
+/* prefix and name upper-cased, '-' → '_' (SMSROUTER_AGENT_SECRET_BETA_2). */
+static void agent_env_name(const char *prefix, const char *name, char env[AGENT_ENV_SIZE]) {
+	size_t n = (size_t)snprintf(env, AGENT_ENV_SIZE, "%s", prefix);
+	for (; *name && n + 1 < AGENT_ENV_SIZE; name++) {
+		env[n++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+	}
+	env[n] = '\0';
+}
+
+/* The value of agent_env_name's variable, or NULL when unset or empty. */
+static const char *agent_env(const char *prefix, const char *name) {
+	char env[AGENT_ENV_SIZE];
+	agent_env_name(prefix, name, env);
+	const char *v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+/* SMSROUTER_AGENTS: name=URL,name=URL; each one's secret and timeout from its own
+ * variables (a missing secret is serve's refusal, not a bad value). Comes after
+ * SMSROUTER_AGENT_TIMEOUT_MS in the table, the default of each timeout. */
+static int parse_agents(const struct setting *s, const char *v, struct config *c) {
+	c->agents_text = v;
+	c->nagents = 0;
+	for (const char *p = v; p && *p;) {
+		size_t len = strcspn(p, ",");
+		const char *eq = memchr(p, '=', len);
+		if (!eq || c->nagents == CONFIG_MAX_AGENTS - 1) {
+			return -EINVAL;
+		}
+		struct config_agent *a = &c->agents[c->nagents];
+		size_t nlen = (size_t)(eq - p), ulen = len - nlen - 1;
+		if (!agent_name_ok(p, nlen) || ulen >= sizeof(a->url)) {
+			return -EINVAL;
+		}
+		memcpy(a->name, p, nlen);
+		a->name[nlen] = '\0';
+		memcpy(a->url, eq + 1, ulen);
+		a->url[ulen] = '\0';
+		if (config_agent_known(c, a->name) || !http_url(a->url, false)) {
+			return -EINVAL; /* default, or a name given twice; not http(s) */
+		}
+		a->secret = agent_env("SMSROUTER_AGENT_SECRET_", a->name);
+		const char *t = agent_env("SMSROUTER_AGENT_TIMEOUT_MS_", a->name);
+		long ms = c->agent_timeout_ms;
+		if (t && parse_long(t, 1, 600000, &ms) < 0) {
+			return -EINVAL;
+		}
+		a->timeout_ms = (int)ms;
+		c->nagents++;
+		p += len;
+		p += *p == ',' && p[1] ? 1 : 0;
+	}
+	(void)s;
+	return 0;
+}
+
+/* SMSROUTER_AGENT_CANARY: NAME:PERCENT, the percent from 0 to 100 with at most two
+ * decimals, kept in basis points. Whether NAME is configured is serve's check. */
+static int parse_canary(const struct setting *s, const char *v, struct config *c) {
+	(void)s;
+	c->canary_text = v;
+	c->canary[0] = '\0';
+	c->canary_basis_points = 0;
+	if (!v) {
+		return 0;
+	}
+	const char *colon = strrchr(v, ':');
+	if (!colon || !agent_name_ok(v, (size_t)(colon - v))) {
+		return -EINVAL;
+	}
+	const char *num = colon + 1, *dot = strchr(num, '.');
+	size_t whole = dot ? (size_t)(dot - num) : strlen(num);
+	size_t frac = dot ? strlen(dot + 1) : 0;
+	if (whole < 1 || whole > 3 || strspn(num, "0123456789") != whole || (dot && frac < 1) ||
+			frac > 2 || (dot && strspn(dot + 1, "0123456789") != frac)) {
+		return -EINVAL;
+	}
+	long bp = strtol(num, NULL, 10) * 100;
+	if (frac) {
+		bp += strtol(dot + 1, NULL, 10) * (frac == 1 ? 10 : 1);
+	}
+	if (bp > 10000) {
+		return -EINVAL;
+	}
+	snprintf(c->canary, sizeof(c->canary), "%.*s", (int)(colon - v), v);
+	c->canary_basis_points = (int)bp;
+	return 0;
+}
+
 /* ---- the table ---- */
 
 /* Checked in this order: the first bad value is the one reported. */
@@ -278,12 +390,20 @@ static const struct setting settings[] = {
 		.why = "must be an http:// or https:// URL"},
 	{"SMSROUTER_EVENTS_URL", NULL, parse_url, FIELD(events_url),
 		.why = "must be an http:// or https:// URL"},
+	{"SMSROUTER_OPERATOR_URL", NULL, parse_url, FIELD(operator_url),
+		.why = "must be an http:// or https:// URL"},
 	{"TWILIO_API_BASE", "https://api.twilio.com", parse_base_url, FIELD(api_base),
 		.why = "must be scheme://host[:port], with no path or trailing slash"},
 	{"TWILIO_ACCOUNT_SID", NULL, parse_account_sid, FIELD(account_sid),
 		.why = "must be AC and 32 hex digits"},
 	{"SMSROUTER_AGENT_TIMEOUT_MS", "10000", parse_int, FIELD(agent_timeout_ms), .min = 1,
 		.max = 600000, .why = "must be a number of milliseconds from 1 to 600000"},
+	{"SMSROUTER_AGENTS", NULL, parse_agents, FIELD(agents_text),
+		.why = "must be name=URL,name=URL with names of 1 to 32 of a-z, 0-9, - and _ (not "
+		       "default, none twice), http(s) URLs and each SMSROUTER_AGENT_TIMEOUT_MS_<NAME> "
+		       "from 1 to 600000"},
+	{"SMSROUTER_AGENT_CANARY", NULL, parse_canary, FIELD(canary_text),
+		.why = "must be NAME:PERCENT with a percent from 0 to 100, such as beta:10"},
 	{"SMSROUTER_REPLY_MODE", "twiml", parse_choice, FIELD(reply_mode),
 		.choices = (const struct choice[]){{"twiml", CONFIG_REPLY_TWIML},
 			{"rest", CONFIG_REPLY_REST}, {NULL, 0}},
@@ -348,6 +468,7 @@ static const struct setting settings[] = {
 /* The checks across settings, made for serve alone (the other commands need none of
  * them): the reason serve refuses to start, or NULL. */
 static const char *serve_refusal(const struct config *c) {
+	static char why[256];
 	if (!c->auth_token && !c->dev) {
 		return "TWILIO_AUTH_TOKEN is not set; serve refuses to start without it (use --dev "
 		       "for a local development token).";
@@ -355,6 +476,34 @@ static const char *serve_refusal(const struct config *c) {
 	if (c->agent_url && !c->agent_secret) {
 		return "SMSROUTER_AGENT_URL is set but SMSROUTER_AGENT_SECRET is not: requests to "
 		       "the Agent Core must be signed.";
+	}
+	if (c->nagents > 0 && !c->agent_url) {
+		return "SMSROUTER_AGENTS is set but SMSROUTER_AGENT_URL is not: the agent named "
+		       "default must be an Agent Core too.";
+	}
+	for (int i = 0; i < c->nagents; i++) {
+		if (!c->agents[i].secret) {
+			char env[AGENT_ENV_SIZE];
+			agent_env_name("SMSROUTER_AGENT_SECRET_", c->agents[i].name, env);
+			snprintf(why, sizeof(why),
+					"%s is not set: requests to agent %s must be signed.", env,
+					c->agents[i].name);
+			return why;
+		}
+	}
+	if (c->canary[0] && !config_agent_known(c, c->canary)) {
+		snprintf(why, sizeof(why),
+				"SMSROUTER_AGENT_CANARY names agent %s, which is neither default nor "
+				"one of SMSROUTER_AGENTS.",
+				c->canary);
+		return why;
+	}
+	if (c->canary[0] && strcmp(c->canary, "default") != 0 && !c->agent_url) {
+		return "SMSROUTER_AGENT_CANARY is set but SMSROUTER_AGENT_URL is not.";
+	}
+	if (c->operator_url && !c->agent_secret) {
+		return "SMSROUTER_OPERATOR_URL is set but SMSROUTER_AGENT_SECRET is not: messages "
+		       "to operators must be signed.";
 	}
 	if (c->events_url && !c->agent_secret) {
 		return "SMSROUTER_EVENTS_URL is set but SMSROUTER_AGENT_SECRET is not: events must "

@@ -23,6 +23,17 @@ enum config_sqlite_sync {
 	CONFIG_SYNC_NORMAL, /* no fsync wait: survives a process crash, not a power loss */
 };
 
+#define CONFIG_MAX_AGENTS 16  /* named agents, default included */
+#define CONFIG_AGENT_NAME_SIZE 33
+
+/* One agent: SMSROUTER_AGENT_URL's ("default") or one of SMSROUTER_AGENTS. */
+struct config_agent {
+	char name[CONFIG_AGENT_NAME_SIZE];
+	char url[1024];
+	const char *secret; /* SMSROUTER_AGENT_SECRET_<NAME> (default's: SMSROUTER_AGENT_SECRET) */
+	int timeout_ms;     /* SMSROUTER_AGENT_TIMEOUT_MS_<NAME>, else SMSROUTER_AGENT_TIMEOUT_MS */
+};
+
 struct config {
 	const char *listen;
 	const char *database_url;
@@ -36,6 +47,14 @@ struct config {
 	const char *agent_url;   /* NULL: the built-in memo agent */
 	const char *agent_secret;
 	const char *events_url;  /* NULL: no events */
+	const char *operator_url; /* NULL: messages of users in human mode are only stored */
+	const char *agents_text;  /* SMSROUTER_AGENTS as given; NULL when unset */
+	/* SMSROUTER_AGENTS, in their order (default is not among them). */
+	struct config_agent agents[CONFIG_MAX_AGENTS - 1];
+	int nagents;
+	const char *canary_text;      /* SMSROUTER_AGENT_CANARY as given; NULL when unset */
+	char canary[CONFIG_AGENT_NAME_SIZE]; /* "" when none */
+	int canary_basis_points;      /* its share of users, 0–10000 */
 	int agent_timeout_ms;
 	enum config_reply_mode reply_mode;
 	double send_rate;
@@ -87,6 +106,9 @@ typedef bool (*config_own_option_fn)(const char *command, const char *arg);
  * SMSROUTER_REPLY_MODE=rest without TWILIO_ACCOUNT_SID. */
 int config_load(struct config *c, int *argc, char **argv, config_own_option_fn own, char *err,
 		size_t err_size);
+
+/* True if name is an agent the settings name: "default" or one of SMSROUTER_AGENTS. */
+bool config_agent_known(const struct config *c, const char *name);
 
 /* Parses "30/min", "5/sec", "100/hour", "0". 0 or -EINVAL. */
 int config_parse_rate(const char *s, int *ret_count, int *ret_window_s);

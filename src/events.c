@@ -71,6 +71,9 @@ static json_t *subject(const struct store_event *e) {
 	if (strcmp(e->type, "user.mode") == 0) {
 		return json_pack("{s:s}", "mode", e->mode);
 	}
+	if (strcmp(e->type, "message.inbound") == 0) {
+		return json_loads(e->body, 0, NULL); /* {"user": …, "message": …}, as recorded */
+	}
 	return json_pack("{s:s}", "phone", e->phone); /* user.opted_out, user.opted_in */
 }
 
@@ -123,8 +126,14 @@ static int take(void *ctx, const struct store_event *e) {
 	return 0;
 }
 
-/* Puts d's POST on the multi handle. -ENOMEM, -EIO. */
+/* Puts d's POST on the multi handle: a message.inbound to the operator URL, the others to
+ * the events URL. -ENOMEM, -EIO, -ENOENT (that URL is not set: tried again later). */
 static int start(struct events *ev, struct delivery *d) {
+	const char *url =
+			strcmp(d->e.type, "message.inbound") == 0 ? ev->o.operator_url : ev->o.url;
+	if (!url) {
+		return -ENOENT;
+	}
 	int r = events_json(&d->e, &d->body);
 	if (r < 0) {
 		return r;
@@ -134,7 +143,7 @@ static int start(struct events *ev, struct delivery *d) {
 	if (!d->h || !d->hdr) {
 		return -ENOMEM;
 	}
-	curl_easy_setopt(d->h, CURLOPT_URL, ev->o.url);
+	curl_easy_setopt(d->h, CURLOPT_URL, url);
 	curl_easy_setopt(d->h, CURLOPT_HTTPHEADER, d->hdr);
 	curl_easy_setopt(d->h, CURLOPT_POSTFIELDS, d->body);
 	curl_easy_setopt(d->h, CURLOPT_TIMEOUT_MS, (long)ev->o.timeout_ms);
@@ -206,8 +215,9 @@ static void completed(struct events *ev, struct delivery *d, CURLcode cr) {
 static void deliver(struct events *ev) {
 	int running = 0;
 	for (int i = 0; i < ev->n; i++) {
-		if (start(ev, &ev->batch[i]) < 0) {
-			outcome(ev, &ev->batch[i], "out of memory");
+		int e = start(ev, &ev->batch[i]);
+		if (e < 0) {
+			outcome(ev, &ev->batch[i], e == -ENOENT ? "no URL for it" : "out of memory");
 		} else {
 			running++;
 		}

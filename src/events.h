@@ -1,6 +1,7 @@
 #pragma once
 /* events: delivery of the events the store records (SMSROUTER_EVENTS_URL; CONTRACT.md
- * "Events"). One thread claims the due head of each user (store_events_claim: a user's
+ * "Events"), and of the messages of users in human mode (message.inbound, to
+ * SMSROUTER_OPERATOR_URL: the same table, the same order per user, the same retries). One thread claims the due head of each user (store_events_claim: a user's
  * events go one at a time, in order), POSTs each as JSON signed with
  * X-SMSRouter-Signature, all users' at once on one libcurl multi handle, and records the
  * outcome: a 2xx deletes the event; anything else is tried again after a full-jitter
@@ -14,7 +15,8 @@
 struct events;
 
 struct events_options {
-	const char *url;    /* http(s) */
+	const char *url;          /* http(s); NULL: no events but the operator's */
+	const char *operator_url; /* message.inbound's (SMSROUTER_OPERATOR_URL); may be NULL */
 	const char *secret; /* SMSROUTER_AGENT_SECRET */
 	int timeout_ms;     /* one POST, its connection included */
 	int64_t give_up_ms; /* after an event was recorded */

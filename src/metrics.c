@@ -2,9 +2,11 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define STATUS_MAX 600
 
@@ -13,7 +15,7 @@ static const char *const route_names[METRICS_ROUTE_COUNT] = {
 };
 static const char *const message_names[METRICS_MSG_COUNT] = {
 	"routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",
-	"duplicate", "over_budget",
+	"duplicate", "over_budget", "paused", "human",
 };
 static const char *const reject_names[METRICS_REJECT_COUNT] = {
 	"signature", "account_sid", "malformed", "too_large",
@@ -22,7 +24,6 @@ static const struct {
 	const char *name;
 	const char *help;
 } counter_info[METRICS_COUNTER_COUNT] = {
-	{"smsrouter_agent_failures_total", "Agent calls that timed out, failed or answered badly."},
 	{"smsrouter_store_errors_total", "Store operations that failed."},
 	{"smsrouter_onboarding_sent_total", "Onboarding texts sent to unknown senders."},
 	{"smsrouter_status_callbacks_total", "Status callbacks applied."},
@@ -78,7 +79,16 @@ static atomic_uint_fast64_t rejects[METRICS_REJECT_COUNT];
 static atomic_uint_fast64_t counters[METRICS_COUNTER_COUNT];
 static atomic_uint_fast64_t sends[METRICS_SEND_COUNT];
 static struct histogram webhook_hist;
-static struct histogram agent_hist;
+/* Agent calls by agent: a slot per name, taken at its first call (default's from the
+ * start, so that the families are there before any call). */
+#define AGENT_SLOTS 32
+#define AGENT_NAME_SIZE 33
+/* Slots below agent_count are written once, before the count covers them. */
+static char agent_names[AGENT_SLOTS][AGENT_NAME_SIZE] = {"default"};
+static atomic_int agent_count = 1;
+static pthread_mutex_t agent_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct histogram agent_hist[AGENT_SLOTS];
+static atomic_uint_fast64_t agent_failures[AGENT_SLOTS];
 static struct histogram outbox_hist;
 
 void metrics_request(enum metrics_route route, int status) {
@@ -124,8 +134,43 @@ void metrics_webhook_seconds(double seconds) {
 	observe(&webhook_hist, seconds);
 }
 
-void metrics_agent_seconds(double seconds) {
-	observe(&agent_hist, seconds);
+static int agent_find(const char *name) {
+	int n = atomic_load(&agent_count);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(agent_names[i], name) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* name's slot, taken at its first call; -1 when every slot is taken. */
+static int agent_slot(const char *name) {
+	int i = agent_find(name);
+	if (i >= 0) {
+		return i;
+	}
+	pthread_mutex_lock(&agent_mu);
+	i = agent_find(name);
+	int n = atomic_load(&agent_count);
+	if (i < 0 && n < AGENT_SLOTS) {
+		snprintf(agent_names[n], AGENT_NAME_SIZE, "%s", name);
+		atomic_store(&agent_count, n + 1);
+		i = n;
+	}
+	pthread_mutex_unlock(&agent_mu);
+	return i;
+}
+
+void metrics_agent_call(const char *agent, double seconds, bool failed) {
+	int i = agent_slot(agent ? agent : "default");
+	if (i < 0) {
+		return;
+	}
+	observe(&agent_hist[i], seconds);
+	if (failed) {
+		atomic_fetch_add_explicit(&agent_failures[i], 1, memory_order_relaxed);
+	}
 }
 
 void metrics_outbox_wait_seconds(double seconds) {
@@ -136,19 +181,46 @@ static unsigned long long load(atomic_uint_fast64_t *a) {
 	return (unsigned long long)atomic_load_explicit(a, memory_order_relaxed);
 }
 
-static void render_histogram(FILE *f, const char *name, const char *help, struct histogram *h) {
+/* One histogram's samples; label is "" or 'agent="x",' (each sample's first labels). */
+static void render_samples(FILE *f, const char *name, const char *label, struct histogram *h) {
 	unsigned long long cum = 0;
-	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
 	for (size_t i = 0; i <= NBOUNDS; i++) {
 		cum += load(&h->bucket[i]);
 		if (i < NBOUNDS) {
-			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
+			fprintf(f, "%s_bucket{%sle=\"%g\"} %llu\n", name, label, bounds[i], cum);
 		} else {
-			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+			fprintf(f, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, label, cum);
 		}
 	}
-	fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)load(&h->sum_us) / 1e6, name,
-			load(&h->count));
+	size_t n = strlen(label);
+	const char *open = n ? "{" : "", *close = n ? "}" : "";
+	int len = n ? (int)n - 1 : 0; /* without its trailing comma */
+	fprintf(f, "%s_sum%s%.*s%s %.6f\n%s_count%s%.*s%s %llu\n", name, open, len, label, close,
+			(double)load(&h->sum_us) / 1e6, name, open, len, label, close, load(&h->count));
+}
+
+static void render_histogram(FILE *f, const char *name, const char *help, struct histogram *h) {
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	render_samples(f, name, "", h);
+}
+
+/* The agent calls' latency and failures, a series per agent. */
+static void render_agents(FILE *f) {
+	static const char hist[] = "smsrouter_agent_duration_seconds";
+	char label[64];
+	fprintf(f, "# HELP %s Time an agent call took, by agent.\n# TYPE %s histogram\n", hist,
+			hist);
+	int n = atomic_load(&agent_count);
+	for (int i = 0; i < n; i++) {
+		snprintf(label, sizeof(label), "agent=\"%.32s\",", agent_names[i]);
+		render_samples(f, hist, label, &agent_hist[i]);
+	}
+	fprintf(f, "# HELP smsrouter_agent_failures_total Agent calls that timed out, failed or "
+		   "answered badly, by agent.\n# TYPE smsrouter_agent_failures_total counter\n");
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "smsrouter_agent_failures_total{agent=\"%s\"} %llu\n", agent_names[i],
+				load(&agent_failures[i]));
+	}
 }
 
 /* A gauge, when the caller read it (v >= 0). */
@@ -200,8 +272,7 @@ int metrics_render(const struct metrics_gauges *g, char **ret_text) {
 	}
 	render_histogram(f, "smsrouter_webhook_duration_seconds",
 			"Time from a webhook's full body to its answer.", &webhook_hist);
-	render_histogram(f, "smsrouter_agent_duration_seconds", "Time an agent call took.",
-			&agent_hist);
+	render_agents(f);
 	render_histogram(f, "smsrouter_outbox_wait_seconds",
 			"Time a rest reply waited from its message's arrival to Twilio's acceptance.",
 			&outbox_hist);

@@ -1,6 +1,7 @@
 #pragma once
 /* metrics: counters and histograms as atomics (no lock on the hot path), rendered in
  * the Prometheus text exposition format 0.0.4. Knows nothing of the other modules. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@ enum metrics_message { /* what became of an inbound message */
 	METRICS_MSG_BLOCKED,    /* from an opted-out number: stored, not routed */
 	METRICS_MSG_DUPLICATE,  /* a MessageSid seen before */
 	METRICS_MSG_OVER_BUDGET, /* the user's daily segment budget was spent */
+	METRICS_MSG_PAUSED,     /* a user in paused mode: stored, not routed */
+	METRICS_MSG_HUMAN,      /* a user in human mode: stored, sent to the operator URL */
 	METRICS_MSG_COUNT,
 };
 
@@ -37,7 +40,6 @@ enum metrics_reject { /* why a webhook was refused */
 };
 
 enum metrics_counter {
-	METRICS_AGENT_FAILURES,
 	METRICS_STORE_ERRORS,
 	METRICS_ONBOARDING_SENT,
 	METRICS_STATUS_CALLBACKS,
@@ -71,7 +73,8 @@ void metrics_inc(enum metrics_counter c);
 void metrics_send(enum metrics_send kind);
 void metrics_connections(int delta); /* +1 as a connection opens, -1 as it closes */
 void metrics_webhook_seconds(double seconds);
-void metrics_agent_seconds(double seconds);
+/* One agent call of agent (a name that lives as long as the process; NULL: default). */
+void metrics_agent_call(const char *agent, double seconds, bool failed);
 void metrics_outbox_wait_seconds(double seconds); /* queued → handed to Twilio */
 
 /* The Content-Type of metrics_render's text (Prometheus' text exposition format). */

@@ -69,7 +69,7 @@ void outbox_notify(void *p) {
 
 struct inbound_copy {
 	struct store_message m;
-	char *sid, *from, *to, *body, *media;
+	char *sid, *from, *to, *body, *media, *uid;
 };
 
 static int copy_message(void *ctx, const struct store_message *m) {
@@ -80,6 +80,10 @@ static int copy_message(void *ctx, const struct store_message *m) {
 	c->to = strdup(m->to);
 	c->body = strdup(m->body);
 	c->media = m->media_json ? strdup(m->media_json) : NULL;
+	c->uid = m->uid ? strdup(m->uid) : NULL;
+	/* Only what is copied is kept: the rest pointed into the store's row. */
+	c->m = (struct store_message){.id = m->id, .direction = m->direction,
+		.created_at = m->created_at, .segments = m->segments, .uid = c->uid};
 	c->m.sid = c->sid;
 	c->m.from = c->from;
 	c->m.to = c->to;
@@ -94,6 +98,7 @@ static void free_copy(struct inbound_copy *c) {
 	free(c->to);
 	free(c->body);
 	free(c->media);
+	free(c->uid);
 }
 
 /* Gives row up (its stage: "agent" or "send"): dead-lettered, counted, logged. */
@@ -111,6 +116,7 @@ static void dead(struct outbox *ob, const struct store_outbox *row, const char *
 static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	struct store_user user;
 	struct inbound_copy in = {0};
+	struct agent_answer answer = {0};
 	char *reply = NULL;
 	const char *why;
 	int e;
@@ -135,11 +141,12 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	struct agent_request req = {.user = &user, .message = &in.m};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	e = agent_reply(ob->agent, &req, &reply);
+	e = agent_reply(ob->agent, &req, &answer);
+	reply = answer.reply;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	metrics_agent_seconds((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	metrics_agent_call(answer.agent,
+			(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, e < 0);
 	if (e < 0) {
-		metrics_inc(METRICS_AGENT_FAILURES);
 		why = agent_error_text(e);
 		goto failed;
 	}
@@ -169,12 +176,23 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	}
 	e = store_outbox_replied(ob->store, row->id, row->user_id, reply ? &out : NULL,
 			ids_now_ms());
+	if (e == 0 && answer.handoff) {
+		/* Right after the reply (not in its transaction: the outbox's own is scoped to
+		 * the row): a crash between them sends the reply and keeps the user in agent
+		 * mode, the agent's next answer may hand off again. */
+		int m = store_user_mode_set(ob->store, row->user_id, "human");
+		if (m < 0 && m != -ENOENT) {
+			metrics_inc(METRICS_STORE_ERRORS);
+			log_error("outbox.handoff_failed", LOG_STR("user", row->user_id));
+		}
+	}
 	if (e < 0 && e != -ENOENT) {
 		why = "store";
 		goto failed;
 	}
 	log_info("outbox.agent_answered", LOG_INT("outbox", row->id), LOG_STR("user", row->user_id),
-			LOG_INT("reply", reply != NULL));
+			LOG_STR("agent", answer.agent), LOG_INT("reply", reply != NULL),
+			LOG_INT("handoff", answer.handoff));
 	free(reply);
 	free_copy(&in);
 	outbox_notify(ob);

@@ -36,6 +36,9 @@ struct router {
 	int sender_window_s;
 	void (*on_enqueue)(void *ctx);
 	void *on_enqueue_ctx;
+	bool operator;
+	void (*on_operator)(void *ctx);
+	void *on_operator_ctx;
 	const char *onboarding;
 	const char *help;
 	int window_s;
@@ -85,6 +88,9 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		r->sender_window_s = o->sender_window_s;
 		r->on_enqueue = o->on_enqueue;
 		r->on_enqueue_ctx = o->on_enqueue_ctx;
+		r->operator = o->operator;
+		r->on_operator = o->on_operator;
+		r->on_operator_ctx = o->on_operator_ctx;
 		if ((o->global_limit > 0 &&
 				    ratelimit_create(o->global_limit, o->global_window_s, &r->global) < 0) ||
 				(o->unknown_limit > 0 && ratelimit_create(o->unknown_limit,
@@ -233,8 +239,12 @@ static int classify(struct router *r, struct router_job *job, struct verdict *v)
 	if (e < 0) {
 		return e;
 	}
+	/* The user's mode after the words, which work in every mode, and the limits. */
+	bool paused = v->known && strcmp(job->user.mode, "paused") == 0;
+	bool human = v->known && strcmp(job->user.mode, "human") == 0;
 	/* Only opt-out and opt-in words are exempt: a help text costs a send too. */
-	e = v->limited || v->word == 'h' || !v->known || r->budget <= 0 ? 0
+	e = v->limited || v->word == 'h' || !v->known || paused || human || r->budget <= 0
+			? 0
 			: budget_spent(r, job->user.id);
 	if (e < 0) {
 		return e;
@@ -242,6 +252,8 @@ static int classify(struct router *r, struct router_job *job, struct verdict *v)
 	v->outcome = v->limited        ? ROUTER_RATE_LIMITED
 		     : v->word == 'h'  ? ROUTER_HELP
 		     : !v->known       ? ROUTER_UNROUTED
+		     : paused          ? ROUTER_PAUSED
+		     : human           ? ROUTER_HUMAN
 		     : e == 1          ? ROUTER_OVER_BUDGET
 				       : ROUTER_ROUTED;
 	return 0;
@@ -265,6 +277,21 @@ static void order_unlock(pthread_mutex_t **mu) {
 	}
 }
 
+/* The message.inbound event of job's message for the operator URL, recorded with it: its
+ * user and message as the Agent Core is given them, the message with its public id (made
+ * here), which an operator's answer names in reply_to. -ENOMEM, -EIO. */
+static int for_operator(struct router_job *job) {
+	if (ids_random_hex("", 16, job->uid, sizeof(job->uid)) < 0) {
+		return -EIO;
+	}
+	job->message.uid = job->uid;
+	job->message.created_at = ids_now();
+	struct agent_request req = {.user = &job->user, .message = &job->message};
+	int e = agent_operator_json(&req, &job->operator_json);
+	job->message.operator_json = e == 0 ? job->operator_json : NULL;
+	return e;
+}
+
 /* Stores the inbound message with the status of its verdict (in rest mode a routed one
  * with its outbox row, atomically). A message whose agent is called after the commit takes
  * its user's order lock first when messages are stored on several threads, so that one
@@ -280,6 +307,8 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 		[ROUTER_HELP] = "help",
 		[ROUTER_BLOCKED] = "opted_out",
 		[ROUTER_OVER_BUDGET] = "over_budget",
+		[ROUTER_PAUSED] = "paused",
+		[ROUTER_HUMAN] = "human",
 	};
 	const struct router_inbound *in = job->in;
 	const char *body = in->body ? in->body : "";
@@ -299,11 +328,18 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 		.media_json = in->media_json,
 		.enqueue = r->rest && routed,
 	};
+	int e = v->outcome == ROUTER_HUMAN && r->operator ? for_operator(job) : 0;
+	if (e < 0) {
+		return e;
+	}
 	job->calls_agent = routed && !r->rest && !agent_answers_inline(r->agent);
 	if (job->calls_agent && !r->writer) {
 		job->order = order_lock(r, job->user.id);
 	}
-	int e = store_inbound_add(r->store, v->known ? job->user.id : NULL, &job->message, &id);
+	e = store_inbound_add(r->store, v->known ? job->user.id : NULL, &job->message, &id);
+	free(job->operator_json);
+	job->operator_json = NULL;
+	job->message.operator_json = NULL;
 	if (e < 0) {
 		order_unlock(&job->order);
 		job->calls_agent = false;
@@ -326,29 +362,31 @@ static double seconds_since(const struct timespec *t0) {
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The agent has answered job's message: counted and logged; its reply, or the apology
- * when it failed. */
-static char *agent_answered(struct router_job *job, int err, char *reply) {
+/* The agent has answered job's message: counted and logged, by agent; its reply, or the
+ * apology when it failed. */
+static char *agent_answered(struct router_job *job, int err, struct agent_answer *a) {
 	double took = seconds_since(&job->t0);
 	int64_t agent_ms = (int64_t)(took * 1000);
+	char *reply = a->reply;
 
-	metrics_agent_seconds(took);
+	metrics_agent_call(a->agent, took, err < 0);
+	job->agent = a->agent;
 	if (err < 0) {
-		metrics_inc(METRICS_AGENT_FAILURES);
 		log_error("agent.failed", LOG_STR("sid", job->in->sid),
-				LOG_STR("user", job->result.user_id), LOG_STR("error", agent_error_text(err)),
-				LOG_INT("agent_ms", agent_ms));
+				LOG_STR("user", job->result.user_id), LOG_STR("agent", a->agent),
+				LOG_STR("error", agent_error_text(err)), LOG_INT("agent_ms", agent_ms));
 		reply = strdup(APOLOGY);
 		job->result.agent_failed = true;
 	}
+	job->handoff = err == 0 && a->handoff;
 	job->agent_ms = agent_ms;
 	return reply;
 }
 
 /* The answer of an agent that answers at once, before agent_reply_async returns. */
-static void on_inline_answer(void *ctx, int err, char *reply) {
+static void on_inline_answer(void *ctx, int err, struct agent_answer *answer) {
 	struct router_job *job = ctx;
-	job->result.reply = agent_answered(job, err, reply);
+	job->result.reply = agent_answered(job, err, answer);
 }
 
 /* Asks job's user's agent; answered(job, …) runs exactly once. */
@@ -358,7 +396,8 @@ static void ask_agent(struct router *r, struct router_job *job, agent_done_cb an
 	clock_gettime(CLOCK_MONOTONIC, &job->t0);
 	int e = agent_reply_async(r->agent, &req, answered, job);
 	if (e < 0) {
-		answered(job, e, NULL); /* the user still gets the apology */
+		struct agent_answer none = {0};
+		answered(job, e, &none); /* the user still gets the apology */
 	}
 }
 
@@ -402,6 +441,8 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 	case ROUTER_BLOCKED:
 	case ROUTER_OVER_BUDGET:
 	case ROUTER_DUPLICATE:
+	case ROUTER_PAUSED:
+	case ROUTER_HUMAN:
 		return NULL;
 	case ROUTER_RATE_LIMITED:
 		job->limited = v->limited;
@@ -453,6 +494,17 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 	int flags = 0;
 	int e;
 
+	/* The hand-off moves the user in the transaction that stores the agent's reply. */
+	if (job->handoff && user_id) {
+		job->handoff = false;
+		e = store_user_mode_set(r->store, user_id, "human");
+		if (e < 0 && e != -ENOENT) {
+			free(reply);
+			return e;
+		}
+		log_info("agent.handoff", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id),
+				LOG_STR("agent", job->agent));
+	}
 	if (router_reply_blank(reply)) {
 		free(reply);
 		return 0;
@@ -559,6 +611,8 @@ static void count(const struct router_result *ret) {
 		[ROUTER_BLOCKED] = METRICS_MSG_BLOCKED,
 		[ROUTER_DUPLICATE] = METRICS_MSG_DUPLICATE,
 		[ROUTER_OVER_BUDGET] = METRICS_MSG_OVER_BUDGET,
+		[ROUTER_PAUSED] = METRICS_MSG_PAUSED,
+		[ROUTER_HUMAN] = METRICS_MSG_HUMAN,
 	};
 	metrics_message(counted[ret->outcome]);
 }
@@ -576,7 +630,8 @@ static void log_outcome(const struct router_job *job) {
 					LOG_STR("user", user));
 		} else {
 			log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-					LOG_STR("user", user), LOG_INT("agent_ms", job->agent_ms));
+					LOG_STR("user", user), LOG_STR("agent", job->agent ? job->agent : ""),
+					LOG_INT("agent_ms", job->agent_ms));
 		}
 		break;
 	case ROUTER_UNROUTED:
@@ -603,6 +658,12 @@ static void log_outcome(const struct router_job *job) {
 		break;
 	case ROUTER_DUPLICATE:
 		log_info("inbound.duplicate", LOG_STR("sid", in->sid));
+		break;
+	case ROUTER_PAUSED:
+	case ROUTER_HUMAN:
+		log_info(job->result.outcome == ROUTER_PAUSED ? "inbound.paused" : "inbound.human",
+				LOG_STR("sid", in->sid), LOG_PHONE("from", in->from), LOG_STR("user", user),
+				LOG_INT("operator", job->result.outcome == ROUTER_HUMAN && job->r->operator));
 		break;
 	}
 }
@@ -660,7 +721,7 @@ static void on_durable(void *ctx, int err) {
 	batch_part_done(jobs);
 }
 
-static void on_answer(void *ctx, int err, char *reply);
+static void on_answer(void *ctx, int err, struct agent_answer *answer);
 
 /* Calls the agent of a message that is committed (so that the agent's history, read
  * from the store, holds the messages before it). */
@@ -678,9 +739,9 @@ static void call_agent(struct router *r, struct router_job *job) {
  * call's history must hold this reply. The message is answered once the reply's commit is
  * durable, which covers its inbound row, committed before the agent was called (one log,
  * written in order). */
-static void on_answer(void *ctx, int err, char *reply) {
+static void on_answer(void *ctx, int err, struct agent_answer *answer) {
 	struct router_job *job = ctx;
-	job->result.reply = agent_answered(job, err, reply);
+	job->result.reply = agent_answered(job, err, answer);
 	job->has_reply_to_store = true;
 	job->calls_agent = false;
 	job->next = NULL;
@@ -704,7 +765,7 @@ static void nothing_waits(void *ctx, int err) {
 static void run_batch(struct router *r, struct router_job *jobs) {
 	struct router_job *waiting = NULL, **wait_tail = &waiting;
 	struct router_job *calling = NULL, **call_tail = &calling;
-	bool queued = false;
+	bool queued = false, operator = false;
 
 	if (store_tx_begin(r->store) < 0) {
 		fail_all(jobs, -EIO);
@@ -715,6 +776,8 @@ static void run_batch(struct router *r, struct router_job *jobs) {
 		job->next = NULL;
 		run_one(r, job);
 		queued |= job->err == 0 && job->message.enqueue && !job->has_reply_to_store;
+		operator |= job->err == 0 && job->result.outcome == ROUTER_HUMAN && r->operator &&
+			    !job->has_reply_to_store;
 		struct router_job ***tail = job->calls_agent ? &call_tail : &wait_tail;
 		**tail = job;
 		*tail = &job->next;
@@ -738,6 +801,9 @@ static void run_batch(struct router *r, struct router_job *jobs) {
 	}
 	if (queued) {
 		enqueued(r);
+	}
+	if (operator && r->on_operator) {
+		r->on_operator(r->on_operator_ctx);
 	}
 	for (struct router_job *job = calling, *next; job; job = next) {
 		next = job->next;

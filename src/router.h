@@ -42,6 +42,12 @@ struct router_options {
 	bool rest;
 	void (*on_enqueue)(void *ctx);
 	void *on_enqueue_ctx;
+	/* SMSROUTER_OPERATOR_URL is set: a message of a user in human mode is recorded for it
+	 * (with its inbound row); on_operator(ctx) is told after the commit. Unset: such
+	 * messages are only stored. */
+	bool operator;
+	void (*on_operator)(void *ctx);
+	void *on_operator_ctx;
 };
 
 /* s, a and rl (the per-sender limit) are borrowed and must outlive the router; the
@@ -72,6 +78,8 @@ enum router_outcome {
 	ROUTER_BLOCKED,
 	ROUTER_DUPLICATE,
 	ROUTER_OVER_BUDGET,
+	ROUTER_PAUSED, /* the user is in paused mode: stored, not routed, nothing said */
+	ROUTER_HUMAN,  /* the user is in human mode: stored and sent to the operator URL */
 };
 
 struct router_result {
@@ -108,6 +116,10 @@ struct router_job {
 	struct timespec t0;
 	/* What its outcome's log line says besides the result, written once it is durable. */
 	int64_t agent_ms;
+	const char *agent;   /* the agent asked, for its log line */
+	bool handoff;        /* the agent handed the user to a person */
+	char *operator_json; /* a human-mode message's event for the operator URL */
+	char uid[STORE_ID_SIZE]; /* its public id, when made by the router */
 	const char *limited; /* the limit a rate-limited message is over */
 	bool onboarded;      /* an unknown sender was sent the onboarding text */
 };

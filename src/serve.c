@@ -197,11 +197,12 @@ static int use_dev_token(struct process *p, char *why, size_t size) {
  * of them reads it. */
 static int start_events(struct process *p, char *why, size_t size) {
 	const struct config *c = p->config;
-	if (!c->events_url) {
+	if (!c->events_url && !c->operator_url) {
 		return 0;
 	}
 	struct events_options eo = {
 		.url = c->events_url,
+		.operator_url = c->operator_url,
 		.secret = c->agent_secret,
 		.timeout_ms = 5000,
 		.give_up_ms = 24 * 3600 * 1000LL,
@@ -231,11 +232,23 @@ static int build_core(struct process *p, char *why, size_t size) {
 		.rest = rest,
 		.on_enqueue = notify_outbox,
 		.on_enqueue_ctx = p,
+		.operator = c->operator_url != NULL,
+		.on_operator = notify_events,
+		.on_operator_ctx = p,
 	};
+	struct agent_endpoint named[CONFIG_MAX_AGENTS];
+	for (int i = 0; i < c->nagents; i++) {
+		named[i] = (struct agent_endpoint){c->agents[i].name, c->agents[i].url,
+			c->agents[i].secret, c->agents[i].timeout_ms};
+	}
 	struct agent_http_options ao = {
 		.url = c->agent_url,
 		.secret = c->agent_secret,
 		.timeout_ms = c->agent_timeout_ms,
+		.named = named,
+		.nnamed = c->nagents,
+		.canary = c->canary[0] ? c->canary : NULL,
+		.canary_basis_points = c->canary_basis_points,
 	};
 	if ((c->agent_url ? agent_http_create(&ao, p->store, &p->agent)
 			  : agent_memo_create(p->store, &p->agent)) < 0 ||

@@ -320,6 +320,107 @@ static void test_serve_refuses_settings_that_do_not_go_together(void **state) {
 	assert_int_equal(c.reply_mode, CONFIG_REPLY_REST);
 }
 
+/* Named agents, the canary and the operator URL: read, and each refusal one sentence. */
+static void test_named_agents_canary_and_operator_url(void **state) {
+	(void)state;
+	struct config c;
+	char err[256];
+	const char *const serve[] = {"serve", NULL};
+
+	setenv("TWILIO_AUTH_TOKEN", "t", 1);
+	setenv("SMSROUTER_AGENT_URL", "http://127.0.0.1:9/agent", 1);
+	setenv("SMSROUTER_AGENT_SECRET", "s", 1);
+	setenv("SMSROUTER_AGENT_TIMEOUT_MS", "2000", 1);
+	setenv("SMSROUTER_AGENTS", "beta-2=http://127.0.0.1:10/a,gamma=https://example.com/b", 1);
+	setenv("SMSROUTER_AGENT_SECRET_BETA_2", "sb", 1);
+	setenv("SMSROUTER_AGENT_SECRET_GAMMA", "sg", 1);
+	setenv("SMSROUTER_AGENT_TIMEOUT_MS_GAMMA", "500", 1);
+	setenv("SMSROUTER_AGENT_CANARY", "beta-2:12.5", 1);
+	setenv("SMSROUTER_OPERATOR_URL", "http://127.0.0.1:11/operator", 1);
+	assert_int_equal(load(&c, err, serve), 0);
+	assert_int_equal(c.nagents, 2);
+	assert_string_equal(c.agents[0].name, "beta-2");
+	assert_string_equal(c.agents[0].url, "http://127.0.0.1:10/a");
+	assert_string_equal(c.agents[0].secret, "sb");
+	assert_int_equal(c.agents[0].timeout_ms, 2000);
+	assert_string_equal(c.agents[1].name, "gamma");
+	assert_int_equal(c.agents[1].timeout_ms, 500);
+	assert_string_equal(c.canary, "beta-2");
+	assert_int_equal(c.canary_basis_points, 1250);
+	assert_string_equal(c.operator_url, "http://127.0.0.1:11/operator");
+	assert_true(config_agent_known(&c, "default"));
+	assert_true(config_agent_known(&c, "gamma"));
+	assert_false(config_agent_known(&c, "delta"));
+
+	/* Bad values: refused by every command. */
+	static const struct {
+		const char *env, *value, *err;
+	} bad[] = {
+		{"SMSROUTER_AGENT_CANARY", "x:150",
+			"SMSROUTER_AGENT_CANARY must be NAME:PERCENT with a percent from 0 to 100, "
+			"such as beta:10."},
+		{"SMSROUTER_AGENT_CANARY", "beta-2", NULL},
+		{"SMSROUTER_AGENT_CANARY", "beta-2:-1", NULL},
+		{"SMSROUTER_AGENT_CANARY", "beta-2:1.234", NULL},
+		{"SMSROUTER_AGENT_CANARY", "Beta:5", NULL},
+		{"SMSROUTER_AGENTS", "beta-2=ftp://127.0.0.1/a", NULL},
+		{"SMSROUTER_AGENTS", "beta-2=http://127.0.0.1/a,beta-2=http://127.0.0.1/b", NULL},
+		{"SMSROUTER_AGENTS", "default=http://127.0.0.1/a", NULL},
+		{"SMSROUTER_AGENTS", "Beta=http://127.0.0.1/a", NULL},
+		{"SMSROUTER_AGENTS", "beta-2", NULL},
+		{"SMSROUTER_AGENTS", "beta-2=http://127.0.0.1/a,", NULL},
+		{"SMSROUTER_AGENT_TIMEOUT_MS_BETA_2", "0",
+			"SMSROUTER_AGENTS must be name=URL,name=URL with names of 1 to 32 of a-z, "
+			"0-9, - and _ (not default, none twice), http(s) URLs and each "
+			"SMSROUTER_AGENT_TIMEOUT_MS_<NAME> from 1 to 600000."},
+		{"SMSROUTER_OPERATOR_URL", "file:///etc/passwd",
+			"SMSROUTER_OPERATOR_URL must be an http:// or https:// URL."},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *was = getenv(bad[i].env) ? strdup(getenv(bad[i].env)) : NULL;
+		setenv(bad[i].env, bad[i].value, 1);
+		int r = load(&c, err, (const char *[]){"user", "list", NULL});
+		if (r != -EINVAL || err[strlen(err) - 1] != '.' ||
+				(bad[i].err ? strcmp(err, bad[i].err) != 0
+					    : strncmp(err, bad[i].env, strlen(bad[i].env)) != 0)) {
+			fail_msg("%s=%s gave %d \"%s\"", bad[i].env, bad[i].value, r, err);
+		}
+		if (was) {
+			setenv(bad[i].env, was, 1);
+			free(was);
+		} else {
+			unsetenv(bad[i].env);
+		}
+	}
+
+	/* Serve's refusals: a missing secret, an unknown canary, no default Agent Core. */
+	unsetenv("SMSROUTER_AGENT_SECRET_BETA_2");
+	assert_int_equal(load(&c, err, serve), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_AGENT_SECRET_BETA_2 is not set: requests to agent "
+				 "beta-2 must be signed.");
+	assert_int_equal(load(&c, err, (const char *[]){"user", "list", NULL}), 0);
+	setenv("SMSROUTER_AGENT_SECRET_BETA_2", "sb", 1);
+	setenv("SMSROUTER_AGENT_CANARY", "delta:5", 1);
+	assert_int_equal(load(&c, err, serve), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_AGENT_CANARY names agent delta, which is neither "
+				 "default nor one of SMSROUTER_AGENTS.");
+	setenv("SMSROUTER_AGENT_CANARY", "default:100", 1);
+	assert_int_equal(load(&c, err, serve), 0);
+	assert_int_equal(c.canary_basis_points, 10000);
+	unsetenv("SMSROUTER_AGENT_URL");
+	assert_int_equal(load(&c, err, serve), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_AGENTS is set but SMSROUTER_AGENT_URL is not: the "
+				 "agent named default must be an Agent Core too.");
+	setenv("SMSROUTER_AGENT_URL", "http://127.0.0.1:9/agent", 1);
+	unsetenv("SMSROUTER_AGENT_SECRET");
+	unsetenv("SMSROUTER_AGENTS");
+	unsetenv("SMSROUTER_AGENT_CANARY");
+	unsetenv("SMSROUTER_AGENT_URL");
+	assert_int_equal(load(&c, err, serve), -EINVAL);
+	assert_string_equal(err, "SMSROUTER_OPERATOR_URL is set but SMSROUTER_AGENT_SECRET is not: "
+				 "messages to operators must be signed.");
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_every_setting_has_its_documented_default, clean_env),
@@ -333,6 +434,7 @@ int main(void) {
 				test_a_commands_own_option_and_what_follows_dashes_are_not_flags,
 				clean_env),
 		cmocka_unit_test_setup(test_serve_refuses_settings_that_do_not_go_together, clean_env),
+		cmocka_unit_test_setup(test_named_agents_canary_and_operator_url, clean_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

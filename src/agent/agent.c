@@ -1,6 +1,11 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
 #include "wait.h"
 
 #include "agent/backend.h"
@@ -30,28 +35,35 @@ int agent_reply_async(struct agent *a, const struct agent_request *req, agent_do
 struct answer {
 	struct wait_once w;
 	int err;
-	char *reply;
+	struct agent_answer answer;
 };
 
-static void wake(void *ctx, int err, char *reply) {
+static void wake(void *ctx, int err, struct agent_answer *answer) {
 	struct answer *a = ctx;
 	a->err = err;
-	a->reply = reply;
+	a->answer = *answer;
 	wait_once_signal(&a->w);
 }
 
-int agent_reply(struct agent *a, const struct agent_request *req, char **ret_reply) {
+int agent_reply(struct agent *a, const struct agent_request *req, struct agent_answer *ret) {
 	struct answer w = {.w = WAIT_ONCE_INIT};
 	int r = agent_reply_async(a, req, wake, &w);
 	if (r < 0) {
 		return r;
 	}
 	wait_once_wait(&w.w);
-	if (w.err < 0) {
-		return w.err;
+	*ret = w.answer; /* its agent's name, on an error too */
+	return w.err;
+}
+
+bool agent_in_canary(const char *user_id, int basis_points) {
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	uint64_t v = 0;
+	SHA256((const unsigned char *)user_id, strlen(user_id), md);
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | md[i];
 	}
-	*ret_reply = w.reply;
-	return 0;
+	return (int)(v % 10000) < basis_points;
 }
 
 const char *agent_error_text(int err) {

@@ -17,16 +17,43 @@ struct agent_request {
  * network or a store failure). */
 const char *agent_error_text(int err);
 
-/* Called once per call with 0 and the reply (the callee's to free; NULL: no reply) or a
- * negative errno: -ETIMEDOUT (past the deadline), -ECONNREFUSED, -EIO (5xx, network or
- * store failure), -EBADMSG (not the contract's answer), -ECANCELED (shutting down). */
-typedef void (*agent_done_cb)(void *ctx, int err, char *reply);
+/* An agent's answer. */
+struct agent_answer {
+	char *reply;       /* the callee's to free; NULL: no reply (always, on an error) */
+	bool handoff;      /* {"handoff": true}: the user goes to a person (human mode) */
+	const char *agent; /* the name of the agent asked, for labels ("default", a named
+			    * one); borrowed, lives as long as the agent */
+};
+
+/* Called once per call with 0 or a negative errno: -ETIMEDOUT (past the deadline),
+ * -ECONNREFUSED, -EIO (5xx, network or store failure), -EBADMSG (not the contract's
+ * answer), -ECANCELED (shutting down); answer is the callee's to take reply from. */
+typedef void (*agent_done_cb)(void *ctx, int err, struct agent_answer *answer);
+
+/* One named Agent Core (SMSROUTER_AGENTS). */
+struct agent_endpoint {
+	const char *name;
+	const char *url;
+	const char *secret;
+	int timeout_ms;
+};
 
 struct agent_http_options {
-	const char *url;    /* SMSROUTER_AGENT_URL */
+	const char *url;    /* SMSROUTER_AGENT_URL: the agent named default */
 	const char *secret; /* SMSROUTER_AGENT_SECRET: key of X-SMSRouter-Signature */
 	int timeout_ms;     /* deadline of one call */
+	const struct agent_endpoint *named; /* the others, copied; a user's agent names one */
+	int nnamed;
+	/* SMSROUTER_AGENT_CANARY: users without an agent of their own and in the canary's
+	 * share (agent_in_canary) go to agent canary (a name above, or "default"). NULL: none. */
+	const char *canary;
+	int canary_basis_points;
 };
+
+/* Whether user_id is among the basis_points / 10000 share of users the canary takes: the
+ * first 8 bytes of the SHA-256 of the id, big-endian, mod 10000, below basis_points. The
+ * same users every time, on every router. */
+bool agent_in_canary(const char *user_id, int basis_points);
 
 /* Creates the built-in memo agent over s (borrowed; must outlive the agent). */
 int agent_memo_create(struct store *s, struct agent **ret_agent);
@@ -52,13 +79,19 @@ int agent_reply_async(struct agent *a, const struct agent_request *req, agent_do
 
 /* The same, waiting for the answer: 0 with *ret_reply (caller frees; NULL: no reply), or
  * the negative errno done would get. */
-int agent_reply(struct agent *a, const struct agent_request *req, char **ret_reply);
+int agent_reply(struct agent *a, const struct agent_request *req, struct agent_answer *ret);
 
 /* What an Agent Core's answer means, by the contract: HTTP status and body → 0 with
- * *ret_reply (caller frees; NULL: no reply, for 204 or {"reply": null}), -EIO (5xx),
- * -EBADMSG (anything else: another status, not JSON, no "reply" string or null),
+ * *ret_reply (caller frees; NULL: no reply, for 204 or {"reply": null}) and *ret_handoff
+ * (may be NULL; true for "handoff": true), -EIO (5xx), -EBADMSG (anything else: another
+ * status, not JSON, no "reply" string or null), -ENOMEM. */
+int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply,
+		bool *ret_handoff);
+
+/* {"user": …, "message": …} of req, as the Agent Core request has them (no history): what
+ * the operator URL is sent for a user in human mode. *ret_json is the caller's to free().
  * -ENOMEM. */
-int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply);
+int agent_operator_json(const struct agent_request *req, char **ret_json);
 
 /* The JSON body of the Agent Core request for req: user, message, and the user's last 20
  * messages before this one (req's message is stored: its id bounds them; see

@@ -17,8 +17,18 @@
 
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
+#define MAX_ENDPOINTS 16
+
+/* One Agent Core: default (the first) or a named one. */
+struct endpoint {
+	char *name;
+	char *url;
+	char *secret;
+	long timeout_ms;
+};
 
 struct call {
+	const struct endpoint *ep; /* chosen when the call is made */
 	CURL *h;
 	struct curl_slist *hdr;
 	json_t *request; /* user and message; the history is read when the call starts */
@@ -35,9 +45,10 @@ struct call {
 struct http_agent {
 	struct agent base;
 	struct store *store;
-	char *url;
-	char *secret;
-	long timeout_ms;
+	struct endpoint ep[MAX_ENDPOINTS]; /* [0]: default */
+	int nep;
+	int canary; /* its index in ep, -1: none */
+	int canary_basis_points;
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
@@ -86,12 +97,25 @@ static json_t *request_object(const struct agent_request *req) {
 		json_array_append_new(tags, json_string(u->tags[i]));
 	}
 	ids_time_format(m->created_at ? m->created_at : ids_now(), when);
-	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o},s:{s:s,s:s,s:s,s:s,s:o,s:s}}", "user", "id",
-			u->id, "name", u->name, "timezone", u->timezone[0] ? u->timezone : NULL,
-			"locale", u->locale[0] ? u->locale : NULL, "tags", tags, "message", "sid",
+	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s},s:{s:s?,s:s,s:s,s:s,s:s,s:o,s:s}}",
+			"user", "id", u->id, "name", u->name, "timezone",
+			u->timezone[0] ? u->timezone : NULL, "locale", u->locale[0] ? u->locale : NULL,
+			"tags", tags, "agent", u->agent[0] ? u->agent : NULL, "mode",
+			u->mode[0] ? u->mode : "agent", "message", "id", m->uid, "sid",
 			m->sid ? m->sid : "",
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
 			"media", media, "received_at", when);
+}
+
+int agent_operator_json(const struct agent_request *req, char **ret_json) {
+	json_t *j = request_object(req);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text) {
+		return -ENOMEM;
+	}
+	*ret_json = text;
+	return 0;
 }
 
 /* Sets request's "history": the user's last messages stored before message before_id
@@ -149,7 +173,7 @@ static void call_free(struct call *c) {
 }
 
 /* What the Agent Core answered, by the contract. */
-static int interpret(struct call *c, CURLcode cr, char **ret_reply) {
+static int interpret(struct call *c, CURLcode cr, struct agent_answer *ret) {
 	long status = 0;
 
 	switch (cr) {
@@ -165,12 +189,16 @@ static int interpret(struct call *c, CURLcode cr, char **ret_reply) {
 		return -EIO;
 	}
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	return agent_parse_reply(status, c->answer.s, c->answer.len, ret_reply);
+	return agent_parse_reply(status, c->answer.s, c->answer.len, &ret->reply, &ret->handoff);
 }
 
-int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply) {
+int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply,
+		bool *ret_handoff) {
 	if (status == 204) {
 		*ret_reply = NULL;
+		if (ret_handoff) {
+			*ret_handoff = false;
+		}
 		return 0;
 	}
 	if (status >= 500) {
@@ -186,13 +214,25 @@ int agent_parse_reply(long status, const char *body, size_t len, char **ret_repl
 	if (json_is_object(j) && (json_is_null(reply) || json_is_string(reply))) {
 		*ret_reply = json_is_string(reply) ? strdup(json_string_value(reply)) : NULL;
 		r = json_is_string(reply) && !*ret_reply ? -ENOMEM : 0;
+		if (r == 0 && ret_handoff) {
+			*ret_handoff = json_is_true(json_object_get(j, "handoff"));
+		}
 	}
 	json_decref(j);
 	return r;
 }
 
-static void finish(struct call *c, int err, char *reply) {
-	c->done(c->ctx, err, reply);
+/* answer: NULL when there is none (an error). */
+static void finish(struct call *c, int err, struct agent_answer *answer) {
+	struct agent_answer none = {.agent = c->ep->name};
+	if (!answer || err < 0) {
+		if (answer) {
+			free(answer->reply);
+		}
+		answer = &none;
+	}
+	answer->agent = c->ep->name;
+	c->done(c->ctx, err, answer);
 	call_free(c);
 }
 
@@ -215,11 +255,11 @@ static int start(struct http_agent *a, struct call *c) {
 		return -ENOMEM;
 	}
 	c->h = curl_easy_init();
-	c->hdr = hmac_json_headers(a->secret, c->body);
+	c->hdr = hmac_json_headers(c->ep->secret, c->body);
 	if (!c->h || !c->hdr) {
 		return -ENOMEM;
 	}
-	curl_easy_setopt(c->h, CURLOPT_URL, a->url);
+	curl_easy_setopt(c->h, CURLOPT_URL, c->ep->url);
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
 	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body);
 	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, left);
@@ -292,13 +332,13 @@ static void admit(struct http_agent *a, struct call *c) {
 /* c has its answer: c is answered, then its user's next call starts. */
 static void completed(struct http_agent *a, struct call *c, CURLcode cr) {
 	char user_id[STORE_ID_SIZE];
-	char *reply = NULL;
+	struct agent_answer answer = {0};
 
 	curl_multi_remove_handle(a->multi, c->h);
-	int r = interpret(c, cr, &reply);
+	int r = interpret(c, cr, &answer);
 	memcpy(user_id, c->user_id, sizeof(user_id));
 	/* The router stores the reply in done(), before the next call reads its history. */
-	finish(c, r, reply);
+	finish(c, r, &answer);
 	launch(a, next_of(a, user_id));
 }
 
@@ -359,6 +399,21 @@ static void *loop(void *arg) {
 	return NULL;
 }
 
+/* The user's own agent when it names one configured, else the canary's for its share of
+ * users, else default. One user's calls share one queue whichever agent they go to, so a
+ * user moved between agents keeps its order. */
+static const struct endpoint *choose(const struct http_agent *a, const struct store_user *u) {
+	for (int i = 0; u->agent[0] && i < a->nep; i++) {
+		if (strcmp(a->ep[i].name, u->agent) == 0) {
+			return &a->ep[i];
+		}
+	}
+	if (a->canary >= 0 && agent_in_canary(u->id, a->canary_basis_points)) {
+		return &a->ep[a->canary];
+	}
+	return &a->ep[0];
+}
+
 static int http_reply_async(struct agent *base, const struct agent_request *req,
 		agent_done_cb done, void *ctx) {
 	struct http_agent *a = (struct http_agent *)base;
@@ -369,7 +424,8 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 	}
 	c->done = done;
 	c->ctx = ctx;
-	c->deadline_ms = monotonic_ms() + a->timeout_ms;
+	c->ep = choose(a, req->user);
+	c->deadline_ms = monotonic_ms() + c->ep->timeout_ms;
 	c->message_id = req->message->id;
 	snprintf(c->user_id, sizeof(c->user_id), "%s", req->user->id);
 	c->request = request_object(req);
@@ -422,8 +478,11 @@ static void http_destroy(struct agent *base) {
 		curl_multi_cleanup(a->multi);
 	}
 	pthread_mutex_destroy(&a->mu);
-	free(a->url);
-	free(a->secret);
+	for (int i = 0; i < a->nep; i++) {
+		free(a->ep[i].name);
+		free(a->ep[i].url);
+		free(a->ep[i].secret);
+	}
 	free(a);
 }
 
@@ -441,14 +500,27 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 	}
 	a->base.ops = &http_ops;
 	a->store = s;
-	a->timeout_ms = o->timeout_ms;
 	a->incoming_tail = &a->incoming;
 	a->waiting_tail = &a->waiting;
 	pthread_mutex_init(&a->mu, NULL);
-	a->url = strdup(o->url);
-	a->secret = strdup(o->secret ? o->secret : "");
-	a->multi = curl_multi_init();
-	if (!a->url || !a->secret || !a->multi) {
+	a->canary = -1;
+	a->canary_basis_points = o->canary_basis_points;
+	bool ok = o->nnamed >= 0 && o->nnamed < MAX_ENDPOINTS;
+	for (int i = 0; ok && i <= o->nnamed; i++) {
+		const struct agent_endpoint d = {"default", o->url, o->secret, o->timeout_ms};
+		const struct agent_endpoint *e = i == 0 ? &d : &o->named[i - 1];
+		struct endpoint *ep = &a->ep[a->nep++];
+		ep->name = strdup(e->name);
+		ep->url = strdup(e->url);
+		ep->secret = strdup(e->secret ? e->secret : "");
+		ep->timeout_ms = e->timeout_ms;
+		ok = ep->name && ep->url && ep->secret;
+		if (ok && o->canary && strcmp(o->canary, e->name) == 0) {
+			a->canary = i;
+		}
+	}
+	a->multi = ok ? curl_multi_init() : NULL;
+	if (!a->multi) {
 		http_destroy(&a->base);
 		return -ENOMEM;
 	}

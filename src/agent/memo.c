@@ -135,9 +135,12 @@ static int memo_answer(struct agent *a, const struct agent_request *req, char **
 /* The memo keeper answers at once, on the caller's thread. */
 static int memo_reply_async(struct agent *a, const struct agent_request *req, agent_done_cb done,
 		void *ctx) {
-	char *reply = NULL;
-	int r = memo_answer(a, req, &reply);
-	done(ctx, r, r < 0 ? NULL : reply);
+	struct agent_answer answer = {.agent = "default"};
+	int r = memo_answer(a, req, &answer.reply);
+	if (r < 0) {
+		answer.reply = NULL;
+	}
+	done(ctx, r, &answer);
 	return 0;
 }
 

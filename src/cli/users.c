@@ -17,12 +17,15 @@ static int print_user_line(void *ctx, const struct store_user *u) {
 	return 0;
 }
 
-#define SET_USAGE "user set takes an ID, then --timezone TZ, --locale TAG or --tag T (repeated)."
+#define SET_USAGE                                                                          \
+	"user set takes an ID, then --timezone TZ, --locale TAG, --tag T (repeated), --agent "  \
+	"NAME or --mode MODE."
 
-/* user set ID [--timezone TZ] [--locale TAG] [--tag T]...: the options given change, the
- * others stay. An empty --timezone or --locale clears it; the --tag options replace the
- * list, and one empty --tag empties it. Checked whole (store_user_patch_check) before the
- * store is opened. */
+/* user set ID [--timezone TZ] [--locale TAG] [--tag T]... [--agent NAME] [--mode MODE]: the
+ * options given change, the others stay. An empty --timezone, --locale or --agent clears
+ * it; the --tag options replace the list, and one empty --tag empties it. Checked whole
+ * (store_user_patch_check, and the agent among the configured ones) before the store is
+ * opened. */
 static int user_set(const struct config *c, int argc, char **argv) {
 	struct store_user_patch p = {0};
 	const char *tags[STORE_MAX_TAGS + 1];
@@ -51,9 +54,11 @@ static int user_set(const struct config *c, int argc, char **argv) {
 				return cli__usage_error("a user has at most 20 tags.");
 			}
 			tags[ntags++] = v;
-		} else if (strcmp(opt, "--agent") == 0 || strcmp(opt, "--mode") == 0) {
-			cli__error_linef("%s is not available yet in this version.", opt);
-			return CLI__EXIT_USAGE;
+		} else if (strcmp(opt, "--agent") == 0) {
+			p.set_agent = true;
+			p.agent = v[0] ? v : NULL;
+		} else if (strcmp(opt, "--mode") == 0) {
+			p.mode = v;
 		} else {
 			return cli__usage_error(SET_USAGE);
 		}
@@ -62,6 +67,12 @@ static int user_set(const struct config *c, int argc, char **argv) {
 	p.ntags = ntags == 1 && tags[0][0] == '\0' ? 0 : ntags; /* --tag '': no tags */
 	if (store_user_patch_check(&p, &field, &why) < 0) {
 		cli__error_linef("--%s: %s.", strcmp(field, "tags") == 0 ? "tag" : field, why);
+		return CLI__EXIT_USAGE;
+	}
+	if (p.set_agent && p.agent && !config_agent_known(c, p.agent)) {
+		cli__error_linef("--agent: no agent named %s is configured (default or one of "
+				 "SMSROUTER_AGENTS).",
+				p.agent);
 		return CLI__EXIT_USAGE;
 	}
 	if (cli__open_store(c, &s) != 0) {

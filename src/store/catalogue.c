@@ -10,19 +10,19 @@
 _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4");
 
 /* A user row, mapped by users.c: id, name, created_at, phones (in their order, separated
- * by spaces), opted_out (one of its numbers opted out). */
+ * by spaces), opted_out (one of its numbers opted out), its attributes, agent and mode. */
 #define USER_OPTED_OUT                                                                     \
 	"EXISTS (SELECT 1 FROM phones p JOIN optouts o ON o.phone = p.phone "                 \
 	"WHERE p.user_id = u.id)"
 #define USER_COLS_SQLITE                                                                   \
 	"u.id, u.name, u.created_at, coalesce((SELECT group_concat(phone, ' ') FROM "         \
 	"(SELECT phone FROM phones WHERE user_id = u.id ORDER BY seq, phone)), ''), "         \
-	USER_OPTED_OUT ", u.timezone, u.locale, " TAGS_SQLITE
+	USER_OPTED_OUT ", u.timezone, u.locale, " TAGS_SQLITE ", u.agent, u.mode"
 #define USER_COLS_PG                                                                       \
 	"u.id, u.name, u.created_at, coalesce((SELECT string_agg(p.phone, ' ' ORDER BY "      \
 	"p.seq) FROM phones p WHERE p.user_id = u.id), ''), " USER_OPTED_OUT                   \
 	", u.timezone, u.locale, coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) " \
-	"FROM user_tags t WHERE t.user_id = u.id), '')"
+	"FROM user_tags t WHERE t.user_id = u.id), ''), u.agent, u.mode"
 /* A user's tags in their order, separated by the control character 31 (no tag has one). */
 #define TAGS_SQLITE                                                                        \
 	"coalesce((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM user_tags WHERE " \
@@ -74,7 +74,7 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	"id, uid, type, user_id, at, attempts, created_at, coalesce((SELECT "                 \
 	STORE__EV_MESSAGE_ID " FROM messages m WHERE m.id = events.message_id), "              \
 	"CAST(message_id AS TEXT)), (SELECT m.sid FROM messages m WHERE m.id = "               \
-	"events.message_id), status, error_code, phone, mode"
+	"events.message_id), status, error_code, phone, mode, body"
 
 /* A status callback names its message by our id (?1 > 0) or by Twilio's sid (?2). */
 #define BY_ID_OR_SID "(id = ?1 OR (?1 <= 0 AND sid = ?2)) AND direction = 'outbound'"
@@ -107,7 +107,7 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	 * and whether the number opted out. */
 	[ST_ROUTE] = {.sqlite = "SELECT u.id, u.name, u.created_at, EXISTS (SELECT 1 FROM optouts "
 				"WHERE phone = ?1), u.timezone, u.locale, " TAGS_SQLITE
-				" FROM (SELECT 1) LEFT JOIN phones p ON "
+				", u.agent, u.mode FROM (SELECT 1) LEFT JOIN phones p ON "
 				"p.phone = ?1 LEFT JOIN users u ON u.id = p.user_id",
 		.pg = "SELECT * FROM sr_route(?1)"},
 	/* A patch: the name when ?2 is not NULL, timezone (?3) when ?4 is 1, locale (?5) when
@@ -355,6 +355,18 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_EV_PENDING] = {.sqlite = "SELECT count(*) FROM events WHERE state = 'pending'",
 		.pg = "SELECT sr_events_pending()"},
 	[ST_DEL_EVENTS] = {.both = "DELETE FROM events WHERE user_id = ?1"},
+	/* A user's agent (?2, NULL: none) when ?3 is 1, and mode (?4) when not NULL. */
+	[ST_USER_AGENT_MODE] = {.both = "UPDATE users SET agent = CASE WHEN CAST(?3 AS INTEGER) = 1 "
+					"THEN CAST(?2 AS TEXT) ELSE agent END, mode = coalesce(CAST(?4 AS "
+					"TEXT), mode) WHERE id = ?1"},
+	/* Its row locked until the end of the transaction (SQLite's BEGIN IMMEDIATE locks it
+	 * all already): two mode changes take turns, each with its event. */
+	[ST_USER_MODE_GET] = {.sqlite = "SELECT mode FROM users WHERE id = ?1",
+		.pg = "SELECT mode FROM users WHERE id = ?1 FOR UPDATE"},
+	/* Run scoped to user ?1: a message of a user in human mode for the operator URL, its
+	 * user and message as a JSON text (?2), ?3 the event's public id, ?4 now. */
+	[ST_EV_INBOUND] = {.both = "INSERT INTO events (uid, user_id, type, body, at, next_at, "
+				   "created_at) VALUES (?3, ?1, 'message.inbound', ?2, ?4, ?4, ?4)"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

@@ -102,6 +102,9 @@ enum store__st {
 	ST_EV_UPDATE,
 	ST_EV_PENDING,
 	ST_DEL_EVENTS,
+	ST_USER_AGENT_MODE,
+	ST_USER_MODE_GET,
+	ST_EV_INBOUND,
 	ST_COUNT,
 };
 
@@ -260,6 +263,9 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 int store__event_status(struct store *s, int64_t id, const char *sid);
 /* phone opted out (or in): user.opted_out (user.opted_in) for the user who owns it, if any. */
 int store__event_phone(struct store *s, const char *phone, bool opted_out);
+/* message.inbound for the operator URL, whether or not the store records events: json is
+ * {"user": …, "message": …}. Inside user_id's transaction. -EMSGSIZE, -EIO. */
+int store__event_inbound(struct store *s, const char *user_id, const char *json);
 /* A LIMIT: a negative limit is none. */
 int64_t store__limit(int limit);
 

@@ -68,6 +68,16 @@ int store_event_user_mode(struct store *s, const char *user_id, const char *mode
 	return store__end(s, record(s, &q));
 }
 
+int store__event_inbound(struct store *s, const char *user_id, const char *json) {
+	if (strlen(json) >= STORE_EVENT_BODY_SIZE) {
+		return -EMSGSIZE;
+	}
+	struct store__q q = store__q(ST_EV_INBOUND);
+	store__text(&q, user_id);
+	store__text(&q, json);
+	return record(s, &q);
+}
+
 /* Fills e from a row of the catalogue's EV_COLS_SQLITE. */
 static void event_row(const struct store__q *q, struct store_event *e) {
 	memset(e, 0, sizeof(*e));
@@ -84,6 +94,7 @@ static void event_row(const struct store__q *q, struct store_event *e) {
 	store__col_copy(q, 10, e->error_code, sizeof(e->error_code));
 	store__col_copy(q, 11, e->phone, sizeof(e->phone));
 	store__col_copy(q, 12, e->mode, sizeof(e->mode));
+	store__col_copy(q, 13, e->body, sizeof(e->body));
 }
 
 /* The rows are read to the end whatever cb says: the claim has leased them all (SQLite

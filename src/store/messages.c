@@ -87,8 +87,9 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 static int message_add(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
 	bool enqueue = m->enqueue && user_id;
+	bool operator = m->operator_json && user_id && direction == STORE_INBOUND;
 	bool reply = direction == STORE_OUTBOUND && user_id;
-	bool tx = enqueue || reply || s->d->scope;
+	bool tx = enqueue || operator || reply || s->d->scope;
 	int64_t id = 0;
 	int r = tx ? store__begin_as(s, user_id) : 0;
 
@@ -109,6 +110,9 @@ static int message_add(struct store *s, const char *user_id, const struct store_
 		store__int(&q, id);
 		store__int(&q, ids_now_ms());
 		r = store__write(s, &q);
+	}
+	if (r == 0 && operator) {
+		r = store__event_inbound(s, user_id, m->operator_json);
 	}
 	if (tx) {
 		r = store__end(s, r);

@@ -667,6 +667,28 @@ static const char *const pg_5[] = {
 	NULL,
 };
 
+/* Version 6's events table, its types, then extra columns; and its indexes. */
+#define SQLITE_EVENT_COLUMNS(types, extra)                                                 \
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"                                          \
+	"  uid TEXT NOT NULL UNIQUE,"                                                      \
+	"  user_id TEXT NOT NULL,"                                                         \
+	"  type TEXT NOT NULL CHECK (type IN ('message.status', 'user.opted_out',"         \
+	"    'user.opted_in', 'user.mode'" types ")),"                                     \
+	"  message_id INTEGER,"                                                            \
+	"  status TEXT,"                                                                   \
+	"  error_code TEXT,"                                                               \
+	"  phone TEXT,"                                                                    \
+	"  mode TEXT,"                                                                     \
+	"  at INTEGER NOT NULL,"                                                           \
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),"    \
+	"  attempts INTEGER NOT NULL DEFAULT 0,"                                           \
+	"  next_at INTEGER NOT NULL,"                                                      \
+	"  last_error TEXT,"                                                               \
+	"  created_at INTEGER NOT NULL" extra
+#define SQLITE_EVENT_INDEXES                                                               \
+	"CREATE INDEX events_user ON events(user_id, id);"                                 \
+	"CREATE INDEX events_pending ON events(user_id, id) WHERE state = 'pending';"
+
 /* 6: events (SMSROUTER_EVENTS_URL; store/events.c), one row per event until it is
  * delivered (then deleted) or given up (state dead, kept). id orders a user's events: the
  * oldest pending one is its head, the only one claimed, found through events_pending one
@@ -675,25 +697,7 @@ static const char *const pg_5[] = {
  * of and the message's id (its sid and public id are read at delivery); an opt-out event
  * the number. Times in milliseconds, as the outbox's. */
 static const char *const sqlite_6[] = {
-	"CREATE TABLE events ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  uid TEXT NOT NULL UNIQUE,"
-	"  user_id TEXT NOT NULL,"
-	"  type TEXT NOT NULL CHECK (type IN ('message.status', 'user.opted_out',"
-	"    'user.opted_in', 'user.mode')),"
-	"  message_id INTEGER,"
-	"  status TEXT,"
-	"  error_code TEXT,"
-	"  phone TEXT,"
-	"  mode TEXT,"
-	"  at INTEGER NOT NULL,"
-	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),"
-	"  attempts INTEGER NOT NULL DEFAULT 0,"
-	"  next_at INTEGER NOT NULL,"
-	"  last_error TEXT,"
-	"  created_at INTEGER NOT NULL);"
-	"CREATE INDEX events_user ON events(user_id, id);"
-	"CREATE INDEX events_pending ON events(user_id, id) WHERE state = 'pending';",
+	"CREATE TABLE events (" SQLITE_EVENT_COLUMNS("", "") ");" SQLITE_EVENT_INDEXES,
 	NULL,
 };
 
@@ -702,6 +706,24 @@ static const char *const sqlite_6[] = {
 	" RETURNS TABLE (id bigint, uid text, type text, user_id text, at bigint,"         \
 	"  attempts integer, created_at bigint, message_id text, sid text, status text,"   \
 	"  error_code text, phone text, mode text)"
+
+/* The claim's body (catalogue.c's EV_DUE_HEADS), with extra columns after mode. */
+#define PG_EVENTS_CLAIM(extra)                                                             \
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"  \
+	"  WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events"                     \
+	"    WHERE state = 'pending'"                                                         \
+	"    UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = 'pending'" \
+	"      AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL),"               \
+	"  c AS (SELECT e.id FROM events e WHERE e.id IN (SELECT (SELECT min(h.id)"           \
+	"      FROM events h WHERE h.state = 'pending' AND h.user_id = u.user_id) FROM u)"    \
+	"    AND e.state = 'pending' AND e.next_at <= p_now"                                  \
+	"    ORDER BY e.next_at, e.id LIMIT p_limit FOR UPDATE OF e SKIP LOCKED),"            \
+	"  l AS (UPDATE events e SET next_at = p_lease, attempts = e.attempts + 1"            \
+	"    FROM c WHERE e.id = c.id RETURNING e.*)"                                         \
+	"  SELECT l.id, l.uid, l.type, l.user_id, l.at, l.attempts, l.created_at,"            \
+	"    coalesce(" STORE__EV_MESSAGE_ID ", l.message_id::text), m.sid, l.status,"        \
+	"    l.error_code, l.phone, l.mode" extra                                             \
+	"  FROM l LEFT JOIN messages m ON m.id = l.message_id $$;"
 
 /* 6 (sqlite_6 says why): events is a per-user table, with row-level security like the
  * others; what runs across users (recording from a status callback or an opt-out, which
@@ -764,22 +786,7 @@ static const char *const pg_6[] = {
 	 * heads locked by another claimer are skipped, and a leased head is not due, so its
 	 * user's next event waits. */
 	"CREATE FUNCTION sr_events_claim(p_now bigint, p_lease bigint, p_limit integer)"
-	PG_EVENT_TABLE
-	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
-	"  WITH RECURSIVE u(user_id) AS (SELECT min(user_id) FROM events"
-	"    WHERE state = 'pending'"
-	"    UNION ALL SELECT (SELECT min(p.user_id) FROM events p WHERE p.state = 'pending'"
-	"      AND p.user_id > u.user_id) FROM u WHERE u.user_id IS NOT NULL),"
-	"  c AS (SELECT e.id FROM events e WHERE e.id IN (SELECT (SELECT min(h.id)"
-	"      FROM events h WHERE h.state = 'pending' AND h.user_id = u.user_id) FROM u)"
-	"    AND e.state = 'pending' AND e.next_at <= p_now"
-	"    ORDER BY e.next_at, e.id LIMIT p_limit FOR UPDATE OF e SKIP LOCKED),"
-	"  l AS (UPDATE events e SET next_at = p_lease, attempts = e.attempts + 1"
-	"    FROM c WHERE e.id = c.id RETURNING e.*)"
-	"  SELECT l.id, l.uid, l.type, l.user_id, l.at, l.attempts, l.created_at,"
-	"    coalesce(" STORE__EV_MESSAGE_ID ", l.message_id::text), m.sid, l.status,"
-	"    l.error_code, l.phone, l.mode"
-	"  FROM l LEFT JOIN messages m ON m.id = l.message_id $$;"
+	PG_EVENT_TABLE PG_EVENTS_CLAIM("")
 	"CREATE FUNCTION sr_event_delete(p_id bigint) RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  WITH d AS (DELETE FROM events WHERE id = p_id RETURNING 1)"
@@ -798,6 +805,94 @@ static const char *const pg_6[] = {
 	NULL,
 };
 
+/* 7: per-user control (issue 15). A user's agent (the name of a configured agent; NULL:
+ * the default or the canary's choice) and mode ('agent', 'paused', 'human'). An event may
+ * now be a message of a user in human mode for the operator URL (type message.inbound),
+ * its user and message as a JSON text (body) made when it was recorded; SQLite cannot
+ * change a CHECK, so events is made again, its rows and sequence kept. */
+static const char *const sqlite_7[] = {
+	"ALTER TABLE users ADD COLUMN agent TEXT;"
+	"ALTER TABLE users ADD COLUMN mode TEXT NOT NULL DEFAULT 'agent'"
+	"  CHECK (mode IN ('agent', 'paused', 'human'));"
+	"CREATE TABLE events_7 (" SQLITE_EVENT_COLUMNS(", 'message.inbound'", ", body TEXT")
+	");"
+	"INSERT INTO events_7 (id, uid, user_id, type, message_id, status, error_code, phone,"
+	"  mode, at, state, attempts, next_at, last_error, created_at)"
+	"  SELECT id, uid, user_id, type, message_id, status, error_code, phone, mode, at,"
+	"  state, attempts, next_at, last_error, created_at FROM events;"
+	"UPDATE sqlite_sequence SET seq = coalesce((SELECT seq FROM sqlite_sequence"
+	"  WHERE name = 'events'), seq) WHERE name = 'events_7';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_7 RENAME TO events;" SQLITE_EVENT_INDEXES,
+	NULL,
+};
+
+/* Version 7's user row: version 4's, then agent and mode. */
+#define PG_USER_TABLE_7                                                                    \
+	" RETURNS TABLE (id text, name text, created_at bigint, phones text,"               \
+	"  opted_out boolean, timezone text, locale text, tags text, agent text, mode text)" \
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+#define PG_USER_COLS_7 PG_USER_COLS ", u.agent, u.mode"
+
+/* 7 (sqlite_7 says why): the functions that return a user row or a claimed event get
+ * their new columns (new return types: dropped and created again). */
+static const char *const pg_7[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"ALTER TABLE users ADD COLUMN agent text, ADD COLUMN mode text NOT NULL DEFAULT 'agent'"
+	"  CHECK (mode IN ('agent', 'paused', 'human'));"
+	"ALTER TABLE events DROP CONSTRAINT events_type_check,"
+	"  ADD CONSTRAINT events_type_check CHECK (type IN ('message.status', 'user.opted_out',"
+	"    'user.opted_in', 'user.mode', 'message.inbound')),"
+	"  ADD COLUMN body text;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"DROP FUNCTION sr_user_by_phone(text);"
+	"DROP FUNCTION sr_users();"
+	"DROP FUNCTION sr_route(text);"
+	"DROP FUNCTION sr_users_page(bigint, text, text, text, integer);"
+	"DROP FUNCTION sr_users_page_tag(bigint, text, text, text, integer, text);"
+	"DROP FUNCTION sr_events_claim(bigint, bigint, integer);"
+	"CREATE FUNCTION sr_user_by_phone(p_phone text)" PG_USER_TABLE_7 PG_USER_COLS_7
+	"  FROM phones k JOIN users u ON u.id = k.user_id WHERE k.phone = p_phone $$;"
+	"CREATE FUNCTION sr_users()" PG_USER_TABLE_7 PG_USER_COLS_7
+	"  FROM users u ORDER BY u.created_at, u.id $$;"
+	"CREATE FUNCTION sr_route(p_phone text) RETURNS TABLE (id text, name text,"
+	"  created_at bigint, opted_out boolean, timezone text, locale text, tags text,"
+	"  agent text, mode text)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT u.id, u.name, u.created_at,"
+	"    EXISTS (SELECT 1 FROM optouts o WHERE o.phone = p_phone), u.timezone, u.locale,"
+	"    coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) FROM user_tags t"
+	"    WHERE t.user_id = u.id), ''), u.agent, u.mode"
+	"  FROM (SELECT 1) x LEFT JOIN phones k ON k.phone = p_phone"
+	"    LEFT JOIN users u ON u.id = k.user_id $$;"
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE FUNCTION sr_users_page(p_at bigint, p_id text, p_name text, p_phone text,"
+	"  p_limit integer)" PG_USER_TABLE_7 PG_USER_COLS_7
+	"  FROM users u WHERE (u.created_at, u.id) > (p_at, p_id)" PG_PAGE_FILTERS
+	"  ORDER BY u.created_at, u.id LIMIT p_limit $$;"
+	"CREATE FUNCTION sr_users_page_tag(p_at bigint, p_id text, p_name text, p_phone text,"
+	"  p_limit integer, p_tag text)" PG_USER_TABLE_7 PG_USER_COLS_7
+	"  FROM user_tags g JOIN users u ON u.id = g.user_id"
+	"  WHERE g.tag = p_tag AND (g.created_at, g.user_id) > (p_at, p_id)" PG_PAGE_FILTERS
+	"  ORDER BY g.created_at, g.user_id LIMIT p_limit $$;"
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE FUNCTION sr_events_claim(p_now bigint, p_lease bigint, p_limit integer)"
+	" RETURNS TABLE (id bigint, uid text, type text, user_id text, at bigint,"
+	"  attempts integer, created_at bigint, message_id text, sid text, status text,"
+	"  error_code text, phone text, mode text, body text)" PG_EVENTS_CLAIM(", l.body")
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
 /* migrations[i] takes the schema from version i to i + 1. */
 const struct store__migration store__migrations[] = {
 	{sqlite_1, pg_1},
@@ -806,6 +901,7 @@ const struct store__migration store__migrations[] = {
 	{sqlite_4, pg_4},
 	{sqlite_5, pg_5},
 	{sqlite_6, pg_6},
+	{sqlite_7, pg_7},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

@@ -49,6 +49,9 @@ struct store_options {
 #define STORE_TAG_SIZE 65 /* a tag is 1 to 64 bytes of UTF-8 (store_tag_check) */
 #define STORE_CURSOR_SIZE 96
 
+#define STORE_AGENT_SIZE 33 /* an agent's name: 1–32 of a-z, 0-9, '-', '_' */
+#define STORE_MODE_SIZE 8
+
 struct store_user { /* plain record, nothing to free */
 	char id[STORE_ID_SIZE];
 	char name[STORE_NAME_SIZE];
@@ -60,6 +63,8 @@ struct store_user { /* plain record, nothing to free */
 	char locale[STORE_LOCALE_SIZE];     /* "" when unset */
 	char tags[STORE_MAX_TAGS][STORE_TAG_SIZE]; /* in the order they were given */
 	int ntags;
+	char agent[STORE_AGENT_SIZE]; /* the agent's name; "" when none of its own */
+	char mode[STORE_MODE_SIZE];   /* "agent", "paused" or "human" */
 };
 
 /* A change of a user's attributes: only the fields given change. Pointers are borrowed. */
@@ -72,6 +77,9 @@ struct store_user_patch {
 	bool set_tags;
 	const char *const *tags; /* with set_tags: the whole new list, in its order */
 	size_t ntags;
+	bool set_agent;
+	const char *agent; /* with set_agent: an agent's name (store_agent_name_check), or NULL */
+	const char *mode;  /* NULL: unchanged; else store_mode_check's */
 };
 
 /* One page of the user list: oldest first (created_at, id). */
@@ -112,6 +120,9 @@ struct store_message {
 	int64_t reply_to; /* outbound: id of the inbound message it answers, 0 if none */
 	int flags;        /* STORE_FLAG_… */
 	bool enqueue;     /* inbound: also queue it in the outbox (rest replies), atomically */
+	/* inbound of a user: the JSON text of a message.inbound event for the operator URL
+	 * (its user and message), recorded atomically with it; NULL: none. */
+	const char *operator_json;
 	int64_t created_at;
 	/* The message's public id (opaque, random): made by the store when adding one without
 	 * it; always set when listing. */
@@ -264,6 +275,10 @@ int store_name_check(const char *name, const char **reterr_why);
  * or C1). 0, or -EINVAL with *reterr_why (may be NULL) a borrowed phrase saying why, as
  * store_name_check. */
 int store_tag_check(const char *tag, const char **reterr_why);
+/* An agent's name: 1 to 32 of a-z, 0-9, '-' and '_' (config.c's names too). */
+bool store_agent_name_check(const char *name);
+/* A mode: "agent", "paused" or "human". */
+bool store_mode_check(const char *mode);
 
 /* Checks a patch as store_user_set does, before anything is written: the name
  * (store_name_check), the time zone (tz_zone_exists), the locale (tz_locale_is_valid), the
@@ -476,6 +491,7 @@ int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx);
 #define STORE_EVENT_TYPE_SIZE 24
 #define STORE_EVENT_MODE_SIZE 33
 #define STORE_EVENT_MESSAGE_ID_SIZE 65
+#define STORE_EVENT_BODY_SIZE 65536
 
 struct store_event { /* plain record, nothing to free */
 	int64_t id; /* the store's own; the order of a user's events */
@@ -494,6 +510,8 @@ struct store_event { /* plain record, nothing to free */
 	char phone[PHONE_SIZE];
 	/* user.mode */
 	char mode[STORE_EVENT_MODE_SIZE];
+	/* message.inbound: {"user": …, "message": …} as recorded */
+	char body[STORE_EVENT_BODY_SIZE];
 };
 typedef int (*store_event_cb)(void *ctx, const struct store_event *e);
 
@@ -503,6 +521,9 @@ void store_events_on_record(struct store *s, void (*on_record)(void *ctx), void 
 /* Records user.mode for user_id (mode at most STORE_EVENT_MODE_SIZE - 1 bytes), inside the
  * caller's transaction if any; nothing when the store records no events. -EINVAL, -EIO. */
 int store_event_user_mode(struct store *s, const char *user_id, const char *mode);
+/* Moves user_id to mode (store_mode_check's), and records user.mode when it changed, in
+ * one transaction (the caller's if any). -EINVAL, -ENOENT (no such user), -EIO. */
+int store_user_mode_set(struct store *s, const char *user_id, const char *mode);
 /* Claims at most limit due heads (each a different user's), leasing each until
  * lease_until_ms (a crash makes it due again then) and counting its attempt; calls cb for
  * each. Safe with several processes on one database: a head one of them holds is skipped. */

@@ -79,6 +79,17 @@ int store_tag_check(const char *tag, const char **reterr_why) {
 	return refuse(why, reterr_why);
 }
 
+bool store_agent_name_check(const char *name) {
+	size_t len = strlen(name);
+	return len >= 1 && len < STORE_AGENT_SIZE &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_") == len;
+}
+
+bool store_mode_check(const char *mode) {
+	return strcmp(mode, "agent") == 0 || strcmp(mode, "paused") == 0 ||
+	       strcmp(mode, "human") == 0;
+}
+
 static int tags_check(const char *const *tags, size_t n, const char **reterr_why) {
 	if (n > STORE_MAX_TAGS) {
 		return refuse("a user has at most 20 tags", reterr_why);
@@ -112,6 +123,12 @@ int store_user_patch_check(const struct store_user_patch *p, const char **reterr
 		why = "the locale is not a well-formed BCP 47 tag such as en-US";
 	} else if (p->set_tags && tags_check(p->tags, p->ntags, &why) < 0) {
 		field = "tags";
+	} else if (p->set_agent && p->agent && !store_agent_name_check(p->agent)) {
+		field = "agent";
+		why = "an agent's name is 1 to 32 of a-z, 0-9, - and _";
+	} else if (p->mode && !store_mode_check(p->mode)) {
+		field = "mode";
+		why = "the mode must be agent, paused or human";
 	}
 	if (field && reterr_field) {
 		*reterr_field = field;
@@ -129,8 +146,8 @@ int store__user_valid(const char *name, size_t nphones) {
 	return store_name_check(name, NULL) < 0 ? -EINVAL : phones_fit(0, nphones);
 }
 
-/* Fills u's attributes from columns col (timezone), col + 1 (locale) and col + 2 (tags
- * separated by the control character 31). */
+/* Fills u's attributes from columns col (timezone), col + 1 (locale), col + 2 (tags
+ * separated by the control character 31), col + 3 (agent) and col + 4 (mode). */
 static void attributes_row(const struct store__q *q, int col, struct store_user *u) {
 	const char *t = store__col_text(q, col + 2);
 
@@ -143,6 +160,11 @@ static void attributes_row(const struct store__q *q, int col, struct store_user 
 		u->ntags++;
 		t += len;
 		t += *t ? 1 : 0;
+	}
+	store__col_copy(q, col + 3, u->agent, sizeof(u->agent));
+	store__col_copy(q, col + 4, u->mode, sizeof(u->mode));
+	if (!u->mode[0]) {
+		snprintf(u->mode, sizeof(u->mode), "agent");
 	}
 }
 
@@ -387,8 +409,51 @@ int store_user_set(struct store *s, const char *id, const struct store_user_patc
 		store__int(&add, (int64_t)i);
 		r = store__write(s, &add);
 	}
+	if (r == 0 && p->set_agent) {
+		struct store__q agent = store__q(ST_USER_AGENT_MODE);
+		store__text(&agent, id);
+		store__text(&agent, p->agent);
+		store__int(&agent, 1);
+		store__text(&agent, NULL);
+		r = store__write(s, &agent);
+	}
+	if (r == 0 && p->mode) {
+		r = store_user_mode_set(s, id, p->mode);
+	}
 	r = store__end(s, r);
 	return r == 0 && ret_user ? store_user_get(s, id, ret_user) : r;
+}
+
+/* Within user_id's transaction: the mode before (its row locked), the new one, and its
+ * event when it changed. */
+int store_user_mode_set(struct store *s, const char *user_id, const char *mode) {
+	struct store__q get = store__q(ST_USER_MODE_GET);
+	char was[STORE_MODE_SIZE] = "";
+	if (!store_mode_check(mode)) {
+		return -EINVAL;
+	}
+	int r = store__begin_as(s, user_id);
+	if (r < 0) {
+		return r;
+	}
+	store__text(&get, user_id);
+	r = store__row(s, NULL, &get);
+	if (r == 0) {
+		store__col_copy(&get, 0, was, sizeof(was));
+		store__done(s, &get);
+	}
+	if (r == 0 && strcmp(was, mode) != 0) {
+		struct store__q set = store__q(ST_USER_AGENT_MODE);
+		store__text(&set, user_id);
+		store__text(&set, NULL);
+		store__int(&set, 0);
+		store__text(&set, mode);
+		r = store__write(s, &set);
+		if (r == 0) {
+			r = store_event_user_mode(s, user_id, mode);
+		}
+	}
+	return store__end(s, r);
 }
 
 /* A cursor is "u1." then the last user's created_at and id: the next page starts after

@@ -271,9 +271,9 @@ struct order {
 	atomic_int failed;
 };
 
-static void count_done(void *ctx, int err, char *reply) {
+static void count_done(void *ctx, int err, struct agent_answer *answer) {
 	struct order *o = ctx;
-	free(reply);
+	free(answer->reply);
 	if (err < 0) {
 		atomic_fetch_add(&o->failed, 1);
 	}
@@ -282,7 +282,7 @@ static void count_done(void *ctx, int err, char *reply) {
 
 /* Runs on the agent's loop thread, which is busy until it returns: the calls made here
  * all wait together for its next turn. */
-static void first_done(void *ctx, int err, char *reply) {
+static void first_done(void *ctx, int err, struct agent_answer *answer) {
 	struct order *o = ctx;
 	for (int i = 1; i < 6; i++) {
 		struct agent_request req = {.user = &o->f->ada, .message = &o->m[i]};
@@ -291,7 +291,7 @@ static void first_done(void *ctx, int err, char *reply) {
 			atomic_fetch_add(&o->done, 1);
 		}
 	}
-	count_done(ctx, err, reply);
+	count_done(ctx, err, answer);
 }
 
 static void test_calls_made_together_start_in_the_order_they_were_made(void **state) {
@@ -326,8 +326,43 @@ static void test_calls_made_together_start_in_the_order_they_were_made(void **st
 	}
 }
 
+/* The canary's share over 10,000 user ids (random, as ids.h makes them) is near the share
+ * asked, and the same users every time. The measured shares are printed for the record. */
+static void test_canary_takes_a_stable_share_of_10000_users(void **state) {
+	(void)state;
+	static const int shares[] = {0, 1000, 1250, 5000, 10000}; /* basis points */
+	static char ids[10000][33];
+	FILE *urandom = fopen("/dev/urandom", "rb");
+	assert_non_null(urandom);
+	for (int i = 0; i < 10000; i++) {
+		unsigned char b[16];
+		assert_int_equal(fread(b, 1, sizeof(b), urandom), sizeof(b));
+		for (int k = 0; k < 16; k++) {
+			snprintf(&ids[i][2 * k], 3, "%02x", b[k]);
+		}
+	}
+	fclose(urandom);
+	for (size_t s = 0; s < sizeof(shares) / sizeof(shares[0]); s++) {
+		int in = 0;
+		for (int i = 0; i < 10000; i++) {
+			bool first = agent_in_canary(ids[i], shares[s]);
+			assert_int_equal(first, agent_in_canary(ids[i], shares[s])); /* stable */
+			in += first;
+		}
+		printf("canary %d.%02d%%: %d of 10000 users (%.2f%%)\n", shares[s] / 100,
+				shares[s] % 100, in, in / 100.0);
+		/* Within 1.5 points: a binomial's 10,000 draws stray about 0.3 at most. */
+		assert_true(abs(in - shares[s]) <= 150);
+	}
+	/* A user in a share stays in every larger one. */
+	for (int i = 0; i < 10000; i++) {
+		assert_true(!agent_in_canary(ids[i], 1000) || agent_in_canary(ids[i], 1250));
+	}
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
+	                cmocka_unit_test(test_canary_takes_a_stable_share_of_10000_users),
 	                cmocka_unit_test_setup_teardown(
 	                                test_request_user_carries_timezone_locale_and_tags, setup,
 	                                teardown),

@@ -66,12 +66,13 @@ static char *ask(struct fixture *f, const struct store_user *u, const char *body
 	                .segments = 1,
 	};
 	struct agent_request req = {.user = u, .message = &m};
-	char *reply = NULL;
-	int r = agent_reply(f->a, &req, &reply);
+	struct agent_answer answer = {0};
+	int r = agent_reply(f->a, &req, &answer);
 	if (r != 0) {
 		fail_msg("agent_reply(\"%s\") gave %d", body ? body : "(null)", r);
 	}
-	return reply;
+	assert_string_equal(answer.agent, "default");
+	return answer.reply;
 }
 
 /* Asserts that body from u gets exactly expected (NULL: no reply). */

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	if (!body) {
 		return 0;
 	}
-	int r = agent_parse_reply(status, body, size - 1, &reply);
+	int r = agent_parse_reply(status, body, size - 1, &reply, NULL);
 	if (status >= 500) {
 		FUZZ_CHECK(r == -EIO);
 	} else if (status == 204) {

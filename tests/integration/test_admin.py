@@ -9,7 +9,7 @@ from harness import requires_sqlite, ADMIN_TOKEN, ServerTest, TWILIO_NUMBER, new
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 USER_KEYS = {"id", "name", "phones", "opted_out", "created_at", "timezone", "locale",
-             "tags"}
+             "tags", "agent", "mode"}
 # The contract's message fields, "id", "channel" and "media" on every message, and the
 # fields of a message sent through the API (null on the others).
 MESSAGE_KEYS = {"sid", "direction", "from", "to", "body", "status", "encoding", "segments",

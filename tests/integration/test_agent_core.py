@@ -37,7 +37,8 @@ class TestAgentRequest(AgentCoreTest):
         body = reqs[0]["body"]
         self.assertEqual(reqs[0]["content_type"], "application/json")
         self.assertEqual(body["user"], {"id": user["id"], "name": "Ada", "timezone": None,
-                                        "locale": None, "tags": []})
+                                        "locale": None, "tags": [],
+                                        "agent": None, "mode": "agent"})
         m = body["message"]
         self.assertTrue(m["sid"].startswith("SM"))
         self.assertEqual((m["from"], m["to"], m["body"], m["media"]),
@@ -240,10 +241,10 @@ class TestAgentFailures(AgentCoreTest):
         phone = new_phone()
         self.server.add_user("F", [phone])
         self.agent.set_mode(mode)
-        before = self.metric("smsrouter_agent_failures_total")
+        before = self.metric('smsrouter_agent_failures_total{agent="default"}')
         start = time.monotonic()
         self.assertEqual(self.server.say(phone, "help me"), APOLOGY)
-        self.assertEqual(self.metric("smsrouter_agent_failures_total"), before + 1)
+        self.assertEqual(self.metric('smsrouter_agent_failures_total{agent="default"}'), before + 1)
         failed = self.server.wait_log("agent.failed")
         self.assertTrue(failed)
         return time.monotonic() - start, failed["error"]

@@ -77,8 +77,11 @@ class PatchTest(ServerTest):
             ({"name": " "}, 422, "name"),
             ({"name": None}, 422, "name"),
             ({"colour": "blue", "tags": ["x"]}, 400, "colour"),
-            ({"agent": "default"}, 422, "agent"),
-            ({"mode": "human"}, 422, "mode"),
+            ({"agent": "nosuch", "name": "Changed"}, 422, "agent"),
+            ({"agent": "Not A Name"}, 422, "agent"),
+            ({"agent": 5}, 422, "agent"),
+            ({"mode": "asleep", "tags": ["x"]}, 422, "mode"),
+            ({"mode": None}, 422, "mode"),
         ]
         for body, status, key in cases:
             with self.subTest(body=body):
@@ -89,9 +92,14 @@ class PatchTest(ServerTest):
             with self.subTest(raw=raw):
                 self.assertRefusedUnchanged(None, 400, raw=raw)
 
-    def test_agent_and_mode_say_they_are_not_available_yet(self):
-        j = self.assertRefusedUnchanged({"mode": "paused"}, 422, "mode")
-        self.assertIn("not available yet", j["message"])
+    def test_agent_and_mode_are_set_and_shown(self):
+        self.assertEqual((self.get()["agent"], self.get()["mode"]), (None, "agent"))
+        r = self.server.admin("PATCH", self.path, {"agent": "default", "mode": "paused"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual((r.json()["agent"], r.json()["mode"]), ("default", "paused"))
+        self.assertEqual(self.get(), r.json())
+        r = self.server.admin("PATCH", self.path, {"agent": None, "mode": "agent"})
+        self.assertEqual((r.json()["agent"], r.json()["mode"]), (None, "agent"))
 
     def test_patch_of_an_unknown_user_is_404(self):
         r = self.server.admin("PATCH", "/users/0123456789abcdef0123456789abcdef",
@@ -203,7 +211,7 @@ class AgentSeesAttributesTest(ServerTest):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(server.say(phone, "two"), "echo: two")
         users = [req["body"]["user"] for req in agent.requests()]
-        base = {"id": u["id"], "name": "Ada"}
+        base = {"id": u["id"], "name": "Ada", "agent": None, "mode": "agent"}
         self.assertEqual(users, [dict(base, timezone=None, locale=None, tags=[]),
                                  dict(base, timezone="Asia/Tokyo", locale="ja-JP",
                                       tags=["vip", "early"])])
@@ -245,7 +253,8 @@ class UserSetCommandTest(ServerTest):
         for args in [["--timezone", "Mars/Base"], ["--locale", "not a locale!"],
                      ["--tag", "two\nlines"], ["--tag", "a", "--tag", "a"],
                      ["--tag", "x" * 65], sum([["--tag", "t%d" % i] for i in range(21)], []),
-                     ["--mode", "human"], ["--agent", "x"], ["--colour", "blue"],
+                     ["--mode", "asleep"], ["--agent", "x"], ["--agent", "Not ok"],
+                     ["--colour", "blue"],
                      ["--tag"]]:
             with self.subTest(args=args):
                 code, out, err = self.srv.cli("user", "set", self.uid, *args)
@@ -254,6 +263,15 @@ class UserSetCommandTest(ServerTest):
                 self.assertEqual(len(lines), 1, err)
                 self.assertTrue(lines[0].endswith("."), err)
         self.assertEqual(self.show(), before)
+
+    def test_agent_and_mode_are_set_and_cleared(self):
+        code, out, err = self.srv.cli("user", "set", self.uid, "--agent", "default",
+                                      "--mode", "paused")
+        self.assertEqual(code, 0, err)
+        self.assertEqual((self.show()["agent"], self.show()["mode"]), ("default", "paused"))
+        code, out, err = self.srv.cli("user", "set", self.uid, "--agent", "", "--mode", "agent")
+        self.assertEqual(code, 0, err)
+        self.assertEqual((self.show()["agent"], self.show()["mode"]), (None, "agent"))
 
     def test_an_unknown_user_exits_1(self):
         code, out, err = self.srv.cli("user", "set", "0123456789abcdef0123456789abcdef",

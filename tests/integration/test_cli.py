@@ -139,7 +139,7 @@ class UserCommandsTest(CliTest):
         self.assertEqual((c1, c2), (0, 0))
         self.assertEqual(by_id, by_phone)
         self.assertEqual(set(by_id), {"id", "name", "phones", "opted_out", "created_at",
-                                      "timezone", "locale", "tags"})
+                                      "timezone", "locale", "tags", "agent", "mode"})
         self.assertIs(by_id["opted_out"], False)
 
     def test_phones_are_shown_and_listed_in_the_order_given(self):
@@ -305,7 +305,7 @@ class UserCommandsTest(CliTest):
         # it in the process); 3 split PostgreSQL's status function (nothing in SQLite); 4
         # added users' attributes (timezone, locale, tags); 5 messages sent through the API;
         # 6 added events.
-        want = "schema at version 6"
+        want = "schema at version 7"
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)

@@ -297,7 +297,56 @@ static void test_page_filters_by_name_phone_prefix_and_tag(void **state) {
 	assert_pages(f->s, (struct store_user_page){.limit = 2, .tag = "beta"}, want, 1);
 }
 
+/* agent and mode (issue 15): set, read back by every lookup, cleared; bad values refused
+ * naming their field, with nothing changed. */
+static void test_agent_and_mode_are_set_read_and_cleared(void **state) {
+	struct fixture *f = *state;
+	struct store_user a, set, got[3];
+	bool known = false, opted_out = true;
+	const char *field = NULL, *why = NULL;
+	struct store_user_patch p = {.set_agent = true, .agent = "beta-2", .mode = "paused"};
+
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	assert_string_equal(a.agent, "");
+	assert_string_equal(a.mode, "agent");
+	assert_int_equal(store_user_set(f->s, a.id, &p, &set), 0);
+	assert_int_equal(store_user_get(f->s, a.id, &got[0]), 0);
+	assert_int_equal(store_user_by_phone(f->s, "+15550100101", &got[1]), 0);
+	assert_int_equal(store_route_lookup(f->s, "+15550100101", &got[2], &known, &opted_out), 0);
+	assert_string_equal(set.agent, "beta-2");
+	assert_string_equal(set.mode, "paused");
+	for (int k = 0; k < 3; k++) {
+		assert_string_equal(got[k].agent, "beta-2");
+		assert_string_equal(got[k].mode, "paused");
+	}
+	/* A patch of something else keeps them. */
+	struct store_user_patch name = {.name = "Ada L."};
+	assert_int_equal(store_user_set(f->s, a.id, &name, &set), 0);
+	assert_string_equal(set.agent, "beta-2");
+	assert_string_equal(set.mode, "paused");
+	/* Bad values: refused, naming the field, nothing changed. */
+	struct store_user_patch bad_agent = {.set_agent = true, .agent = "Beta"};
+	assert_int_equal(store_user_patch_check(&bad_agent, &field, &why), -EINVAL);
+	assert_string_equal(field, "agent");
+	assert_int_equal(store_user_set(f->s, a.id, &bad_agent, NULL), -EINVAL);
+	struct store_user_patch bad_mode = {.mode = "asleep", .name = "Zed"};
+	assert_int_equal(store_user_patch_check(&bad_mode, &field, &why), -EINVAL);
+	assert_string_equal(field, "mode");
+	assert_int_equal(store_user_set(f->s, a.id, &bad_mode, NULL), -EINVAL);
+	assert_int_equal(store_user_get(f->s, a.id, &got[0]), 0);
+	assert_string_equal(got[0].name, "Ada L.");
+	assert_string_equal(got[0].mode, "paused");
+	/* Cleared, and back to agent. */
+	struct store_user_patch clear = {.set_agent = true, .agent = NULL, .mode = "agent"};
+	assert_int_equal(store_user_set(f->s, a.id, &clear, &set), 0);
+	assert_string_equal(set.agent, "");
+	assert_string_equal(set.mode, "agent");
+	assert_int_equal(store_user_mode_set(f->s, "nosuchuser", "human"), -ENOENT);
+	assert_int_equal(store_user_mode_set(f->s, a.id, "asleep"), -EINVAL);
+}
+
 const struct CMUnitTest store_attributes_tests[] = {
+	FIXTURE(test_agent_and_mode_are_set_read_and_cleared),
 	FIXTURE(test_user_set_then_get_gives_the_attributes_everywhere),
 	FIXTURE(test_a_patch_changes_only_the_fields_it_gives),
 	FIXTURE(test_a_bad_patch_is_refused_whole_naming_its_field),

@@ -320,7 +320,66 @@ static void test_events_claim_skips_a_head_another_claimer_holds(void **state) {
 	store_close(other);
 }
 
+/* A mode change records user.mode in its transaction, once per change: setting the mode a
+ * user has records nothing, and a patch's mode records it as store_user_mode_set does. */
+static void test_events_a_mode_change_records_user_mode_once(void **state) {
+	struct fixture *f = *state;
+	struct seen_events got;
+	struct store_user a, u;
+	struct store_user_patch p = {.mode = "paused"};
+
+	events_on_with_ada(f, &a);
+	assert_int_equal(store_user_mode_set(f->s, a.id, "agent"), 0); /* already */
+	assert_int_equal(pending(f->s), 0);
+	assert_int_equal(store_user_mode_set(f->s, a.id, "human"), 0);
+	assert_int_equal(store_user_mode_set(f->s, a.id, "human"), 0);
+	assert_int_equal(claim(f->s, &got), 1);
+	assert_string_equal(got.e[0].type, "user.mode");
+	assert_string_equal(got.e[0].mode, "human");
+	assert_string_equal(got.e[0].user_id, a.id);
+	assert_int_equal(store_event_delivered(f->s, got.e[0].id), 0);
+	/* Rolled back with its change. */
+	assert_int_equal(store_tx_begin(f->s), 0);
+	assert_int_equal(store_user_mode_set(f->s, a.id, "agent"), 0);
+	store_tx_rollback(f->s);
+	assert_int_equal(pending(f->s), 0);
+	assert_int_equal(store_user_get(f->s, a.id, &u), 0);
+	assert_string_equal(u.mode, "human");
+	assert_int_equal(store_user_set(f->s, a.id, &p, &u), 0);
+	assert_int_equal(claim(f->s, &got), 1);
+	assert_string_equal(got.e[0].mode, "paused");
+}
+
+/* A message of a user in human mode is recorded for the operator URL with the inbound row,
+ * even when the store records no other events, and in order after the user's earlier
+ * ones. */
+static void test_events_an_operator_message_comes_with_its_inbound_row(void **state) {
+	struct fixture *f = *state;
+	struct seen_events got;
+	struct store_user a;
+	const char *json = "{\"user\":{\"id\":\"x\"},\"message\":{\"body\":\"hi\"}}";
+
+	add_user1(f->s, "Ada", "+15550100101", &a); /* events off */
+	struct store_message m =
+			message("SM0001", "+15550100101", "+15550199999", "hi", "received", 1, 0);
+	m.operator_json = json;
+	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), 0);
+	m.sid = "SM0002";
+	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), 0);
+	assert_int_equal(pending(f->s), 2);
+	assert_int_equal(claim(f->s, &got), 1); /* one user's head at a time */
+	assert_string_equal(got.e[0].type, "message.inbound");
+	assert_string_equal(got.e[0].user_id, a.id);
+	assert_string_equal(got.e[0].body, json);
+	/* A duplicate sid stores nothing, and records nothing. */
+	m.sid = "SM0001";
+	assert_int_equal(store_inbound_add(f->s, a.id, &m, NULL), -EEXIST);
+	assert_int_equal(pending(f->s), 2);
+}
+
 const struct CMUnitTest store_events_tests[] = {
+	FIXTURE(test_events_a_mode_change_records_user_mode_once),
+	FIXTURE(test_events_an_operator_message_comes_with_its_inbound_row),
 	FIXTURE(test_events_a_status_move_records_the_status_it_moved_to),
 	FIXTURE(test_events_only_for_api_messages_of_a_user),
 	FIXTURE(test_events_are_not_recorded_when_off),

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -595,7 +595,8 @@ static const char v2_status_update[] =
 	"ALTER TABLE outbox DROP COLUMN lane;"
 	"DROP TABLE user_tags;"
 	"DROP INDEX users_created;"
-	"ALTER TABLE users DROP COLUMN timezone, DROP COLUMN locale;"
+	"ALTER TABLE users DROP COLUMN timezone, DROP COLUMN locale, DROP COLUMN agent,"
+	"  DROP COLUMN mode;"
 	"DELETE FROM schema_migrations WHERE version >= 3;";
 
 static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) {

@@ -156,7 +156,8 @@ static void test_counts_follow_users_and_phones(void **state) {
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
 static int schema_version(void) {
-	return 6; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events */
+	return 7; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+		   * 7: users.agent, users.mode, events of human mode */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
@@ -205,6 +206,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	         "ALTER TABLE messages DROP COLUMN send_at; "
 	         "ALTER TABLE messages DROP COLUMN not_before; ALTER TABLE outbox DROP COLUMN lane; "
 	         "DROP TABLE user_tags; DROP INDEX users_created; "
+	         "ALTER TABLE users DROP COLUMN agent; ALTER TABLE users DROP COLUMN mode; "
 	         "ALTER TABLE users DROP COLUMN timezone; ALTER TABLE users DROP COLUMN locale; "
 	         "ALTER TABLE phones DROP COLUMN seq; "
 	         "INSERT INTO phones (phone, user_id) VALUES ('+15551111111', '%s'); "
