@@ -17,11 +17,13 @@ TwiML replies). p50 and p99 of each round; medians over the rounds.
 of the server before and after GET …/users/{id}/export (read and thrown away).
 
 Settings (environment): OLD (1000000), USERS (100), REQUESTS (3000), RATE (200), CONNS (4),
-ROUNDS (3), EXPORT (200000), SMSROUTER_BIN (build-release/smsrouter), KEEP=1. Only
+ROUNDS (3), EXPORT (200000; several, comma-separated, each measured on its own server),
+PARTS (sweep,export: either or both), SMSROUTER_BIN (build-release/smsrouter), KEEP=1. Only
 127.0.0.1; every process started is stopped by its PID.
 """
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,7 +57,9 @@ REQUESTS = env_int("REQUESTS", 1000 if QUICK else 3000)
 RATE = env_int("RATE", 200)
 CONNS = env_int("CONNS", 4)
 ROUNDS = env_int("ROUNDS", 1 if QUICK else 3)
-EXPORT = env_int("EXPORT", 20000 if QUICK else 200000)
+EXPORT = [int(x) for x in (os.environ.get("EXPORT", "").strip() or
+                             ("20000" if QUICK else "200000")).split(",")]
+PARTS = (os.environ.get("PARTS", "").strip() or "sweep,export").split(",")
 KEEP = os.environ.get("KEEP", "") not in ("", "0")
 BIN = os.path.abspath(os.environ.get("SMSROUTER_BIN", os.path.join(ROOT, "build-release",
                                                                     "smsrouter")))
@@ -193,67 +197,94 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
+def sweep_part(work):
+    log("template: %d users, %d old messages" % (USERS, OLD))
+    t = time.monotonic()
+    db, users = template(work, OLD)
+    log("  written in %.1f s" % (time.monotonic() - t))
+    res = {0: [], 30: []}
+    rates = []
+    for rnd in range(ROUNDS):
+        # Alternate which goes first, so that neither always runs on a warmer machine.
+        for days in ((0, 30) if rnd % 2 == 0 else (30, 0)):
+            copy = os.path.join(work, "r%d-%d.db" % (rnd, days))
+            shutil.copy(db, copy)
+            logpath = copy + ".log"
+            p, port = start(copy, days, logpath)
+            time.sleep(1)
+            t = time.monotonic()
+            lat = webhooks(port, users, REQUESTS)
+            took = time.monotonic() - t
+            text = open(logpath).read()
+            swept = text.count('"retention.swept"')
+            stop_proc(p)
+            left = sqlite3.connect(copy).execute(
+                "SELECT count(*) FROM messages WHERE body LIKE 'an old%'").fetchone()[0]
+            res[days].append((pct(lat, 0.5), pct(lat, 0.99)))
+            extra = ""
+            if days:
+                rate = (OLD - left) / (took + 1)
+                rates.append(rate)
+                holds = [int(x) for x in re.findall(r'"retention\.progress"[^\n]*?"max_us": ?(\d+)',
+                                                   text)]
+                extra = "; erased %d (%.0f/s)%s" % (
+                    OLD - left, rate, ", batch hold max %d us" % max(holds) if holds else "")
+            log("round %d, %s: p50 %.2f ms, p99 %.2f ms; old messages left %d%s%s" % (
+                rnd + 1, "sweep running" if days else "no sweep", pct(lat, 0.5) * 1e3,
+                pct(lat, 0.99) * 1e3, left, extra,
+                " (the sweep had finished: not measured while running)" if days and swept
+                else ""))
+            os.unlink(copy)
+    for days in (0, 30):
+        print("webhook %-14s p50 %.2f ms  p99 %.2f ms  (median of %d rounds, %d webhooks "
+              "at %d/s; rounds' p99 %s)" % (
+                  "no sweep:" if days == 0 else "sweep running:",
+                  statistics.median(x[0] for x in res[days]) * 1e3,
+                  statistics.median(x[1] for x in res[days]) * 1e3, ROUNDS, REQUESTS, RATE,
+                  ", ".join("%.2f" % (x[1] * 1e3) for x in res[days])))
+    print("sweep: %.0f messages erased per second while serving (median of %d rounds)" % (
+        statistics.median(rates), ROUNDS))
+    os.unlink(db)
+
+
+def export_part(work, n):
+    log("export: one user with %d messages" % n)
+    ework = os.path.join(work, "export-%d" % n)
+    os.mkdir(ework)
+    db, users = template(ework, n, export_user=True)
+    p, port = start(db, 0, db + ".log")
+    time.sleep(0.5)
+    before = hwm_kb(p.pid)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t = time.monotonic()
+    c.request("GET", "/sms-router/admin/users/%s/export" % users[0][0],
+              headers={"Authorization": "Bearer " + ADMIN})
+    r = c.getresponse()
+    size = 0
+    while True:
+        b = r.read(65536)
+        if not b:
+            break
+        size += len(b)
+    took = time.monotonic() - t
+    after = hwm_kb(p.pid)
+    stop_proc(p)
+    print("export of %d messages: %.1f MB in %.2f s; server peak RSS (VmHWM) %.1f MiB "
+          "before, %.1f MiB after (+%.1f MiB)" % (n, size / 1e6, took, before / 1024,
+                                                 after / 1024, (after - before) / 1024))
+    shutil.rmtree(ework, True)
+
+
 def main():
     if not os.path.exists(BIN):
         raise SystemExit("no %s: make release" % BIN)
     work = tempfile.mkdtemp(prefix="smsrouter-bench-retention-")
     try:
-        log("template: %d users, %d old messages" % (USERS, OLD))
-        t = time.monotonic()
-        db, users = template(work, OLD)
-        log("  written in %.1f s" % (time.monotonic() - t))
-        res = {0: [], 30: []}
-        for rnd in range(ROUNDS):
-            for days in (0, 30):
-                copy = os.path.join(work, "r%d-%d.db" % (rnd, days))
-                shutil.copy(db, copy)
-                logpath = copy + ".log"
-                p, port = start(copy, days, logpath)
-                time.sleep(1)
-                lat = webhooks(port, users, REQUESTS)
-                swept = open(logpath).read().count('"retention.swept"')
-                stop_proc(p)
-                left = sqlite3.connect(copy).execute(
-                    "SELECT count(*) FROM messages WHERE body LIKE 'an old%'").fetchone()[0]
-                res[days].append((pct(lat, 0.5), pct(lat, 0.99)))
-                log("round %d, %s: p50 %.2f ms, p99 %.2f ms; old messages left %d%s" % (
-                    rnd + 1, "sweep running" if days else "no sweep", pct(lat, 0.5) * 1e3,
-                    pct(lat, 0.99) * 1e3, left,
-                    " (the sweep had finished: not measured while running)" if days and swept
-                    else ""))
-                os.unlink(copy)
-        for days in (0, 30):
-            print("webhook %-14s p50 %.2f ms  p99 %.2f ms  (median of %d rounds, %d webhooks "
-                  "at %d/s)" % ("no sweep:" if days == 0 else "sweep running:",
-                                statistics.median(x[0] for x in res[days]) * 1e3,
-                                statistics.median(x[1] for x in res[days]) * 1e3, ROUNDS,
-                                REQUESTS, RATE))
-        os.unlink(db)
-
-        log("export: one user with %d messages" % EXPORT)
-        ework = os.path.join(work, "export")
-        os.mkdir(ework)
-        db, users = template(ework, EXPORT, export_user=True)
-        p, port = start(db, 0, db + ".log")
-        time.sleep(0.5)
-        before = hwm_kb(p.pid)
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        t = time.monotonic()
-        c.request("GET", "/sms-router/admin/users/%s/export" % users[0][0],
-                  headers={"Authorization": "Bearer " + ADMIN})
-        r = c.getresponse()
-        size = 0
-        while True:
-            b = r.read(65536)
-            if not b:
-                break
-            size += len(b)
-        took = time.monotonic() - t
-        after = hwm_kb(p.pid)
-        stop_proc(p)
-        print("export of %d messages: %.1f MB in %.2f s; server peak RSS (VmHWM) %.1f MiB "
-              "before, %.1f MiB after (+%.1f MiB)" % (EXPORT, size / 1e6, took, before / 1024,
-                                                     after / 1024, (after - before) / 1024))
+        if "sweep" in PARTS:
+            sweep_part(work)
+        if "export" in PARTS:
+            for n in EXPORT:
+                export_part(work, n)
     finally:
         for p in procs:
             stop_proc(p)

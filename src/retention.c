@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "ids.h"
 #include "log.h"
@@ -20,28 +21,59 @@ struct retention {
 	bool started;
 };
 
+static int64_t now_us(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The batches' write-lock holds so far: how many, their sum and the longest (µs). */
+struct holds {
+	int64_t batches, sum_us, max_us;
+};
+
+static void log_progress(const char *what, const struct retention *rt, const struct holds *h,
+		int64_t erased, int64_t t0) {
+	int64_t ms = ids_now_ms() - t0;
+	log_info(what, LOG_INT("erased", erased), LOG_INT("batches", h->batches),
+			LOG_INT("days", rt->o.days),
+			LOG_INT("ms", ms), LOG_INT("per_s", ms > 0 ? erased * 1000 / ms : 0),
+			LOG_INT("avg_us", h->batches ? h->sum_us / h->batches : 0),
+			LOG_INT("max_us", h->max_us));
+}
+
 /* One sweep: batches until one comes back short, the stop, or a failure (tried again at
- * the next sweep). */
+ * the next sweep). Each batch is timed (its transaction holds the write lock throughout);
+ * the pause after it is pause_factor times that, at least pause_min_ms. A long sweep logs
+ * its progress every ten seconds. */
 static void sweep(struct retention *rt) {
 	int64_t cutoff = ids_now() - (int64_t)rt->o.days * 86400;
-	int64_t t0 = ids_now_ms(), erased = 0, batches = 0, n = 0;
+	int64_t t0 = ids_now_ms(), erased = 0, n = 0, next_log = t0 + 10000;
+	struct holds h = {0};
 	int r = 0;
 
 	while (!atomic_load(&rt->stop)) {
-		int64_t b0 = ids_now_ms();
+		int64_t b0 = now_us();
 		r = store_retention_sweep(rt->store, cutoff, rt->o.batch, &n);
+		int64_t took = now_us() - b0;
 		if (r < 0) {
 			metrics_inc(METRICS_STORE_ERRORS);
 			break;
 		}
 		erased += n;
-		batches++;
+		h.batches++;
+		h.sum_us += took;
+		h.max_us = took > h.max_us ? took : h.max_us;
 		metrics_add(METRICS_RETENTION_ERASED, (uint64_t)n);
 		if (n < rt->o.batch) {
 			break;
 		}
+		if (ids_now_ms() >= next_log) {
+			log_progress("retention.progress", rt, &h, erased, t0);
+			next_log += 10000;
+		}
 		/* Yield: the webhook's writes take the lock meanwhile. */
-		int64_t pause = (ids_now_ms() - b0) * rt->o.pause_factor;
+		int64_t pause = took * rt->o.pause_factor / 1000;
 		pause = pause < rt->o.pause_min_ms ? rt->o.pause_min_ms : pause;
 		wait_bell_sleep(&rt->bell, pause, wait_bell_rung(&rt->bell), &rt->stop);
 	}
@@ -49,8 +81,7 @@ static void sweep(struct retention *rt) {
 		log_warn("retention.failed", LOG_INT("erased", erased), LOG_INT("error", r));
 		return;
 	}
-	log_info("retention.swept", LOG_INT("erased", erased), LOG_INT("batches", batches),
-			LOG_INT("days", rt->o.days), LOG_INT("ms", ids_now_ms() - t0));
+	log_progress("retention.swept", rt, &h, erased, t0);
 }
 
 static void *loop(void *arg) {

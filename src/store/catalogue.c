@@ -50,8 +50,9 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	"coalesce(sum(i), 0), coalesce(sum(o), 0), coalesce(sum(sg), 0), coalesce(sum(ob), "  \
 	"0), coalesce(sum(tr), 0), coalesce(sum(se), 0), coalesce(sum(pr), 0)"
 /* Retention's batch (SQLite; PostgreSQL's sr_retention_sweep chooses it once): the ?2
- * oldest messages created before ?1 whose outbox row, if any, is finished. Chosen three
- * times in one transaction under the write lock, it is the same rows each time. */
+ * oldest messages created before ?1 whose outbox row, if any, is finished. An index range
+ * of messages_created from its start (two outbox seeks a row), chosen once a batch into
+ * temp.rt_batch; the batch's other statements read only that. */
 #define RT_BATCH                                                                           \
 	"SELECT id FROM messages m WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "      \
 	"outbox o WHERE o.inbound_id = m.id AND o.state IN ('agent', 'send', 'sending')) AND " \
@@ -380,11 +381,19 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_DEL_EVENTS] = {.both = "DELETE FROM events WHERE user_id = ?1"},
 	/* Retention (retention.c): the batch's counts added to its days, its finished outbox
 	 * rows and its messages erased; PostgreSQL's function does all three. */
+	/* Retention (retention.c): the batch chosen once (SQLite: into the connection's
+	 * in-memory temp.rt_batch), its counts added to its days, its finished outbox rows and
+	 * its messages erased, each statement by index over the batch only; PostgreSQL's
+	 * function does it all. */
+	[ST_RT_TEMP] = {.sqlite = "CREATE TEMP TABLE IF NOT EXISTS rt_batch (id INTEGER PRIMARY "
+				  "KEY)"},
+	[ST_RT_CLEAR] = {.sqlite = "DELETE FROM temp.rt_batch"},
+	[ST_RT_PICK] = {.sqlite = "INSERT INTO temp.rt_batch (id) " RT_BATCH},
 	[ST_RT_ROLLUP] = {.sqlite = "INSERT INTO usage_daily (user_id, day, inbound, outbound, "
 				    "segments, over_budget, truncated, smart_encoded, proactive) "
 				    "SELECT coalesce(usr, ''), day, " USAGE_SUMS " FROM ("
-				    USAGE_LIVE "id IN (" RT_BATCH ")) WHERE true GROUP BY 1, 2 "
-				    "ON CONFLICT "
+				    USAGE_LIVE "id IN (SELECT id FROM temp.rt_batch)) WHERE true "
+				    "GROUP BY 1, 2 ON CONFLICT "
 				    "(user_id, day) DO UPDATE SET inbound = inbound + "
 				    "excluded.inbound, outbound = outbound + excluded.outbound, "
 				    "segments = segments + excluded.segments, over_budget = "
@@ -392,9 +401,13 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				    "excluded.truncated, smart_encoded = smart_encoded + "
 				    "excluded.smart_encoded, proactive = proactive + "
 				    "excluded.proactive"},
-	[ST_RT_OUTBOX] = {.sqlite = "DELETE FROM outbox WHERE state IN ('done', 'dead') AND "
-				    "(inbound_id IN (" RT_BATCH ") OR outbound_id IN (" RT_BATCH "))"},
-	[ST_RT_DELETE] = {.sqlite = "DELETE FROM messages WHERE id IN (" RT_BATCH ")",
+	/* By the outbox's message indexes (outbox_inbound, outbox_message), not by its state:
+	 * the unary + keeps the planner off outbox_due, a scan of every finished row. */
+	[ST_RT_OUTBOX] = {.sqlite = "DELETE FROM outbox WHERE +state IN ('done', 'dead') AND "
+				    "(inbound_id IN (SELECT id FROM temp.rt_batch) OR outbound_id IN "
+				    "(SELECT id FROM temp.rt_batch))"},
+	[ST_RT_DELETE] = {.sqlite = "DELETE FROM messages WHERE id IN (SELECT id FROM "
+				    "temp.rt_batch)",
 		.pg = "SELECT sr_retention_sweep(?1, ?2)"},
 	/* One user's usage since ?2, run scoped to the user. */
 	[ST_USAGE_USER] = {.both = "SELECT " USAGE_SUMS " FROM (" USAGE_LIVE "user_id = ?1 AND "

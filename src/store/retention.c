@@ -6,9 +6,11 @@
 
 #include "store/dialect.h"
 
-/* The batch's statements, in order: its counts added to its days, its finished outbox
- * rows erased, its messages erased (the count). PostgreSQL's last does all three. */
-static const enum store__st sweep_steps[] = {ST_RT_ROLLUP, ST_RT_OUTBOX, ST_RT_DELETE};
+/* The batch's statements, in order: (SQLite) the batch chosen once into a temp table, its
+ * counts added to its days, its finished outbox rows erased, its messages erased (the
+ * count). PostgreSQL's last does it all. */
+static const enum store__st sweep_steps[] = {ST_RT_TEMP, ST_RT_CLEAR, ST_RT_PICK, ST_RT_ROLLUP,
+	ST_RT_OUTBOX, ST_RT_DELETE};
 
 int store_retention_sweep(struct store *s, int64_t cutoff, int limit, int64_t *ret_erased) {
 	int64_t erased = 0;
