@@ -12,6 +12,9 @@
 #include "metrics.h"
 #include "wait.h"
 
+#define HOLD_TARGET_US 2000 /* a batch's write-lock hold the sweep aims at */
+#define MIN_BATCH 5
+
 struct retention {
 	struct retention_options o;
 	struct store *store;
@@ -50,11 +53,11 @@ static void sweep(struct retention *rt) {
 	int64_t cutoff = ids_now() - (int64_t)rt->o.days * 86400;
 	int64_t t0 = ids_now_ms(), erased = 0, n = 0, next_log = t0 + 10000;
 	struct holds h = {0};
-	int r = 0;
+	int batch = rt->o.batch, r = 0;
 
 	while (!atomic_load(&rt->stop)) {
 		int64_t b0 = now_us();
-		r = store_retention_sweep(rt->store, cutoff, rt->o.batch, &n);
+		r = store_retention_sweep(rt->store, cutoff, batch, &n);
 		int64_t took = now_us() - b0;
 		if (r < 0) {
 			metrics_inc(METRICS_STORE_ERRORS);
@@ -65,8 +68,15 @@ static void sweep(struct retention *rt) {
 		h.sum_us += took;
 		h.max_us = took > h.max_us ? took : h.max_us;
 		metrics_add(METRICS_RETENTION_ERASED, (uint64_t)n);
-		if (n < rt->o.batch) {
+		if (n < batch) {
 			break;
+		}
+		/* Keep each hold near HOLD_TARGET_US whatever a row costs on this disk: a
+		 * webhook's write waits at most about that long. */
+		if (took > HOLD_TARGET_US && batch > MIN_BATCH) {
+			batch = batch * 2 / 3 > MIN_BATCH ? batch * 2 / 3 : MIN_BATCH;
+		} else if (took < HOLD_TARGET_US / 2 && batch < rt->o.batch) {
+			batch = batch + batch / 4 + 1 < rt->o.batch ? batch + batch / 4 + 1 : rt->o.batch;
 		}
 		if (ids_now_ms() >= next_log) {
 			log_progress("retention.progress", rt, &h, erased, t0);

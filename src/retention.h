@@ -13,7 +13,7 @@ struct retention;
 
 struct retention_options {
 	int days;            /* > 0 */
-	int batch;           /* messages per transaction */
+	int batch;           /* messages per transaction at most (fewer while a hold is long) */
 	int64_t interval_ms; /* between the starts of two sweeps */
 	/* After a batch, the thread sleeps pause_factor times as long as the batch took, and
 	 * at least pause_min_ms: the sweep holds the store's write lock a small share of the

@@ -218,10 +218,11 @@ static int start_events(struct process *p, char *why, size_t size) {
 	return 0;
 }
 
-/* With SMSROUTER_RETENTION_DAYS, the sweep's thread: at start, then hourly; batches of 100
- * messages (a write-lock hold of about a millisecond on SQLite), each followed by a pause
- * ten times as long as it took (at least 5 ms), so that a webhook's write waits at most one
- * short batch and the sweep holds the lock under a tenth of the time (bench/retention.py). */
+/* With SMSROUTER_RETENTION_DAYS, the sweep's thread: at start, then hourly; batches of at
+ * most 100 messages, made smaller while one holds the write lock longer than about 2 ms
+ * (retention.c), each followed by a pause ten times as long as it took (at least 5 ms), so
+ * that a webhook's write waits at most one short batch and the sweep holds the lock under a
+ * tenth of the time (bench/retention.py). */
 static int start_retention(struct process *p, char *why, size_t size) {
 	if (p->config->retention_days <= 0) {
 		return 0;
