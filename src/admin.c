@@ -586,9 +586,7 @@ struct usage_ctx {
 	struct store_usage_row total;
 };
 
-/* One usage entry: the contract's {"user_id" (unless NULL), "inbound", "outbound",
- * "segments", "cost"}, and with detail the cost-control counts too. */
-static json_t *usage_entry(const struct sms_price *price, const char *user_id,
+json_t *admin__usage_entry(const struct sms_price *price, const char *user_id,
 		const struct store_usage_row *u, bool detail) {
 	char cost[SMS_COST_SIZE];
 	sms_cost_format(price, u->segments, cost, sizeof(cost));
@@ -628,7 +626,7 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
-	json_t *e = usage_entry(u->price, row->user_id, row, u->detail);
+	json_t *e = admin__usage_entry(u->price, row->user_id, row, u->detail);
 	if (!e) {
 		return -ENOMEM;
 	}
@@ -650,7 +648,7 @@ int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_pri
 	}
 	ids_time_format(since, when);
 	json_t *j = json_pack("{s:s,s:s,s:o,s:o}", "since", when, "currency", currency, "users",
-			u.users, "total", usage_entry(price, NULL, &u.total, detail));
+			u.users, "total", admin__usage_entry(price, NULL, &u.total, detail));
 	if (!j) {
 		return -ENOMEM;
 	}

@@ -76,7 +76,25 @@ void admin_send_post(void *ctx, const struct http_request *req, struct http_resp
 void admin_send_get(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_send_delete(void *ctx, const struct http_request *req, struct http_response *res);
 
-/* Inside the module (admin.c, for admin_send.c). */
+/* A user's export (admin_export.c): {"user", "messages": [all, oldest first], "notes",
+ * "opt_outs": [{"phone", "channel", "at"}], "usage": its usage entry of all time}, made a
+ * chunk at a time so that memory does not grow with the user's history. create: -ENOENT
+ * (no such user), -EIO, -ENOMEM; *ret is freed with admin_export_destroy. next is an
+ * http_stream_next: each chunk is malloc'd and the caller's; length 0 at the end. */
+struct admin_export;
+int admin_export_create(struct store *s, const char *user_id, const struct sms_price *price,
+		struct admin_export **ret);
+int admin_export_next(void *export, char **ret_chunk, size_t *ret_len);
+void admin_export_destroy(void *export); /* NULL is fine */
+/* GET …/users/{id}/export: 200 streamed, 404; ctx is a struct admin. */
+void admin_export_get(void *ctx, const struct http_request *req, struct http_response *res);
+
+/* Inside the module (admin.c, for admin_send.c and admin_export.c). */
+/* One usage entry: the contract's {"user_id" (unless NULL), "inbound", "outbound",
+ * "segments", "cost"}, and with detail the cost-control counts too. New reference, NULL on
+ * ENOMEM. */
+json_t *admin__usage_entry(const struct sms_price *price, const char *user_id,
+		const struct store_usage_row *u, bool detail);
 /* Maps a store error to its answer (404 with what, 409, 422, 503), logging what is not the
  * caller's fault. */
 void admin__store_error(struct http_response *res, int r, const char *what);

@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"       smsrouter usage [--since RFC3339]\n"
 	"       smsrouter send ID|PHONE --body TEXT [--at RFC3339] [--media URL]... [--key KEY]\n"
 	"       smsrouter scheduled [--user ID] | cancel ID MSG_ID\n"
+	"       smsrouter export ID > user.json\n"
 	"       smsrouter outbox list [--state STATE] | retry ID|--all\n";
 
 /* ---- serve ---- */
@@ -57,7 +58,7 @@ bool cli_own_option(const char *command, const char *arg) {
 int cli_main(const struct config *c, int argc, char **argv) {
 	if (argc < 2) {
 		return cli__usage_error("a command is needed: serve, migrate, user, phone, import, simulate, "
-				   "usage, outbox, send, scheduled or cancel (smsrouter --help shows how to call each).");
+				   "usage, outbox, send, scheduled, cancel or export (smsrouter --help shows how to call each).");
 	}
 	const char *cmd = argv[1];
 	int n = argc - 2;
@@ -88,6 +89,9 @@ int cli_main(const struct config *c, int argc, char **argv) {
 	}
 	if (strcmp(cmd, "usage") == 0) {
 		return cli__usage(c, n, args);
+	}
+	if (strcmp(cmd, "export") == 0) {
+		return cli__export(c, n, args);
 	}
 	if (strcmp(cmd, "send") == 0) {
 		return cli__send(c, n, args);

@@ -447,6 +447,8 @@ static const struct setting settings[] = {
 		.why = "must be from 1 to 64"},
 	{"SMSROUTER_DELIVERY_ATTEMPTS", "8", parse_int, FIELD(delivery_attempts), .min = 1,
 		.max = 100, .why = "must be from 1 to 100"},
+	{"SMSROUTER_RETENTION_DAYS", "0", parse_int, FIELD(retention_days), .min = 0,
+		.max = 36500, .why = "must be a whole number of days from 0 (keep for ever) to 36500"},
 	{"SMSROUTER_QUIET_HOURS", "21:00-08:00", parse_quiet_hours, FIELD(quiet_hours),
 		.why = "must be HH:MM-HH:MM in 24-hour time with a different start and end, "
 		       "such as 21:00-08:00, or off"},

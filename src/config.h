@@ -79,6 +79,7 @@ struct config {
 	int per_ip_connections;   /* 0 = no limit */
 	int delivery_workers;     /* rest: agent calls at once */
 	int delivery_attempts;    /* rest: attempts of one stage before the dead letter */
+	int retention_days;       /* messages older than this are erased; 0 = kept for ever */
 	bool dev; /* serve --dev */
 	struct tz_quiet quiet_hours;  /* recipient's local time in which proactive messages wait */
 	const char *default_timezone; /* IANA zone of users who have none */

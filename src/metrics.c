@@ -53,6 +53,8 @@ static const struct {
 		"Events given up on: no 2xx within 24 hours of being recorded."},
 	{"smsrouter_events_retries_total",
 		"Event deliveries that failed (timeout, refused, not 2xx) and will be tried again."},
+	{"smsrouter_retention_erased_total",
+		"Messages erased by the retention sweep (SMSROUTER_RETENTION_DAYS)."},
 };
 
 static const struct {
@@ -113,7 +115,11 @@ void metrics_connections(int delta) {
 }
 
 void metrics_inc(enum metrics_counter c) {
-	atomic_fetch_add_explicit(&counters[c], 1, memory_order_relaxed);
+	metrics_add(c, 1);
+}
+
+void metrics_add(enum metrics_counter c, uint64_t n) {
+	atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed);
 }
 
 void metrics_send(enum metrics_send kind) {

@@ -56,6 +56,7 @@ enum metrics_counter {
 	METRICS_EVENTS_DELIVERED, /* events the events URL took (2xx) */
 	METRICS_EVENTS_FAILED,    /* events given up on after 24 h of retries */
 	METRICS_EVENTS_RETRIES,   /* failed deliveries to be tried again */
+	METRICS_RETENTION_ERASED, /* messages the retention sweep erased */
 	METRICS_COUNTER_COUNT,
 };
 
@@ -70,6 +71,7 @@ void metrics_request(enum metrics_route route, int status);
 void metrics_message(enum metrics_message what);
 void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);
+void metrics_add(enum metrics_counter c, uint64_t n);
 void metrics_send(enum metrics_send kind);
 void metrics_connections(int delta); /* +1 as a connection opens, -1 as it closes */
 void metrics_webhook_seconds(double seconds);

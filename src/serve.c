@@ -19,11 +19,12 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "ratelimit.h"
+#include "retention.h"
 #include "router.h"
 #include "webhook.h"
 
 #define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
-#define MAX_ROUTES 20
+#define MAX_ROUTES 24
 
 /* The process: what serve builds, in the order it builds it. */
 struct process {
@@ -36,6 +37,7 @@ struct process {
 	struct router *router;
 	struct outbox *outbox;
 	struct events *events; /* NULL without SMSROUTER_EVENTS_URL */
+	struct retention *retention; /* NULL while SMSROUTER_RETENTION_DAYS is 0 */
 	struct webhook webhook;
 	struct admin admin;
 	struct http_route routes[MAX_ROUTES];
@@ -161,6 +163,8 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
 		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
+		{"/sms-router/admin/users/*/export", "GET", admin_export_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
 	};
 	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
 	size_t n = 0;
@@ -212,6 +216,29 @@ static int start_events(struct process *p, char *why, size_t size) {
 		return -EIO;
 	}
 	store_events_on_record(p->store, notify_events, p);
+	return 0;
+}
+
+/* With SMSROUTER_RETENTION_DAYS, the sweep's thread: at start, then hourly; batches of at
+ * most 100 messages, made smaller while one holds the write lock longer than about 2 ms
+ * (retention.c), each followed by a pause ten times as long as it took (at least 5 ms), so
+ * that a webhook's write waits at most one short batch and the sweep holds the lock under a
+ * tenth of the time (bench/retention.py). */
+static int start_retention(struct process *p, char *why, size_t size) {
+	if (p->config->retention_days <= 0) {
+		return 0;
+	}
+	struct retention_options o = {
+		.days = p->config->retention_days,
+		.batch = 100,
+		.interval_ms = 3600 * 1000,
+		.pause_factor = 10,
+		.pause_min_ms = 5,
+	};
+	if (retention_start(&o, p->store, &p->retention) < 0) {
+		snprintf(why, size, "cannot start the retention sweep's thread.");
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -328,6 +355,8 @@ static void drain(struct process *p) {
 /* Frees what was built, last first. */
 static void teardown(struct process *p) {
 	http_server_stop(p->server);
+	retention_stop(p->retention);
+	p->retention = NULL;
 	outbox_stop(p->outbox);
 	p->outbox = NULL;
 	router_destroy(p->router);
@@ -368,6 +397,9 @@ int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_m
 		return -EIO;
 	}
 	e = start_events(&p, reterr_message, size);
+	if (e == 0) {
+		e = start_retention(&p, reterr_message, size);
+	}
 	if (e == 0) {
 		e = build_core(&p, reterr_message, size);
 	}

@@ -1,6 +1,6 @@
 #pragma once
 /* cli's own: the commands other than serve, one file per group (users.c: user and phone,
- * import.c, simulate.c, ops.c: outbox, usage and migrate, send.c: send, scheduled and cancel), and the helpers they share
+ * import.c, simulate.c, ops.c: outbox, usage, export and migrate, send.c: send, scheduled and cancel), and the helpers they share
  * (common.c). Only cli.c, the command line's dispatcher, includes this header. Each command
  * takes its arguments after the command word and returns the exit code. */
 #include <jansson.h>
@@ -41,6 +41,7 @@ int cli__import(const struct config *c, int argc, char **argv);
 int cli__simulate(const struct config *c, int argc, char **argv);
 int cli__outbox(const struct config *c, int argc, char **argv);
 int cli__usage(const struct config *c, int argc, char **argv);
+int cli__export(const struct config *c, int argc, char **argv);
 int cli__migrate(const struct config *c, int argc);
 int cli__send(const struct config *c, int argc, char **argv);
 int cli__scheduled(const struct config *c, int argc, char **argv);

@@ -1,4 +1,5 @@
-/* The operator's commands: outbox (list, retry), usage and migrate. */
+/* The operator's commands: outbox (list, retry), usage, export and migrate. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,36 @@ int cli__usage(const struct config *c, int argc, char **argv) {
 		return cli__fail("cannot read usage: %s.", cli__errtext(r));
 	}
 	return cli__print_json(j);
+}
+
+int cli__export(const struct config *c, int argc, char **argv) {
+	struct store *s;
+	struct admin_export *e = NULL;
+	char *chunk = NULL;
+	size_t len = 0;
+
+	if (argc != 1) {
+		return cli__usage_error("export takes one user id: smsrouter export ID > user.json.");
+	}
+	if (cli__open_store(c, &s) != 0) {
+		return CLI__EXIT_FAIL;
+	}
+	int r = admin_export_create(s, argv[0], &c->segment_price, &e);
+	/* A chunk at a time, as the API streams it. */
+	while (r == 0 && (r = admin_export_next(e, &chunk, &len)) == 0 && len > 0) {
+		r = fwrite(chunk, 1, len, stdout) == len ? 0 : -EIO;
+		free(chunk);
+	}
+	admin_export_destroy(e);
+	store_close(s);
+	if (r == 0 && fflush(stdout) != 0) {
+		r = -EIO;
+	}
+	if (r < 0) {
+		return cli__fail(r == -ENOENT ? "cannot export: no user %s." : "cannot export: %s.",
+				r == -ENOENT ? argv[0] : cli__errtext(r));
+	}
+	return 0;
 }
 
 int cli__migrate(const struct config *c, int argc) {

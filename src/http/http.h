@@ -25,6 +25,14 @@ struct http_request {
 	struct http_deferred *deferred; /* see http_deferred_complete */
 };
 
+/* A streamed body (http_stream). next gives the body's next chunk, on a server thread, as
+ * the client reads: 0 with *ret_chunk (malloc'd, taken over) and *ret_len > 0; 0 with
+ * *ret_len 0 at the end; or a negative errno, which cuts the connection (the client sees a
+ * short body, never a complete-looking wrong one). free_ctx(ctx) runs once, when the
+ * response is done or dropped. */
+typedef int (*http_stream_next)(void *ctx, char **ret_chunk, size_t *ret_len);
+typedef void (*http_stream_free)(void *ctx);
+
 struct http_response {
 	int status;
 	const char *content_type; /* static string */
@@ -34,6 +42,10 @@ struct http_response {
 	const char *www_authenticate; /* for 401 */
 	long long retry_after_s;      /* > 0: a Retry-After header (429, 503) */
 	bool later; /* set by a handler whose answer comes via http_deferred_complete */
+	/* A streamed body instead of body (http_stream); NULL: none. */
+	http_stream_next stream;
+	http_stream_free stream_free;
+	void *stream_ctx;
 };
 
 /* A handler that cannot answer yet sets res->later and returns; the connection is then
@@ -55,6 +67,12 @@ void http_json(struct http_response *res, int status, json_t *j);
 /* Takes over body (malloc'd, NUL-terminated). */
 void http_text(struct http_response *res, int status, const char *content_type, char *body);
 void http_empty(struct http_response *res, int status);
+/* A body of unknown length sent as next gives it (chunked transfer encoding): memory stays
+ * one chunk whatever the body's size. Takes over ctx (free_ctx may be NULL). */
+void http_stream(struct http_response *res, int status, const char *content_type,
+		http_stream_next next, http_stream_free free_ctx, void *ctx);
+/* Releases what res holds (body, stream) and empties it. */
+void http_response_clear(struct http_response *res);
 
 /* A route's handler; ctx is the route's. It answers in res, or sets res->later. */
 typedef void (*http_handler)(void *ctx, const struct http_request *req,

@@ -13,8 +13,30 @@ const char *http_query(const struct http_request *req, const char *name) {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-void http_text(struct http_response *res, int status, const char *content_type, char *body) {
+void http_response_clear(struct http_response *res) {
 	free(res->body);
+	res->body = NULL;
+	res->body_len = 0;
+	if (res->stream && res->stream_free) {
+		res->stream_free(res->stream_ctx);
+	}
+	res->stream = NULL;
+	res->stream_free = NULL;
+	res->stream_ctx = NULL;
+}
+
+void http_stream(struct http_response *res, int status, const char *content_type,
+		http_stream_next next, http_stream_free free_ctx, void *ctx) {
+	http_response_clear(res);
+	res->status = status;
+	res->content_type = content_type;
+	res->stream = next;
+	res->stream_free = free_ctx;
+	res->stream_ctx = ctx;
+}
+
+void http_text(struct http_response *res, int status, const char *content_type, char *body) {
+	http_response_clear(res);
 	res->status = status;
 	res->content_type = content_type;
 	res->body = body;

@@ -228,7 +228,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req_state *st = *con_cls;
 	if (st) {
 		pthread_mutex_destroy(&st->mu);
-		free(st->res.body);
+		http_response_clear(&st->res);
 		free(st->target);
 		free(st->body);
 		free(st);
@@ -237,14 +237,77 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
+/* A streamed body on its way: the chunk being sent and how far. */
+struct stream {
+	http_stream_next next;
+	http_stream_free free_ctx;
+	void *ctx;
+	char *chunk;
+	size_t len, off;
+};
+
+/* libmicrohttpd's content reader: copies what is left of the chunk, asking for the next
+ * one when it is sent. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+	(void)pos;
+	struct stream *x = cls;
+	while (x->off == x->len) {
+		free(x->chunk);
+		x->chunk = NULL;
+		x->len = x->off = 0;
+		if (x->next(x->ctx, &x->chunk, &x->len) < 0) {
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (x->len == 0) {
+			free(x->chunk);
+			x->chunk = NULL;
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+	}
+	size_t n = x->len - x->off < max ? x->len - x->off : max;
+	memcpy(buf, x->chunk + x->off, n);
+	x->off += n;
+	return (ssize_t)n;
+}
+
+static void stream_end(void *cls) {
+	struct stream *x = cls;
+	free(x->chunk);
+	if (x->free_ctx) {
+		x->free_ctx(x->ctx);
+	}
+	free(x);
+}
+
+/* A response reading res's stream, which it takes over; NULL (res keeps it) on ENOMEM. */
+static struct MHD_Response *stream_response(struct http_response *res) {
+	struct stream *x = calloc(1, sizeof(*x));
+	if (!x) {
+		return NULL;
+	}
+	*x = (struct stream){.next = res->stream, .free_ctx = res->stream_free,
+		.ctx = res->stream_ctx};
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+			stream_read, x, stream_end);
+	if (!r) {
+		free(x);
+		return NULL;
+	}
+	res->stream = NULL; /* stream_end frees it now */
+	res->stream_free = NULL;
+	res->stream_ctx = NULL;
+	return r;
+}
+
 /* close: the connection ends with this answer (it also does while stopping). */
 static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *conn,
 		struct http_response *res, bool close) {
-	struct MHD_Response *r = MHD_create_response_from_buffer(res->body_len,
-			res->body ? res->body : (void *)"", res->body ? MHD_RESPMEM_MUST_FREE
-								      : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = res->stream ? stream_response(res)
+		: MHD_create_response_from_buffer(res->body_len,
+				  res->body ? res->body : (void *)"",
+				  res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
-		free(res->body);
+		http_response_clear(res);
 		return MHD_NO;
 	}
 	res->body = NULL;

@@ -34,6 +34,31 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	"(SELECT 1 FROM phones p WHERE p.user_id = u.id AND substr(p.phone, 1, length(?4)) " \
 	"= ?4))"
 
+/* Usage (store_usage): a row per live message, a row per swept day (usage_daily, where ''
+ * is the unknown senders), summed. */
+#define USAGE_LIVE                                                                         \
+	"SELECT user_id AS usr, created_at - created_at % 86400 AS day, CASE WHEN direction "  \
+	"= 'inbound' THEN 1 ELSE 0 END AS i, "                                                 \
+	"CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS o, segments AS sg, CASE WHEN " \
+	"status = 'over_budget' THEN 1 ELSE 0 END AS ob, CASE WHEN (flags & 2) <> 0 THEN 1 "  \
+	"ELSE 0 END AS tr, CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END AS se, CASE WHEN "    \
+	"kind = 'proactive' THEN 1 ELSE 0 END AS pr FROM messages WHERE "
+#define USAGE_SWEPT                                                                        \
+	"SELECT nullif(user_id, ''), day, inbound, outbound, segments, over_budget, truncated, "   \
+	"smart_encoded, proactive FROM usage_daily WHERE "
+#define USAGE_SUMS                                                                         \
+	"coalesce(sum(i), 0), coalesce(sum(o), 0), coalesce(sum(sg), 0), coalesce(sum(ob), "  \
+	"0), coalesce(sum(tr), 0), coalesce(sum(se), 0), coalesce(sum(pr), 0)"
+/* Retention's batch (SQLite; PostgreSQL's sr_retention_sweep chooses it once): the ?2
+ * oldest messages created before ?1 whose outbox row, if any, is finished. An index range
+ * of messages_created from its start (two outbox seeks a row), chosen once a batch into
+ * temp.rt_batch; the batch's other statements read only that. */
+#define RT_BATCH                                                                           \
+	"SELECT id FROM messages m WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "      \
+	"outbox o WHERE o.inbound_id = m.id AND o.state IN ('agent', 'send', 'sending')) AND " \
+	"NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id AND o.state IN "        \
+	"('agent', 'send', 'sending')) ORDER BY created_at, id LIMIT ?2"
+
 /* A message row, mapped by messages.c. */
 #define MSG_COLS                                                                           \
 	"id, sid, direction, from_addr, to_addr, body, status, encoding, segments, media, " \
@@ -209,11 +234,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	/* A row whose tat has passed is a full bucket: the same as no row. */
 	[ST_SENDER_SWEEP] = {.pg = "DELETE FROM sender_limits WHERE tat < "
 				   "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"},
-	[ST_USAGE] = {.sqlite = "SELECT user_id, sum(direction = 'inbound'), sum(direction = "
-				"'outbound'), sum(segments), sum(status = 'over_budget'), "
-				"sum((flags & 2) != 0), sum((flags & 1) != 0), sum(coalesce(kind, "
-				"'') = 'proactive') FROM messages WHERE "
-				"created_at >= ?1 GROUP BY user_id ORDER BY user_id IS NULL, user_id",
+	/* The live messages since ?1, and the days retention swept from ?1 on (usage_daily). */
+	[ST_USAGE] = {.sqlite = "SELECT usr, " USAGE_SUMS " FROM (" USAGE_LIVE "created_at >= ?1 "
+				"UNION ALL " USAGE_SWEPT "day >= ?1) GROUP BY usr ORDER BY usr IS NULL, "
+				"usr",
 		.pg = "SELECT * FROM sr_usage(?1)"},
 	[ST_OUT_SEGMENTS] = {.both = "SELECT coalesce(sum(segments), 0) FROM messages WHERE "
 				     "user_id = ?1 AND direction = 'outbound' AND created_at >= ?2"},
@@ -367,6 +391,46 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	 * user and message as a JSON text (?2), ?3 the event's public id, ?4 now. */
 	[ST_EV_INBOUND] = {.both = "INSERT INTO events (uid, user_id, type, body, at, next_at, "
 				   "created_at) VALUES (?3, ?1, 'message.inbound', ?2, ?4, ?4, ?4)"},
+	/* Retention (retention.c): the batch chosen once (SQLite: into the connection's
+	 * in-memory temp.rt_batch), its counts added to its days, its finished outbox rows and
+	 * its messages erased, each statement by index over the batch only; PostgreSQL's
+	 * function does it all. */
+	[ST_RT_TEMP] = {.sqlite = "CREATE TEMP TABLE IF NOT EXISTS rt_batch (id INTEGER PRIMARY "
+				  "KEY)"},
+	[ST_RT_CLEAR] = {.sqlite = "DELETE FROM temp.rt_batch"},
+	[ST_RT_PICK] = {.sqlite = "INSERT INTO temp.rt_batch (id) " RT_BATCH},
+	[ST_RT_ROLLUP] = {.sqlite = "INSERT INTO usage_daily (user_id, day, inbound, outbound, "
+				    "segments, over_budget, truncated, smart_encoded, proactive) "
+				    "SELECT coalesce(usr, ''), day, " USAGE_SUMS " FROM ("
+				    USAGE_LIVE "id IN (SELECT id FROM temp.rt_batch)) WHERE true "
+				    "GROUP BY 1, 2 ON CONFLICT "
+				    "(user_id, day) DO UPDATE SET inbound = inbound + "
+				    "excluded.inbound, outbound = outbound + excluded.outbound, "
+				    "segments = segments + excluded.segments, over_budget = "
+				    "over_budget + excluded.over_budget, truncated = truncated + "
+				    "excluded.truncated, smart_encoded = smart_encoded + "
+				    "excluded.smart_encoded, proactive = proactive + "
+				    "excluded.proactive"},
+	/* By the outbox's message indexes (outbox_inbound, outbox_message), not by its state:
+	 * the unary + keeps the planner off outbox_due, a scan of every finished row. */
+	[ST_RT_OUTBOX] = {.sqlite = "DELETE FROM outbox WHERE +state IN ('done', 'dead') AND "
+				    "(inbound_id IN (SELECT id FROM temp.rt_batch) OR outbound_id IN "
+				    "(SELECT id FROM temp.rt_batch))"},
+	[ST_RT_DELETE] = {.sqlite = "DELETE FROM messages WHERE id IN (SELECT id FROM "
+				    "temp.rt_batch)",
+		.pg = "SELECT sr_retention_sweep(?1, ?2)"},
+	/* One user's usage since ?2, run scoped to the user. */
+	[ST_USAGE_USER] = {.both = "SELECT " USAGE_SUMS " FROM (" USAGE_LIVE "user_id = ?1 AND "
+				   "created_at >= ?2 UNION ALL " USAGE_SWEPT "user_id = ?1 AND day "
+				   ">= ?2) u"},
+	/* A user's messages after id ?2, oldest first: the export's pages. */
+	[ST_MESSAGES_AFTER] = {.both = "SELECT " MSG_COLS " FROM messages WHERE user_id = ?1 AND "
+				       "id > ?2 ORDER BY id LIMIT ?3"},
+	/* The opt-outs of a user's numbers, on SMS and on WhatsApp (whatsapp:+1…). */
+	[ST_USER_OPTOUTS] = {.both = "SELECT o.phone, o.created_at FROM phones p JOIN optouts o ON "
+				     "o.phone = p.phone OR o.phone = 'whatsapp:' || p.phone WHERE "
+				     "p.user_id = ?1 ORDER BY o.created_at, o.phone"},
+	[ST_DEL_USAGE] = {.both = "DELETE FROM usage_daily WHERE user_id = ?1"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

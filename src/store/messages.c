@@ -313,6 +313,21 @@ int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
 	return r == -ENOENT ? -EIO : r;
 }
 
+/* q's row, from column first on, as a usage row (the catalogue's USAGE_SUMS). */
+static struct store_usage_row usage_row(const struct store__q *q, const char *user_id,
+		int first) {
+	return (struct store_usage_row){
+		.user_id = user_id,
+		.inbound = store__col_int(q, first),
+		.outbound = store__col_int(q, first + 1),
+		.segments = store__col_int(q, first + 2),
+		.over_budget = store__col_int(q, first + 3),
+		.truncated = store__col_int(q, first + 4),
+		.smart_encoded = store__col_int(q, first + 5),
+		.proactive = store__col_int(q, first + 6),
+	};
+}
+
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 	struct store__q q = store__q(ST_USAGE);
 	store__int(&q, since);
@@ -321,16 +336,7 @@ int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 		return r;
 	}
 	while ((r = store__next(&q)) > 0) {
-		struct store_usage_row row = {
-			.user_id = store__col_text(&q, 0),
-			.inbound = store__col_int(&q, 1),
-			.outbound = store__col_int(&q, 2),
-			.segments = store__col_int(&q, 3),
-			.over_budget = store__col_int(&q, 4),
-			.truncated = store__col_int(&q, 5),
-			.smart_encoded = store__col_int(&q, 6),
-			.proactive = store__col_int(&q, 7),
-		};
+		struct store_usage_row row = usage_row(&q, store__col_text(&q, 0), 1);
 		r = cb(ctx, &row);
 		if (r != 0) {
 			break;
@@ -338,4 +344,27 @@ int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx) {
 	}
 	store__done(s, &q);
 	return r;
+}
+
+int store_usage_user(struct store *s, const char *user_id, int64_t since,
+		struct store_usage_row *ret_row) {
+	struct store__q q = store__q(ST_USAGE_USER);
+	store__text(&q, user_id);
+	store__int(&q, since);
+	int r = store__row(s, user_id, &q);
+	if (r < 0) {
+		return r == -ENOENT ? -EIO : r;
+	}
+	*ret_row = usage_row(&q, user_id, 0);
+	store__done(s, &q);
+	return 0;
+}
+
+int store_messages_after(struct store *s, const char *user_id, int64_t after_id, int limit,
+		store_message_cb cb, void *ctx) {
+	struct store__q q = store__q(ST_MESSAGES_AFTER);
+	store__text(&q, user_id);
+	store__int(&q, after_id);
+	store__int(&q, store__limit(limit));
+	return messages_each(s, user_id, &q, cb, ctx, NULL);
 }

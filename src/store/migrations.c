@@ -893,6 +893,111 @@ static const char *const pg_7[] = {
 	NULL,
 };
 
+/* 8: retention (SMSROUTER_RETENTION_DAYS; store/retention.c). The sweep erases old messages
+ * in small batches and, in the same transaction, adds what they counted to usage_daily: one
+ * row per user ('' for unknown senders) and UTC day (unix seconds of its midnight), so that
+ * usage since a midnight is the live messages since then plus the days' totals, the same
+ * before and after a sweep. Outbox rows are found by their inbound message too, so that a
+ * batch's finished rows are erased with it by index. */
+static const char *const sqlite_8[] = {
+	"CREATE TABLE usage_daily ("
+	"  user_id TEXT NOT NULL,"
+	"  day INTEGER NOT NULL,"
+	"  inbound INTEGER NOT NULL DEFAULT 0,"
+	"  outbound INTEGER NOT NULL DEFAULT 0,"
+	"  segments INTEGER NOT NULL DEFAULT 0,"
+	"  over_budget INTEGER NOT NULL DEFAULT 0,"
+	"  truncated INTEGER NOT NULL DEFAULT 0,"
+	"  smart_encoded INTEGER NOT NULL DEFAULT 0,"
+	"  proactive INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (user_id, day)) WITHOUT ROWID;"
+	"CREATE INDEX usage_daily_day ON usage_daily(day);"
+	"CREATE INDEX outbox_inbound ON outbox(inbound_id);",
+	NULL,
+};
+
+/* 8 (sqlite_8 says why): usage_daily is a per-user table with row-level security; the sweep
+ * (across users) and usage (across users) are functions of smsrouter_system. A batch is one
+ * statement: its messages are chosen once (locked, skipping those another process's sweep
+ * holds), rolled up, their finished outbox rows and they themselves deleted. Messages whose
+ * outbox row is still being worked on wait for it. */
+static const char *const pg_8[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TABLE usage_daily ("
+	"  user_id text NOT NULL,"
+	"  day bigint NOT NULL,"
+	"  inbound bigint NOT NULL DEFAULT 0,"
+	"  outbound bigint NOT NULL DEFAULT 0,"
+	"  segments bigint NOT NULL DEFAULT 0,"
+	"  over_budget bigint NOT NULL DEFAULT 0,"
+	"  truncated bigint NOT NULL DEFAULT 0,"
+	"  smart_encoded bigint NOT NULL DEFAULT 0,"
+	"  proactive bigint NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (user_id, day));"
+	"CREATE INDEX usage_daily_day ON usage_daily (day);"
+	"CREATE INDEX outbox_inbound ON outbox (inbound_id);"
+	"ALTER TABLE usage_daily ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE usage_daily FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY usage_daily_own ON usage_daily"
+	"  USING (user_id = current_setting('smsrouter.user_id', true));"
+	"CREATE POLICY usage_daily_system ON usage_daily TO " SYSTEM_ROLE " USING (true);"
+	"GRANT SELECT, INSERT, UPDATE, DELETE ON usage_daily TO " SYSTEM_ROLE ";"
+	"GRANT DELETE ON messages, outbox TO " SYSTEM_ROLE ";",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE FUNCTION sr_retention_sweep(p_cutoff bigint, p_limit integer) RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"
+	"      AND o.state IN ('agent', 'send', 'sending'))"
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"
+	"      AND o.state IN ('agent', 'send', 'sending'))"
+	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+	"  r AS (INSERT INTO usage_daily AS d (user_id, day, inbound, outbound, segments,"
+	"      over_budget, truncated, smart_encoded, proactive)"
+	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
+	"      count(*) FILTER (WHERE m.direction = 'inbound'),"
+	"      count(*) FILTER (WHERE m.direction = 'outbound'), coalesce(sum(m.segments), 0),"
+	"      count(*) FILTER (WHERE m.status = 'over_budget'),"
+	"      count(*) FILTER (WHERE m.flags & 2 <> 0), count(*) FILTER (WHERE m.flags & 1 <> 0),"
+	"      count(*) FILTER (WHERE m.kind = 'proactive')"
+	"    FROM messages m JOIN b ON b.id = m.id GROUP BY 1, 2"
+	"    ON CONFLICT (user_id, day) DO UPDATE SET inbound = d.inbound + excluded.inbound,"
+	"      outbound = d.outbound + excluded.outbound, segments = d.segments + excluded.segments,"
+	"      over_budget = d.over_budget + excluded.over_budget,"
+	"      truncated = d.truncated + excluded.truncated,"
+	"      smart_encoded = d.smart_encoded + excluded.smart_encoded,"
+	"      proactive = d.proactive + excluded.proactive),"
+	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"
+	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"
+	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"
+	"  SELECT count(*) FROM e $$;"
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	/* Usage: the live messages since p_since, and the swept days from p_since on. */
+	"CREATE OR REPLACE FUNCTION sr_usage(p_since bigint) RETURNS TABLE (user_id text,"
+	"  inbound bigint, outbound bigint, segments bigint, over_budget bigint,"
+	"  truncated bigint, smart_encoded bigint, proactive bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT u.uid, sum(u.i)::bigint, sum(u.o)::bigint, sum(u.sg)::bigint,"
+	"    sum(u.ob)::bigint, sum(u.tr)::bigint, sum(u.se)::bigint, sum(u.pr)::bigint"
+	"  FROM (SELECT m.user_id AS uid, (m.direction = 'inbound')::int AS i,"
+	"      (m.direction = 'outbound')::int AS o, m.segments::bigint AS sg,"
+	"      (m.status = 'over_budget')::int AS ob, (m.flags & 2 <> 0)::int AS tr,"
+	"      (m.flags & 1 <> 0)::int AS se, (coalesce(m.kind, '') = 'proactive')::int AS pr"
+	"    FROM messages m WHERE m.created_at >= p_since"
+	"    UNION ALL SELECT nullif(d.user_id, ''), d.inbound, d.outbound, d.segments,"
+	"      d.over_budget, d.truncated, d.smart_encoded, d.proactive"
+	"    FROM usage_daily d WHERE d.day >= p_since) u"
+	"  GROUP BY u.uid ORDER BY u.uid IS NULL, u.uid $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
 /* migrations[i] takes the schema from version i to i + 1. */
 const struct store__migration store__migrations[] = {
 	{sqlite_1, pg_1},
@@ -902,6 +1007,7 @@ const struct store__migration store__migrations[] = {
 	{sqlite_5, pg_5},
 	{sqlite_6, pg_6},
 	{sqlite_7, pg_7},
+	{sqlite_8, pg_8},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

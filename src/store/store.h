@@ -330,7 +330,8 @@ void store_tx_rollback(struct store *s);
 typedef void (*store_durable_cb)(void *ctx, int err);
 int store_tx_commit_then(struct store *s, store_durable_cb done, void *ctx);
 
-/* Deletes the user, its phones, tags, messages, notes, outbox rows and events. -ENOENT. */
+/* Deletes the user, its phones, tags, messages, notes, outbox rows, events and daily usage
+ * totals. -ENOENT. */
 int store_user_delete(struct store *s, const char *id);
 /* Calls cb for every user, oldest first; a non-zero return from cb stops and is returned. */
 int store_user_list(struct store *s, store_user_cb cb, void *ctx);
@@ -479,6 +480,31 @@ int store_outbound_segments(struct store *s, const char *user_id, int64_t since,
 /* Messages and segments since since, one row per user with any, then one row with
  * user_id NULL for unknown senders (if any). */
 int store_usage(struct store *s, int64_t since, store_usage_cb cb, void *ctx);
+
+/* ---- retention and export (retention.c) ---- */
+
+/* Erases at most limit messages created before cutoff (unix seconds), oldest first, with
+ * their finished outbox rows, in one transaction, durable on return; what they counted is
+ * added to their users' daily totals in the same transaction, so that store_usage since any
+ * UTC midnight answers as before. A message whose outbox row is still being worked on is
+ * kept until that row is finished. Users, phones, opt-outs and notes are not touched.
+ * *ret_erased: messages erased (fewer than limit: none older is left). -EIO. */
+int store_retention_sweep(struct store *s, int64_t cutoff, int limit, int64_t *ret_erased);
+
+/* Calls cb for at most limit of user_id's messages with an id above after_id, oldest first
+ * (a page of the export: the next page starts after the last id given). */
+int store_messages_after(struct store *s, const char *user_id, int64_t after_id, int limit,
+		store_message_cb cb, void *ctx);
+
+/* user_id's usage since since, as one row of store_usage (user_id borrowed from the
+ * caller). -EIO. */
+int store_usage_user(struct store *s, const char *user_id, int64_t since,
+		struct store_usage_row *ret_row);
+
+/* Calls cb for each opted-out number of user_id's, oldest opt-out first: phone is the
+ * number as the opt-out keeps it ("whatsapp:+1…" for WhatsApp), at unix seconds. */
+typedef int (*store_optout_cb)(void *ctx, const char *phone, int64_t at);
+int store_user_optouts(struct store *s, const char *user_id, store_optout_cb cb, void *ctx);
 
 /* ---- events (SMSROUTER_EVENTS_URL; events.c) ----
  * Recorded, when store_options.events is set, in the transaction of the change they tell

@@ -278,7 +278,7 @@ int store_user_add(struct store *s, const char *name, const char *const *phones,
 
 int store_user_delete(struct store *s, const char *id) {
 	static const enum store__st steps[] = {ST_DEL_NOTES, ST_DEL_OUTBOX, ST_DEL_EVENTS,
-		ST_DEL_MESSAGES, ST_DEL_IDEM, ST_DEL_PHONES, ST_DEL_TAGS, ST_DEL_USER};
+		ST_DEL_MESSAGES, ST_DEL_IDEM, ST_DEL_USAGE, ST_DEL_PHONES, ST_DEL_TAGS, ST_DEL_USER};
 	struct store__q lock = store__q(ST_USER_LOCK);
 	int64_t n = 0;
 	int r = store__begin_as(s, id);

@@ -300,12 +300,12 @@ class UserCommandsTest(CliTest):
         self.assertOneSentence(err)
 
     def test_migrate_prints_schema_version(self):
-        # Both at 6 (one migration list): SQLite's migration 2 added the phones' order
+        # Both at 8 (one migration list): SQLite's migration 2 added the phones' order
         # (PostgreSQL had it in its first), PostgreSQL's the shared sender limit (SQLite keeps
         # it in the process); 3 split PostgreSQL's status function (nothing in SQLite); 4
         # added users' attributes (timezone, locale, tags); 5 messages sent through the API;
-        # 6 added events.
-        want = "schema at version 7"
+        # 6 added events; 7 users' agent and mode; 8 retention's usage_daily.
+        want = "schema at version 8"
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)

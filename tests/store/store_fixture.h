@@ -314,3 +314,5 @@ extern const struct CMUnitTest store_sends_tests[];
 extern const size_t store_sends_tests_count;
 extern const struct CMUnitTest store_events_tests[];
 extern const size_t store_events_tests_count;
+extern const struct CMUnitTest store_retention_tests[];
+extern const size_t store_retention_tests_count;

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -585,7 +585,10 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_event_delete(bigint);"
 	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
 	"DROP FUNCTION sr_events_pending();"
+	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
 	"RESET ROLE;"
+	"DROP TABLE usage_daily;"
+	"DROP INDEX outbox_inbound;"
 	"DROP TABLE events;"
 	"DROP TABLE idempotency;"
 	"DROP INDEX messages_uid, messages_proactive, messages_whatsapp, outbox_lane,"

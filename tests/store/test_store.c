@@ -156,8 +156,8 @@ static void test_counts_follow_users_and_phones(void **state) {
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
 static int schema_version(void) {
-	return 7; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
-		   * 7: users.agent, users.mode, events of human mode */
+	return 8; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
@@ -197,7 +197,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	/* Back to a version-1 file holding a user whose phones were added out of order. */
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-	         "DROP TABLE events; "
+	         "DROP TABLE usage_daily; DROP INDEX outbox_inbound; DROP TABLE events; "
 	         "DROP TABLE idempotency; DROP INDEX messages_uid; DROP INDEX messages_proactive; "
 	         "DROP INDEX messages_whatsapp; "
 	         "DROP INDEX outbox_lane; DROP INDEX outbox_message; "
@@ -458,5 +458,6 @@ int main(void) {
 	failed += run("attributes", store_attributes_tests, store_attributes_tests_count);
 	failed += run("sends", store_sends_tests, store_sends_tests_count);
 	failed += run("events", store_events_tests, store_events_tests_count);
+	failed += run("retention", store_retention_tests, store_retention_tests_count);
 	return failed;
 }
