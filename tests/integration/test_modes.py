@@ -138,3 +138,71 @@ class TestOperatorConfig(ServerTest):
                 self.assertEqual(code, 2, err)
                 self.assertIn(want, err)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+
+class TestHandoffRestOperatorReplies(ServerTest):
+    """The whole loop in rest mode: the agent hands off (its reply still goes out through
+    the Messages API), the next message reaches the operator with its id, the operator
+    answers it through the send endpoint with reply_to (a reply: sent at once, no quiet
+    hours), and PATCH gives the user back to the agent."""
+
+    start_server = False
+
+    def setUp(self):
+        from harness import ACCOUNT_SID, TWILIO_NUMBER, free_port
+        from standins import TwilioApi
+        super().setUp()
+        self.agent = AgentCore()
+        self.addCleanup(self.agent.close)
+        self.operator = EventsReceiver()
+        self.addCleanup(self.operator.close)
+        self.twilio = TwilioApi()
+        self.addCleanup(self.twilio.close)
+        port = free_port()
+        env = {"SMSROUTER_AGENT_URL": self.agent.url + "/agent",
+               "SMSROUTER_AGENT_SECRET": AGENT_SECRET, "SMSROUTER_REPLY_MODE": "rest",
+               "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE": self.twilio.url,
+               "TWILIO_FROM": TWILIO_NUMBER, "SMSROUTER_SEND_RATE": "50",
+               "SMSROUTER_QUIET_HOURS": "00:00-23:59",  # a reply never waits for them
+               "SMSROUTER_OPERATOR_URL": "http://127.0.0.1:%d/operator" % self.operator.port,
+               "SMSROUTER_SENDER_LIMIT": "0", "SMSROUTER_LISTEN": "127.0.0.1:%d" % port,
+               "SMSROUTER_PUBLIC_URL": "http://127.0.0.1:%d" % port}
+        self.server = self.make_server(env=env)
+
+    def bodies_sent_to(self, phone):
+        return [m["Body"] for m in self.twilio.sent() if m["To"] == phone]
+
+    def test_handoff_then_an_operator_reply_with_reply_to_then_back_to_the_agent(self):
+        phone = new_phone()
+        user = self.server.add_user("Rex", [phone])
+        self.agent.set_mode("handoff")
+        self.assertEmptyTwiml(self.server.sms(phone, "I want a person"))
+        self.assertTrue(wait_until(lambda: self.bodies_sent_to(phone), 15))
+        self.assertEqual(self.bodies_sent_to(phone), ["handing over: I want a person"])
+        self.assertTrue(wait_until(lambda: self.server.admin(
+            "GET", "/users/" + user["id"]).json()["mode"] == "human", 10))
+
+        self.assertEmptyTwiml(self.server.sms(phone, "my order is late"))
+        got = wait_until(lambda: self.operator.events(), 15)
+        self.assertTrue(got, "nothing reached the operator")
+        self.assertEqual(got[0]["type"], "message.inbound")
+        self.assertEqual(got[0]["message"]["body"], "my order is late")
+        inbound_id = got[0]["message"]["id"]
+        self.assertEqual(len(self.agent.requests()), 1, "the agent is not asked in human mode")
+
+        r = self.server.admin("POST", "/users/%s/messages" % user["id"],
+                              {"body": "Sorry! It ships today.", "reply_to": inbound_id})
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual(r.json()["kind"], "reply")
+        self.assertEqual(r.json()["not_before"], r.json()["send_at"])
+        self.assertTrue(wait_until(lambda: len(self.bodies_sent_to(phone)) == 2, 15),
+                        self.bodies_sent_to(phone))
+        self.assertEqual(self.bodies_sent_to(phone)[1], "Sorry! It ships today.")
+
+        self.agent.set_mode("echo")
+        r = self.server.admin("PATCH", "/users/" + user["id"], {"mode": "agent"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEmptyTwiml(self.server.sms(phone, "thanks"))
+        self.assertTrue(wait_until(lambda: len(self.bodies_sent_to(phone)) == 3, 15),
+                        self.bodies_sent_to(phone))
+        self.assertEqual(self.bodies_sent_to(phone)[2], "echo: thanks")
