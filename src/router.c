@@ -222,8 +222,21 @@ static int classify(struct router *r, struct router_job *job, struct verdict *v)
 	bool opted_out = false;
 	int e;
 
+	if (phone_address_parse(in->from, &job->channel, job->number) < 0) {
+		/* No channel of ours: no user, no words, no opt-out, no onboarding text; stored
+		 * unrouted (the limits still hold, as for any unknown sender). */
+		job->refused = true;
+		e = over_limit(r, in->from, false, &v->limited);
+		v->outcome = v->limited ? ROUTER_RATE_LIMITED : ROUTER_UNROUTED;
+		return e;
+	}
+	phone_optout_key(job->channel, job->number, job->optout_key);
 	v->word = router_keyword(in->body, in->opt_out_type);
-	e = store_route_lookup(r->store, in->from, &job->user, &v->known, &opted_out);
+	e = store_route_lookup(r->store, job->number, &job->user, &v->known, &opted_out);
+	if (e == 0 && job->channel != PHONE_CHANNEL_SMS) {
+		/* The lookup answers for the number on SMS; another channel has its own opt-out. */
+		e = store_optout_get(r->store, job->optout_key, &opted_out);
+	}
 	if (e < 0) {
 		return e;
 	}
@@ -423,6 +436,9 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 		 * agent that does not answer at once is called after the commit. */
 		return r->rest || job->calls_agent ? NULL : ask_inline(r, job);
 	case ROUTER_UNROUTED:
+		if (job->refused) {
+			return NULL; /* an address no channel of ours reads: nothing to send it */
+		}
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
 		if (e == 0) {
 			reply = strdup(r->onboarding);
@@ -558,7 +574,7 @@ static int decide(struct router *r, struct router_job *job) {
 	}
 	/* Opt-out state first: it is idempotent, and holds whatever the message's answer. */
 	if (v.word == 'o' || v.word == 'i') {
-		e = store_optout_set(r->store, job->in->from, v.word == 'o');
+		e = store_optout_set(r->store, job->optout_key, v.word == 'o');
 		if (e < 0) {
 			return e;
 		}
@@ -630,12 +646,14 @@ static void log_outcome(const struct router_job *job) {
 					LOG_STR("user", user));
 		} else {
 			log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-					LOG_STR("user", user), LOG_STR("agent", job->agent ? job->agent : ""),
+					LOG_STR("user", user), LOG_STR("channel", phone_channel_name(job->channel)),
+					LOG_STR("agent", job->agent ? job->agent : ""),
 					LOG_INT("agent_ms", job->agent_ms));
 		}
 		break;
 	case ROUTER_UNROUTED:
 		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_STR("reason", job->refused ? "address" : "unknown_sender"),
 				LOG_INT("onboarding", job->onboarded));
 		break;
 	case ROUTER_HELP:
@@ -826,8 +844,13 @@ int router_status(struct router *r, int64_t outbound_id, const char *sid, const 
 	/* 21610: the recipient has opted out (STOP); never send to it again until START. It
 	 * holds for the number even when the message is not ours (sent by another system on
 	 * this account, or deleted with its user). */
-	if (error_code && strcmp(error_code, "21610") == 0 && phone_is_valid(to)) {
-		int o = store_optout_set(r->store, to, true);
+	enum phone_channel ch;
+	char number[PHONE_SIZE];
+	char key[PHONE_KEY_SIZE];
+	if (error_code && strcmp(error_code, "21610") == 0 &&
+			phone_address_parse(to, &ch, number) == 0) {
+		phone_optout_key(ch, number, key); /* that number on that channel only */
+		int o = store_optout_set(r->store, key, true);
 		if (o < 0) {
 			return o;
 		}

@@ -14,6 +14,7 @@
 #include "agent/backend.h"
 #include "curlbody.h"
 #include "hmac.h"
+#include "phone.h"
 
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
@@ -97,12 +98,18 @@ static json_t *request_object(const struct agent_request *req) {
 		json_array_append_new(tags, json_string(u->tags[i]));
 	}
 	ids_time_format(m->created_at ? m->created_at : ids_now(), when);
-	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s},s:{s:s?,s:s,s:s,s:s,s:s,s:o,s:s}}",
+	/* The channel is the sender's address as stored (routed: one phone_address_parse
+	 * reads). */
+	enum phone_channel ch;
+	char number[PHONE_SIZE];
+	const char *channel = phone_address_parse(m->from, &ch, number) == 0 ? phone_channel_name(ch)
+									       : "sms";
+	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s},s:{s:s?,s:s,s:s,s:s,s:s,s:s,s:o,s:s}}",
 			"user", "id", u->id, "name", u->name, "timezone",
 			u->timezone[0] ? u->timezone : NULL, "locale", u->locale[0] ? u->locale : NULL,
 			"tags", tags, "agent", u->agent[0] ? u->agent : NULL, "mode",
 			u->mode[0] ? u->mode : "agent", "message", "id", m->uid, "sid",
-			m->sid ? m->sid : "",
+			m->sid ? m->sid : "", "channel", channel,
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
 			"media", media, "received_at", when);
 }
