@@ -273,8 +273,10 @@ int proactive_send(const struct proactive *p, const struct proactive_request *rq
 	}
 	bool whatsapp = strcmp(channel, "whatsapp") == 0;
 	snprintf(to, sizeof(to), "%s%s", whatsapp ? "whatsapp:" : "", phone);
-	snprintf(from, sizeof(from), "%s%s", whatsapp && c->twilio_from[0] == '+' ? "whatsapp:" : "",
-			c->twilio_from);
+	/* WhatsApp from TWILIO_WHATSAPP_FROM, else TWILIO_FROM when it is a number. */
+	const char *sender = whatsapp && c->whatsapp_from ? c->whatsapp_from : c->twilio_from;
+	snprintf(from, sizeof(from), "%s%s", whatsapp && sender[0] == '+' ? "whatsapp:" : "",
+			sender);
 	const char *body = rq->body ? rq->body : "";
 	struct sms_count count;
 	sms_count(body, rq->body ? rq->body_len : 0, &count);
@@ -290,7 +292,7 @@ int proactive_send(const struct proactive *p, const struct proactive_request *rq
 		.channel = channel,
 		.from = from,
 		.to = to,
-		.optout_key = phone,
+		.optout_key = to, /* the number on its channel: "whatsapp:+1…" on WhatsApp */
 		.body = body,
 		.media_json = media,
 		.encoding = sms_encoding_name(count.encoding),
