@@ -37,6 +37,7 @@ import time
 import urllib.parse
 
 from twilio.request_validator import RequestValidator
+from procs import free_port, stop_proc  # noqa: E402 (bench/procs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -70,24 +71,6 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def stop_proc(p, sig=signal.SIGTERM, wait=60):
-    """Stops one process we started, by its PID only."""
-    if p is None or p.poll() is not None:
-        return
-    try:
-        os.kill(p.pid, sig)
-        p.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-    except ProcessLookupError:
-        pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hwm_kb(pid):
@@ -217,7 +200,7 @@ def sweep_part(work):
             took = time.monotonic() - t
             text = open(logpath).read()
             swept = text.count('"retention.swept"')
-            stop_proc(p)
+            stop_proc(p, wait=60)
             left = sqlite3.connect(copy).execute(
                 "SELECT count(*) FROM messages WHERE body LIKE 'an old%'").fetchone()[0]
             res[days].append((pct(lat, 0.5), pct(lat, 0.99)))
@@ -268,7 +251,7 @@ def export_part(work, n):
         size += len(b)
     took = time.monotonic() - t
     after = hwm_kb(p.pid)
-    stop_proc(p)
+    stop_proc(p, wait=60)
     print("export of %d messages: %.1f MB in %.2f s; server peak RSS (VmHWM) %.1f MiB "
           "before, %.1f MiB after (+%.1f MiB)" % (n, size / 1e6, took, before / 1024,
                                                  after / 1024, (after - before) / 1024))
@@ -287,7 +270,7 @@ def main():
                 export_part(work, n)
     finally:
         for p in procs:
-            stop_proc(p)
+            stop_proc(p, wait=60)
         if KEEP:
             log("kept %s" % work)
         else:

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from procs import free_port, stop_proc  # noqa: E402 (bench/procs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -96,20 +97,6 @@ def on_signal(signum, _frame):
 
 # ---------------------------------------------------------------- processes
 
-def stop_proc(p, sig=signal.SIGTERM, wait=20):
-    """Stops one process we started, by its PID only."""
-    if p is None or p.poll() is not None:
-        return
-    try:
-        os.kill(p.pid, sig)
-        p.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-    except ProcessLookupError:
-        pass
-
-
 def children_of(pid):
     """PIDs whose parent is pid (nginx workers of our master)."""
     out = []
@@ -156,12 +143,6 @@ def status_kb(pid, key):
 def loadavg():
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(port, deadline):
@@ -443,7 +424,7 @@ def run_config(work, users, conns, corpus, pristine, ngx, ngx_port, port, raw, l
     if perf:
         perf_file = profile(work, srv, ours, conns)
     hwm = status_kb(srv.pid, "VmHWM")
-    stop_proc(srv)
+    stop_proc(srv, wait=20)
     rc = srv.returncode
     started.remove(srv)
     counts = db_counts(db)
@@ -504,7 +485,7 @@ def forged_rounds(work, db, users, conns, corpus, theirs, raw, show, check):
             show(conns, rnd, a, b, "forged, every answer 403")
             pairs.append((a, b))
     finally:
-        stop_proc(srv)
+        stop_proc(srv, wait=20)
         started.remove(srv)
     after = db_counts(db)
     answered = sum(b["requests"] for _, b in pairs)

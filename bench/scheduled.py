@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from procs import free_port, stop_proc  # noqa: E402 (bench/procs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -78,24 +79,6 @@ def on_signal(signum, _frame):
     raise Stop("signal %d" % signum)
 
 
-def stop_proc(p, sig=signal.SIGTERM, wait=30):
-    """Stops one process we started, by its PID only."""
-    if p is None or p.poll() is not None:
-        return
-    try:
-        os.kill(p.pid, sig)
-        p.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-    except ProcessLookupError:
-        pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):

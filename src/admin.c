@@ -371,6 +371,23 @@ static bool key_in(const char *key, const char *const *keys, size_t n) {
 	return false;
 }
 
+bool admin__unknown_key(json_t *j, const char *const *keys, size_t n, const char *give,
+		struct http_response *res) {
+	char message[ADMIN_MESSAGE_SIZE];
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v) {
+		if (!key_in(key, keys, n)) {
+			/* Named whole or not at all: a cut could split a UTF-8 sequence. */
+			snprintf(message, sizeof(message), "Unknown key \"%s\": give %s.",
+					strlen(key) <= 40 ? key : "(over 40 bytes)", give);
+			http_json_error(res, 400, "unknown_key", message);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Reads a PATCH body's values into *p (tags into tags[], borrowed from j). 0, or the key
  * whose value has the wrong type (422) with *reterr_why saying what it must be. */
 static const char *patch_values(json_t *j, struct store_user_patch *p, const char **tags,
@@ -446,26 +463,17 @@ void admin_user_patch(void *ctx, const struct http_request *req, struct http_res
 	const struct admin *a = ctx;
 	struct store_user_patch p = {0};
 	const char *tags[STORE_MAX_TAGS];
-	const char *key, *field = NULL, *why = NULL;
-	char message[ADMIN_MESSAGE_SIZE];
+	const char *field = NULL, *why = NULL;
 	struct store_user u;
-	json_t *v;
 
 	json_t *j = admin__parse_body(req, res);
 	if (!j) {
 		return;
 	}
 	/* Every key first: an unknown one is a malformed request, whatever the values. */
-	json_object_foreach(j, key, v) {
-		if (!key_in(key, patch_keys, sizeof(patch_keys) / sizeof(patch_keys[0]))) {
-			/* Named whole or not at all: a cut could split a UTF-8 sequence. */
-			snprintf(message, sizeof(message),
-					"Unknown key \"%s\": give any of name, timezone, locale, tags, "
-					"agent and mode.",
-					strlen(key) <= 40 ? key : "(over 40 bytes)");
-			http_json_error(res, 400, "unknown_key", message);
-			goto out;
-		}
+	if (admin__unknown_key(j, patch_keys, sizeof(patch_keys) / sizeof(patch_keys[0]),
+			    "any of name, timezone, locale, tags, agent and mode", res)) {
+		goto out;
 	}
 	field = patch_values(j, &p, tags, &why);
 	if (!field && store_user_patch_check(&p, &field, &why) == 0 && p.set_agent && p.agent &&

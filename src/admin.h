@@ -105,5 +105,9 @@ json_t *admin__parse_body(const struct http_request *req, struct http_response *
 const char *admin__nul_value(json_t *j);
 /* 422 naming key: {"error": "invalid_<key>", "message": "\"<key>\": <why>."}. */
 void admin__invalid_value(struct http_response *res, const char *key, const char *why);
+/* If j has a key not among keys[0..n), answers 400 unknown_key naming it ("…: give
+ * <give>.") and returns true. */
+bool admin__unknown_key(json_t *j, const char *const *keys, size_t n, const char *give,
+		struct http_response *res);
 /* Whether the request's bearer token is token (constant time). */
 bool admin__bearer_is(const struct http_request *req, const char *token);

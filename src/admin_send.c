@@ -101,28 +101,17 @@ void admin_send_post(void *ctx, const struct http_request *req, struct http_resp
 	struct proactive_request rq = {.user_id = req->params[0]};
 	struct proactive_refusal refusal;
 	const char *media[PROACTIVE_MAX_MEDIA];
-	const char *key, *why = NULL, *field;
-	char id[STORE_ID_SIZE], message[ADMIN_MESSAGE_SIZE];
+	const char *why = NULL, *field;
+	char id[STORE_ID_SIZE];
 	bool created = false;
-	json_t *v;
 
 	json_t *j = admin__parse_body(req, res);
 	if (!j) {
 		return;
 	}
-	json_object_foreach(j, key, v) {
-		bool known = false;
-		for (size_t k = 0; k < sizeof(send_keys) / sizeof(send_keys[0]); k++) {
-			known |= strcmp(key, send_keys[k]) == 0;
-		}
-		if (!known) {
-			snprintf(message, sizeof(message),
-					"Unknown key \"%s\": give body, media, send_at, channel, to or "
-					"reply_to.",
-					strlen(key) <= 40 ? key : "(over 40 bytes)");
-			http_json_error(res, 400, "unknown_key", message);
-			goto out;
-		}
+	if (admin__unknown_key(j, send_keys, sizeof(send_keys) / sizeof(send_keys[0]),
+			    "body, media, send_at, channel, to or reply_to", res)) {
+		goto out;
 	}
 	field = send_values(j, &rq, media, &why);
 	if (field) {

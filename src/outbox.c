@@ -406,6 +406,21 @@ static bool stopped(struct outbox *ob, const struct store_outbox *row) {
 			used - row->segments >= ob->o.daily_segment_budget) {
 		status = "over_budget";
 	}
+	bool stop = status != NULL;
+	int64_t now = ids_now_ms(), until = now;
+	if (!stop && row->lane == STORE_LANE_PROACTIVE) {
+		const char *zone = row->timezone[0] ? row->timezone : ob->o.default_timezone;
+		if (tz_not_before(zone, &ob->o.quiet, now, &until) < 0 &&
+				tz_not_before(ob->o.default_timezone, &ob->o.quiet, now, &until) < 0) {
+			until = now;
+		}
+		stop = until > now;
+	}
+	/* A row reconciled as never sent waits in sending: back to send first, where a
+	 * finish or a hold (each only for a waiting row) can take it. */
+	if (stop && strcmp(row->state, "sending") == 0) {
+		store_outbox_update(ob->store, row->id, "send", now, false, NULL, now);
+	}
 	if (status) {
 		store_send_finish(ob->store, row->user_id, row->outbound_id, status, status);
 		metrics_inc(METRICS_SENDS_STOPPED);
@@ -413,16 +428,7 @@ static bool stopped(struct outbox *ob, const struct store_outbox *row) {
 				LOG_STR("status", status));
 		return true;
 	}
-	if (row->lane != STORE_LANE_PROACTIVE) {
-		return false;
-	}
-	const char *zone = row->timezone[0] ? row->timezone : ob->o.default_timezone;
-	int64_t now = ids_now_ms(), until = now;
-	if (tz_not_before(zone, &ob->o.quiet, now, &until) < 0 &&
-			tz_not_before(ob->o.default_timezone, &ob->o.quiet, now, &until) < 0) {
-		until = now;
-	}
-	if (until <= now) {
+	if (!stop) {
 		return false;
 	}
 	store_outbox_hold(ob->store, row->user_id, row->id, until);

@@ -555,6 +555,20 @@ class TestProactiveCrash(ProactiveTest):
         self.assertEqual(self.bodies_to(phone), ["once only"])
         self.assertEqual(len(self.attempts_to(phone)), 1)
 
+    def test_an_ambiguous_500_that_did_not_send_then_stop_is_suppressed_not_retried(self):
+        # Reconciled as never sent, the message meets the number's STOP at its next turn:
+        # it ends suppressed, once, and the sender does not keep asking Twilio about it.
+        phone = new_phone()
+        uid = self.server.add_user("Ada", [phone])["id"]
+        self.twilio.set_mode("500_unsent", count=1)
+        m = self.send(uid, {"body": "not after a stop"})
+        self.assertTrue(wait_until(lambda: self.attempts_to(phone), 10))
+        self.assertEmptyTwiml(self.server.sms(phone, "STOP"))
+        self.wait_status(uid, m["id"], lambda x: x["status"] == "suppressed", timeout=25)
+        time.sleep(1.5)
+        self.assertEqual(self.bodies_to(phone), [])
+        self.assertEqual(len(self.attempts_to(phone)), 1)
+
     def test_a_202_survives_kill_9(self):
         phone = new_phone()
         uid = self.server.add_user("Ada", [phone])["id"]
