@@ -153,7 +153,12 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	}
 	if (router_reply_blank(reply)) {
 		free(reply);
-		reply = NULL;
+		/* Pictures alone are a message too. */
+		reply = answer.media ? strdup("") : NULL;
+		if (answer.media && !reply) {
+			why = "out of memory";
+			goto failed;
+		}
 	}
 	int flags = 0;
 	if (reply && router_prepare_reply(ob->router, &reply, &flags) < 0) {
@@ -189,6 +194,7 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			.status = "pending",
 			.encoding = sms_encoding_name(c.encoding),
 			.segments = c.segments,
+			.media_json = answer.media,
 			.reply_to = row->inbound_id,
 			.flags = flags | STORE_FLAG_SENT_BY_API,
 		};
@@ -213,12 +219,14 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			LOG_STR("agent", answer.agent), LOG_INT("reply", reply != NULL),
 			LOG_INT("handoff", answer.handoff));
 	free(reply);
+	free(answer.media);
 	free_copy(&in);
 	outbox_notify(ob);
 	return;
 
 failed:
 	free(reply);
+	free(answer.media);
 	free_copy(&in);
 	int64_t now = ids_now_ms();
 	if (row->attempts >= ob->o.max_attempts || strcmp(why, "message gone") == 0) {

@@ -133,6 +133,12 @@ void router_destroy(struct router *r) {
 
 /* ---- the way in ---- */
 
+void router_result_clear(struct router_result *result) {
+	free(result->reply);
+	free(result->media);
+	*result = (struct router_result){0};
+}
+
 void router_submit(struct router *r, struct router_job *job, const struct router_inbound *in,
 		router_done_cb done, void *ctx) {
 	memset(job, 0, sizeof(*job));
@@ -391,6 +397,12 @@ static char *agent_answered(struct router_job *job, int err, struct agent_answer
 		reply = strdup(APOLOGY);
 		job->result.agent_failed = true;
 	}
+	free(job->reply_media);
+	job->reply_media = err == 0 ? a->media : NULL;
+	if (err < 0) {
+		free(a->media);
+	}
+	a->media = NULL;
 	job->handoff = err == 0 && a->handoff;
 	job->agent_ms = agent_ms;
 	return reply;
@@ -521,13 +533,20 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		log_info("agent.handoff", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id),
 				LOG_STR("agent", job->agent));
 	}
+	char *media = job->reply_media; /* the agent's pictures, sent with the reply */
+	job->reply_media = NULL;
 	if (router_reply_blank(reply)) {
 		free(reply);
-		return 0;
+		reply = media ? strdup("") : NULL;
+		if (!reply) {
+			free(media);
+			return media ? -ENOMEM : 0;
+		}
 	}
 	e = router_prepare_reply(r, &reply, &flags);
 	if (e < 0) {
 		free(reply);
+		free(media);
 		return e;
 	}
 	sms_count(reply, strlen(reply), &c);
@@ -538,6 +557,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		.status = "queued",
 		.encoding = sms_encoding_name(c.encoding),
 		.segments = c.segments,
+		.media_json = media,
 		.reply_to = job->message.id,
 		.flags = flags,
 	};
@@ -547,6 +567,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		 * stored, and their reply is not sent either. */
 		log_info("outbound.user_deleted", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id));
 		free(reply);
+		free(media);
 		return 0;
 	}
 	if (e < 0) {
@@ -555,6 +576,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		log_error("outbound.store_failed", LOG_STR("sid", job->in->sid), LOG_INT("error", -e));
 	}
 	job->result.reply = reply;
+	job->result.media = media;
 	return 0;
 }
 
@@ -608,8 +630,7 @@ static void run_one(struct router *r, struct router_job *job) {
 	if (e < 0) {
 		order_unlock(&job->order);
 		job->calls_agent = false;
-		free(job->result.reply);
-		job->result = (struct router_result){0};
+		router_result_clear(&job->result);
 		job->err = e;
 	}
 }
@@ -619,9 +640,10 @@ static void finish(struct router_job *job, int err) {
 	if (err == 0) {
 		router__log_outcome(job, job->r->rest, job->r->operator);
 	}
+	free(job->reply_media);
+	job->reply_media = NULL;
 	if (err < 0) {
-		free(job->result.reply);
-		job->result = (struct router_result){0};
+		router_result_clear(&job->result);
 	}
 	job->done(job->ctx, err, &job->result);
 }

@@ -85,13 +85,16 @@ enum router_outcome {
 
 struct router_result {
 	enum router_outcome outcome;
-	char *reply;          /* NULL: nothing to say */
+	char *reply;          /* NULL: nothing to say ("" with media: pictures only) */
+	char *media;          /* the reply's media: a JSON array of URLs, or NULL */
 	int64_t outbound_id;  /* the stored reply's id, 0 when none */
 	char user_id[STORE_ID_SIZE]; /* "" when the sender is unknown */
 	bool agent_failed;    /* the reply is our apology */
 };
 
 typedef void (*router_done_cb)(void *ctx, int err, struct router_result *result);
+/* Frees what result holds (reply, media) and empties it. */
+void router_result_clear(struct router_result *result);
 
 /* One message on its way through the router: the caller's memory (embedded in its request,
  * so that submitting allocates nothing), the router's to read and write from
@@ -119,6 +122,7 @@ struct router_job {
 	int64_t agent_ms;
 	const char *agent;   /* the agent asked, for its log line */
 	bool handoff;        /* the agent handed the user to a person */
+	char *reply_media;   /* the agent's media (JSON array of URLs), until store_reply */
 	char *operator_json; /* a human-mode message's event for the operator URL */
 	char uid[STORE_ID_SIZE]; /* its public id, when made by the router */
 	const char *limited; /* the limit a rate-limited message is over */
