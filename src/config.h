@@ -60,8 +60,10 @@ struct config {
 	double send_rate;
 	int sender_limit;        /* messages per sender_window_s; 0 = off */
 	int sender_window_s;
-	struct sms_price segment_price;
+	struct sms_prices prices; /* SMSROUTER_SEGMENT_PRICE, _MMS_PRICE, _WHATSAPP_PRICE */
 	const char *segment_price_text;
+	const char *mms_price_text;
+	const char *whatsapp_price_text;
 	const char *currency;
 	int threads;
 	bool log_json;

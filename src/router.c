@@ -158,13 +158,15 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 /* A seen MessageSid: the answer given the first time, never a second routing. */
 static int duplicate(struct router *r, struct router_job *job) {
 	char *reply = NULL;
+	char *media = NULL;
 	int64_t id = 0;
-	int e = store_answer_for(r->store, job->in->sid, &reply, &id);
+	int e = store_answer_for(r->store, job->in->sid, &reply, &id, &media);
 	if (e < 0) {
 		return e;
 	}
 	job->result.outcome = ROUTER_DUPLICATE;
 	job->result.reply = reply;
+	job->result.media = media;
 	job->result.outbound_id = id;
 	return 0;
 }

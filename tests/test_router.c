@@ -126,7 +126,7 @@ static void test_unknown_sender_gets_onboarding_once_then_nothing(void **state) 
 	assert_int_equal(u.outbound, 2);
 	char *reply = NULL;
 	int64_t id = -1;
-	assert_int_equal(store_answer_for(f->s, "SMunk2", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SMunk2", &reply, &id, NULL), 0);
 	assert_null(reply);
 }
 
@@ -527,7 +527,7 @@ static void test_reply_over_1600_characters_is_cut_on_a_character_boundary(void 
 	/* What was stored is what was sent. */
 	char *stored = NULL;
 	int64_t id = 0;
-	assert_int_equal(store_answer_for(f->s, "SMlongrecall", &stored, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SMlongrecall", &stored, &id, NULL), 0);
 	assert_non_null(stored);
 	assert_string_equal(stored, res.reply);
 	assert_int_equal(id, res.outbound_id);

@@ -95,6 +95,36 @@ class TestOneUserEveryChannel(WhatsAppTest):
         self.assertEqual(usage["total"]["inbound"], len(senders))  # stored, unrouted
 
 
+class TestUsagePerChannel(WhatsAppTest):
+    server_env = {"SMSROUTER_MMS_PRICE": "0.0300", "SMSROUTER_SENDER_LIMIT": "0"}
+
+    def test_whatsapp_has_no_segments_and_a_picture_is_an_mms(self):
+        phone = new_phone()
+        user = self.server.add_user("Uma", [phone])
+        self.assertEqual(self.server.say(phone, "recall"), "You have no notes.")  # 1 + 1
+        self.assertTwiml(self.whatsapp(phone, "recall"), "You have no notes.")
+        mms = {"NumMedia": "1", "MediaContentType0": "image/jpeg",
+               "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"}
+        self.assertEqual(self.server.say(phone, "recall", extra=mms), "You have no notes.")
+        u = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z&detail=1").json()
+        mine = [x for x in u["users"] if x["user_id"] == user["id"]][0]
+        self.assertEqual((mine["inbound"], mine["outbound"]), (3, 3))
+        # SMS segments: two replies and one inbound text; the picture counts as one MMS.
+        self.assertEqual((mine["segments"], mine["mms"], mine["whatsapp"]), (3, 1, 2))
+        # 3 x 0.0083 + 1 x 0.0300 (SMSROUTER_MMS_PRICE) + 2 x 0.0050 (the default)
+        self.assertEqual(mine["cost"], "0.0649")
+        self.assertEqual((u["total"]["mms"], u["total"]["whatsapp"]), (1, 2))
+        plain = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
+        self.assertNotIn("whatsapp", plain["total"])  # the contract's shape without detail
+        self.assertEqual(plain["total"]["cost"], "0.0649")
+
+    def test_a_bad_price_stops_the_server_with_a_clear_error(self):
+        for name in ("SMSROUTER_MMS_PRICE", "SMSROUTER_WHATSAPP_PRICE"):
+            code, out, err = self.server.cli("serve", env={name: "-1"}, timeout=30)
+            self.assertNotEqual(code, 0)
+            self.assertIn(name, err)
+
+
 class TestInboundMediaBounds(WhatsAppTest):
     def test_num_media_out_of_range_or_with_gaps_is_refused_and_stores_nothing(self):
         phone = new_phone()
