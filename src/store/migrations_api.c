@@ -383,6 +383,22 @@ const char *const store__pg_7[] = {
 	NULL,
 };
 
+/* Retention's batch (sr_retention_sweep, migrations 8 and 9): the messages chosen once,
+ * locked, skipping those another sweep holds or whose outbox row is being worked on; then
+ * (after the rollup r) their finished outbox rows and they themselves erased. */
+#define PG_SWEEP_BATCH                                                                     \
+	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"             \
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"               \
+	"      AND o.state IN ('agent', 'send', 'sending'))"                                 \
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"              \
+	"      AND o.state IN ('agent', 'send', 'sending'))"                                 \
+	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+#define PG_SWEEP_ERASE                                                                     \
+	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"                         \
+	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"  \
+	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"           \
+	"  SELECT count(*) FROM e $$;"
+
 /* 8: retention (SMSROUTER_RETENTION_DAYS; store/retention.c). The sweep erases old messages
  * in small batches and, in the same transaction, adds what they counted to usage_daily: one
  * row per user ('' for unknown senders) and UTC day (unix seconds of its midnight), so that
@@ -438,12 +454,7 @@ const char *const store__pg_8[] = {
 	"SET LOCAL ROLE " SYSTEM_ROLE ";"
 	"CREATE FUNCTION sr_retention_sweep(p_cutoff bigint, p_limit integer) RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
-	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+	PG_SWEEP_BATCH
 	"  r AS (INSERT INTO usage_daily AS d (user_id, day, inbound, outbound, segments,"
 	"      over_budget, truncated, smart_encoded, proactive)"
 	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
@@ -459,10 +470,7 @@ const char *const store__pg_8[] = {
 	"      truncated = d.truncated + excluded.truncated,"
 	"      smart_encoded = d.smart_encoded + excluded.smart_encoded,"
 	"      proactive = d.proactive + excluded.proactive),"
-	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"
-	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"
-	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"
-	"  SELECT count(*) FROM e $$;"
+	PG_SWEEP_ERASE
 	"RESET ROLE;",
 
 	"SET LOCAL search_path = smsrouter;"
@@ -524,12 +532,7 @@ const char *const store__pg_9[] = {
 	"CREATE OR REPLACE FUNCTION sr_retention_sweep(p_cutoff bigint, p_limit integer)"
 	" RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
-	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+	PG_SWEEP_BATCH
 	"  r AS (INSERT INTO usage_daily AS d (user_id, day, inbound, outbound, segments,"
 	"      over_budget, truncated, smart_encoded, proactive, mms, whatsapp)"
 	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
@@ -548,10 +551,7 @@ const char *const store__pg_9[] = {
 	"      smart_encoded = d.smart_encoded + excluded.smart_encoded,"
 	"      proactive = d.proactive + excluded.proactive, mms = d.mms + excluded.mms,"
 	"      whatsapp = d.whatsapp + excluded.whatsapp),"
-	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"
-	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"
-	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"
-	"  SELECT count(*) FROM e $$;"
+	PG_SWEEP_ERASE
 	"RESET ROLE;",
 
 	"SET LOCAL search_path = smsrouter;"
