@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 from harness import EMPTY_TWIML, ServerTest, TWILIO_NUMBER, new_phone, twiml_message
 from standins import AGENT_SECRET, AgentCore, TwilioApi, wait_until
+from proactive import ProactiveTest
 from test_webhook_sms import metric
 
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
@@ -286,3 +287,22 @@ class TestRestMode(WhatsAppTest):
 
 class TestRestModeWhatsAppSender(TestRestMode):
     whatsapp_from = "+15005550009"
+
+
+class TestProactiveOnWhatsApp(ProactiveTest):
+    def test_auto_picks_whatsapp_inside_the_session_window_and_stop_there_refuses_it(self):
+        phone = new_phone()
+        uid = self.server.add_user("Ava", [phone])["id"]
+        # A WhatsApp message opens Twilio's 24-hour session window.
+        self.server.sms(wa(phone), "hi", to=wa(TWILIO_NUMBER))
+        m = self.send(uid, {"body": "reminder", "channel": "auto", "media": [PICTURE]})
+        self.assertEqual((m["channel"], m["to"]), ("whatsapp", wa(phone)))
+        sent = self.wait_sent(wa(phone))
+        self.assertEqual((sent[0]["From"], sent[0]["Body"], sent[0]["MediaUrls"]),
+                         (wa(TWILIO_NUMBER), "reminder", [PICTURE]))
+        # STOP on WhatsApp: a WhatsApp send is refused, an SMS one still goes.
+        self.server.sms(wa(phone), "STOP", to=wa(TWILIO_NUMBER))
+        self.assertRefused(uid, 409, "opted_out", obj={"body": "x", "channel": "whatsapp"})
+        m = self.send(uid, {"body": "by sms", "channel": "sms"})
+        self.assertEqual(m["to"], phone)
+        self.assertEqual(self.wait_sent(phone)[0]["Body"], "by sms")
