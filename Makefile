@@ -6,7 +6,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short deploy-check bench clean
+.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short deploy-check docs-check bench clean
 
 all: build
 
@@ -77,7 +77,12 @@ deploy-check: build
 	promtool test rules deploy/alerts.test.yml
 	$(PY) tests/deploy/test_deploy.py --binary $(BUILD)/smsrouter
 
-test: unit integration postgres fuzz-short release-tests deploy-check
+# Every shell command of README.md and docs/*.md, run against the build on loopback (the
+# convention is in docs/development.md), and the pages' links followed.
+docs-check: build
+	$(PY) tests/docs/test_doc_commands.py --binary $(BUILD)/smsrouter
+
+test: unit integration postgres fuzz-short release-tests deploy-check docs-check
 	@echo "make test: all suites passed"
 
 # Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).
