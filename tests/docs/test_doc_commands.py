@@ -16,8 +16,13 @@ The convention (docs/development.md, "Commands in the docs"):
 - Network only on loopback: SMSROUTER_LISTEN is a free 127.0.0.1 port (written in place of
   127.0.0.1:8000), TWILIO_API_BASE the Twilio stand-in (tests/standins/twilio_api.py),
   and the reader's placeholders (PLACEHOLDERS) become the stand-ins' values.
-- Other blocks (```text, ```json, ```sql, ```python, unmarked) are not run, and a line in
-  one that starts like a command (COMMAND_STARTS) fails: commands go in ```sh blocks.
+- PostgreSQL administration (docs/operations.md): the ```sql blocks run as a superuser of
+  a private cluster (scripts/pg-cluster.sh, its own roles dropped first), then the service
+  migrates as the role they made, then the ```sh postgres blocks run as that superuser
+  (PGHOST, PGPORT, PGUSER); the restored copy must hold the data, and the service role's
+  own pg_dump must fail as the page says.
+- Other blocks (```text, ```json, ```python, unmarked) are not run, and a line in one that
+  starts like a command (COMMAND_STARTS) fails: commands go in ```sh blocks.
 - Relative links between the pages lead to a file that exists and to one of its headings.
 """
 
@@ -260,6 +265,56 @@ class DocCommands(unittest.TestCase):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def test_postgresql_roles_and_backup(self):
+        page = "docs/operations.md"
+        with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+            blocks = fenced_blocks(f.read())
+        sql = [b for b in blocks if b[0] == "sql"]
+        shell = [b for b in blocks if b[0] == "sh postgres"]
+        self.assertEqual((len(sql), len(shell)), (1, 1))
+        work = tempfile.mkdtemp(prefix="smsrouter-docs-pg-")
+        os.chmod(work, 0o755)  # the cluster's owner (postgres, under root) walks into it
+        self.addCleanup(shutil.rmtree, work, True)
+        cluster = os.path.join(work, "cluster")
+        pgc = os.path.join(ROOT, "scripts", "pg-cluster.sh")
+        subprocess.run([pgc, "start", cluster], check=True, stdout=subprocess.DEVNULL,
+                       timeout=120)
+        self.addCleanup(subprocess.run, [pgc, "stop", cluster], stdout=subprocess.DEVNULL,
+                        timeout=120)
+        with open(os.path.join(cluster, "port"), encoding="ascii") as f:
+            port = f.read().strip()
+        env = harness.base_env({"PGHOST": os.path.join(cluster, "sock"), "PGPORT": port,
+                                "PGUSER": "postgres"})
+
+        def run(args, stdin=None, ok=True, extra=None):
+            p = subprocess.run(args, cwd=work, env=dict(env, **(extra or {})), input=stdin,
+                               capture_output=True, text=True, timeout=120)
+            if ok:
+                self.assertEqual(p.returncode, 0, "%s: %s%s" % (args, p.stdout, p.stderr))
+            return p
+
+        psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"]
+        # The cluster comes with the roles the page makes: gone first, made by the page.
+        run(psql + ["-c", "DROP DATABASE smsrouter", "-c", "DROP ROLE smsrouter",
+                    "-c", "DROP ROLE smsrouter_system"])
+        password = "docs-" + os.urandom(8).hex()
+        run(psql, stdin="\n".join(sql[0][2]).replace("'…'", "'%s'" % password))
+        url = "postgresql://smsrouter:%s@127.0.0.1:%s/" % (password, port)
+        out = run([BINARY, "--database-url", url + "smsrouter", "migrate"]).stdout
+        self.assertIn("schema at version", out)
+        uid = run([BINARY, "--database-url", url + "smsrouter", "user", "add", "Ada",
+                   "+15550100101"]).stdout.strip()
+        # The backup, as the page gives it, by the superuser.
+        run(["bash", "-e"], stdin="\n".join(shell[0][2]) + "\n")
+        out = run([BINARY, "--database-url", url + "smsrouter_restored", "user", "show",
+                   "+15550100101"]).stdout
+        self.assertIn(uid, out)
+        # The service role's own dump stops at row-level security.
+        p = run(["pg_dump", "-h", "127.0.0.1", "-U", "smsrouter", "-Fc", "-d", "smsrouter",
+                 "-f", "service.dump"], ok=False, extra={"PGPASSWORD": password})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("row-level security", p.stderr)
 
     def test_make_run_is_serve_dev(self):
         self.assertEqual(makefile_run_recipe(), "$(BUILD)/smsrouter serve --dev")
