@@ -7,7 +7,8 @@
   `datasource` variable (a Prometheus data source), and whose every PromQL expression
   parses (Prometheus's own parser, through `promtool check rules`) and names only metrics
   and labels that the binary's /metrics really exposes;
-- deploy/alerts.yml names only such metrics and labels too (promtool checks and
+- deploy/alerts.yml names only such metrics and labels too, and has one rule for each row
+  of docs/operations.md's metrics table that says when to alert (promtool checks and
   unit-tests the rules themselves: make deploy-check).
 
 The binary is started on loopback with a temporary SQLite database (tests/integration's
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana-dashboard.json")
+OPERATIONS = os.path.join(ROOT, "docs", "operations.md")
 ALERTS = os.path.join(ROOT, "deploy", "alerts.yml")
 
 # PromQL's functions and keywords that an expression here may use; any other bare name is
@@ -93,6 +95,26 @@ def promtool_parses(exprs):
     finally:
         os.unlink(f.name)
     return None if p.returncode == 0 else p.stdout + p.stderr
+
+
+def alert_table_rows():
+    """[(metric names, alert text)] of the rows of docs/operations.md's metrics table that
+    say when to alert; `_retries_total` after `smsrouter_outbox_sent_total` is
+    smsrouter_outbox_retries_total."""
+    rows = []
+    with open(OPERATIONS, encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) != 4 or not cells[0].startswith("`smsrouter_") or not cells[3]:
+                continue
+            names = re.findall(r"`([a-z_]+)`", cells[0])
+            prefix = "_".join(names[0].split("_")[:2])
+            rows.append(([prefix + n if n.startswith("_") else n for n in names], cells[3]))
+    return rows
+
+
+def family(name):
+    return re.sub(r"_(bucket|count|sum)$", "", name)
 
 
 def dashboard_panels(d):
@@ -182,6 +204,23 @@ class DeployTest(unittest.TestCase):
         families = {re.sub(r"_(bucket|count|sum)$", "", n) for n in self.exposed}
         covered = {re.sub(r"_(bucket|count|sum)$", "", n) for n in used}
         self.assertEqual(families - covered, set())
+
+    def test_one_rule_for_each_row_of_the_alert_table(self):
+        rows = alert_table_rows()
+        rules = [r for g in self.alerts["groups"] for r in g["rules"]]
+        self.assertGreaterEqual(len(rows), 15)
+        matched = {}
+        for r in rules:
+            first = family(names_and_labels(r["expr"])[0][0])
+            hits = [i for i, (names, _) in enumerate(rows) if first in names]
+            self.assertEqual(len(hits), 1, "%s (%s) is for %d rows" % (r["alert"], first,
+                                                                       len(hits)))
+            self.assertNotIn(hits[0], matched, "%s and %s are for one row"
+                             % (r["alert"], matched.get(hits[0])))
+            matched[hits[0]] = r["alert"]
+        self.assertEqual(set(range(len(rows))) - set(matched), set(),
+                         "rows without a rule: %s" % [rows[i] for i in range(len(rows))
+                                                      if i not in matched])
 
     def test_alert_rules_name_real_metrics(self):
         rules = [r for g in self.alerts["groups"] for r in g["rules"]]
