@@ -6,7 +6,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short bench clean
+.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short deploy-check docs-check bench clean
 
 all: build
 
@@ -69,7 +69,20 @@ postgres: build asan
 	[ $$status -ne 0 ] || $(PY) tests/integration/run.py --binary $(BUILD)/smsrouter || status=1; \
 	./scripts/pg-cluster.sh stop "$$dir/cluster" >/dev/null; rm -rf "$$dir"; exit $$status
 
-test: unit integration postgres fuzz-short release-tests
+# The monitoring files of deploy/: promtool checks the alerting rules and runs their unit
+# tests (each alert fires on a sick series, not on a healthy one); then the dashboard's and
+# the rules' PromQL is checked against the metrics the real binary exposes.
+deploy-check: build
+	promtool check rules deploy/alerts.yml
+	promtool test rules deploy/alerts.test.yml
+	$(PY) tests/deploy/test_deploy.py --binary $(BUILD)/smsrouter
+
+# Every shell command of README.md and docs/*.md, run against the build on loopback (the
+# convention is in docs/development.md), and the pages' links followed.
+docs-check: build
+	$(PY) tests/docs/test_doc_commands.py --binary $(BUILD)/smsrouter
+
+test: unit integration postgres fuzz-short release-tests deploy-check docs-check
 	@echo "make test: all suites passed"
 
 # Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).

@@ -6,7 +6,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libjansson-dev
 libpq-dev libexpat1-dev libicu-dev libcmocka-dev postgresql
-python3 python3-twilio python3-prometheus-client
+python3 python3-twilio python3-prometheus-client python3-yaml prometheus
 wrk nginx-light curl"
 
 missing=""
