@@ -589,15 +589,15 @@ void admin_messages_get(void *ctx, const struct http_request *req, struct http_r
 
 struct usage_ctx {
 	json_t *users;
-	const struct sms_price *price;
+	const struct sms_prices *price;
 	bool detail;
 	struct store_usage_row total;
 };
 
-json_t *admin__usage_entry(const struct sms_price *price, const char *user_id,
+json_t *admin__usage_entry(const struct sms_prices *price, const char *user_id,
 		const struct store_usage_row *u, bool detail) {
-	char cost[SMS_COST_SIZE];
-	sms_cost_format(price, u->segments, cost, sizeof(cost));
+	char cost[SMS_USAGE_COST_SIZE];
+	sms_usage_cost_format(price, u->segments, u->mms, u->whatsapp, cost, sizeof(cost));
 	json_t *e = json_pack("{s:I,s:I,s:I,s:s}", "inbound", (json_int_t)u->inbound, "outbound",
 			(json_int_t)u->outbound, "segments", (json_int_t)u->segments, "cost", cost);
 	if (e && user_id) {
@@ -615,7 +615,9 @@ json_t *admin__usage_entry(const struct sms_price *price, const char *user_id,
 					json_object_set_new(e, "truncated", json_integer(u->truncated)) < 0 ||
 					json_object_set_new(e, "smart_encoded",
 							json_integer(u->smart_encoded)) < 0 ||
-					json_object_set_new(e, "proactive", json_integer(u->proactive)) < 0)) {
+					json_object_set_new(e, "proactive", json_integer(u->proactive)) < 0 ||
+					json_object_set_new(e, "mms", json_integer(u->mms)) < 0 ||
+					json_object_set_new(e, "whatsapp", json_integer(u->whatsapp)) < 0)) {
 		json_decref(e);
 		e = NULL;
 	}
@@ -631,6 +633,8 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	u->total.truncated += row->truncated;
 	u->total.smart_encoded += row->smart_encoded;
 	u->total.proactive += row->proactive;
+	u->total.mms += row->mms;
+	u->total.whatsapp += row->whatsapp;
 	if (!row->user_id) {
 		return 0; /* unknown senders count in the total only */
 	}
@@ -641,7 +645,7 @@ static int add_usage(void *ctx, const struct store_usage_row *row) {
 	return json_array_append_new(u->users, e) == 0 ? 0 : -ENOMEM;
 }
 
-int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_price *price,
+int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_prices *price,
 		const char *currency, bool detail, json_t **ret) {
 	struct usage_ctx u = {.users = json_array(), .price = price, .detail = detail};
 	char when[IDS_TIME_SIZE];
@@ -664,7 +668,7 @@ int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_pri
 	return 0;
 }
 
-int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+int admin_usage_json(struct store *s, int64_t since, const struct sms_prices *price,
 		const char *currency, json_t **ret) {
 	return admin_usage_json_detail(s, since, price, currency, true, ret);
 }
@@ -698,7 +702,7 @@ void admin_usage_get(void *ctx, const struct http_request *req, struct http_resp
 			return;
 		}
 	}
-	int r = admin_usage_json_detail(a->store, since, &a->config->segment_price,
+	int r = admin_usage_json_detail(a->store, since, &a->config->prices,
 			a->config->currency, detail, &j);
 	if (r < 0) {
 		admin__store_error(res, r, "");

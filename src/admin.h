@@ -62,10 +62,10 @@ json_t *admin_message_json(const char *user_id, const struct store_message *m);
 /* Usage since since, per user and total: exactly the contract's shape, plus (with detail)
  * each entry's cost-control counts "over_budget", "truncated" and "smart_encoded" (the
  * API's ?detail=1). -EIO, -ENOMEM. */
-int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_price *price,
+int admin_usage_json_detail(struct store *s, int64_t since, const struct sms_prices *price,
 		const char *currency, bool detail, json_t **ret);
 /* The same with detail, as `smsrouter usage` prints it. */
-int admin_usage_json(struct store *s, int64_t since, const struct sms_price *price,
+int admin_usage_json(struct store *s, int64_t since, const struct sms_prices *price,
 		const char *currency, json_t **ret);
 
 /* The send endpoints (admin_send.c): POST …/users/{id}/messages, GET and DELETE
@@ -82,7 +82,7 @@ void admin_send_delete(void *ctx, const struct http_request *req, struct http_re
  * (no such user), -EIO, -ENOMEM; *ret is freed with admin_export_destroy. next is an
  * http_stream_next: each chunk is malloc'd and the caller's; length 0 at the end. */
 struct admin_export;
-int admin_export_create(struct store *s, const char *user_id, const struct sms_price *price,
+int admin_export_create(struct store *s, const char *user_id, const struct sms_prices *price,
 		struct admin_export **ret);
 int admin_export_next(void *export, char **ret_chunk, size_t *ret_len);
 void admin_export_destroy(void *export); /* NULL is fine */
@@ -93,7 +93,7 @@ void admin_export_get(void *ctx, const struct http_request *req, struct http_res
 /* One usage entry: the contract's {"user_id" (unless NULL), "inbound", "outbound",
  * "segments", "cost"}, and with detail the cost-control counts too. New reference, NULL on
  * ENOMEM. */
-json_t *admin__usage_entry(const struct sms_price *price, const char *user_id,
+json_t *admin__usage_entry(const struct sms_prices *price, const char *user_id,
 		const struct store_usage_row *u, bool detail);
 /* Maps a store error to its answer (404 with what, 409, 422, 503), logging what is not the
  * caller's fault. */

@@ -22,7 +22,7 @@ enum export_stage {
 
 struct admin_export {
 	struct store *store;
-	const struct sms_price *price;
+	const struct sms_prices *price;
 	struct store_user user;
 	enum export_stage stage;
 	int64_t cursor; /* the last message id written */
@@ -104,7 +104,7 @@ static int put_tail(struct admin_export *e) {
 	return r == 0 && fputs("}\n", e->f) < 0 ? -ENOMEM : r;
 }
 
-int admin_export_create(struct store *s, const char *user_id, const struct sms_price *price,
+int admin_export_create(struct store *s, const char *user_id, const struct sms_prices *price,
 		struct admin_export **ret) {
 	struct admin_export *e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -179,7 +179,7 @@ void admin_export_destroy(void *ctx) {
 void admin_export_get(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
 	struct admin_export *e;
-	int r = admin_export_create(a->store, req->params[0], &a->config->segment_price, &e);
+	int r = admin_export_create(a->store, req->params[0], &a->config->prices, &e);
 	if (r < 0) {
 		admin__store_error(res, r, "user");
 		return;

@@ -168,6 +168,11 @@ static int parse_twilio_from(const struct setting *s, const char *v, struct conf
 	return keep_if(s, v, c, v && (phone_is_valid(v) || sid_of(v, "MG")));
 }
 
+/* An E.164 number. */
+static int parse_phone(const struct setting *s, const char *v, struct config *c) {
+	return keep_if(s, v, c, phone_is_valid(v));
+}
+
 /* An ISO 4217 code: three capital letters. */
 static int parse_currency(const struct setting *s, const char *v, struct config *c) {
 	return keep_if(s, v, c, strlen(v) == 3 && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3);
@@ -412,8 +417,12 @@ static const struct setting settings[] = {
 		.why = "must be a positive number of segments per second"},
 	{"SMSROUTER_SENDER_LIMIT", "30/min", parse_rate, FIELD(sender_limit),
 		FIELD2(sender_window_s), .why = "must look like 30/min, 5/sec, 100/hour or 0"},
-	{"SMSROUTER_SEGMENT_PRICE", "0.0083", parse_price, FIELD(segment_price),
+	{"SMSROUTER_SEGMENT_PRICE", "0.0083", parse_price, FIELD(prices.segment),
 		FIELD2(segment_price_text), .why = "must be a decimal number such as 0.0083"},
+	{"SMSROUTER_MMS_PRICE", "0.0200", parse_price, FIELD(prices.mms), FIELD2(mms_price_text),
+		.why = "must be a decimal number such as 0.0200"},
+	{"SMSROUTER_WHATSAPP_PRICE", "0.0050", parse_price, FIELD(prices.whatsapp),
+		FIELD2(whatsapp_price_text), .why = "must be a decimal number such as 0.0050"},
 	{"SMSROUTER_CURRENCY", "USD", parse_currency, FIELD(currency),
 		.why = "must be an ISO 4217 code of three capital letters, such as USD or EUR"},
 	{"SMSROUTER_THREADS", NULL, parse_threads, FIELD(threads), .min = 1, .max = 256,
@@ -456,6 +465,8 @@ static const struct setting settings[] = {
 		.why = "must be an IANA time-zone name, such as UTC or America/New_York"},
 	{"TWILIO_FROM", NULL, parse_twilio_from, FIELD(twilio_from),
 		.why = "must be an E.164 number or a Messaging Service SID (MG and 32 hex digits)"},
+	{"TWILIO_WHATSAPP_FROM", NULL, parse_phone, FIELD(whatsapp_from),
+		.why = "must be an E.164 number (without the whatsapp: prefix)"},
 	{"SMSROUTER_PROACTIVE_LIMIT", "10/day", parse_daily_rate, FIELD(proactive_limit),
 		FIELD2(proactive_window_s), .why = "must look like 10/day, 3/hour, 1/min or 0"},
 	{"SMSROUTER_SEND_TOKEN", NULL, parse_string, FIELD(send_token)},

@@ -60,8 +60,10 @@ struct config {
 	double send_rate;
 	int sender_limit;        /* messages per sender_window_s; 0 = off */
 	int sender_window_s;
-	struct sms_price segment_price;
+	struct sms_prices prices; /* SMSROUTER_SEGMENT_PRICE, _MMS_PRICE, _WHATSAPP_PRICE */
 	const char *segment_price_text;
+	const char *mms_price_text;
+	const char *whatsapp_price_text;
 	const char *currency;
 	int threads;
 	bool log_json;
@@ -84,6 +86,7 @@ struct config {
 	struct tz_quiet quiet_hours;  /* recipient's local time in which proactive messages wait */
 	const char *default_timezone; /* IANA zone of users who have none */
 	const char *twilio_from; /* E.164 or "MG…"; NULL: messages we start are refused */
+	const char *whatsapp_from; /* TWILIO_WHATSAPP_FROM, E.164 without its prefix; NULL: unset */
 	const char *send_token;  /* NULL: only the admin token reaches the send endpoints */
 	int proactive_limit;     /* per user per proactive_window_s; 0 = off */
 	int proactive_window_s;

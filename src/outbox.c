@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "log.h"
+#include "phone.h"
 #include "metrics.h"
 #include "sms/sms.h"
 #include "wait.h"
@@ -152,24 +153,48 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 	}
 	if (router_reply_blank(reply)) {
 		free(reply);
-		reply = NULL;
+		/* Pictures alone are a message too. */
+		reply = answer.media ? strdup("") : NULL;
+		if (answer.media && !reply) {
+			why = "out of memory";
+			goto failed;
+		}
 	}
 	int flags = 0;
 	if (reply && router_prepare_reply(ob->router, &reply, &flags) < 0) {
 		why = "out of memory";
 		goto failed;
 	}
+	/* The reply goes back on the channel the message came on: on WhatsApp from
+	 * TWILIO_WHATSAPP_FROM, else from the number it was sent to, prefixed. */
+	enum phone_channel ch = PHONE_CHANNEL_SMS;
+	char number[PHONE_SIZE];
+	char from[PHONE_KEY_SIZE];
+	const char *reply_from = in.m.to;
+	if (phone_address_parse(in.m.from, &ch, number) == 0 && ch == PHONE_CHANNEL_WHATSAPP) {
+		enum phone_channel to_ch;
+		char to_number[PHONE_SIZE];
+		const char *sender = ob->o.whatsapp_from;
+		if (!sender && phone_address_parse(in.m.to, &to_ch, to_number) == 0) {
+			sender = to_number;
+		}
+		if (sender) {
+			snprintf(from, sizeof(from), PHONE_WHATSAPP_PREFIX "%s", sender);
+			reply_from = from;
+		}
+	}
 	struct store_message out = {0};
 	if (reply) {
 		struct sms_count c;
 		sms_count(reply, strlen(reply), &c);
 		out = (struct store_message){
-			.from = in.m.to,
+			.from = reply_from,
 			.to = in.m.from,
 			.body = reply,
 			.status = "pending",
 			.encoding = sms_encoding_name(c.encoding),
 			.segments = c.segments,
+			.media_json = answer.media,
 			.reply_to = row->inbound_id,
 			.flags = flags | STORE_FLAG_SENT_BY_API,
 		};
@@ -194,12 +219,14 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 			LOG_STR("agent", answer.agent), LOG_INT("reply", reply != NULL),
 			LOG_INT("handoff", answer.handoff));
 	free(reply);
+	free(answer.media);
 	free_copy(&in);
 	outbox_notify(ob);
 	return;
 
 failed:
 	free(reply);
+	free(answer.media);
 	free_copy(&in);
 	int64_t now = ids_now_ms();
 	if (row->attempts >= ob->o.max_attempts || strcmp(why, "message gone") == 0) {

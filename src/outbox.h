@@ -22,6 +22,9 @@ struct outbox_options {
 	int max_attempts;     /* of one stage (agent, send) before the row is dead */
 	int agent_timeout_ms;
 	const char *public_url; /* for StatusCallback; NULL: no callbacks asked for */
+	/* The WhatsApp sender of replies (E.164, TWILIO_WHATSAPP_FROM); NULL: the number the
+	 * message was sent to. */
+	const char *whatsapp_from;
 	struct twilio_rest rest;
 	bool agent_stage; /* rest mode: agent workers answer queued inbound messages */
 	/* Messages smsrouter starts itself (store_send_add): quiet hours in the recipient's

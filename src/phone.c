@@ -1,6 +1,8 @@
-/* phone: E.164 validation and masking for logs. */
+/* phone: E.164 validation, Twilio's addresses and masking for logs. */
 #include "phone.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PHONE_MIN_DIGITS 8
@@ -27,6 +29,37 @@ bool phone_is_valid(const char *s) {
 		}
 	}
 	return digits >= PHONE_MIN_DIGITS;
+}
+
+int phone_address_parse(const char *addr, enum phone_channel *ret_channel,
+		char ret_number[PHONE_SIZE]) {
+	static const char wa[] = PHONE_WHATSAPP_PREFIX;
+	enum phone_channel ch = PHONE_CHANNEL_SMS;
+	const char *number = addr;
+
+	if (addr == NULL) {
+		return -EINVAL;
+	}
+	if (strncmp(addr, wa, sizeof(wa) - 1) == 0) {
+		ch = PHONE_CHANNEL_WHATSAPP;
+		number = addr + sizeof(wa) - 1;
+	}
+	/* phone_is_valid stops at the 16th digit, so the copy below always fits. */
+	if (!phone_is_valid(number)) {
+		return -EINVAL;
+	}
+	*ret_channel = ch;
+	strcpy(ret_number, number);
+	return 0;
+}
+
+const char *phone_channel_name(enum phone_channel ch) {
+	return ch == PHONE_CHANNEL_WHATSAPP ? "whatsapp" : "sms";
+}
+
+void phone_optout_key(enum phone_channel ch, const char *number, char out[PHONE_KEY_SIZE]) {
+	snprintf(out, PHONE_KEY_SIZE, "%s%s", ch == PHONE_CHANNEL_WHATSAPP ? PHONE_WHATSAPP_PREFIX : "",
+			number);
 }
 
 void phone_mask(const char *s, char out[PHONE_MASK_SIZE]) {

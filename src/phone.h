@@ -1,5 +1,6 @@
 #pragma once
-/* phone: E.164 validation and masking for logs. Knows nothing of anything else. */
+/* phone: E.164 validation, the addresses Twilio gives (a number, or a channel's prefix and
+ * a number) and masking for logs. Knows nothing of anything else. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -9,6 +10,31 @@
 /* True if s is E.164: '+', then 8 to 15 ASCII digits, the first not '0'. Nothing else
  * (no spaces, no prefix like "whatsapp:"). NULL is not valid. */
 bool phone_is_valid(const char *s);
+
+/* The channels an address may name. */
+enum phone_channel {
+	PHONE_CHANNEL_SMS,      /* "+E164" */
+	PHONE_CHANNEL_WHATSAPP, /* "whatsapp:+E164" */
+};
+
+#define PHONE_WHATSAPP_PREFIX "whatsapp:"
+
+/* The one reading of an address Twilio gives in From or To: "+E164" is SMS,
+ * "whatsapp:+E164" (the prefix in lower case, exactly as Twilio sends it) is WhatsApp; on
+ * success *ret_channel and ret_number (the bare E.164 number) are written. Anything else
+ * (NULL, another prefix such as "messenger:" or "rcs:", a prefix in another case, spaces,
+ * a number that is not E.164 after the prefix) is -EINVAL, and nothing is written. */
+int phone_address_parse(const char *addr, enum phone_channel *ret_channel,
+		char ret_number[PHONE_SIZE]);
+
+/* "sms" or "whatsapp": the channel's name in the API, the agent's request and the store. */
+const char *phone_channel_name(enum phone_channel ch);
+
+/* The key an opt-out of number on ch is kept under: the number for SMS, "whatsapp:" and
+ * the number for WhatsApp (so that STOP on one channel leaves the other). Always fits
+ * PHONE_KEY_SIZE. */
+#define PHONE_KEY_SIZE (sizeof(PHONE_WHATSAPP_PREFIX) - 1 + PHONE_SIZE)
+void phone_optout_key(enum phone_channel ch, const char *number, char out[PHONE_KEY_SIZE]);
 
 /* Writes a log-safe form of s into out (always NUL-terminated):
  * "+15550100101" → "+1555***0101": '+', the first four digits, "***", the last four.

@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -13,6 +12,7 @@
 #include "log.h"
 #include "phone.h"
 #include "sms/sms.h"
+#include "twilio/twilio.h"
 #include "tz.h"
 #include "utf8.h"
 
@@ -47,23 +47,6 @@ static size_t characters(const char *s, size_t len) {
 		n += ((unsigned char)s[i] & 0xc0) != 0x80;
 	}
 	return n;
-}
-
-static bool media_url_ok(const char *u) {
-	size_t n = strlen(u);
-	if (n > 2048 || (strncasecmp(u, "https://", 8) != 0 && strncasecmp(u, "http://", 7) != 0)) {
-		return false;
-	}
-	const char *host = u + (u[4] == ':' ? 7 : 8);
-	if (!*host || *host == '/') {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f) {
-			return false;
-		}
-	}
-	return true;
 }
 
 /* The request's fields, each length-prefixed, hashed: the same request gives the same
@@ -121,7 +104,7 @@ static int check_fields(const struct proactive_request *rq, int64_t now, int64_t
 		return refuse(ref, 422, "invalid_media", "\"media\" has at most 10 URLs.");
 	}
 	for (size_t i = 0; i < rq->nmedia; i++) {
-		if (!rq->media[i] || !media_url_ok(rq->media[i])) {
+		if (!rq->media[i] || !twilio_media_url_ok(rq->media[i])) {
 			return refuse(ref, 422, "invalid_media",
 					"\"media\" must be http:// or https:// URLs.");
 		}
@@ -273,8 +256,10 @@ int proactive_send(const struct proactive *p, const struct proactive_request *rq
 	}
 	bool whatsapp = strcmp(channel, "whatsapp") == 0;
 	snprintf(to, sizeof(to), "%s%s", whatsapp ? "whatsapp:" : "", phone);
-	snprintf(from, sizeof(from), "%s%s", whatsapp && c->twilio_from[0] == '+' ? "whatsapp:" : "",
-			c->twilio_from);
+	/* WhatsApp from TWILIO_WHATSAPP_FROM, else TWILIO_FROM when it is a number. */
+	const char *sender = whatsapp && c->whatsapp_from ? c->whatsapp_from : c->twilio_from;
+	snprintf(from, sizeof(from), "%s%s", whatsapp && sender[0] == '+' ? "whatsapp:" : "",
+			sender);
 	const char *body = rq->body ? rq->body : "";
 	struct sms_count count;
 	sms_count(body, rq->body ? rq->body_len : 0, &count);
@@ -290,7 +275,7 @@ int proactive_send(const struct proactive *p, const struct proactive_request *rq
 		.channel = channel,
 		.from = from,
 		.to = to,
-		.optout_key = phone,
+		.optout_key = to, /* the number on its channel: "whatsapp:+1…" on WhatsApp */
 		.body = body,
 		.media_json = media,
 		.encoding = sms_encoding_name(count.encoding),

@@ -133,6 +133,12 @@ void router_destroy(struct router *r) {
 
 /* ---- the way in ---- */
 
+void router_result_clear(struct router_result *result) {
+	free(result->reply);
+	free(result->media);
+	*result = (struct router_result){0};
+}
+
 void router_submit(struct router *r, struct router_job *job, const struct router_inbound *in,
 		router_done_cb done, void *ctx) {
 	memset(job, 0, sizeof(*job));
@@ -152,13 +158,15 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 /* A seen MessageSid: the answer given the first time, never a second routing. */
 static int duplicate(struct router *r, struct router_job *job) {
 	char *reply = NULL;
+	char *media = NULL;
 	int64_t id = 0;
-	int e = store_answer_for(r->store, job->in->sid, &reply, &id);
+	int e = store_answer_for(r->store, job->in->sid, &reply, &id, &media);
 	if (e < 0) {
 		return e;
 	}
 	job->result.outcome = ROUTER_DUPLICATE;
 	job->result.reply = reply;
+	job->result.media = media;
 	job->result.outbound_id = id;
 	return 0;
 }
@@ -222,8 +230,21 @@ static int classify(struct router *r, struct router_job *job, struct verdict *v)
 	bool opted_out = false;
 	int e;
 
+	if (phone_address_parse(in->from, &job->channel, job->number) < 0) {
+		/* No channel of ours: no user, no words, no opt-out, no onboarding text; stored
+		 * unrouted (the limits still hold, as for any unknown sender). */
+		job->refused = true;
+		e = over_limit(r, in->from, false, &v->limited);
+		v->outcome = v->limited ? ROUTER_RATE_LIMITED : ROUTER_UNROUTED;
+		return e;
+	}
+	phone_optout_key(job->channel, job->number, job->optout_key);
 	v->word = router_keyword(in->body, in->opt_out_type);
-	e = store_route_lookup(r->store, in->from, &job->user, &v->known, &opted_out);
+	e = store_route_lookup(r->store, job->number, &job->user, &v->known, &opted_out);
+	if (e == 0 && job->channel != PHONE_CHANNEL_SMS) {
+		/* The lookup answers for the number on SMS; another channel has its own opt-out. */
+		e = store_optout_get(r->store, job->optout_key, &opted_out);
+	}
 	if (e < 0) {
 		return e;
 	}
@@ -378,6 +399,12 @@ static char *agent_answered(struct router_job *job, int err, struct agent_answer
 		reply = strdup(APOLOGY);
 		job->result.agent_failed = true;
 	}
+	free(job->reply_media);
+	job->reply_media = err == 0 ? a->media : NULL;
+	if (err < 0) {
+		free(a->media);
+	}
+	a->media = NULL;
 	job->handoff = err == 0 && a->handoff;
 	job->agent_ms = agent_ms;
 	return reply;
@@ -423,6 +450,9 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 		 * agent that does not answer at once is called after the commit. */
 		return r->rest || job->calls_agent ? NULL : ask_inline(r, job);
 	case ROUTER_UNROUTED:
+		if (job->refused) {
+			return NULL; /* an address no channel of ours reads: nothing to send it */
+		}
 		e = store_onboarding_claim(r->store, in->from, ids_now(), r->window_s);
 		if (e == 0) {
 			reply = strdup(r->onboarding);
@@ -505,13 +535,20 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		log_info("agent.handoff", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id),
 				LOG_STR("agent", job->agent));
 	}
+	char *media = job->reply_media; /* the agent's pictures, sent with the reply */
+	job->reply_media = NULL;
 	if (router_reply_blank(reply)) {
 		free(reply);
-		return 0;
+		reply = media ? strdup("") : NULL;
+		if (!reply) {
+			free(media);
+			return media ? -ENOMEM : 0;
+		}
 	}
 	e = router_prepare_reply(r, &reply, &flags);
 	if (e < 0) {
 		free(reply);
+		free(media);
 		return e;
 	}
 	sms_count(reply, strlen(reply), &c);
@@ -522,6 +559,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		.status = "queued",
 		.encoding = sms_encoding_name(c.encoding),
 		.segments = c.segments,
+		.media_json = media,
 		.reply_to = job->message.id,
 		.flags = flags,
 	};
@@ -531,6 +569,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		 * stored, and their reply is not sent either. */
 		log_info("outbound.user_deleted", LOG_STR("sid", job->in->sid), LOG_STR("user", user_id));
 		free(reply);
+		free(media);
 		return 0;
 	}
 	if (e < 0) {
@@ -539,6 +578,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 		log_error("outbound.store_failed", LOG_STR("sid", job->in->sid), LOG_INT("error", -e));
 	}
 	job->result.reply = reply;
+	job->result.media = media;
 	return 0;
 }
 
@@ -558,7 +598,7 @@ static int decide(struct router *r, struct router_job *job) {
 	}
 	/* Opt-out state first: it is idempotent, and holds whatever the message's answer. */
 	if (v.word == 'o' || v.word == 'i') {
-		e = store_optout_set(r->store, job->in->from, v.word == 'o');
+		e = store_optout_set(r->store, job->optout_key, v.word == 'o');
 		if (e < 0) {
 			return e;
 		}
@@ -592,8 +632,7 @@ static void run_one(struct router *r, struct router_job *job) {
 	if (e < 0) {
 		order_unlock(&job->order);
 		job->calls_agent = false;
-		free(job->result.reply);
-		job->result = (struct router_result){0};
+		router_result_clear(&job->result);
 		job->err = e;
 	}
 }
@@ -603,9 +642,10 @@ static void finish(struct router_job *job, int err) {
 	if (err == 0) {
 		router__log_outcome(job, job->r->rest, job->r->operator);
 	}
+	free(job->reply_media);
+	job->reply_media = NULL;
 	if (err < 0) {
-		free(job->result.reply);
-		job->result = (struct router_result){0};
+		router_result_clear(&job->result);
 	}
 	job->done(job->ctx, err, &job->result);
 }
@@ -756,8 +796,13 @@ int router_status(struct router *r, int64_t outbound_id, const char *sid, const 
 	/* 21610: the recipient has opted out (STOP); never send to it again until START. It
 	 * holds for the number even when the message is not ours (sent by another system on
 	 * this account, or deleted with its user). */
-	if (error_code && strcmp(error_code, "21610") == 0 && phone_is_valid(to)) {
-		int o = store_optout_set(r->store, to, true);
+	enum phone_channel ch;
+	char number[PHONE_SIZE];
+	char key[PHONE_KEY_SIZE];
+	if (error_code && strcmp(error_code, "21610") == 0 &&
+			phone_address_parse(to, &ch, number) == 0) {
+		phone_optout_key(ch, number, key); /* that number on that channel only */
+		int o = store_optout_set(r->store, key, true);
 		if (o < 0) {
 			return o;
 		}

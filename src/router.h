@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "phone.h"
 #include "ratelimit.h"
 #include "store/store.h"
 #include "writer.h"
@@ -84,13 +85,16 @@ enum router_outcome {
 
 struct router_result {
 	enum router_outcome outcome;
-	char *reply;          /* NULL: nothing to say */
+	char *reply;          /* NULL: nothing to say ("" with media: pictures only) */
+	char *media;          /* the reply's media: a JSON array of URLs, or NULL */
 	int64_t outbound_id;  /* the stored reply's id, 0 when none */
 	char user_id[STORE_ID_SIZE]; /* "" when the sender is unknown */
 	bool agent_failed;    /* the reply is our apology */
 };
 
 typedef void (*router_done_cb)(void *ctx, int err, struct router_result *result);
+/* Frees what result holds (reply, media) and empties it. */
+void router_result_clear(struct router_result *result);
 
 /* One message on its way through the router: the caller's memory (embedded in its request,
  * so that submitting allocates nothing), the router's to read and write from
@@ -118,13 +122,24 @@ struct router_job {
 	int64_t agent_ms;
 	const char *agent;   /* the agent asked, for its log line */
 	bool handoff;        /* the agent handed the user to a person */
+	char *reply_media;   /* the agent's media (JSON array of URLs), until store_reply */
 	char *operator_json; /* a human-mode message's event for the operator URL */
 	char uid[STORE_ID_SIZE]; /* its public id, when made by the router */
 	const char *limited; /* the limit a rate-limited message is over */
 	bool onboarded;      /* an unknown sender was sent the onboarding text */
+	/* Its sender as phone_address_parse reads in->from: the channel, the bare number (the
+	 * user's key) and the key of its opt-out; refused: no channel reads it (stored
+	 * unrouted, answered with nothing). */
+	bool refused;
+	enum phone_channel channel;
+	char number[PHONE_SIZE];
+	char optout_key[PHONE_KEY_SIZE];
 };
 
 /* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,
+ * the sender's address read by phone_address_parse: "+E164" on SMS, "whatsapp:+E164" on
+ * WhatsApp, each the user who owns the number, opted out per number and channel; any
+ * other address is stored unrouted and answered with nothing,
  * limits, budget), stores, asks the help text or the user's agent, stores the reply, then
  * calls done(ctx, err, result) exactly once, on this or another thread, after everything
  * it wrote is durable: err 0 with result (done takes over result->reply), or -EIO /
@@ -157,7 +172,8 @@ void router__count(const struct router_result *ret);
 void router__log_outcome(const struct router_job *job, bool rest, bool operator);
 
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
- * ErrorCode 21610 marks the recipient `to` opted out (if it is E.164), even when the
+ * ErrorCode 21610 marks the recipient `to` opted out on its channel (if phone_address_parse
+ * reads it: "+E164" or "whatsapp:+E164"), even when the
  * message is unknown. -ENOENT (unknown message; the opt-out is stored), -EIO. */
 int router_status(struct router *r, int64_t outbound_id, const char *sid, const char *status,
 		const char *error_code, const char *to);

@@ -38,12 +38,14 @@ void router__log_outcome(const struct router_job *job, bool rest, bool operator)
 					LOG_STR("user", user));
 		} else {
 			log_info("inbound.routed", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
-					LOG_STR("user", user), LOG_STR("agent", job->agent ? job->agent : ""),
+					LOG_STR("user", user), LOG_STR("channel", phone_channel_name(job->channel)),
+					LOG_STR("agent", job->agent ? job->agent : ""),
 					LOG_INT("agent_ms", job->agent_ms));
 		}
 		break;
 	case ROUTER_UNROUTED:
 		log_info("inbound.unrouted", LOG_STR("sid", in->sid), LOG_PHONE("from", in->from),
+				LOG_STR("reason", job->refused ? "address" : "unknown_sender"),
 				LOG_INT("onboarding", job->onboarded));
 		break;
 	case ROUTER_HELP:

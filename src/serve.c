@@ -296,6 +296,7 @@ static int build_core(struct process *p, char *why, size_t size) {
 			.max_attempts = c->delivery_attempts,
 			.agent_timeout_ms = c->agent_timeout_ms,
 			.public_url = c->public_url,
+			.whatsapp_from = c->whatsapp_from,
 			.rest = {.api_base = c->api_base, .account_sid = c->account_sid,
 				.auth_token = p->auth_token, .timeout_ms = 30000},
 			.agent_stage = rest,

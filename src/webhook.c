@@ -202,31 +202,54 @@ static int check(const struct webhook *w, const struct http_request *req, struct
 	return 0;
 }
 
-/* MediaUrlN / MediaContentTypeN as a JSON array, or NULL when there are none. */
-static char *media_json(const struct twilio_params *p) {
+/* MediaUrlN / MediaContentTypeN as a JSON array in *ret (NULL when there are none), or
+ * -EINVAL for what Twilio never sends: NumMedia other than "0".."10", a MediaUrlN missing
+ * below NumMedia or present at or above it, a URL that is not http(s); -ENOMEM. */
+static int media_json(const struct twilio_params *p, char **ret) {
 	const char *num = twilio_params_get(p, "NumMedia");
-	long n = num ? strtol(num, NULL, 10) : 0;
-	if (n <= 0) {
-		return NULL;
+	int n = 0;
+	*ret = NULL;
+	if (num) {
+		size_t len = strlen(num);
+		if (len == 0 || len > 2 || strspn(num, "0123456789") != len) {
+			return -EINVAL;
+		}
+		n = atoi(num);
+		if (n > TWILIO_MAX_MEDIA) {
+			return -EINVAL;
+		}
 	}
-	if (n > 10) {
-		n = 10;
+	for (int i = n; i <= TWILIO_MAX_MEDIA; i++) {
+		char k[24];
+		snprintf(k, sizeof(k), "MediaUrl%d", i);
+		if (twilio_params_get(p, k)) {
+			return -EINVAL; /* a picture NumMedia does not count */
+		}
+	}
+	if (n == 0) {
+		return 0;
 	}
 	json_t *a = json_array();
-	for (int i = 0; a && i < (int)n; i++) {
-		char k1[40], k2[40];
+	int e = a ? 0 : -ENOMEM;
+	for (int i = 0; e == 0 && i < n; i++) {
+		char k1[24], k2[32];
 		snprintf(k1, sizeof(k1), "MediaUrl%d", i);
 		snprintf(k2, sizeof(k2), "MediaContentType%d", i);
 		const char *url = twilio_params_get(p, k1);
 		const char *type = twilio_params_get(p, k2);
-		if (url) {
-			json_array_append_new(a, json_pack("{s:s,s:s}", "url", url, "content_type",
-							 type ? type : ""));
+		if (!url || !twilio_media_url_ok(url)) {
+			e = -EINVAL;
+		} else if (json_array_append_new(a, json_pack("{s:s,s:s}", "url", url,
+					   "content_type", type ? type : "")) < 0) {
+			e = -ENOMEM;
 		}
 	}
-	char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	if (e == 0) {
+		*ret = json_dumps(a, JSON_COMPACT);
+		e = *ret ? 0 : -ENOMEM;
+	}
 	json_decref(a);
-	return text;
+	return e;
 }
 
 static bool sane_sid(const char *s) {
@@ -259,6 +282,8 @@ static void inbound_failed(const char *sid, int err, struct http_response *res) 
  * naming our row (?ob=). */
 static void answer(struct http_response *res, const char *org, const struct router_result *out) {
 	char action[ORIGIN_MAX + 64];
+	const char *media[TWILIO_MAX_MEDIA];
+	size_t nmedia = 0;
 	char *xml = NULL;
 	bool with_action = out->reply && out->outbound_id > 0;
 
@@ -266,7 +291,19 @@ static void answer(struct http_response *res, const char *org, const struct rout
 		snprintf(action, sizeof(action), "%s/sms-router/webhook/status?ob=%lld", org,
 				(long long)out->outbound_id);
 	}
-	if (twilio_twiml_message(out->reply, with_action ? action : NULL, &xml) < 0) {
+	/* The agent's media: checked when it answered (at most TWILIO_MAX_MEDIA URLs). */
+	json_t *list = out->media ? json_loads(out->media, 0, NULL) : NULL;
+	size_t i;
+	json_t *u;
+	json_array_foreach(list, i, u) {
+		if (json_is_string(u) && nmedia < TWILIO_MAX_MEDIA) {
+			media[nmedia++] = json_string_value(u);
+		}
+	}
+	int e = twilio_twiml_message_media(out->reply, media, nmedia, with_action ? action : NULL,
+			&xml);
+	json_decref(list);
+	if (e < 0) {
 		twiml_status(res, 500);
 		return;
 	}
@@ -292,7 +329,7 @@ static void on_routed(void *ctx, int err, struct router_result *result) {
 		inbound_failed(q->in.sid, err, &res);
 	} else {
 		answer(&res, q->org, result);
-		free(result->reply);
+		router_result_clear(result);
 	}
 	http_deferred_complete(q->d, &res);
 	twilio_params_finish(&q->params);
@@ -324,8 +361,19 @@ void webhook_sms(void *ctx, const struct http_request *req, struct http_response
 		goto out;
 	}
 	long nseg = segs ? strtol(segs, NULL, 10) : 0;
+	int e = media_json(&p, &q->media);
+	if (e < 0) {
+		free(q);
+		if (e == -ENOMEM) {
+			twiml_status(res, 500);
+			goto out;
+		}
+		metrics_reject(METRICS_REJECT_MALFORMED);
+		log_warn("webhook.rejected", LOG_STR("reason", "media"));
+		twiml_status(res, 400);
+		goto out;
+	}
 	q->d = req->deferred;
-	q->media = media_json(&p);
 	memcpy(q->org, org, sizeof(org));
 	q->in = (struct router_inbound){
 		.sid = sid,

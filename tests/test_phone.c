@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +191,108 @@ static void test_mask_very_long_junk_fits_mask_size(void **state) {
 	free(junk);
 }
 
+static void test_address_parse_reads_sms_and_whatsapp(void **state) {
+	(void)state;
+	static const struct {
+		const char *addr;
+		enum phone_channel ch;
+		const char *number;
+	} cases[] = {
+		{"+15550100101", PHONE_CHANNEL_SMS, "+15550100101"},
+		{"whatsapp:+15550100101", PHONE_CHANNEL_WHATSAPP, "+15550100101"},
+		{"whatsapp:+12345678", PHONE_CHANNEL_WHATSAPP, "+12345678"},
+		{"whatsapp:+123456789012345", PHONE_CHANNEL_WHATSAPP, "+123456789012345"},
+	};
+	int failures = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum phone_channel ch = PHONE_CHANNEL_SMS;
+		char number[PHONE_SIZE] = "";
+		int r = phone_address_parse(cases[i].addr, &ch, number);
+		if (r != 0 || ch != cases[i].ch || strcmp(number, cases[i].number) != 0) {
+			print_error("\"%s\": r=%d ch=%d number=\"%s\"\n", cases[i].addr, r, (int)ch,
+					number);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void test_address_parse_refuses_other_forms_and_writes_nothing(void **state) {
+	(void)state;
+	static const char *const hostile[] = {
+		"",
+		"whatsapp:",
+		"whatsapp:15550100101",        /* no '+' */
+		"whatsapp:+05550100101",       /* leading 0 */
+		"whatsapp:+1555",              /* too short */
+		"whatsapp:+1234567890123456",  /* 16 digits */
+		"whatsapp: +15550100101",      /* space */
+		"whatsapp:+15550100101 ",
+		" whatsapp:+15550100101",
+		"WhatsApp:+15550100101",       /* Twilio sends the prefix in lower case */
+		"WHATSAPP:+15550100101",
+		"whatsapp:whatsapp:+15550100101",
+		"whatsapp:+1555010010a",
+		"whatsapp;+15550100101",
+		"whatsapp+15550100101",
+		"messenger:+15550100101",
+		"messenger:1234567890",
+		"rcs:+15550100101",
+		"sms:+15550100101",
+		"tel:+15550100101",
+		"+15550100101:whatsapp",
+		"15550100101",
+		"+",
+		"+1 555 010 0101",
+		"+1555\n0100101",
+		"whatsapp:+1555\t0100101",
+		"+\xef\xbc\x91" "5550100101",   /* a full-width digit */
+		"whatsapp:+15550100101\xc2\xa0", /* a no-break space */
+	};
+	int failures = 0;
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		enum phone_channel ch = (enum phone_channel)42;
+		char number[PHONE_SIZE] = "untouched";
+		int r = phone_address_parse(hostile[i], &ch, number);
+		if (r != -EINVAL || (int)ch != 42 || strcmp(number, "untouched") != 0) {
+			print_error("case %zu: accepted or written (r=%d)\n", i, r);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void test_address_parse_refuses_null_and_long_junk(void **state) {
+	(void)state;
+	enum phone_channel ch;
+	char number[PHONE_SIZE];
+	size_t len = 100000;
+	char *junk = malloc(len + 1);
+
+	assert_int_equal(phone_address_parse(NULL, &ch, number), -EINVAL);
+	assert_non_null(junk);
+	memcpy(junk, "whatsapp:+", 10);
+	memset(junk + 10, '7', len - 10);
+	junk[len] = '\0';
+	assert_int_equal(phone_address_parse(junk, &ch, number), -EINVAL);
+	assert_int_equal(phone_address_parse(junk + 9, &ch, number), -EINVAL);
+	free(junk);
+}
+
+static void test_channel_names_and_optout_keys(void **state) {
+	(void)state;
+	char key[PHONE_KEY_SIZE];
+
+	assert_string_equal(phone_channel_name(PHONE_CHANNEL_SMS), "sms");
+	assert_string_equal(phone_channel_name(PHONE_CHANNEL_WHATSAPP), "whatsapp");
+	phone_optout_key(PHONE_CHANNEL_SMS, "+15550100101", key);
+	assert_string_equal(key, "+15550100101");
+	phone_optout_key(PHONE_CHANNEL_WHATSAPP, "+123456789012345", key);
+	assert_string_equal(key, "whatsapp:+123456789012345");
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_valid_accepts_e164_and_rejects_everything_else),
@@ -202,6 +305,10 @@ int main(void) {
 		cmocka_unit_test(test_mask_whatsapp_address_reveals_only_four_and_four),
 		cmocka_unit_test(test_mask_never_copies_anything_but_digits_plus_and_stars),
 		cmocka_unit_test(test_mask_very_long_junk_fits_mask_size),
+		cmocka_unit_test(test_address_parse_reads_sms_and_whatsapp),
+		cmocka_unit_test(test_address_parse_refuses_other_forms_and_writes_nothing),
+		cmocka_unit_test(test_address_parse_refuses_null_and_long_junk),
+		cmocka_unit_test(test_channel_names_and_optout_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,7 +126,7 @@ static void test_unknown_sender_gets_onboarding_once_then_nothing(void **state) 
 	assert_int_equal(u.outbound, 2);
 	char *reply = NULL;
 	int64_t id = -1;
-	assert_int_equal(store_answer_for(f->s, "SMunk2", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SMunk2", &reply, &id, NULL), 0);
 	assert_null(reply);
 }
 
@@ -283,6 +283,75 @@ static void test_stop_inside_a_sentence_is_not_an_opt_out(void **state) {
 	assert_outcome(&res, ROUTER_ROUTED, "sentence");
 	assert_reply(&res, "Noted.", "sentence");
 	assert_false(opted_out(f, ADA_PHONE));
+}
+
+/* ---- channels ---- */
+
+static void test_whatsapp_sender_is_the_user_who_owns_the_number(void **state) {
+	struct fixture *f = *state;
+
+	struct router_result res = route(f, NULL, "whatsapp:" ADA_PHONE, "remember by whatsapp");
+	assert_outcome(&res, ROUTER_ROUTED, "whatsapp");
+	assert_string_equal(res.user_id, f->ada.id);
+	assert_reply(&res, "Noted.", "whatsapp");
+	res = route(f, NULL, ADA_PHONE, "remember by sms");
+	assert_outcome(&res, ROUTER_ROUTED, "sms");
+	assert_reply(&res, "Noted.", "sms");
+	/* One user, one history: both notes, both messages with their own addresses. */
+	assert_int_equal(notes_of(f, &f->ada), 2);
+	struct newest m = newest_of(f, &f->ada);
+	assert_string_equal(m.body[3], "remember by whatsapp");
+	assert_string_equal(m.body[1], "remember by sms");
+}
+
+static void test_stop_on_whatsapp_leaves_sms_and_the_other_way_round(void **state) {
+	struct fixture *f = *state;
+
+	struct router_result res = route(f, NULL, "whatsapp:" ADA_PHONE, "STOP");
+	assert_outcome(&res, ROUTER_OPTED_OUT, "stop on whatsapp");
+	assert_reply(&res, NULL, "stop on whatsapp");
+	assert_true(opted_out(f, "whatsapp:" ADA_PHONE));
+	assert_false(opted_out(f, ADA_PHONE));
+	res = route(f, NULL, "whatsapp:" ADA_PHONE, "remember x");
+	assert_outcome(&res, ROUTER_BLOCKED, "whatsapp after stop");
+	assert_reply(&res, NULL, "whatsapp after stop");
+	res = route(f, NULL, ADA_PHONE, "remember y");
+	assert_outcome(&res, ROUTER_ROUTED, "sms after whatsapp stop");
+	assert_reply(&res, "Noted.", "sms after whatsapp stop");
+
+	res = route(f, NULL, BOB_PHONE, "STOP");
+	assert_outcome(&res, ROUTER_OPTED_OUT, "stop on sms");
+	assert_true(opted_out(f, BOB_PHONE));
+	assert_false(opted_out(f, "whatsapp:" BOB_PHONE));
+	res = route(f, NULL, "whatsapp:" BOB_PHONE, "remember z");
+	assert_outcome(&res, ROUTER_ROUTED, "whatsapp after sms stop");
+	assert_reply(&res, "Noted.", "whatsapp after sms stop");
+
+	res = route(f, NULL, "whatsapp:" ADA_PHONE, "START");
+	assert_outcome(&res, ROUTER_OPTED_IN, "start on whatsapp");
+	assert_false(opted_out(f, "whatsapp:" ADA_PHONE));
+}
+
+static void test_other_addresses_are_stored_unrouted_and_get_nothing(void **state) {
+	struct fixture *f = *state;
+	static const char *const hostile[] = {"messenger:" ADA_PHONE, "rcs:" ADA_PHONE,
+		"whatsapp:" "15550100101", "whatsapp:+1", "WhatsApp:" ADA_PHONE, "whatsapp: " ADA_PHONE,
+		"+1555abc0101"};
+	struct usage_null u = {0, 0};
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		/* Not even a word acts: STOP from an address of no channel opts out nothing. */
+		struct router_result res = route(f, NULL, hostile[i], i % 2 ? "STOP" : "remember x");
+		assert_outcome(&res, ROUTER_UNROUTED, hostile[i]);
+		assert_string_equal(res.user_id, "");
+		assert_reply(&res, NULL, hostile[i]);
+		assert_false(opted_out(f, hostile[i]));
+	}
+	assert_false(opted_out(f, ADA_PHONE));
+	assert_int_equal(notes_of(f, &f->ada), 0);
+	assert_int_equal(store_usage(f->s, 0, usage_null_row, &u), 0);
+	assert_int_equal(u.inbound, (int64_t)(sizeof(hostile) / sizeof(hostile[0])));
+	assert_int_equal(u.outbound, 0);
 }
 
 /* ---- rate limit ---- */
@@ -458,7 +527,7 @@ static void test_reply_over_1600_characters_is_cut_on_a_character_boundary(void 
 	/* What was stored is what was sent. */
 	char *stored = NULL;
 	int64_t id = 0;
-	assert_int_equal(store_answer_for(f->s, "SMlongrecall", &stored, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SMlongrecall", &stored, &id, NULL), 0);
 	assert_non_null(stored);
 	assert_string_equal(stored, res.reply);
 	assert_int_equal(id, res.outbound_id);
@@ -530,11 +599,17 @@ static void test_status_of_unknown_message_is_enoent(void **state) {
 static void test_status_error_21610_of_unknown_message_still_opts_out(void **state) {
 	struct fixture *f = *state;
 
-	/* A To that is not E.164 is ignored: nothing is stored under it. */
+	/* A To no channel of ours reads is ignored: nothing is stored under it. */
+	assert_int_equal(router_status(f->r, 0, "SMnosuch0", "failed", "21610",
+	                                 "messenger:" BOB_PHONE),
+	                 -ENOENT);
+	assert_false(opted_out(f, "messenger:" BOB_PHONE));
+	assert_false(opted_out(f, BOB_PHONE));
+	/* A WhatsApp To opts out the number on WhatsApp only. */
 	assert_int_equal(router_status(f->r, 0, "SMnosuch1", "failed", "21610",
 	                                 "whatsapp:" BOB_PHONE),
 	                 -ENOENT);
-	assert_false(opted_out(f, "whatsapp:" BOB_PHONE));
+	assert_true(opted_out(f, "whatsapp:" BOB_PHONE));
 	assert_false(opted_out(f, BOB_PHONE));
 
 	assert_int_equal(router_status(f->r, 0, "SMnosuch2", "failed", "21610", ADA_PHONE), -ENOENT);
@@ -660,6 +735,9 @@ int main(void) {
 		FIXTURE(test_opt_out_type_decides_over_the_body),
 		FIXTURE(test_help_and_info_answer_the_help_text_without_agent),
 		FIXTURE(test_stop_inside_a_sentence_is_not_an_opt_out),
+		FIXTURE(test_whatsapp_sender_is_the_user_who_owns_the_number),
+		FIXTURE(test_stop_on_whatsapp_leaves_sms_and_the_other_way_round),
+		FIXTURE(test_other_addresses_are_stored_unrouted_and_get_nothing),
 		FIXTURE(test_sender_over_the_rate_limit_is_stored_not_routed),
 		FIXTURE(test_stop_and_start_are_honoured_over_the_rate_limit),
 		FIXTURE(test_help_counts_against_and_obeys_the_rate_limit),

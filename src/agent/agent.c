@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/sha.h>
@@ -30,6 +31,13 @@ void agent_destroy(struct agent *a) {
 int agent_reply_async(struct agent *a, const struct agent_request *req, agent_done_cb done,
 		void *ctx) {
 	return a->ops->reply_async(a, req, done, ctx);
+}
+
+void agent_answer_clear(struct agent_answer *answer) {
+	free(answer->reply);
+	free(answer->media);
+	answer->reply = NULL;
+	answer->media = NULL;
 }
 
 struct answer {

@@ -21,6 +21,8 @@ const char *agent_error_text(int err);
 struct agent_answer {
 	char *reply;       /* the callee's to free; NULL: no reply (always, on an error) */
 	bool handoff;      /* {"handoff": true}: the user goes to a person (human mode) */
+	/* "media": the callee's to free; a JSON array of 1–10 http(s) URLs, or NULL: none. */
+	char *media;
 	const char *agent; /* the name of the agent asked, for labels ("default", a named
 			    * one); borrowed, lives as long as the agent */
 };
@@ -82,11 +84,14 @@ int agent_reply_async(struct agent *a, const struct agent_request *req, agent_do
 int agent_reply(struct agent *a, const struct agent_request *req, struct agent_answer *ret);
 
 /* What an Agent Core's answer means, by the contract: HTTP status and body → 0 with
- * *ret_reply (caller frees; NULL: no reply, for 204 or {"reply": null}) and *ret_handoff
- * (may be NULL; true for "handoff": true), -EIO (5xx), -EBADMSG (anything else: another
- * status, not JSON, no "reply" string or null), -ENOMEM. */
-int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply,
-		bool *ret_handoff);
+ * ret's reply (NULL: no reply, for 204 or {"reply": null}), handoff (true for "handoff":
+ * true) and media (NULL, or the "media" list: at most 10 URLs that twilio_media_url_ok
+ * takes; an empty list is none), each the caller's to free; -EIO (5xx), -EBADMSG (anything
+ * else: another status, not JSON, no "reply" string or null, a "media" that is not such
+ * a list), -ENOMEM. Nothing is written to ret on failure. */
+int agent_parse_reply(long status, const char *body, size_t len, struct agent_answer *ret);
+/* Frees what answer holds (reply, media) and empties those fields. */
+void agent_answer_clear(struct agent_answer *answer);
 
 /* {"user": …, "message": …} of req, as the Agent Core request has them (no history): what
  * the operator URL is sent for a user in human mode. *ret_json is the caller's to free().

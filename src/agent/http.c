@@ -14,6 +14,8 @@
 #include "agent/backend.h"
 #include "curlbody.h"
 #include "hmac.h"
+#include "phone.h"
+#include "twilio/twilio.h"
 
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
@@ -97,12 +99,18 @@ static json_t *request_object(const struct agent_request *req) {
 		json_array_append_new(tags, json_string(u->tags[i]));
 	}
 	ids_time_format(m->created_at ? m->created_at : ids_now(), when);
-	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s},s:{s:s?,s:s,s:s,s:s,s:s,s:o,s:s}}",
+	/* The channel is the sender's address as stored (routed: one phone_address_parse
+	 * reads). */
+	enum phone_channel ch;
+	char number[PHONE_SIZE];
+	const char *channel = phone_address_parse(m->from, &ch, number) == 0 ? phone_channel_name(ch)
+									       : "sms";
+	return json_pack("{s:{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s},s:{s:s?,s:s,s:s,s:s,s:s,s:s,s:o,s:s}}",
 			"user", "id", u->id, "name", u->name, "timezone",
 			u->timezone[0] ? u->timezone : NULL, "locale", u->locale[0] ? u->locale : NULL,
 			"tags", tags, "agent", u->agent[0] ? u->agent : NULL, "mode",
 			u->mode[0] ? u->mode : "agent", "message", "id", m->uid, "sid",
-			m->sid ? m->sid : "",
+			m->sid ? m->sid : "", "channel", channel,
 			"from", m->from, "to", m->to ? m->to : "", "body", m->body ? m->body : "",
 			"media", media, "received_at", when);
 }
@@ -189,16 +197,38 @@ static int interpret(struct call *c, CURLcode cr, struct agent_answer *ret) {
 		return -EIO;
 	}
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	return agent_parse_reply(status, c->answer.s, c->answer.len, &ret->reply, &ret->handoff);
+	return agent_parse_reply(status, c->answer.s, c->answer.len, ret);
 }
 
-int agent_parse_reply(long status, const char *body, size_t len, char **ret_reply,
-		bool *ret_handoff) {
-	if (status == 204) {
-		*ret_reply = NULL;
-		if (ret_handoff) {
-			*ret_handoff = false;
+/* "media" of an answer: NULL or absent → none (0, *ret NULL); a list of 1–10 URLs
+ * twilio_media_url_ok takes → its compact JSON text; [] → none; anything else -EBADMSG. */
+static int answer_media(json_t *media, char **ret) {
+	*ret = NULL;
+	if (!media || json_is_null(media)) {
+		return 0;
+	}
+	if (!json_is_array(media) || json_array_size(media) > TWILIO_MAX_MEDIA) {
+		return -EBADMSG;
+	}
+	size_t i;
+	json_t *u;
+	json_array_foreach(media, i, u) {
+		if (!json_is_string(u) || !twilio_media_url_ok(json_string_value(u))) {
+			return -EBADMSG;
 		}
+	}
+	if (json_array_size(media) == 0) {
+		return 0;
+	}
+	*ret = json_dumps(media, JSON_COMPACT);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int agent_parse_reply(long status, const char *body, size_t len, struct agent_answer *ret) {
+	if (status == 204) {
+		ret->reply = NULL;
+		ret->media = NULL;
+		ret->handoff = false;
 		return 0;
 	}
 	if (status >= 500) {
@@ -210,12 +240,20 @@ int agent_parse_reply(long status, const char *body, size_t len, char **ret_repl
 	/* jansson refuses invalid UTF-8 and \u0000 in strings: the reply is a clean C string. */
 	json_t *j = json_loadb(body, len, 0, NULL);
 	json_t *reply = json_object_get(j, "reply");
+	char *media = NULL;
 	int r = -EBADMSG;
 	if (json_is_object(j) && (json_is_null(reply) || json_is_string(reply))) {
-		*ret_reply = json_is_string(reply) ? strdup(json_string_value(reply)) : NULL;
-		r = json_is_string(reply) && !*ret_reply ? -ENOMEM : 0;
-		if (r == 0 && ret_handoff) {
-			*ret_handoff = json_is_true(json_object_get(j, "handoff"));
+		r = answer_media(json_object_get(j, "media"), &media);
+	}
+	if (r == 0) {
+		char *text = json_is_string(reply) ? strdup(json_string_value(reply)) : NULL;
+		if (json_is_string(reply) && !text) {
+			free(media);
+			r = -ENOMEM;
+		} else {
+			ret->reply = text;
+			ret->media = media;
+			ret->handoff = json_is_true(json_object_get(j, "handoff"));
 		}
 	}
 	json_decref(j);
@@ -227,7 +265,7 @@ static void finish(struct call *c, int err, struct agent_answer *answer) {
 	struct agent_answer none = {.agent = c->ep->name};
 	if (!answer || err < 0) {
 		if (answer) {
-			free(answer->reply);
+			agent_answer_clear(answer);
 		}
 		answer = &none;
 	}

@@ -80,7 +80,7 @@ int cli__usage(const struct config *c, int argc, char **argv) {
 	if (cli__open_store(c, &s) != 0) {
 		return CLI__EXIT_FAIL;
 	}
-	int r = admin_usage_json(s, since, &c->segment_price, c->currency, &j);
+	int r = admin_usage_json(s, since, &c->prices, c->currency, &j);
 	store_close(s);
 	if (r < 0) {
 		return cli__fail("cannot read usage: %s.", cli__errtext(r));
@@ -100,7 +100,7 @@ int cli__export(const struct config *c, int argc, char **argv) {
 	if (cli__open_store(c, &s) != 0) {
 		return CLI__EXIT_FAIL;
 	}
-	int r = admin_export_create(s, argv[0], &c->segment_price, &e);
+	int r = admin_export_create(s, argv[0], &c->prices, &e);
 	/* A chunk at a time, as the API streams it. */
 	while (r == 0 && (r = admin_export_next(e, &chunk, &len)) == 0 && len > 0) {
 		r = fwrite(chunk, 1, len, stdout) == len ? 0 : -EIO;

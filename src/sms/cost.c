@@ -75,41 +75,65 @@ static int digits_of(int64_t a, unsigned char d[INT64_DIGITS]) {
 	return n;
 }
 
-void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, size_t out_size) {
-	char buf[SMS_COST_SIZE];
+static bool price_ok(const struct sms_price *p) {
+	return p && p->units >= 0 && p->scale >= 0 && p->scale <= PRICE_MAX_SCALE;
+}
+
+/* Adds count × p, shifted to scale decimals (scale >= p->scale), into sum (decimal digits,
+ * least significant first, SUM_DIGITS of them; each cell stays below 10 after). Long
+ * multiplication on decimal digits: exact for any two int64 values (no 128-bit integer in
+ * C11). */
+#define SUM_DIGITS (COST_DIGITS + PRICE_MAX_SCALE + 2)
+static void add_product(int sum[SUM_DIGITS], const struct sms_price *p, int64_t count,
+		int scale) {
+	unsigned char a[INT64_DIGITS], b[INT64_DIGITS];
+	int na = digits_of(p->units, a);
+	int nb = digits_of(count, b);
+	int shift = scale - p->scale;
+	for (int i = 0; i < na; i++) {
+		for (int j = 0; j < nb; j++) {
+			sum[i + j + shift] += a[i] * b[j]; /* a cell <= 19 * 81 + 9 */
+		}
+	}
+	for (int k = 0; k + 1 < SUM_DIGITS; k++) {
+		sum[k + 1] += sum[k] / 10;
+		sum[k] %= 10;
+	}
+}
+
+/* Writes the n counts × prices, summed, with the largest number of decimals among the
+ * prices; "invalid" for a bad price or a negative count; "" when it does not fit. */
+static void cost_sum(const struct sms_price *const *p, const int64_t *count, size_t n,
+		char *out, size_t out_size) {
+	char buf[SMS_USAGE_COST_SIZE];
+	int scale = 0;
+	bool ok = true;
 
 	if (out == NULL || out_size == 0) {
 		return;
 	}
-	if (p == NULL || p->units < 0 || p->scale < 0 || p->scale > PRICE_MAX_SCALE ||
-			segments < 0) {
+	for (size_t i = 0; i < n; i++) {
+		ok = ok && price_ok(p[i]) && count[i] >= 0;
+		if (ok && p[i]->scale > scale) {
+			scale = p[i]->scale;
+		}
+	}
+	if (!ok) {
 		snprintf(buf, sizeof(buf), "invalid");
 	} else {
-		/* Long multiplication on decimal digits: exact for any two int64 values, whose
-		 * product has at most COST_DIGITS digits (no 128-bit integer in C11). */
-		unsigned char a[INT64_DIGITS], b[INT64_DIGITS];
-		int product[COST_DIGITS] = {0}; /* least significant first; a cell <= 19 * 81 */
-		int na = digits_of(p->units, a);
-		int nb = digits_of(segments, b);
+		int sum[SUM_DIGITS] = {0};
 		char *q = buf;
-
-		for (int i = 0; i < na; i++) {
-			for (int j = 0; j < nb; j++) {
-				product[i + j] += a[i] * b[j];
-			}
-		}
-		for (int k = 0; k + 1 < COST_DIGITS; k++) {
-			product[k + 1] += product[k] / 10;
-			product[k] %= 10;
+		for (size_t i = 0; i < n; i++) {
+			add_product(sum, p[i], count[i], scale);
 		}
 		/* At least one digit before the point: 2 × 0.0083 is "0.0166". */
-		int n = COST_DIGITS;
-		while (n > p->scale + 1 && product[n - 1] == 0) {
-			n--;
+		int len = SUM_DIGITS;
+		while (len > scale + 1 && sum[len - 1] == 0) {
+			len--;
 		}
-		for (int k = n - 1; k >= 0; k--) {
-			*q++ = (char)('0' + product[k]);
-			if (k == p->scale && k > 0) {
+		for (int k = len - 1; k >= 0 && q < buf + sizeof(buf) - 2; k--) {
+			*q++ = (char)('0' + sum[k]);
+			if (k == scale && k > 0) {
 				*q++ = '.';
 			}
 		}
@@ -121,4 +145,16 @@ void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, siz
 	} else {
 		out[0] = '\0';
 	}
+}
+
+void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, size_t out_size) {
+	cost_sum(&p, &segments, 1, out, out_size);
+}
+
+void sms_usage_cost_format(const struct sms_prices *p, int64_t segments, int64_t mms,
+		int64_t whatsapp, char *out, size_t out_size) {
+	const struct sms_price *prices[3] = {p ? &p->segment : NULL, p ? &p->mms : NULL,
+		p ? &p->whatsapp : NULL};
+	const int64_t counts[3] = {segments, mms, whatsapp};
+	cost_sum(prices, counts, 3, out, out_size);
 }

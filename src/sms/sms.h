@@ -48,6 +48,19 @@ int sms_price_parse(const char *s, struct sms_price *ret);
 #define SMS_COST_SIZE 40 /* 38 digits, '.', NUL */
 void sms_cost_format(const struct sms_price *p, int64_t segments, char *out, size_t out_size);
 
+/* What usage costs: SMS segments, MMS and WhatsApp messages each at its price. */
+struct sms_prices {
+	struct sms_price segment;
+	struct sms_price mms;
+	struct sms_price whatsapp;
+};
+/* segments × p->segment + mms × p->mms + whatsapp × p->whatsapp, exact, written as
+ * sms_cost_format does with the most decimals of the three prices (0.0083 and 0.02 →
+ * "0.0283" for one each). out_size >= SMS_USAGE_COST_SIZE always suffices. */
+#define SMS_USAGE_COST_SIZE 50 /* 38 digits, 9 more decimals, a carry, '.', NUL */
+void sms_usage_cost_format(const struct sms_prices *p, int64_t segments, int64_t mms,
+		int64_t whatsapp, char *out, size_t out_size);
+
 /* GSM-7 smart encoding: returns a new string (caller frees; NULL on ENOMEM, or for a NULL
  * text with errno EINVAL) where look-alike characters outside GSM-7 are replaced by GSM-7
  * ones: curly single/double quotes and primes → ' and ", en/em dashes, minus sign, hyphen

@@ -36,19 +36,27 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 
 /* Usage (store_usage): a row per live message, a row per swept day (usage_daily, where ''
  * is the unknown senders), summed. */
+/* A WhatsApp message (no segments; priced apart): sent on it, or from or to whatsapp:+…. */
+#define USAGE_WA                                                                           \
+	"(coalesce(channel, '') = 'whatsapp' OR substr(from_addr, 1, 9) = 'whatsapp:' OR "      \
+	"substr(coalesce(to_addr, ''), 1, 9) = 'whatsapp:')"
 #define USAGE_LIVE                                                                         \
 	"SELECT user_id AS usr, created_at - created_at % 86400 AS day, CASE WHEN direction "  \
 	"= 'inbound' THEN 1 ELSE 0 END AS i, "                                                 \
-	"CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS o, segments AS sg, CASE WHEN " \
+	"CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS o, CASE WHEN " USAGE_WA " OR "  \
+	"media IS NOT NULL THEN 0 ELSE segments END AS sg, CASE WHEN "                         \
 	"status = 'over_budget' THEN 1 ELSE 0 END AS ob, CASE WHEN (flags & 2) <> 0 THEN 1 "  \
 	"ELSE 0 END AS tr, CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END AS se, CASE WHEN "    \
-	"kind = 'proactive' THEN 1 ELSE 0 END AS pr FROM messages WHERE "
+	"kind = 'proactive' THEN 1 ELSE 0 END AS pr, CASE WHEN media IS NOT NULL AND NOT "     \
+	USAGE_WA " THEN 1 ELSE 0 END AS mm, CASE WHEN " USAGE_WA " THEN 1 ELSE 0 END AS wa "   \
+	"FROM messages WHERE "
 #define USAGE_SWEPT                                                                        \
 	"SELECT nullif(user_id, ''), day, inbound, outbound, segments, over_budget, truncated, "   \
-	"smart_encoded, proactive FROM usage_daily WHERE "
+	"smart_encoded, proactive, mms, whatsapp FROM usage_daily WHERE "
 #define USAGE_SUMS                                                                         \
 	"coalesce(sum(i), 0), coalesce(sum(o), 0), coalesce(sum(sg), 0), coalesce(sum(ob), "  \
-	"0), coalesce(sum(tr), 0), coalesce(sum(se), 0), coalesce(sum(pr), 0)"
+	"0), coalesce(sum(tr), 0), coalesce(sum(se), 0), coalesce(sum(pr), 0), "              \
+	"coalesce(sum(mm), 0), coalesce(sum(wa), 0)"
 /* Retention's batch (SQLite; PostgreSQL's sr_retention_sweep chooses it once): the ?2
  * oldest messages created before ?1 whose outbox row, if any, is finished. An index range
  * of messages_created from its start (two outbox seeks a row), chosen once a batch into
@@ -173,11 +181,11 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				    "WHERE user_id = ?1"},
 	[ST_PHONE_DELETE] = {.both = "DELETE FROM phones WHERE phone = ?1 AND user_id = ?2"},
 	/* A reply sent through the Messages API was no part of the answer (flag 4). */
-	[ST_ANSWER_FOR] = {.sqlite = "SELECT i.id, o.id, o.body FROM messages i LEFT JOIN messages "
+	[ST_ANSWER_FOR] = {.sqlite = "SELECT i.id, o.id, o.body, o.media FROM messages i LEFT JOIN messages "
 				     "o ON o.reply_to = i.id AND o.direction = 'outbound' AND "
 				     "(o.flags & 4) = 0 WHERE i.sid = ?1 AND i.direction = "
 				     "'inbound' ORDER BY o.id LIMIT 1",
-		.pg = "SELECT inbound_id, outbound_id, body FROM sr_answer_for(?1)"},
+		.pg = "SELECT inbound_id, outbound_id, body, media FROM sr_answer_for(?1)"},
 	[ST_MESSAGE_INSERT] = {.both = "INSERT INTO messages (user_id, sid, direction, from_addr, "
 				       "to_addr, body, status, status_rank, encoding, segments, "
 				       "media, reply_to, created_at, flags, uid, kind, channel, "
@@ -400,7 +408,8 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_RT_CLEAR] = {.sqlite = "DELETE FROM temp.rt_batch"},
 	[ST_RT_PICK] = {.sqlite = "INSERT INTO temp.rt_batch (id) " RT_BATCH},
 	[ST_RT_ROLLUP] = {.sqlite = "INSERT INTO usage_daily (user_id, day, inbound, outbound, "
-				    "segments, over_budget, truncated, smart_encoded, proactive) "
+				    "segments, over_budget, truncated, smart_encoded, proactive, mms, "
+				    "whatsapp) "
 				    "SELECT coalesce(usr, ''), day, " USAGE_SUMS " FROM ("
 				    USAGE_LIVE "id IN (SELECT id FROM temp.rt_batch)) WHERE true "
 				    "GROUP BY 1, 2 ON CONFLICT "
@@ -410,7 +419,8 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				    "over_budget + excluded.over_budget, truncated = truncated + "
 				    "excluded.truncated, smart_encoded = smart_encoded + "
 				    "excluded.smart_encoded, proactive = proactive + "
-				    "excluded.proactive"},
+				    "excluded.proactive, mms = mms + excluded.mms, whatsapp = "
+				    "whatsapp + excluded.whatsapp"},
 	/* By the outbox's message indexes (outbox_inbound, outbox_message), not by its state:
 	 * the unary + keeps the planner off outbox_due, a scan of every finished row. */
 	[ST_RT_OUTBOX] = {.sqlite = "DELETE FROM outbox WHERE +state IN ('done', 'dead') AND "

@@ -11,9 +11,10 @@
 #include "store/dialect.h"
 
 int store_answer_for(struct store *s, const char *sid, char **ret_reply,
-		int64_t *ret_outbound_id) {
+		int64_t *ret_outbound_id, char **ret_media) {
 	struct store__q q = store__q(ST_ANSWER_FOR);
 	char *reply = NULL;
+	char *media = NULL;
 	int64_t id = 0;
 
 	store__text(&q, sid);
@@ -26,13 +27,23 @@ int store_answer_for(struct store *s, const char *sid, char **ret_reply,
 		const char *body = store__col_text(&q, 2);
 		reply = strdup(body ? body : "");
 		r = reply ? r : -ENOMEM;
+		const char *m = store__col_text(&q, 3);
+		if (m && ret_media) {
+			media = strdup(m);
+			r = media ? r : -ENOMEM;
+		}
 	}
 	store__done(s, &q);
 	if (r < 0) {
+		free(reply);
+		free(media);
 		return r;
 	}
 	*ret_reply = reply;
 	*ret_outbound_id = id;
+	if (ret_media) {
+		*ret_media = media;
+	}
 	return 0;
 }
 
@@ -325,6 +336,8 @@ static struct store_usage_row usage_row(const struct store__q *q, const char *us
 		.truncated = store__col_int(q, first + 4),
 		.smart_encoded = store__col_int(q, first + 5),
 		.proactive = store__col_int(q, first + 6),
+		.mms = store__col_int(q, first + 7),
+		.whatsapp = store__col_int(q, first + 8),
 	};
 }
 

@@ -51,3 +51,5 @@ extern const char *const store__sqlite_7[];
 extern const char *const store__pg_7[];
 extern const char *const store__sqlite_8[];
 extern const char *const store__pg_8[];
+extern const char *const store__sqlite_9[];
+extern const char *const store__pg_9[];

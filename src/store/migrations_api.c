@@ -383,6 +383,22 @@ const char *const store__pg_7[] = {
 	NULL,
 };
 
+/* Retention's batch (sr_retention_sweep, migrations 8 and 9): the messages chosen once,
+ * locked, skipping those another sweep holds or whose outbox row is being worked on; then
+ * (after the rollup r) their finished outbox rows and they themselves erased. */
+#define PG_SWEEP_BATCH                                                                     \
+	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"             \
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"               \
+	"      AND o.state IN ('agent', 'send', 'sending'))"                                 \
+	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"              \
+	"      AND o.state IN ('agent', 'send', 'sending'))"                                 \
+	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+#define PG_SWEEP_ERASE                                                                     \
+	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"                         \
+	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"  \
+	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"           \
+	"  SELECT count(*) FROM e $$;"
+
 /* 8: retention (SMSROUTER_RETENTION_DAYS; store/retention.c). The sweep erases old messages
  * in small batches and, in the same transaction, adds what they counted to usage_daily: one
  * row per user ('' for unknown senders) and UTC day (unix seconds of its midnight), so that
@@ -438,12 +454,7 @@ const char *const store__pg_8[] = {
 	"SET LOCAL ROLE " SYSTEM_ROLE ";"
 	"CREATE FUNCTION sr_retention_sweep(p_cutoff bigint, p_limit integer) RETURNS bigint"
 	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
-	"  WITH b AS (SELECT m.id FROM messages m WHERE m.created_at < p_cutoff"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.inbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.outbound_id = m.id"
-	"      AND o.state IN ('agent', 'send', 'sending'))"
-	"    ORDER BY m.created_at LIMIT p_limit FOR UPDATE OF m SKIP LOCKED),"
+	PG_SWEEP_BATCH
 	"  r AS (INSERT INTO usage_daily AS d (user_id, day, inbound, outbound, segments,"
 	"      over_budget, truncated, smart_encoded, proactive)"
 	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
@@ -459,10 +470,7 @@ const char *const store__pg_8[] = {
 	"      truncated = d.truncated + excluded.truncated,"
 	"      smart_encoded = d.smart_encoded + excluded.smart_encoded,"
 	"      proactive = d.proactive + excluded.proactive),"
-	"  o AS (DELETE FROM outbox WHERE state IN ('done', 'dead')"
-	"    AND (inbound_id IN (SELECT id FROM b) OR outbound_id IN (SELECT id FROM b))),"
-	"  e AS (DELETE FROM messages WHERE id IN (SELECT id FROM b) RETURNING 1)"
-	"  SELECT count(*) FROM e $$;"
+	PG_SWEEP_ERASE
 	"RESET ROLE;",
 
 	"SET LOCAL search_path = smsrouter;"
@@ -481,6 +489,89 @@ const char *const store__pg_8[] = {
 	"    FROM messages m WHERE m.created_at >= p_since"
 	"    UNION ALL SELECT nullif(d.user_id, ''), d.inbound, d.outbound, d.segments,"
 	"      d.over_budget, d.truncated, d.smart_encoded, d.proactive"
+	"    FROM usage_daily d WHERE d.day >= p_since) u"
+	"  GROUP BY u.uid ORDER BY u.uid IS NULL, u.uid $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
+/* 9: usage per channel (CONTRACT "Channels and media"). A WhatsApp message has no segments
+ * and its own price; a message with media on SMS is an MMS, counted instead of its
+ * segments. Swept days keep both counts; days swept before this kept only segments. */
+const char *const store__sqlite_9[] = {
+	"ALTER TABLE usage_daily ADD COLUMN mms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE usage_daily ADD COLUMN whatsapp INTEGER NOT NULL DEFAULT 0;",
+	NULL,
+};
+
+/* The counts of one message m (PostgreSQL; the catalogue's USAGE_LIVE says the same). */
+#define PG_WA                                                                              \
+	"(coalesce(m.channel, '') = 'whatsapp' OR left(m.from_addr, 9) = 'whatsapp:'"        \
+	" OR left(coalesce(m.to_addr, ''), 9) = 'whatsapp:')"
+#define PG_SEGMENTS "CASE WHEN " PG_WA " OR m.media IS NOT NULL THEN 0 ELSE m.segments END"
+#define PG_MMS "(m.media IS NOT NULL AND NOT " PG_WA ")"
+
+/* 9 (sqlite_9 says why): the rollup and usage count both; a Twilio retry's answer carries
+ * the reply's media (sr_answer_for). Functions whose result changes are dropped and made
+ * again by smsrouter_system, with the grants. */
+const char *const store__pg_9[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"ALTER TABLE usage_daily ADD COLUMN mms bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE usage_daily ADD COLUMN whatsapp bigint NOT NULL DEFAULT 0;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"DROP FUNCTION sr_answer_for(text);"
+	"CREATE FUNCTION sr_answer_for(p_sid text) RETURNS TABLE (inbound_id bigint,"
+	"  outbound_id bigint, body text, media text)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT i.id, o.id, o.body, o.media FROM messages i LEFT JOIN messages o"
+	"    ON o.reply_to = i.id AND o.direction = 'outbound' AND (o.flags & 4) = 0"
+	"  WHERE i.sid = p_sid AND i.direction = 'inbound' ORDER BY o.id LIMIT 1 $$;"
+	"CREATE OR REPLACE FUNCTION sr_retention_sweep(p_cutoff bigint, p_limit integer)"
+	" RETURNS bigint"
+	" LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	PG_SWEEP_BATCH
+	"  r AS (INSERT INTO usage_daily AS d (user_id, day, inbound, outbound, segments,"
+	"      over_budget, truncated, smart_encoded, proactive, mms, whatsapp)"
+	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
+	"      count(*) FILTER (WHERE m.direction = 'inbound'),"
+	"      count(*) FILTER (WHERE m.direction = 'outbound'),"
+	"      coalesce(sum(" PG_SEGMENTS "), 0),"
+	"      count(*) FILTER (WHERE m.status = 'over_budget'),"
+	"      count(*) FILTER (WHERE m.flags & 2 <> 0), count(*) FILTER (WHERE m.flags & 1 <> 0),"
+	"      count(*) FILTER (WHERE m.kind = 'proactive'),"
+	"      count(*) FILTER (WHERE " PG_MMS "), count(*) FILTER (WHERE " PG_WA ")"
+	"    FROM messages m JOIN b ON b.id = m.id GROUP BY 1, 2"
+	"    ON CONFLICT (user_id, day) DO UPDATE SET inbound = d.inbound + excluded.inbound,"
+	"      outbound = d.outbound + excluded.outbound, segments = d.segments + excluded.segments,"
+	"      over_budget = d.over_budget + excluded.over_budget,"
+	"      truncated = d.truncated + excluded.truncated,"
+	"      smart_encoded = d.smart_encoded + excluded.smart_encoded,"
+	"      proactive = d.proactive + excluded.proactive, mms = d.mms + excluded.mms,"
+	"      whatsapp = d.whatsapp + excluded.whatsapp),"
+	PG_SWEEP_ERASE
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"DROP FUNCTION sr_usage(bigint);"
+	"CREATE FUNCTION sr_usage(p_since bigint) RETURNS TABLE (user_id text,"
+	"  inbound bigint, outbound bigint, segments bigint, over_budget bigint,"
+	"  truncated bigint, smart_encoded bigint, proactive bigint, mms bigint, whatsapp bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT u.uid, sum(u.i)::bigint, sum(u.o)::bigint, sum(u.sg)::bigint,"
+	"    sum(u.ob)::bigint, sum(u.tr)::bigint, sum(u.se)::bigint, sum(u.pr)::bigint,"
+	"    sum(u.mm)::bigint, sum(u.wa)::bigint"
+	"  FROM (SELECT m.user_id AS uid, (m.direction = 'inbound')::int AS i,"
+	"      (m.direction = 'outbound')::int AS o, (" PG_SEGMENTS ")::bigint AS sg,"
+	"      (m.status = 'over_budget')::int AS ob, (m.flags & 2 <> 0)::int AS tr,"
+	"      (m.flags & 1 <> 0)::int AS se, (coalesce(m.kind, '') = 'proactive')::int AS pr,"
+	"      " PG_MMS "::int AS mm, " PG_WA "::int AS wa"
+	"    FROM messages m WHERE m.created_at >= p_since"
+	"    UNION ALL SELECT nullif(d.user_id, ''), d.inbound, d.outbound, d.segments,"
+	"      d.over_budget, d.truncated, d.smart_encoded, d.proactive, d.mms, d.whatsapp"
 	"    FROM usage_daily d WHERE d.day >= p_since) u"
 	"  GROUP BY u.uid ORDER BY u.uid IS NULL, u.uid $$;"
 	GRANT_FUNCTIONS

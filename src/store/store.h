@@ -237,6 +237,8 @@ struct store_usage_row {
 	int64_t truncated;     /* replies cut to fit */
 	int64_t smart_encoded; /* replies made GSM-7 */
 	int64_t proactive;     /* outbound messages smsrouter started itself */
+	int64_t mms;           /* SMS-channel messages with media (not in segments) */
+	int64_t whatsapp;      /* WhatsApp messages (no segments) */
 };
 typedef int (*store_usage_cb)(void *ctx, const struct store_usage_row *r);
 
@@ -347,9 +349,10 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 
 /* The answer stored for an inbound MessageSid seen before. -ENOENT: never seen.
  * 0: seen; *ret_reply is the reply given (caller frees) or NULL when there was none, and
- * *ret_outbound_id its id (0 when none). */
+ * *ret_outbound_id its id (0 when none); *ret_media (when not NULL) its media, a JSON array
+ * of URLs (caller frees) or NULL. */
 int store_answer_for(struct store *s, const char *sid, char **ret_reply,
-		int64_t *ret_outbound_id);
+		int64_t *ret_outbound_id, char **ret_media);
 /* Appends an inbound message to user_id's log (NULL: unrouted, unknown sender); committed
  * on return. -EEXIST: this MessageSid was stored before (a Twilio retry). */
 int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,

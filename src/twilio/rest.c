@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -42,6 +43,35 @@ static void copy_str(json_t *j, const char *key, char *out, size_t size) {
 /* A Messaging Service SID ("MG" and 32 hex digits) rather than a number. */
 static bool is_service(const char *from) {
 	return from && strncmp(from, "MG", 2) == 0;
+}
+
+bool twilio_media_url_ok(const char *url) {
+	size_t n = url ? strlen(url) : 0;
+	if (n == 0 || n > TWILIO_MEDIA_URL_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
+			return false;
+		}
+	}
+	size_t scheme_len = strncasecmp(url, "https://", 8) == 0 ? 8
+			    : strncasecmp(url, "http://", 7) == 0 ? 7 : 0;
+	if (scheme_len == 0 || url[scheme_len] == '/') {
+		return false; /* libcurl would take https:///p as host p */
+	}
+	/* libcurl's own reading of the URL: what it would fetch is what is checked. */
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	char *host = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		  (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0) && *host;
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
 }
 
 int twilio_rest_send(const struct twilio_rest *t, const struct twilio_message *m,

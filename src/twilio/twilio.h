@@ -77,6 +77,16 @@ bool twilio_body_hash_matches(const char *url, const char *body, size_t len);
  * also gives <Response/>: an empty <Message> is Twilio warning 14103. Other characters are
  * raw UTF-8. *ret_xml is the caller's to free(). 0 or -ENOMEM. */
 int twilio_twiml_message(const char *text, const char *action_url, char **ret_xml);
+/* The same with media (at most TWILIO_MAX_MEDIA URLs, else -ENOMEM): when there are any, the
+ * <Message> holds <Body>text</Body> (left out when the text is empty) and one
+ * <Media>url</Media> each, all escaped as above (a URL with nothing left is left out);
+ * <Response/> when neither text nor media is left. */
+int twilio_twiml_message_media(const char *text, const char *const *media, size_t nmedia,
+		const char *action_url, char **ret_xml);
+/* A URL an outbound message may carry as media (TwiML <Media>, MediaUrl): http:// or
+ * https://, a host, at most TWILIO_MEDIA_URL_MAX bytes, no space or control character. */
+#define TWILIO_MEDIA_URL_MAX 2048
+bool twilio_media_url_ok(const char *url);
 
 /* Reads back the text of a TwiML answer's first <Message> (its own text, or its <Body>'s),
  * character references undone (&#13; gives CR back), as an XML parser (libexpat) reads

@@ -97,24 +97,59 @@ static char *twilio__stpcpy(char *dst, const char *src) {
 	return dst + len;
 }
 
+#define TWILIO__BODY_OPEN "<Body>"
+#define TWILIO__BODY_CLOSE "</Body>"
+#define TWILIO__MEDIA_OPEN "<Media>"
+#define TWILIO__MEDIA_CLOSE "</Media>"
+
+/* Writes piece[] between open and close, each escaped, at out (NULL: only counts); the
+ * length written. */
+static size_t twilio__elements(const char *const *piece, size_t n, const char *open,
+		const char *close, char *out) {
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = twilio__xml_escape(piece[i], false, NULL);
+		if (k == 0) {
+			continue;
+		}
+		if (out) {
+			char *at = twilio__stpcpy(out + len, open);
+			at += twilio__xml_escape(piece[i], false, at);
+			twilio__stpcpy(at, close);
+		}
+		len += strlen(open) + k + strlen(close);
+	}
+	return len;
+}
+
 int twilio_twiml_message(const char *text, const char *action_url, char **ret_xml) {
+	return twilio_twiml_message_media(text, NULL, 0, action_url, ret_xml);
+}
+
+int twilio_twiml_message_media(const char *text, const char *const *media, size_t nmedia,
+		const char *action_url, char **ret_xml) {
 	size_t text_len = 0;
+	size_t media_len = 0;
 	size_t action_len = 0;
 	size_t size;
 	char *xml;
 	char *at;
 
 	/* Guards the size arithmetic below; no such string fits in memory anyway. */
-	if ((text && strlen(text) > (SIZE_MAX / 2) / TWILIO__ESCAPE_MAX) ||
-			(action_url && strlen(action_url) > (SIZE_MAX / 2) / TWILIO__ESCAPE_MAX)) {
+	size_t total = (text ? strlen(text) : 0) + (action_url ? strlen(action_url) : 0);
+	for (size_t i = 0; i < nmedia && total < SIZE_MAX / 4; i++) {
+		total += strlen(media[i]) + sizeof(TWILIO__MEDIA_OPEN TWILIO__MEDIA_CLOSE);
+	}
+	if (nmedia > TWILIO_MAX_MEDIA || total > (SIZE_MAX / 4) / TWILIO__ESCAPE_MAX) {
 		return -ENOMEM;
 	}
 	if (text) {
 		text_len = twilio__xml_escape(text, false, NULL);
 	}
+	media_len = twilio__elements(media, nmedia, TWILIO__MEDIA_OPEN, TWILIO__MEDIA_CLOSE, NULL);
 	/* Nothing left to say (also when every character was dropped): an empty
 	 * <Message></Message> would be Twilio warning 14103, <Response/> sends nothing. */
-	if (text_len == 0) {
+	if (text_len == 0 && media_len == 0) {
 		xml = malloc(sizeof(TWILIO__EMPTY));
 		if (!xml) {
 			return -ENOMEM;
@@ -126,8 +161,11 @@ int twilio_twiml_message(const char *text, const char *action_url, char **ret_xm
 	if (action_url) {
 		action_len = twilio__xml_escape(action_url, true, NULL);
 	}
-
-	size = sizeof(TWILIO__OPEN) - 1 + 1 + text_len + sizeof(TWILIO__CLOSE); /* '>', NUL */
+	/* With media the text is the <Body> element's (TwiML: a <Message> holds either text
+	 * or <Body> and <Media> nouns). */
+	size_t body_len = media_len == 0 ? text_len
+	    : text_len == 0 ? 0 : sizeof(TWILIO__BODY_OPEN TWILIO__BODY_CLOSE) - 1 + text_len;
+	size = sizeof(TWILIO__OPEN) - 1 + 1 + body_len + media_len + sizeof(TWILIO__CLOSE);
 	if (action_url) {
 		size += sizeof(TWILIO__ACTION) - 1 + action_len + 1; /* closing '"' */
 	}
@@ -142,7 +180,13 @@ int twilio_twiml_message(const char *text, const char *action_url, char **ret_xm
 		*at++ = '"';
 	}
 	*at++ = '>';
-	at += twilio__xml_escape(text, false, at);
+	if (media_len == 0) {
+		at += twilio__xml_escape(text, false, at);
+	} else {
+		at += twilio__elements(&text, text_len ? 1 : 0, TWILIO__BODY_OPEN,
+				TWILIO__BODY_CLOSE, at);
+		at += twilio__elements(media, nmedia, TWILIO__MEDIA_OPEN, TWILIO__MEDIA_CLOSE, at);
+	}
 	at = twilio__stpcpy(at, TWILIO__CLOSE);
 	*at = '\0';
 	*ret_xml = xml;

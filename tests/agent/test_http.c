@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -360,9 +361,61 @@ static void test_canary_takes_a_stable_share_of_10000_users(void **state) {
 	}
 }
 
+static int parse(const char *body, struct agent_answer *a) {
+	return agent_parse_reply(200, body, strlen(body), a);
+}
+
+static void test_an_answer_may_carry_media(void **state) {
+	(void)state;
+	struct agent_answer a = {0};
+	assert_int_equal(parse("{\"reply\": \"Here\", \"media\": [\"https://m.example/a.jpg\", "
+				"\"http://m.example/b.png\"]}", &a), 0);
+	assert_string_equal(a.reply, "Here");
+	assert_string_equal(a.media, "[\"https://m.example/a.jpg\",\"http://m.example/b.png\"]");
+	agent_answer_clear(&a);
+	assert_null(a.reply);
+	assert_null(a.media);
+	/* Pictures without words; an empty list or null is no media. */
+	assert_int_equal(parse("{\"reply\": null, \"media\": [\"https://m.example/a.jpg\"]}", &a), 0);
+	assert_null(a.reply);
+	assert_string_equal(a.media, "[\"https://m.example/a.jpg\"]");
+	agent_answer_clear(&a);
+	assert_int_equal(parse("{\"reply\": \"x\", \"media\": []}", &a), 0);
+	assert_null(a.media);
+	agent_answer_clear(&a);
+	assert_int_equal(parse("{\"reply\": \"x\", \"media\": null}", &a), 0);
+	assert_null(a.media);
+	agent_answer_clear(&a);
+}
+
+static void test_bad_media_make_the_answer_bad(void **state) {
+	(void)state;
+	const char *bad[] = {
+		"{\"reply\": \"x\", \"media\": [\"javascript:alert(1)\"]}",
+		"{\"reply\": \"x\", \"media\": [\"https://m.example/a\", \"ftp://m.example/b\"]}",
+		"{\"reply\": \"x\", \"media\": \"https://m.example/a\"}",
+		"{\"reply\": \"x\", \"media\": [1]}",
+		"{\"reply\": \"x\", \"media\": {\"url\": \"https://m.example/a\"}}",
+		"{\"reply\": \"x\", \"media\": [\"https://m.example/a b\"]}",
+		"{\"reply\": \"x\", \"media\": [\"https://m.example/1\", \"https://m.example/2\", "
+		"\"https://m.example/3\", \"https://m.example/4\", \"https://m.example/5\", "
+		"\"https://m.example/6\", \"https://m.example/7\", \"https://m.example/8\", "
+		"\"https://m.example/9\", \"https://m.example/10\", \"https://m.example/11\"]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct agent_answer a = {.reply = (char *)"untouched"};
+		int r = parse(bad[i], &a);
+		if (r != -EBADMSG || strcmp(a.reply, "untouched") != 0 || a.media) {
+			fail_msg("case %zu: %d", i, r);
+		}
+	}
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 	                cmocka_unit_test(test_canary_takes_a_stable_share_of_10000_users),
+	                cmocka_unit_test(test_an_answer_may_carry_media),
+	                cmocka_unit_test(test_bad_media_make_the_answer_bad),
 	                cmocka_unit_test_setup_teardown(
 	                                test_request_user_carries_timezone_locale_and_tags, setup,
 	                                teardown),

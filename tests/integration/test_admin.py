@@ -569,10 +569,12 @@ class AdminUsageTest(ServerTest):
         self.assertEqual(set(j), {"since", "currency", "users", "total"})
         self.assertEqual(j["users"], [{"user_id": a["id"], "inbound": 1, "outbound": 1,
                                        "segments": 2, "cost": "0.0166", "over_budget": 0,
-                                       "truncated": 0, "smart_encoded": 0, "proactive": 0}])
+                                       "truncated": 0, "smart_encoded": 0, "proactive": 0,
+                                       "mms": 0, "whatsapp": 0}])
         self.assertEqual(j["total"], {"inbound": 1, "outbound": 1, "segments": 2,
                                       "cost": "0.0166", "over_budget": 0, "truncated": 0,
-                                      "smart_encoded": 0, "proactive": 0})
+                                      "smart_encoded": 0, "proactive": 0, "mms": 0,
+                                      "whatsapp": 0})
 
     def test_usage_bad_detail_is_400(self):
         for d in ["yes", "2", "", "true"]:

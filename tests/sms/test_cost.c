@@ -165,6 +165,26 @@ static void test_cost_format_fits_the_largest_cost_in_sms_cost_size(void **state
 	assert_string_equal(out, ""); /* one byte short: nothing rather than a cut number */
 }
 
+static void test_usage_cost_adds_segments_mms_and_whatsapp_exactly(void **state) {
+	(void)state;
+	struct sms_prices p = {{83, 4}, {200, 4}, {50, 4}};
+	char out[SMS_USAGE_COST_SIZE];
+	sms_usage_cost_format(&p, 2, 1, 3, out, sizeof(out));
+	assert_string_equal(out, "0.0516"); /* 0.0166 + 0.0200 + 0.0150 */
+	sms_usage_cost_format(&p, 0, 0, 0, out, sizeof(out));
+	assert_string_equal(out, "0.0000");
+	/* The most decimals of the three: 0.0083 + 0.02 + 1. */
+	struct sms_prices mixed = {{83, 4}, {2, 2}, {1, 0}};
+	sms_usage_cost_format(&mixed, 1, 1, 1, out, sizeof(out));
+	assert_string_equal(out, "1.0283");
+	/* The largest sum fits. */
+	struct sms_prices big = {{INT64_MAX, 9}, {INT64_MAX, 0}, {INT64_MAX, 9}};
+	sms_usage_cost_format(&big, INT64_MAX, INT64_MAX, INT64_MAX, out, sizeof(out));
+	assert_true(strlen(out) > 40 && strlen(out) < SMS_USAGE_COST_SIZE);
+	sms_usage_cost_format(&p, -1, 0, 0, out, sizeof(out));
+	assert_string_equal(out, "invalid");
+}
+
 static void test_cost_format_says_invalid_for_bad_arguments(void **state) {
 	(void)state;
 	struct sms_price negative = {-1, 0};
@@ -233,6 +253,7 @@ int main(void) {
 		cmocka_unit_test(test_cost_format_multiplies_exactly_with_the_price_decimals),
 		cmocka_unit_test(test_cost_format_fits_the_largest_cost_in_sms_cost_size),
 		cmocka_unit_test(test_cost_format_says_invalid_for_bad_arguments),
+		cmocka_unit_test(test_usage_cost_adds_segments_mms_and_whatsapp_exactly),
 		cmocka_unit_test(test_cost_format_writes_nothing_partial_into_a_small_buffer),
 		cmocka_unit_test(test_price_round_trips_through_one_segment),
 	};

@@ -8,7 +8,7 @@ Prints {"port": N} on stdout once listening. MODE: echo (reply "echo: <body>"), 
 ({"reply": null}), empty (204), blank (a reply of blanks only),
 error (500), badjson (200 "not json"), handoff ("handing over: <body>" with
 "handoff": true), hang (never answers within the deadline), flaky (500 for a user's first attempt at each message,
-then echo). The mode can be changed at run time: POST /_mode with the new mode as body.
+then echo), json:<TEXT> (200 with TEXT, as given, as the body). The mode can be changed at run time: POST /_mode with the new mode as body.
 GET /_requests returns the recorded requests as a JSON array; POST /_reset clears them.
 """
 import argparse
@@ -104,6 +104,8 @@ def make_handler(state):
                 self.send(204)
             elif mode == "blank":
                 self.send(200, json.dumps({"reply": " \t\n "}).encode())
+            elif mode.startswith("json:"):
+                self.send(200, mode[len("json:"):].encode())
             elif mode == "handoff":
                 reply = "handing over: " + req["message"]["body"]
                 self.send(200, json.dumps({"reply": reply, "handoff": True}).encode())

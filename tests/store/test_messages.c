@@ -40,7 +40,7 @@ static void test_answer_for_unseen_sid_is_enoent(void **state) {
 	char *reply = (char *)"untouched";
 	int64_t id = -7;
 
-	assert_int_equal(store_answer_for(f->s, "SM404", &reply, &id), -ENOENT);
+	assert_int_equal(store_answer_for(f->s, "SM404", &reply, &id, NULL), -ENOENT);
 	assert_string_equal(reply, "untouched");
 	assert_int_equal(id, -7);
 }
@@ -53,7 +53,7 @@ static void test_answer_for_without_outbound_gives_null_reply(void **state) {
 
 	add_user1(f->s, "A", "+15550100101", &a);
 	add_inbound(f->s, a.id, "SM1", "hello", 0);
-	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id, NULL), 0);
 	assert_null(reply);
 	assert_int_equal(id, 0);
 }
@@ -70,13 +70,13 @@ static void test_answer_for_gives_the_reply_body_and_its_id(void **state) {
 	int64_t out2 = add_outbound(f->s, a.id, "answer two", in2, 0);
 	int64_t out1 = add_outbound(f->s, a.id, "answer one", in1, 0);
 
-	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id, NULL), 0);
 	assert_non_null(reply);
 	assert_string_equal(reply, "answer one");
 	assert_int_equal(id, out1);
 	free(reply);
 
-	assert_int_equal(store_answer_for(f->s, "SM2", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SM2", &reply, &id, NULL), 0);
 	assert_non_null(reply);
 	assert_string_equal(reply, "answer two");
 	assert_int_equal(id, out2);
@@ -90,7 +90,7 @@ static void test_answer_for_works_for_unrouted_messages(void **state) {
 
 	int64_t in = add_inbound(f->s, NULL, "SMu", "who?", 0);
 	int64_t out = add_outbound(f->s, NULL, "not registered", in, 0);
-	assert_int_equal(store_answer_for(f->s, "SMu", &reply, &id), 0);
+	assert_int_equal(store_answer_for(f->s, "SMu", &reply, &id, NULL), 0);
 	assert_non_null(reply);
 	assert_string_equal(reply, "not registered");
 	assert_int_equal(id, out);

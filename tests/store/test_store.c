@@ -156,8 +156,9 @@ static void test_counts_follow_users_and_phones(void **state) {
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
 static int schema_version(void) {
-	return 8; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
-		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage */
+	return 9; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage;
+		   * 9: usage per channel */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
@@ -414,7 +415,7 @@ static void test_user_delete_erases_its_messages_notes_and_outbox(void **state) 
 	assert_int_equal(seen.n, 0);
 	list_notes(f->s, a.id, &notes);
 	assert_int_equal(notes.n, 0);
-	assert_int_equal(store_answer_for(f->s, "SMa1", &reply, &id), -ENOENT);
+	assert_int_equal(store_answer_for(f->s, "SMa1", &reply, &id, NULL), -ENOENT);
 	assert_int_equal(depth(f->s), 1);
 	list_outbox(f->s, NULL, &ob);
 	assert_int_equal(ob.n, 1);

@@ -73,7 +73,7 @@ static void test_tx_rollback_keeps_nothing_and_frees_the_sid(void **state) {
 	list_notes(f->s, a.id, &notes);
 	assert_int_equal(notes.n, 0);
 	assert_int_equal(depth(f->s), 0);
-	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id), -ENOENT);
+	assert_int_equal(store_answer_for(f->s, "SM1", &reply, &id, NULL), -ENOENT);
 	add_inbound(f->s, a.id, "SM1", "again", 0);
 	store_tx_rollback(f->s); /* none open: nothing happens */
 	list_messages(f->s, a.id, 10, &seen);

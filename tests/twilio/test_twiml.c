@@ -184,8 +184,88 @@ static void test_reading_refuses_what_is_not_twiml(void **state) {
 	}
 }
 
+static void assert_media(const char *text, const char *const *media, size_t n,
+		const char *expected) {
+	char *xml = NULL;
+	assert_int_equal(twilio_twiml_message_media(text, media, n, NULL, &xml), 0);
+	assert_string_equal(xml, expected);
+	free(xml);
+}
+
+static void test_media_go_in_media_nouns_with_the_text_in_body(void **state) {
+	(void)state;
+	const char *one[] = {"https://m.example/a.jpg?x=1&y=<2>"};
+	assert_media("See <this>", one, 1,
+			MESSAGE("<Body>See &lt;this&gt;</Body>"
+				"<Media>https://m.example/a.jpg?x=1&amp;y=&lt;2&gt;</Media>"));
+	/* Pictures alone: no <Body>. */
+	const char *two[] = {"https://m.example/1.png", "http://m.example/2.png"};
+	assert_media("", two, 2,
+			MESSAGE("<Media>https://m.example/1.png</Media>"
+				"<Media>http://m.example/2.png</Media>"));
+	assert_media(NULL, two, 2,
+			MESSAGE("<Media>https://m.example/1.png</Media>"
+				"<Media>http://m.example/2.png</Media>"));
+	/* Without media the text stays the <Message>'s own, as before. */
+	assert_media("hi", NULL, 0, MESSAGE("hi"));
+	assert_media("", NULL, 0, EMPTY);
+	/* The action stays on the <Message>. */
+	char *xml = NULL;
+	assert_int_equal(twilio_twiml_message_media("x", one, 1, "https://h.example/s?ob=1", &xml),
+			0);
+	assert_non_null(strstr(xml, "<Message action=\"https://h.example/s?ob=1\"><Body>x</Body>"));
+	/* What a parser reads back is the text. */
+	char *text = NULL;
+	assert_int_equal(twilio_twiml_message_text(xml, strlen(xml), &text), 0);
+	assert_string_equal(text, "x");
+	free(text);
+	free(xml);
+}
+
+static void test_more_than_ten_media_are_refused(void **state) {
+	(void)state;
+	const char *eleven[11];
+	for (int i = 0; i < 11; i++) {
+		eleven[i] = "https://m.example/p.jpg";
+	}
+	char *xml = (char *)"untouched";
+	assert_int_equal(twilio_twiml_message_media("x", eleven, 11, NULL, &xml), -ENOMEM);
+	assert_string_equal(xml, "untouched");
+	assert_int_equal(twilio_twiml_message_media("x", eleven, 10, NULL, &xml), 0);
+	free(xml);
+}
+
+static void test_media_urls_are_checked(void **state) {
+	(void)state;
+	const char *good[] = {"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+		"http://127.0.0.1:8080/p.png", "HTTPS://Example.COM/x"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!twilio_media_url_ok(good[i])) {
+			fail_msg("refused %s", good[i]);
+		}
+	}
+	char longest[TWILIO_MEDIA_URL_MAX + 2];
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	memcpy(longest, "https://x.example/", 18);
+	const char *bad[] = {"javascript:alert(1)", "ftp://x.example/p", "data:image/png;base64,AA",
+		"https:///p", "https://", "//x.example/p", "x.example/p", "https://x.example/a b",
+		"https://x.example/\n", "file:///etc/passwd", "", longest};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (twilio_media_url_ok(bad[i])) {
+			fail_msg("took %.40s", bad[i]);
+		}
+	}
+	assert_false(twilio_media_url_ok(NULL));
+	longest[TWILIO_MEDIA_URL_MAX] = '\0';
+	assert_true(twilio_media_url_ok(longest));
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_media_go_in_media_nouns_with_the_text_in_body),
+		cmocka_unit_test(test_more_than_ten_media_are_refused),
+		cmocka_unit_test(test_media_urls_are_checked),
 		cmocka_unit_test(test_null_and_empty_text_give_empty_response),
 		cmocka_unit_test(test_plain_text_becomes_a_message),
 		cmocka_unit_test(test_xml_specials_are_escaped),
