@@ -4,6 +4,8 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,6 +97,33 @@ static const char *send_values(json_t *j, struct proactive_request *rq, const ch
 	return NULL;
 }
 
+/* A POST whose answer waits for its commit to be durable: it is answered by whichever of
+ * the handler (the answer made) and the durability callback comes second. */
+struct pending_send {
+	struct http_deferred *d;
+	struct http_response res;
+	atomic_int parts;
+	atomic_int err;
+};
+
+static void pending_part_done(struct pending_send *q) {
+	if (atomic_fetch_sub(&q->parts, 1) != 1) {
+		return;
+	}
+	if (atomic_load(&q->err) < 0) {
+		/* Not known to be durable: nothing may be acknowledged. */
+		admin__store_error(&q->res, -EIO, "");
+	}
+	http_deferred_complete(q->d, &q->res);
+	free(q);
+}
+
+static void send_durable(void *ctx, int err) {
+	struct pending_send *q = ctx;
+	atomic_store(&q->err, err);
+	pending_part_done(q);
+}
+
 void admin_send_post(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
 	struct proactive p = {.config = a->config, .store = a->store};
@@ -119,15 +148,30 @@ void admin_send_post(void *ctx, const struct http_request *req, struct http_resp
 		goto out;
 	}
 	rq.key = http_header(req, "Idempotency-Key");
-	int r = proactive_send(&p, &rq, id, &created, &refusal);
-	if (r == 1) {
-		refused(res, &refusal);
-	} else if (r < 0) {
+	struct pending_send *q = calloc(1, sizeof(*q));
+	if (!q) {
+		http_json_error(res, 500, "internal", "Out of memory.");
+		goto out;
+	}
+	q->d = req->deferred;
+	atomic_init(&q->parts, 2);
+	atomic_init(&q->err, 0);
+	/* The answer waits for durability without holding this thread: the requests that
+	 * wait together share one fsync. */
+	int r = proactive_send_then(&p, &rq, id, &created, &refusal, send_durable, q);
+	if (r < 0) {
+		free(q); /* send_durable never runs */
 		admin__store_error(res, r == -ENOMEM ? r : -EIO, "");
-	} else if (respond_message(a, res, created ? 202 : 200, rq.user_id, id) && created &&
+		goto out;
+	}
+	if (r == 1) {
+		refused(&q->res, &refusal);
+	} else if (respond_message(a, &q->res, created ? 202 : 200, rq.user_id, id) && created &&
 			a->on_send) {
 		a->on_send(a->on_send_ctx); /* due now: the sender need not wait for its poll */
 	}
+	res->later = true;
+	pending_part_done(q);
 out:
 	json_decref(j);
 }

@@ -52,6 +52,14 @@ struct proactive {
  * stored, *ret_refusal says why. -EIO (the store failed), -ENOMEM. */
 int proactive_send(const struct proactive *p, const struct proactive_request *rq,
 		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ret_refusal);
+/* The same without waiting for stable storage when done is not NULL: whenever the answer
+ * is 0 or 1, done(ctx, err) runs exactly once (perhaps before this returns) when what was
+ * stored is durable (err 0), or can no longer be made so (err -EIO: the message must not
+ * be acknowledged); on a negative answer it never runs. Requests that wait together share
+ * one fsync. */
+int proactive_send_then(const struct proactive *p, const struct proactive_request *rq,
+		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ret_refusal,
+		store_durable_cb done, void *ctx);
 
 /* Cancels user_id's message id if it has not been handed to Twilio: 0 (it is canceled and
  * will never be sent), 1 refused (*ret_refusal: 404 not this user's, 409 already_sent),

@@ -52,11 +52,15 @@ void store__rollback(struct store *s) {
 }
 
 int store__end(struct store *s, int r) {
+	return store__end_then(s, r, NULL, NULL);
+}
+
+int store__end_then(struct store *s, int r, store_durable_cb done, void *ctx) {
 	if (r < 0) {
 		s->d->rollback(s);
 		return r;
 	}
-	return s->d->commit(s, NULL, NULL);
+	return s->d->commit(s, done, ctx);
 }
 
 int store__exec(struct store *s, struct store__q *q) {

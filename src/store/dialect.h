@@ -237,6 +237,9 @@ int store__commit(struct store *s); /* durable when it ends the outermost */
 void store__rollback(struct store *s);
 /* commits when r is 0, else rolls back; returns the outcome. */
 int store__end(struct store *s, int r);
+/* The same, committing as store_tx_commit_then does when done is not NULL: 0 and done runs
+ * once, when the commit is durable (or can no longer be). */
+int store__end_then(struct store *s, int r, store_durable_cb done, void *ctx);
 
 int store__exec(struct store *s, struct store__q *q);
 /* One statement of user_id's: in a scoped transaction where the dialect scopes. */
