@@ -163,6 +163,8 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
 		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
+		{"/sms-router/admin/stats", "GET", admin_stats_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/export", "GET", admin_export_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 	};
