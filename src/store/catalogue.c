@@ -437,13 +437,13 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	 * without a sort; the caller adds the hours of a day. */
 	[ST_STATS] = {.sqlite = "SELECT hour - hour % ?3, direction, outcome, messages, segments "
 				"FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, "
-				"shard, direction, outcome",
+				"direction, outcome, shard",
 		.pg = "SELECT * FROM sr_stats(?1, ?2, ?3)"},
 	/* A transaction's counts of one hour, direction and outcome (SQLite: store/stats.c;
 	 * PostgreSQL's trigger adds each message itself). */
 	[ST_STATS_ADD] = {.sqlite = "INSERT INTO stats_hourly (hour, shard, direction, outcome, "
 				    "messages, segments) VALUES (?1, 0, ?2, ?3, ?4, ?5) ON CONFLICT "
-				    "(hour, shard, direction, outcome) DO UPDATE SET messages = "
+				    "(hour, direction, outcome, shard) DO UPDATE SET messages = "
 				    "messages + excluded.messages, segments = segments + "
 				    "excluded.segments"},
 };

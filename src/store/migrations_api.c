@@ -508,7 +508,7 @@ const char *const store__sqlite_9[] = {
 	"  outcome TEXT NOT NULL,"
 	"  messages INTEGER NOT NULL,"
 	"  segments INTEGER NOT NULL,"
-	"  PRIMARY KEY (hour, shard, direction, outcome)) WITHOUT ROWID;"
+	"  PRIMARY KEY (hour, direction, outcome, shard)) WITHOUT ROWID;"
 	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
 	" SELECT created_at - created_at % 3600, 0, direction, " STATS_OUTCOME("m")
 	", count(*), sum(segments) FROM messages m GROUP BY 1, 3, 4;",
@@ -534,7 +534,7 @@ const char *const store__pg_9[] = {
 	"  outcome text NOT NULL,"
 	"  messages bigint NOT NULL,"
 	"  segments bigint NOT NULL,"
-	"  PRIMARY KEY (hour, shard, direction, outcome));"
+	"  PRIMARY KEY (hour, direction, outcome, shard));"
 	"ALTER TABLE stats_hourly ENABLE ROW LEVEL SECURITY;"
 	"ALTER TABLE stats_hourly FORCE ROW LEVEL SECURITY;"
 	"CREATE POLICY stats_hourly_system ON stats_hourly TO " SYSTEM_ROLE " USING (true);"
@@ -548,18 +548,21 @@ const char *const store__pg_9[] = {
 	"  INSERT INTO stats_hourly AS s " STATS_HOURLY_COLS
 	"  VALUES (NEW.created_at - NEW.created_at % 3600, pg_backend_pid() % 8, NEW.direction,"
 	"    " STATS_OUTCOME("NEW") ", 1, NEW.segments)"
-	"  ON CONFLICT (hour, shard, direction, outcome) DO UPDATE SET"
+	"  ON CONFLICT (hour, direction, outcome, shard) DO UPDATE SET"
 	"    messages = s.messages + 1, segments = s.segments + excluded.segments;"
 	"  RETURN NULL;"
 	"END $$;"
-	/* The buckets of p_bucket seconds (3600 or 86400) from p_since to before p_until. */
+	/* The hours from p_since to before p_until, their shards summed (in the primary key's
+	 * order: no sort), each with its bucket of p_bucket seconds (3600 or 86400); the
+	 * caller adds the hours of a day. */
 	"CREATE FUNCTION sr_stats(p_since bigint, p_until bigint, p_bucket bigint)"
 	" RETURNS TABLE (t bigint, direction text, outcome text, messages bigint,"
 	"  segments bigint)"
 	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  SELECT s.hour - s.hour % p_bucket, s.direction, s.outcome, sum(s.messages)::bigint,"
 	"    sum(s.segments)::bigint FROM stats_hourly s"
-	"  WHERE s.hour >= p_since AND s.hour < p_until GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 $$;"
+	"  WHERE s.hour >= p_since AND s.hour < p_until"
+	"  GROUP BY s.hour, s.direction, s.outcome ORDER BY s.hour $$;"
 	GRANT_FUNCTIONS
 	"RESET ROLE;",
 
