@@ -36,19 +36,15 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 
 /* Usage (store_usage): a row per live message, a row per swept day (usage_daily, where ''
  * is the unknown senders), summed. */
-/* A WhatsApp message (no segments; priced apart): sent on it, or from or to whatsapp:+…. */
-#define USAGE_WA                                                                           \
-	"(coalesce(channel, '') = 'whatsapp' OR substr(from_addr, 1, 9) = 'whatsapp:' OR "      \
-	"substr(coalesce(to_addr, ''), 1, 9) = 'whatsapp:')"
 #define USAGE_LIVE                                                                         \
 	"SELECT user_id AS usr, created_at - created_at % 86400 AS day, CASE WHEN direction "  \
 	"= 'inbound' THEN 1 ELSE 0 END AS i, "                                                 \
-	"CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS o, CASE WHEN " USAGE_WA " OR "  \
-	"media IS NOT NULL THEN 0 ELSE segments END AS sg, CASE WHEN "                         \
+	"CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END AS o, " MSG_SEGMENTS("messages")   \
+	" AS sg, CASE WHEN "                                                                   \
 	"status = 'over_budget' THEN 1 ELSE 0 END AS ob, CASE WHEN (flags & 2) <> 0 THEN 1 "  \
 	"ELSE 0 END AS tr, CASE WHEN (flags & 1) <> 0 THEN 1 ELSE 0 END AS se, CASE WHEN "    \
-	"kind = 'proactive' THEN 1 ELSE 0 END AS pr, CASE WHEN media IS NOT NULL AND NOT "     \
-	USAGE_WA " THEN 1 ELSE 0 END AS mm, CASE WHEN " USAGE_WA " THEN 1 ELSE 0 END AS wa "   \
+	"kind = 'proactive' THEN 1 ELSE 0 END AS pr, " MSG_IS_MMS("messages") " AS mm, "       \
+	MSG_IS_WA("messages") " AS wa "                                                        \
 	"FROM messages WHERE "
 #define USAGE_SWEPT                                                                        \
 	"SELECT nullif(user_id, ''), day, inbound, outbound, segments, over_budget, truncated, "   \
@@ -441,6 +437,23 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				     "o.phone = p.phone OR o.phone = 'whatsapp:' || p.phone WHERE "
 				     "p.user_id = ?1 ORDER BY o.created_at, o.phone"},
 	[ST_DEL_USAGE] = {.both = "DELETE FROM usage_daily WHERE user_id = ?1"},
+	/* The traffic in buckets of ?3 seconds (an hour or a UTC day) from ?1 to before ?2, by
+	 * direction and outcome, from the hourly rollup (migration 9): never the messages.
+	 * SQLite's has one row per hour and key (one shard): read in the primary key's order,
+	 * without a sort; the caller adds the hours of a day. */
+	[ST_STATS] = {.sqlite = "SELECT hour - hour % ?3, direction, outcome, messages, segments, "
+				"mms, whatsapp "
+				"FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, "
+				"direction, outcome, shard",
+		.pg = "SELECT * FROM sr_stats(?1, ?2, ?3)"},
+	/* A transaction's counts of one hour, direction and outcome (SQLite: store/stats.c;
+	 * PostgreSQL's trigger adds each message itself). */
+	[ST_STATS_ADD] = {.sqlite = "INSERT INTO stats_hourly (hour, shard, direction, outcome, "
+				    "messages, segments, mms, whatsapp) VALUES (?1, 0, ?2, ?3, ?4, ?5, "
+				    "?6, ?7) ON CONFLICT (hour, direction, outcome, shard) DO UPDATE "
+				    "SET messages = messages + excluded.messages, segments = segments "
+				    "+ excluded.segments, mms = mms + excluded.mms, whatsapp = "
+				    "whatsapp + excluded.whatsapp"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

@@ -1,6 +1,6 @@
-/* The migration list's versions 5 to 8 (migrations.c has 1 to 4 and the list itself, which
+/* The migration list's versions 5 to 9 (migrations.c has 1 to 4 and the list itself, which
  * frozen releases never reorder): messages sent through the API, events, users' agent and
- * mode, retention's daily usage. Released versions are frozen: a change is a new version. */
+ * mode, retention's daily usage, the hourly stats. Released versions are frozen: a change is a new version. */
 #include "store/migrations.h"
 
 /* Version 5's order of statuses (store_status_rank): scheduled comes first and accepted
@@ -505,13 +505,6 @@ const char *const store__sqlite_9[] = {
 	NULL,
 };
 
-/* The counts of one message m (PostgreSQL; the catalogue's USAGE_LIVE says the same). */
-#define PG_WA                                                                              \
-	"(coalesce(m.channel, '') = 'whatsapp' OR left(m.from_addr, 9) = 'whatsapp:'"        \
-	" OR left(coalesce(m.to_addr, ''), 9) = 'whatsapp:')"
-#define PG_SEGMENTS "CASE WHEN " PG_WA " OR m.media IS NOT NULL THEN 0 ELSE m.segments END"
-#define PG_MMS "(m.media IS NOT NULL AND NOT " PG_WA ")"
-
 /* 9 (sqlite_9 says why): the rollup and usage count both; a Twilio retry's answer carries
  * the reply's media (sr_answer_for). Functions whose result changes are dropped and made
  * again by smsrouter_system, with the grants. */
@@ -538,11 +531,11 @@ const char *const store__pg_9[] = {
 	"    SELECT coalesce(m.user_id, ''), m.created_at - m.created_at % 86400,"
 	"      count(*) FILTER (WHERE m.direction = 'inbound'),"
 	"      count(*) FILTER (WHERE m.direction = 'outbound'),"
-	"      coalesce(sum(" PG_SEGMENTS "), 0),"
+	"      coalesce(sum(" MSG_SEGMENTS("m") "), 0),"
 	"      count(*) FILTER (WHERE m.status = 'over_budget'),"
 	"      count(*) FILTER (WHERE m.flags & 2 <> 0), count(*) FILTER (WHERE m.flags & 1 <> 0),"
 	"      count(*) FILTER (WHERE m.kind = 'proactive'),"
-	"      count(*) FILTER (WHERE " PG_MMS "), count(*) FILTER (WHERE " PG_WA ")"
+	"      coalesce(sum(" MSG_IS_MMS("m") "), 0), coalesce(sum(" MSG_IS_WA("m") "), 0)"
 	"    FROM messages m JOIN b ON b.id = m.id GROUP BY 1, 2"
 	"    ON CONFLICT (user_id, day) DO UPDATE SET inbound = d.inbound + excluded.inbound,"
 	"      outbound = d.outbound + excluded.outbound, segments = d.segments + excluded.segments,"
@@ -565,16 +558,118 @@ const char *const store__pg_9[] = {
 	"    sum(u.ob)::bigint, sum(u.tr)::bigint, sum(u.se)::bigint, sum(u.pr)::bigint,"
 	"    sum(u.mm)::bigint, sum(u.wa)::bigint"
 	"  FROM (SELECT m.user_id AS uid, (m.direction = 'inbound')::int AS i,"
-	"      (m.direction = 'outbound')::int AS o, (" PG_SEGMENTS ")::bigint AS sg,"
+	"      (m.direction = 'outbound')::int AS o, (" MSG_SEGMENTS("m") ")::bigint AS sg,"
 	"      (m.status = 'over_budget')::int AS ob, (m.flags & 2 <> 0)::int AS tr,"
 	"      (m.flags & 1 <> 0)::int AS se, (coalesce(m.kind, '') = 'proactive')::int AS pr,"
-	"      " PG_MMS "::int AS mm, " PG_WA "::int AS wa"
+	"      " MSG_IS_MMS("m") " AS mm, " MSG_IS_WA("m") " AS wa"
 	"    FROM messages m WHERE m.created_at >= p_since"
 	"    UNION ALL SELECT nullif(d.user_id, ''), d.inbound, d.outbound, d.segments,"
 	"      d.over_budget, d.truncated, d.smart_encoded, d.proactive, d.mms, d.whatsapp"
 	"    FROM usage_daily d WHERE d.day >= p_since) u"
 	"  GROUP BY u.uid ORDER BY u.uid IS NULL, u.uid $$;"
 	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
+/* 10: the operator console's traffic figures (GET …/admin/stats, store_stats). Each message
+ * stored is counted, in the transaction that stores it, in stats_hourly: a row per UTC hour
+ * (unix seconds of its start), shard, direction and outcome (an inbound message's status as
+ * stored, which is the router's verdict; '' for outbound), with its count and segments. So
+ * stats over any range read at most a few rows per hour, never the messages, whatever the
+ * number of users; retention and a user's erasure delete messages, not these counts.
+ * Filled from the messages there are. SQLite writes one transaction at a time (one shard),
+ * and the store adds a transaction's counts just before its commit (store/stats.c): one
+ * upsert per hour, direction and outcome for the writer's whole batch, where a trigger would
+ * run one per message. */
+#define STATS_HOURLY_COLS "(hour, shard, direction, outcome, messages, segments, mms, whatsapp)"
+/* The counts of messages m, as usage counts them (MSG_SEGMENTS). */
+#define STATS_SUMS(m)                                                                      \
+	"count(*), coalesce(sum(" MSG_SEGMENTS(m) "), 0), coalesce(sum(" MSG_IS_MMS(m) "), 0), " \
+	"coalesce(sum(" MSG_IS_WA(m) "), 0)"
+#define STATS_OUTCOME(m) "CASE WHEN " m ".direction = 'inbound' THEN " m ".status ELSE '' END"
+const char *const store__sqlite_10[] = {
+	"CREATE TABLE stats_hourly ("
+	"  hour INTEGER NOT NULL,"
+	"  shard INTEGER NOT NULL,"
+	"  direction TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  segments INTEGER NOT NULL,"
+	"  mms INTEGER NOT NULL DEFAULT 0,"
+	"  whatsapp INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (hour, direction, outcome, shard)) WITHOUT ROWID;"
+	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
+	" SELECT created_at - created_at % 3600, 0, direction, " STATS_OUTCOME("m")
+	", " STATS_SUMS("m") " FROM messages m GROUP BY 1, 3, 4;",
+	NULL,
+};
+
+/* 10 (sqlite_10 says why): stats_hourly holds no user's data but spans them all, so it is
+ * reached as usage_daily is, only through smsrouter_system's functions: the trigger's
+ * (SECURITY DEFINER) and sr_stats. Here each message is its own transaction (no writer
+ * batches them), so a trigger adds each as it is inserted, whoever inserts it. Several
+ * processes store messages at once, each transaction holding the hour's row it updated until
+ * it commits: each connection adds to its own shard (its backend's pid modulo 8), one row
+ * per hour, so that transactions of different connections seldom wait for one another and
+ * never deadlock over these rows. The trigger comes before the filling, in the migration's transaction:
+ * it locks messages against writes until the commit, so that no message is counted twice
+ * or missed. */
+const char *const store__pg_10[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TABLE stats_hourly ("
+	"  hour bigint NOT NULL,"
+	"  shard integer NOT NULL,"
+	"  direction text NOT NULL,"
+	"  outcome text NOT NULL,"
+	"  messages bigint NOT NULL,"
+	"  segments bigint NOT NULL,"
+	"  mms bigint NOT NULL DEFAULT 0,"
+	"  whatsapp bigint NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (hour, direction, outcome, shard));"
+	"ALTER TABLE stats_hourly ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE stats_hourly FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY stats_hourly_system ON stats_hourly TO " SYSTEM_ROLE " USING (true);"
+	"GRANT SELECT, INSERT, UPDATE ON stats_hourly TO " SYSTEM_ROLE ";",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE FUNCTION sr_stats_count() RETURNS trigger"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"BEGIN"
+	"  INSERT INTO stats_hourly AS s " STATS_HOURLY_COLS
+	"  VALUES (NEW.created_at - NEW.created_at % 3600, pg_backend_pid() % 8, NEW.direction,"
+	"    " STATS_OUTCOME("NEW") ", 1, " MSG_SEGMENTS("NEW") ", " MSG_IS_MMS("NEW") ", "
+	MSG_IS_WA("NEW") ")"
+	"  ON CONFLICT (hour, direction, outcome, shard) DO UPDATE SET"
+	"    messages = s.messages + 1, segments = s.segments + excluded.segments,"
+	"    mms = s.mms + excluded.mms, whatsapp = s.whatsapp + excluded.whatsapp;"
+	"  RETURN NULL;"
+	"END $$;"
+	/* The hours from p_since to before p_until, their shards summed (in the primary key's
+	 * order: no sort), each with its bucket of p_bucket seconds (3600 or 86400); the
+	 * caller adds the hours of a day. */
+	"CREATE FUNCTION sr_stats(p_since bigint, p_until bigint, p_bucket bigint)"
+	" RETURNS TABLE (t bigint, direction text, outcome text, messages bigint,"
+	"  segments bigint, mms bigint, whatsapp bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT s.hour - s.hour % p_bucket, s.direction, s.outcome, sum(s.messages)::bigint,"
+	"    sum(s.segments)::bigint, sum(s.mms)::bigint, sum(s.whatsapp)::bigint"
+	"  FROM stats_hourly s"
+	"  WHERE s.hour >= p_since AND s.hour < p_until"
+	"  GROUP BY s.hour, s.direction, s.outcome ORDER BY s.hour $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TRIGGER messages_stats AFTER INSERT ON messages"
+	"  FOR EACH ROW EXECUTE FUNCTION sr_stats_count();",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
+	" SELECT m.created_at - m.created_at % 3600, 0, m.direction, " STATS_OUTCOME("m")
+	", " STATS_SUMS("m") " FROM messages m GROUP BY 1, 3, 4;"
 	"RESET ROLE;",
 	NULL,
 };

@@ -118,6 +118,9 @@ class TestUsagePerChannel(WhatsAppTest):
         plain = self.server.admin("GET", "/usage?since=2000-01-01T00:00:00Z").json()
         self.assertNotIn("whatsapp", plain["total"])  # the contract's shape without detail
         self.assertEqual(plain["total"]["cost"], "0.0649")
+        # The console's stats price the day the same way.
+        day = self.server.admin("GET", "/stats?bucket=day").json()["series"][-1]
+        self.assertEqual((day["segments"], day["cost"]), (3, "0.0649"))
 
     def test_a_bad_price_stops_the_server_with_a_clear_error(self):
         for name in ("SMSROUTER_MMS_PRICE", "SMSROUTER_WHATSAPP_PRICE"):
