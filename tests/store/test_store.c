@@ -225,8 +225,8 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	assert_phones(f->s, a.id, after_add, 3);
 }
 
-/* Migration 9 counts the messages a version-8 file holds, once. */
-static void test_sqlite_migration_9_counts_the_messages_there_are(void **state) {
+/* Migration 10 counts the messages a version-9 file holds, once. */
+static void test_sqlite_migration_10_counts_the_messages_there_are(void **state) {
 	struct fixture *f = *state;
 	struct store_user a;
 	struct seen_stats before, after;
@@ -244,7 +244,7 @@ static void test_sqlite_migration_9_counts_the_messages_there_are(void **state) 
 	assert_int_equal(before.n, 2);
 	store_close(f->s);
 	f->s = NULL;
-	sqlite_exec(f->url, "DROP TABLE stats_hourly; PRAGMA user_version = 8;");
+	sqlite_exec(f->url, "DROP TABLE stats_hourly; PRAGMA user_version = 9;");
 
 	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
 	assert_int_equal(store_schema_version(f->s, &v), 0);
@@ -478,7 +478,7 @@ int main(void) {
 		FIXTURE(test_counts_follow_users_and_phones),
 		FIXTURE(test_schema_version_is_current_and_ping_answers),
 		FIXTURE(test_sqlite_migration_2_keeps_old_phones_in_their_old_order),
-		FIXTURE(test_sqlite_migration_9_counts_the_messages_there_are),
+		FIXTURE(test_sqlite_migration_10_counts_the_messages_there_are),
 		FIXTURE(test_sqlite_ping_reads_the_file_not_a_cache),
 		FIXTURE(test_open_refuses_an_unknown_scheme),
 		FIXTURE(test_reopening_the_file_keeps_the_data),
