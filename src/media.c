@@ -49,6 +49,8 @@ struct fetch {
 	char *buf;
 	size_t cap, head, len;
 	long total;
+	long length; /* Twilio's Content-Length, -1: none */
+	long sent;   /* given to the reader */
 	long upstream; /* Twilio's status */
 	int status;    /* ours */
 	enum metrics_media result;
@@ -231,6 +233,7 @@ static ssize_t fetch_read(void *ctx, struct http_stream_waker *w, char *buf, siz
 			f->unpause = true;
 			curl_multi_wakeup(f->m->multi); /* alive while !curl_done, under mu */
 		}
+		f->sent += (long)k;
 		n = (ssize_t)k;
 	} else if (f->failed) {
 		n = -EIO;
@@ -253,7 +256,9 @@ static void fetch_free_http(void *ctx) {
 	pthread_mutex_lock(&f->mu);
 	f->waker = NULL;
 	f->suspended = false;
-	if (!f->curl_done) {
+	/* Sent whole, Twilio's transfer about to end: not a client gone. */
+	bool whole = f->length >= 0 && f->sent == f->length;
+	if (!f->curl_done && !whole) {
 		f->client_gone = true;
 		curl_multi_wakeup(f->m->multi);
 	}
@@ -284,6 +289,7 @@ static bool decide(struct fetch *f, long code, struct http_response *res) {
 		sanitise_type(type, ctype);
 		/* The stream holds its Content-Type: one allocation with the buffer. */
 		f->streaming = true;
+		f->length = (long)length;
 		f->refs++; /* http's side, until fetch_free_http */
 		memcpy(f->buf + f->cap, ctype, CTYPE_SIZE);
 		http_stream_async(res, 200, f->buf + f->cap, length, fetch_read, fetch_free_http, f);
@@ -517,7 +523,7 @@ static struct fetch *new_fetch(struct media *m, const struct media_link *link, c
 	}
 	*f = (struct fetch){.m = m, .h = h, .url = url, .index = link->index,
 		.deferred = deferred, .refs = 2, .buf = buf, .cap = MEDIA_BUFFER, .upstream = 0,
-		.result = METRICS_MEDIA_UNREACHABLE};
+		.length = -1, .result = METRICS_MEDIA_UNREACHABLE};
 	snprintf(f->uid, sizeof(f->uid), "%s", link->uid);
 	pthread_mutex_init(&f->mu, NULL);
 	const struct media_options *o = &m->o;

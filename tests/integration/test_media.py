@@ -7,6 +7,8 @@ import concurrent.futures
 import hashlib
 import hmac
 import http.client
+import signal
+import sys
 import threading
 import time
 import urllib.parse
@@ -166,7 +168,7 @@ class TestFetchUrl(MediaTest):
         self.assertEqual(log, [{"path": path, "auth": True}])
         # The link works again while it lives.
         self.assertEqual(self.get(self.target(url)).body, data)
-        self.assertEqual(self.metric("ok"), 2)
+        self.assertTrue(wait_until(lambda: self.metric("ok") == 2, 5))
         ev = [e for e in self.server.log_events() if e.get("event") == "media.fetch"]
         self.assertEqual(ev[-1]["message"], m["id"])
         self.assertEqual((ev[-1]["status"], ev[-1]["bytes"]), (200, len(data)))
@@ -267,6 +269,8 @@ class TestLimits(MediaTest):
         for r in results:
             self.assertEqual((r.status, len(r.body), r.complete), (200, data_len, True))
         grown_mib = (peak[0] - base) / 1024.0
+        sys.stderr.write("[media RSS: base %d KiB, peak %d KiB, grown %.2f MiB] " %
+                         (base, peak[0], grown_mib))
         # Buffering whole files would be 24 MiB; each fetch holds at most 64 KiB.
         self.assertLess(grown_mib, 8, "RSS grew by %.1f MiB" % grown_mib)
 
@@ -411,3 +415,24 @@ class TestWithoutAccountSid(ServerTest):
         with self.assertRaises(Exception):
             bad.start()
         self.assertTrue(any("SMSROUTER_MEDIA_URL_TTL" in l for l in bad.lines))
+
+
+class TestStopping(MediaTest):
+    def test_stopping_cuts_streams_and_answers_waiting_fetches(self):
+        # One fetch streaming slowly (its connection waits for Twilio's bytes), one
+        # waiting for Twilio's headers: SIGTERM ends both and the server exits cleanly.
+        slow = self.one(media_path(), size=2 * MIB, mode="slow")
+        late = self.one(media_path(), body=b"late", mode="late")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            a = pool.submit(self.get, slow)
+            b = pool.submit(self.get, late)
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            code = self.server.stop(signal.SIGTERM)
+            ra, rb = a.result(timeout=30), b.result(timeout=30)
+        self.assertEqual(code, 0)
+        self.assertLess(time.monotonic() - t0, 25)
+        self.assertEqual(ra.status, 200)
+        self.assertFalse(ra.complete)
+        self.assertLess(len(ra.body), 2 * MIB)
+        self.assertIn(rb.status, (200, 503))  # answered, either way

@@ -27,7 +27,8 @@ Prints {"port": N} once listening.
   byte i = i % 251), "redirect": true (307 to /_storage/… on host "localhost", as Twilio
   redirects to its storage: the credentials must not follow), "chunked": true (no
   Content-Length), "mode": "close" (the connection closed without an answer) | "cut"
-  (half the body, then closed)}. GET /_media_log: every media and storage request with
+  (half the body, then closed) | "slow" (16 KiB every 0.2 s) | "late" (answers after
+  3 s)}. GET /_media_log: every media and storage request with
   whether it carried an Authorization header.
 """
 import argparse
@@ -150,6 +151,8 @@ def make_handler(state):
         def serve_media(self, item):
             body = self.media_body(item)
             mode = item.get("mode")
+            if mode == "late":
+                time.sleep(3)
             if mode == "close":
                 self.close_connection = True
                 self.connection.shutdown(2)
@@ -166,6 +169,12 @@ def make_handler(state):
                 return
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if mode == "slow":
+                for at in range(0, len(body), 16384):
+                    self.wfile.write(body[at:at + 16384])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
             if mode == "cut":
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
