@@ -436,3 +436,22 @@ class TestStopping(MediaTest):
         self.assertFalse(ra.complete)
         self.assertLess(len(ra.body), 2 * MIB)
         self.assertIn(rb.status, (200, 503))  # answered, either way
+
+
+class TestRestMode(MediaTest):
+    extra_env = {"SMSROUTER_REPLY_MODE": "rest"}
+
+    def test_the_agent_called_from_the_outbox_gets_working_links_too(self):
+        path = media_path()
+        data = pattern(70 * 1000)
+        self.twilio.add_media(path, content_type="image/png", body=data)
+        extra = {"NumMedia": "1", "MediaUrl0": self.twilio.url + path,
+                 "MediaContentType0": "image/png"}
+        r = self.server.sms(self.phone, "rest pic", extra=extra)
+        self.assertEqual(r.status, 200)
+        self.assertTrue(wait_until(lambda: self.agent.requests(), 10))
+        m = self.agent.requests()[-1]["body"]["message"]
+        self.assertRegex(m["id"], r"^[0-9a-f]{32}$")
+        got = self.get(self.target(m["media"][0]["fetch_url"]))
+        self.assertEqual((got.status, got.header("Content-Type"), got.body),
+                         (200, "image/png", data))
