@@ -364,6 +364,7 @@ out:
 static void log_fetch(const struct fetch *f, CURLcode rc) {
 	metrics_media(f->result);
 	log_info("media.fetch", LOG_STR("message", f->uid), LOG_INT("index", f->index),
+			LOG_STR("result", metrics_media_name(f->result)),
 			LOG_INT("status", f->status), LOG_INT("upstream", f->upstream),
 			LOG_INT("bytes", f->total), LOG_STR("curl", curl_easy_strerror(rc)));
 }

@@ -113,6 +113,10 @@ void metrics_media(enum metrics_media what) {
 	atomic_fetch_add_explicit(&media[what], 1, memory_order_relaxed);
 }
 
+const char *metrics_media_name(enum metrics_media what) {
+	return media_names[what];
+}
+
 void metrics_reject(enum metrics_reject why) {
 	atomic_fetch_add_explicit(&rejects[why], 1, memory_order_relaxed);
 }

@@ -82,6 +82,7 @@ enum metrics_media { /* what became of a media link's request (media.c) */
 
 void metrics_request(enum metrics_route route, int status);
 void metrics_media(enum metrics_media what);
+const char *metrics_media_name(enum metrics_media what); /* its label: "ok", "refused", … */
 void metrics_message(enum metrics_message what);
 void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);

@@ -171,7 +171,8 @@ class TestFetchUrl(MediaTest):
         self.assertTrue(wait_until(lambda: self.metric("ok") == 2, 5))
         ev = [e for e in self.server.log_events() if e.get("event") == "media.fetch"]
         self.assertEqual(ev[-1]["message"], m["id"])
-        self.assertEqual((ev[-1]["status"], ev[-1]["bytes"]), (200, len(data)))
+        self.assertEqual((ev[-1]["status"], ev[-1]["bytes"], ev[-1]["result"]),
+                         (200, len(data), "ok"))
         self.assertNotIn(self.phone, "".join(self.server.log_lines()[-5:]))
 
     def test_each_media_entry_has_its_own_link(self):
