@@ -469,6 +469,8 @@ static const struct setting settings[] = {
 		.why = "must be an E.164 number (without the whatsapp: prefix)"},
 	{"SMSROUTER_PROACTIVE_LIMIT", "10/day", parse_daily_rate, FIELD(proactive_limit),
 		FIELD2(proactive_window_s), .why = "must look like 10/day, 3/hour, 1/min or 0"},
+	{"SMSROUTER_MEDIA_URL_TTL", "3600", parse_int, FIELD(media_url_ttl_s), .min = 60,
+		.max = 604800, .why = "must be a number of seconds from 60 to 604800 (7 days)"},
 	{"SMSROUTER_SEND_TOKEN", NULL, parse_string, FIELD(send_token)},
 	{"TWILIO_AUTH_TOKEN", NULL, parse_string, FIELD(auth_token)},
 	{"TWILIO_AUTH_TOKEN_PREVIOUS", NULL, parse_string, FIELD(auth_token_previous)},

@@ -90,6 +90,7 @@ struct config {
 	const char *send_token;  /* NULL: only the admin token reaches the send endpoints */
 	int proactive_limit;     /* per user per proactive_window_s; 0 = off */
 	int proactive_window_s;
+	int media_url_ttl_s;     /* SMSROUTER_MEDIA_URL_TTL: a media link's lifetime */
 };
 
 /* Whether arg, met after the command word command, is one of the command's own options

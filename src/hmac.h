@@ -5,6 +5,13 @@
  * other modules. */
 #include <stddef.h>
 
+/* 64 hex digits and NUL. */
+#define HMAC_HEX_SIZE 65
+
+/* The lowercase hex HMAC-SHA256 of len bytes of msg under key_len bytes of key. */
+void hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len,
+		char out[HMAC_HEX_SIZE]);
+
 /* "X-SMSRouter-Signature: sha256=" and 64 hex digits, and NUL. */
 #define HMAC_HEADER_SIZE 96
 

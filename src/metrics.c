@@ -11,7 +11,7 @@
 #define STATUS_MAX 600
 
 static const char *const route_names[METRICS_ROUTE_COUNT] = {
-	"webhook_sms", "webhook_status", "health", "ready", "metrics", "admin", "none",
+	"webhook_sms", "webhook_status", "health", "ready", "metrics", "admin", "media", "none",
 };
 static const char *const message_names[METRICS_MSG_COUNT] = {
 	"routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",
@@ -19,6 +19,10 @@ static const char *const message_names[METRICS_MSG_COUNT] = {
 };
 static const char *const reject_names[METRICS_REJECT_COUNT] = {
 	"signature", "account_sid", "malformed", "too_large",
+};
+static const char *const media_names[METRICS_MEDIA_COUNT] = {
+	"ok", "refused", "not_found", "too_large", "upstream_error", "unreachable",
+	"client_gone", "busy",
 };
 static const struct {
 	const char *name;
@@ -78,6 +82,7 @@ struct histogram {
 static atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX];
 static atomic_uint_fast64_t messages[METRICS_MSG_COUNT];
 static atomic_uint_fast64_t rejects[METRICS_REJECT_COUNT];
+static atomic_uint_fast64_t media[METRICS_MEDIA_COUNT];
 static atomic_uint_fast64_t counters[METRICS_COUNTER_COUNT];
 static atomic_uint_fast64_t sends[METRICS_SEND_COUNT];
 static struct histogram webhook_hist;
@@ -102,6 +107,14 @@ void metrics_request(enum metrics_route route, int status) {
 
 void metrics_message(enum metrics_message what) {
 	atomic_fetch_add_explicit(&messages[what], 1, memory_order_relaxed);
+}
+
+void metrics_media(enum metrics_media what) {
+	atomic_fetch_add_explicit(&media[what], 1, memory_order_relaxed);
+}
+
+const char *metrics_media_name(enum metrics_media what) {
+	return media_names[what];
 }
 
 void metrics_reject(enum metrics_reject why) {
@@ -270,6 +283,12 @@ int metrics_render(const struct metrics_gauges *g, char **ret_text) {
 	for (int i = 0; i < METRICS_REJECT_COUNT; i++) {
 		fprintf(f, "smsrouter_webhooks_rejected_total{reason=\"%s\"} %llu\n",
 				reject_names[i], load(&rejects[i]));
+	}
+	fprintf(f, "# HELP smsrouter_media_fetches_total Requests of media links, by result.\n"
+		   "# TYPE smsrouter_media_fetches_total counter\n");
+	for (int i = 0; i < METRICS_MEDIA_COUNT; i++) {
+		fprintf(f, "smsrouter_media_fetches_total{result=\"%s\"} %llu\n", media_names[i],
+				load(&media[i]));
 	}
 	for (int i = 0; i < METRICS_COUNTER_COUNT; i++) {
 		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name,

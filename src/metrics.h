@@ -12,6 +12,7 @@ enum metrics_route {
 	METRICS_ROUTE_READY,
 	METRICS_ROUTE_METRICS,
 	METRICS_ROUTE_ADMIN,
+	METRICS_ROUTE_MEDIA,
 	METRICS_ROUTE_OTHER, /* no route matched */
 	METRICS_ROUTE_COUNT,
 };
@@ -67,7 +68,21 @@ enum metrics_send { /* a message handed to Twilio's Messages API, by kind and la
 	METRICS_SEND_COUNT,
 };
 
+enum metrics_media { /* what became of a media link's request (media.c) */
+	METRICS_MEDIA_OK,             /* streamed whole */
+	METRICS_MEDIA_REFUSED,        /* a link tampered with, expired or malformed; not Twilio's */
+	METRICS_MEDIA_NOT_FOUND,      /* no such message or index, or Twilio's 404 */
+	METRICS_MEDIA_TOO_LARGE,      /* over 5 MiB: refused, or cut */
+	METRICS_MEDIA_UPSTREAM_ERROR, /* Twilio answered another status */
+	METRICS_MEDIA_UNREACHABLE,    /* Twilio down, too slow, or the body cut */
+	METRICS_MEDIA_CLIENT_GONE,    /* the client left before the end */
+	METRICS_MEDIA_BUSY,           /* too many fetches at once, or stopping */
+	METRICS_MEDIA_COUNT,
+};
+
 void metrics_request(enum metrics_route route, int status);
+void metrics_media(enum metrics_media what);
+const char *metrics_media_name(enum metrics_media what); /* its label: "ok", "refused", … */
 void metrics_message(enum metrics_message what);
 void metrics_reject(enum metrics_reject why);
 void metrics_inc(enum metrics_counter c);

@@ -299,13 +299,9 @@ static void order_unlock(pthread_mutex_t **mu) {
 }
 
 /* The message.inbound event of job's message for the operator URL, recorded with it: its
- * user and message as the Agent Core is given them, the message with its public id (made
- * here), which an operator's answer names in reply_to. -ENOMEM, -EIO. */
+ * user and message as the Agent Core is given them, the message with its public id, which
+ * an operator's answer names in reply_to. -ENOMEM, -EIO. */
 static int for_operator(struct router_job *job) {
-	if (ids_random_hex("", 16, job->uid, sizeof(job->uid)) < 0) {
-		return -EIO;
-	}
-	job->message.uid = job->uid;
 	job->message.created_at = ids_now();
 	struct agent_request req = {.user = &job->user, .message = &job->message};
 	int e = agent_operator_json(&req, &job->operator_json);
@@ -349,6 +345,12 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 		.media_json = in->media_json,
 		.enqueue = r->rest && routed,
 	};
+	/* Its public id, made here: the agent sees it (message.id) and its media links name
+	 * it (docs/media.md). */
+	if (ids_random_hex("", 16, job->uid, sizeof(job->uid)) < 0) {
+		return -EIO;
+	}
+	job->message.uid = job->uid;
 	int e = v->outcome == ROUTER_HUMAN && r->operator ? for_operator(job) : 0;
 	if (e < 0) {
 		return e;

@@ -124,7 +124,7 @@ struct router_job {
 	bool handoff;        /* the agent handed the user to a person */
 	char *reply_media;   /* the agent's media (JSON array of URLs), until store_reply */
 	char *operator_json; /* a human-mode message's event for the operator URL */
-	char uid[STORE_ID_SIZE]; /* its public id, when made by the router */
+	char uid[STORE_ID_SIZE]; /* its public id, made by the router */
 	const char *limited; /* the limit a rate-limited message is over */
 	bool onboarded;      /* an unknown sender was sent the onboarding text */
 	/* Its sender as phone_address_parse reads in->from: the channel, the bare number (the

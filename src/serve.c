@@ -17,6 +17,8 @@
 #include "http/http.h"
 #include "ids.h"
 #include "log.h"
+#include "media.h"
+#include "media_link.h"
 #include "metrics.h"
 #include "outbox.h"
 #include "ratelimit.h"
@@ -42,6 +44,8 @@ struct process {
 	struct outbox *outbox;
 	struct events *events; /* NULL without SMSROUTER_EVENTS_URL */
 	struct retention *retention; /* NULL while SMSROUTER_RETENTION_DAYS is 0 */
+	struct media_links links; /* the agent's fetch_url */
+	struct media *media;      /* the media links' route and its fetch loop */
 	struct webhook webhook;
 	struct admin admin;
 	struct http_route routes[MAX_ROUTES];
@@ -172,6 +176,8 @@ static void build_routes(struct process *p) {
 			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/export", "GET", admin_export_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
+		{"/sms-router/media/*/*/*/*/*", "GET", media_get, p->media, METRICS_ROUTE_MEDIA,
+			NULL, NULL, false},
 	};
 	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
 	size_t n = 0;
@@ -311,6 +317,8 @@ static int build_core(struct process *p, char *why, size_t size) {
 		.nnamed = c->nagents,
 		.canary = c->canary[0] ? c->canary : NULL,
 		.canary_basis_points = c->canary_basis_points,
+		/* Without an account SID nothing can fetch from Twilio: no links. */
+		.media_links = c->account_sid ? &p->links : NULL,
 	};
 	if ((c->agent_url ? agent_http_create(&ao, p->store, &p->agent)
 			  : agent_memo_create(p->store, &p->agent)) < 0 ||
@@ -347,8 +355,62 @@ static int build_core(struct process *p, char *why, size_t size) {
 	return 0;
 }
 
+/* The origin of the links given to agents: SMSROUTER_PUBLIC_URL, else the listening
+ * address (a wildcard one as loopback) and port (bound: port 0 is known once listening). */
+static void links_origin(struct process *p, int bound_port) {
+	const struct config *c = p->config;
+	if (c->public_url) {
+		media_links_set_origin(&p->links, c->public_url);
+		return;
+	}
+	const char *colon = strrchr(c->listen, ':');
+	int port = colon ? atoi(colon + 1) : 0;
+	if (port == 0) {
+		port = bound_port;
+	}
+	if (port == 0 || !colon) {
+		return;
+	}
+	int hlen = (int)(colon - c->listen);
+	const char *host = c->listen;
+	if (strncmp(host, "0.0.0.0:", 8) == 0) {
+		host = "127.0.0.1";
+		hlen = 9;
+	} else if (strncmp(host, "[::]:", 5) == 0) {
+		host = "[::1]";
+		hlen = 5;
+	}
+	char origin[MEDIA_LINK_ORIGIN_SIZE];
+	snprintf(origin, sizeof(origin), "http://%.*s:%d", hlen, host, port);
+	media_links_set_origin(&p->links, origin);
+}
+
+/* The media links' fetch loop (docs/media.md). */
+static int start_media(struct process *p, char *why, size_t size) {
+	const struct config *c = p->config;
+	struct media_options mo = {
+		.api_base = c->api_base,
+		.account_sid = c->account_sid,
+		.auth_token = p->auth_token,
+		.key = &p->links.key,
+		.max_fetches = 64,
+		.connect_timeout_ms = 5000,
+		.timeout_ms = 60000,
+		.low_speed_time_s = 15,
+		.max_bytes = MEDIA_MAX_BYTES,
+	};
+	if (media_start(&mo, p->store, &p->media) < 0) {
+		snprintf(why, size, "cannot start the media fetch thread.");
+		return -EIO;
+	}
+	return 0;
+}
+
 static int listen_http(struct process *p, char *why, size_t size) {
 	const struct config *c = p->config;
+	if (start_media(p, why, size) < 0) {
+		return -EIO;
+	}
 	struct http_server_options ho = {
 		.listen = c->listen,
 		.threads = c->threads,
@@ -367,6 +429,7 @@ static int listen_http(struct process *p, char *why, size_t size) {
 				c->listen);
 		return -EIO;
 	}
+	links_origin(p, http_server_port(p->server));
 	log_info("serve.listening", LOG_STR("listen", c->listen),
 			LOG_INT("port", http_server_port(p->server)), LOG_INT("threads", c->threads),
 			LOG_STR("admin_api", c->admin_token ? "on" : "off"),
@@ -384,13 +447,17 @@ static void drain(struct process *p) {
 	outbox_stop(p->outbox);
 	p->outbox = NULL;
 	agent_shutdown(p->agent);
+	media_stop(p->media); /* fetches still waiting get 503, streams still going are cut */
 	http_server_stop(p->server); /* every request answered: the router has nothing left */
 	p->server = NULL;
 }
 
 /* Frees what was built, last first. */
 static void teardown(struct process *p) {
+	media_stop(p->media);
 	http_server_stop(p->server);
+	media_destroy(p->media);
+	p->media = NULL;
 	retention_stop(p->retention);
 	p->retention = NULL;
 	outbox_stop(p->outbox);
@@ -431,6 +498,8 @@ int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_m
 		c = p.config;
 		log_warn("serve.dev_admin_token", LOG_STR("token_file", DEV_ADMIN_TOKEN_PATH));
 	}
+	media_links_init(&p.links, p.auth_token, c->media_url_ttl_s);
+	links_origin(&p, 0);
 	if (c->reply_mode == CONFIG_REPLY_REST && !c->public_url) {
 		log_warn("serve.no_status_callbacks",
 				LOG_STR("reason", "SMSROUTER_PUBLIC_URL is unset: rest replies ask for no "

@@ -93,6 +93,7 @@ static void test_every_setting_has_its_documented_default(void **state) {
 	assert_int_equal(c.quiet_hours.start_min, 21 * 60);
 	assert_int_equal(c.quiet_hours.end_min, 8 * 60);
 	assert_string_equal(c.default_timezone, "UTC");
+	assert_int_equal(c.media_url_ttl_s, 3600);
 }
 
 /* The sentences of the two quiet-hours settings, checked whole below. */
@@ -159,6 +160,12 @@ static void test_bounds_are_inclusive_and_one_past_is_refused(void **state) {
 		{"SMSROUTER_DEFAULT_TIMEZONE", "Asia/Kathmandu", true},
 		{"SMSROUTER_DEFAULT_TIMEZONE", "Mars/Olympus", false},
 		{"SMSROUTER_DEFAULT_TIMEZONE", "GMT+5", false},
+		{"SMSROUTER_MEDIA_URL_TTL", "60", true},
+		{"SMSROUTER_MEDIA_URL_TTL", "604800", true},
+		{"SMSROUTER_MEDIA_URL_TTL", "59", false},
+		{"SMSROUTER_MEDIA_URL_TTL", "604801", false},
+		{"SMSROUTER_MEDIA_URL_TTL", "0", false},
+		{"SMSROUTER_MEDIA_URL_TTL", "1h", false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

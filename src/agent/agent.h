@@ -5,6 +5,8 @@
  * SQL (memo keeps its notes through the store interface). */
 #include "store/store.h"
 
+struct media_links;
+
 struct agent;
 
 struct agent_request {
@@ -50,6 +52,9 @@ struct agent_http_options {
 	 * share (agent_in_canary) go to agent canary (a name above, or "default"). NULL: none. */
 	const char *canary;
 	int canary_basis_points;
+	/* Makes each inbound media entry's "fetch_url" (docs/media.md); borrowed, outlives the
+	 * agent. NULL: no fetch_url. */
+	const struct media_links *media_links;
 };
 
 /* Whether user_id is among the basis_points / 10000 share of users the canary takes: the

@@ -14,6 +14,7 @@
 #include "agent/backend.h"
 #include "curlbody.h"
 #include "hmac.h"
+#include "media_link.h"
 #include "phone.h"
 #include "twilio/twilio.h"
 
@@ -51,6 +52,7 @@ struct http_agent {
 	int nep;
 	int canary; /* its index in ep, -1: none */
 	int canary_basis_points;
+	const struct media_links *media_links; /* NULL: no fetch_url */
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
@@ -80,8 +82,27 @@ static int add_history(void *ctx, const struct store_message *m) {
 	return e && json_array_append_new(list, e) == 0 ? 0 : -ENOMEM;
 }
 
-/* The request without its history: user and message. */
-static json_t *request_object(const struct agent_request *req) {
+/* Each media entry's "fetch_url": a link to smsrouter that streams it from Twilio, valid
+ * SMSROUTER_MEDIA_URL_TTL from now (links NULL, or no origin known yet: none). */
+static void add_fetch_urls(json_t *media, const struct media_links *links, const char *user_id,
+		const char *uid) {
+	size_t i;
+	json_t *e;
+	if (!links || !uid) {
+		return;
+	}
+	json_array_foreach(media, i, e) {
+		char url[MEDIA_LINK_URL_SIZE];
+		if (json_is_object(e) && media_links_url(links, user_id, uid, (int)i, ids_now(), url,
+						 sizeof(url)) == 0) {
+			json_object_set_new(e, "fetch_url", json_string(url));
+		}
+	}
+}
+
+/* The request without its history: user and message (with fetch_url per media entry when
+ * links is not NULL). */
+static json_t *request_object(const struct agent_request *req, const struct media_links *links) {
 	const struct store_message *m = req->message;
 	const struct store_user *u = req->user;
 	char when[IDS_TIME_SIZE];
@@ -94,6 +115,7 @@ static json_t *request_object(const struct agent_request *req) {
 		json_decref(media);
 		media = json_array();
 	}
+	add_fetch_urls(media, links, u->id, m->uid);
 	json_t *tags = json_array();
 	for (int i = 0; tags && i < u->ntags; i++) {
 		json_array_append_new(tags, json_string(u->tags[i]));
@@ -116,7 +138,7 @@ static json_t *request_object(const struct agent_request *req) {
 }
 
 int agent_operator_json(const struct agent_request *req, char **ret_json) {
-	json_t *j = request_object(req);
+	json_t *j = request_object(req, NULL);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text) {
@@ -144,7 +166,7 @@ static int add_history_to(struct store *s, json_t *request, const char *user_id,
 }
 
 int agent_request_json(struct store *s, const struct agent_request *req, char **ret_json) {
-	json_t *j = request_object(req);
+	json_t *j = request_object(req, NULL);
 	if (!j) {
 		return -ENOMEM;
 	}
@@ -466,7 +488,7 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 	c->deadline_ms = monotonic_ms() + c->ep->timeout_ms;
 	c->message_id = req->message->id;
 	snprintf(c->user_id, sizeof(c->user_id), "%s", req->user->id);
-	c->request = request_object(req);
+	c->request = request_object(req, a->media_links);
 	if (!c->request) {
 		call_free(c);
 		return -ENOMEM;
@@ -543,6 +565,7 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 	pthread_mutex_init(&a->mu, NULL);
 	a->canary = -1;
 	a->canary_basis_points = o->canary_basis_points;
+	a->media_links = o->media_links;
 	bool ok = o->nnamed >= 0 && o->nnamed < MAX_ENDPOINTS;
 	for (int i = 0; ok && i <= o->nnamed; i++) {
 		const struct agent_endpoint d = {"default", o->url, o->secret, o->timeout_ms};

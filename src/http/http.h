@@ -5,11 +5,15 @@
  * Knows nothing of the handlers above it, Twilio or SQL. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <errno.h>
 
 #include <jansson.h>
 
 #define HTTP_MAX_BODY (64 * 1024)
-#define HTTP_MAX_PARAMS 3
+#define HTTP_MAX_PARAMS 5
 
 struct MHD_Connection;
 
@@ -33,9 +37,24 @@ struct http_request {
 typedef int (*http_stream_next)(void *ctx, char **ret_chunk, size_t *ret_len);
 typedef void (*http_stream_free)(void *ctx);
 
+/* A streamed body whose bytes another thread produces (a fetch in flight): http_stream_async.
+ * read copies at most max bytes into buf, on a server thread, and returns how many (> 0); 0
+ * at the end; HTTP_STREAM_WAIT when none is ready yet, after calling
+ * http_stream_suspend(w) under the lock its producer takes to call http_stream_resume(w)
+ * (so that a wake-up is never lost); or another negative errno, which cuts the connection.
+ * The connection then waits, holding no thread, until the producer calls
+ * http_stream_resume(w) once, from any thread; read is then called again. w stays valid
+ * until free_ctx runs (never while the connection waits). */
+struct http_stream_waker;
+#define HTTP_STREAM_WAIT (-EAGAIN)
+typedef ssize_t (*http_stream_read)(void *ctx, struct http_stream_waker *w, char *buf,
+		size_t max);
+void http_stream_suspend(struct http_stream_waker *w);
+void http_stream_resume(struct http_stream_waker *w);
+
 struct http_response {
 	int status;
-	const char *content_type; /* static string */
+	const char *content_type; /* static string, or one stream_ctx owns */
 	char *body;               /* malloc'd, owned by the response; NULL: empty */
 	size_t body_len;
 	char allow[64];           /* for 405: "GET, DELETE" */
@@ -46,11 +65,15 @@ struct http_response {
 	http_stream_next stream;
 	http_stream_free stream_free;
 	void *stream_ctx;
+	/* Or one read as it comes (http_stream_async), of stream_length bytes (-1: unknown). */
+	http_stream_read stream_read;
+	int64_t stream_length;
+	const char *cache_control; /* static; NULL: "no-store" */
 };
 
 /* A handler that cannot answer yet sets res->later and returns; the connection is then
  * suspended (holding no thread) until someone calls this, once, from any thread, with
- * the answer (its body is taken over). d is req->deferred. It may also be called before
+ * the answer (its body or stream is taken over: res is left empty). d is req->deferred. It may also be called before
  * the handler returns. */
 void http_deferred_complete(struct http_deferred *d, struct http_response *res);
 
@@ -74,6 +97,10 @@ void http_empty(struct http_response *res, int status);
  * one chunk whatever the body's size. Takes over ctx (free_ctx may be NULL). */
 void http_stream(struct http_response *res, int status, const char *content_type,
 		http_stream_next next, http_stream_free free_ctx, void *ctx);
+/* A body another thread produces (read, above), of length bytes (-1: unknown, chunked):
+ * memory stays what the producer buffers. Takes over ctx (free_ctx may be NULL). */
+void http_stream_async(struct http_response *res, int status, const char *content_type,
+		int64_t length, http_stream_read read, http_stream_free free_ctx, void *ctx);
 /* Releases what res holds (body, stream) and empties it. */
 void http_response_clear(struct http_response *res);
 

@@ -44,22 +44,38 @@ void http_response_clear(struct http_response *res) {
 	free(res->body);
 	res->body = NULL;
 	res->body_len = 0;
-	if (res->stream && res->stream_free) {
+	if ((res->stream || res->stream_read) && res->stream_free) {
 		res->stream_free(res->stream_ctx);
 	}
 	res->stream = NULL;
+	res->stream_read = NULL;
+	res->stream_length = -1;
 	res->stream_free = NULL;
 	res->stream_ctx = NULL;
 }
 
-void http_stream(struct http_response *res, int status, const char *content_type,
-		http_stream_next next, http_stream_free free_ctx, void *ctx) {
+/* Either stream of a response (next or read). */
+static void set_stream(struct http_response *res, int status, const char *content_type,
+		http_stream_next next, http_stream_read read, int64_t length,
+		http_stream_free free_ctx, void *ctx) {
 	http_response_clear(res);
 	res->status = status;
 	res->content_type = content_type;
 	res->stream = next;
+	res->stream_read = read;
+	res->stream_length = length;
 	res->stream_free = free_ctx;
 	res->stream_ctx = ctx;
+}
+
+void http_stream(struct http_response *res, int status, const char *content_type,
+		http_stream_next next, http_stream_free free_ctx, void *ctx) {
+	set_stream(res, status, content_type, next, NULL, -1, free_ctx, ctx);
+}
+
+void http_stream_async(struct http_response *res, int status, const char *content_type,
+		int64_t length, http_stream_read read, http_stream_free free_ctx, void *ctx) {
+	set_stream(res, status, content_type, NULL, read, length, free_ctx, ctx);
 }
 
 void http_text(struct http_response *res, int status, const char *content_type, char *body) {

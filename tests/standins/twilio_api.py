@@ -21,6 +21,15 @@ Prints {"port": N} once listening.
   GET /_attempts: every create request seen (also refused ones).
   POST /_callback {"sid": S, "status": ST, "error_code": E}: sends a status callback for
   message S to its StatusCallback, signed with the token like Twilio does.
+- Media, like Twilio's MediaUrl: GET /2010-04-01/Accounts/{AC}/Messages/{MM}/Media/{ME}
+  (HTTP Basic auth, else 401; unknown: 404) serves what the test registered with
+  POST /_media {"path": P, "content_type": T, "body_b64": B | "size": N (N bytes of
+  byte i = i % 251), "redirect": true (307 to /_storage/… on host "localhost", as Twilio
+  redirects to its storage: the credentials must not follow), "chunked": true (no
+  Content-Length), "mode": "close" (the connection closed without an answer) | "cut"
+  (half the body, then closed) | "slow" (16 KiB every 0.2 s) | "late" (answers after
+  3 s)}. GET /_media_log: every media and storage request with
+  whether it carried an Authorization header.
 """
 import argparse
 import base64
@@ -52,6 +61,8 @@ class State:
         self.count = None
         self.retry_after = None
         self.numbers = None
+        self.media = {}      # path → what POST /_media registered
+        self.media_log = []  # {"path", "auth"} of every media and storage request
 
 
 def check_form(state, account, fields):
@@ -132,8 +143,85 @@ def make_handler(state):
                 ("%s:%s" % (state.account, state.token)).encode()).decode()
             return self.headers.get("Authorization") == want
 
+        def media_body(self, item):
+            if "body_b64" in item:
+                return base64.b64decode(item["body_b64"])
+            return bytes(i % 251 for i in range(item["size"]))
+
+        def serve_media(self, item):
+            body = self.media_body(item)
+            mode = item.get("mode")
+            if mode == "late":
+                time.sleep(3)
+            if mode == "close":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", item.get("content_type", "application/octet-stream"))
+            if item.get("chunked"):
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for at in range(0, len(body), 65536):
+                    piece = body[at:at + 65536]
+                    self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if mode == "slow":
+                for at in range(0, len(body), 16384):
+                    self.wfile.write(body[at:at + 16384])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
+            if mode == "cut":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(body)
+
+        def media_get(self, path):
+            with state.lock:
+                state.media_log.append({"path": path,
+                                        "auth": "Authorization" in self.headers})
+                item = state.media.get(path)
+            if path.startswith("/_storage/"):
+                if item is None:
+                    self.send(404, {"message": "no such object"})
+                else:
+                    self.serve_media(item)
+                return
+            if not self.authorized():
+                self.twilio_error(401, 20003, "Authenticate")
+                return
+            if item is None:
+                self.twilio_error(404, 20404, "The requested resource was not found")
+                return
+            if item.get("redirect"):
+                key = "/_storage/" + secrets.token_hex(8)
+                with state.lock:
+                    state.media[key] = dict(item, redirect=False)
+                port = self.server.server_address[1]
+                self.send_response(307)
+                self.send_header("Location", "http://localhost:%d%s" % (port, key))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.serve_media(item)
+
         def do_GET(self):
             u = urllib.parse.urlparse(self.path)
+            if u.path == "/_media_log":
+                with state.lock:
+                    self.send(200, state.media_log)
+                return
+            if re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Messages/[^/]+/Media/[^/]+", u.path) \
+                    or u.path.startswith("/_storage/"):
+                self.media_get(u.path)
+                return
             if u.path == "/_sent":
                 with state.lock:
                     self.send(200, state.sent)
@@ -173,6 +261,12 @@ def make_handler(state):
                 return
             if u.path == "/_callback":
                 self.callback(json.loads(raw))
+                return
+            if u.path == "/_media":
+                k = json.loads(raw)
+                with state.lock:
+                    state.media[k["path"]] = k
+                self.send(204)
                 return
             m = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/Messages\.json", u.path)
             if not m:
