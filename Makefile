@@ -6,7 +6,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short bench clean
+.PHONY: all deps build asan release release-tests run test unit integration browser postgres fuzz fuzz-short bench clean
 
 all: build
 
@@ -47,6 +47,11 @@ integration: build asan
 	$(PY) tests/integration/run.py --binary $(BUILD)/smsrouter
 	$(PY) tests/integration/run.py --binary $(ASAN)/smsrouter --sanitized
 
+# The operator console in headless Chromium (chromedriver, python3-selenium) against the
+# real binary; a screenshot of each page goes to $(BUILD)/console-screenshots/.
+browser: build
+	$(PY) tests/browser/run.py --binary $(BUILD)/smsrouter --screenshots $(BUILD)/console-screenshots
+
 # Every harness for FUZZ_SECONDS (20 s in make test, 300 s in make fuzz); a crash fails.
 FUZZ_SECONDS ?= 20
 fuzz-short: deps
@@ -69,7 +74,7 @@ postgres: build asan
 	[ $$status -ne 0 ] || $(PY) tests/integration/run.py --binary $(BUILD)/smsrouter || status=1; \
 	./scripts/pg-cluster.sh stop "$$dir/cluster" >/dev/null; rm -rf "$$dir"; exit $$status
 
-test: unit integration postgres fuzz-short release-tests
+test: unit integration browser postgres fuzz-short release-tests
 	@echo "make test: all suites passed"
 
 # Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).
