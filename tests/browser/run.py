@@ -230,6 +230,7 @@ class Console(unittest.TestCase):
         """The whole page (the window stretched to its height, at most 4000 px)."""
         os.makedirs(SCREENSHOTS, exist_ok=True)
         size = self.d.get_window_size()
+        self.d.execute_script("window.scrollTo(0, 0)")
         inner = self.d.execute_script("return [innerHeight, document.documentElement.scrollHeight]")
         if inner[1] > inner[0]:
             self.d.set_window_size(size["width"],

@@ -212,7 +212,7 @@ export async function user(view, {id, go}) {
 				section("Attributes and mode", attrs),
 				eraseBox(u, go))));
 	draw(u, msgs.messages);
-	thread.lastElementChild?.scrollIntoView?.({block: "nearest"});
+	thread.scrollTop = thread.scrollHeight; // the newest at hand, the page itself not scrolled
 }
 
 function header(u) {
