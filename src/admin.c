@@ -669,6 +669,18 @@ int admin_usage_json(struct store *s, int64_t since, const struct sms_price *pri
 	return admin_usage_json_detail(s, since, price, currency, true, ret);
 }
 
+int admin__query_time(const char *q, int64_t *ret) {
+	char t[64];
+	/* An unencoded '+' of a time offset arrives as a space. */
+	snprintf(t, sizeof(t), "%s", q);
+	for (char *p = t; *p; p++) {
+		if (*p == ' ') {
+			*p = '+';
+		}
+	}
+	return ids_time_parse(t, ret);
+}
+
 void admin_usage_get(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
 	const char *q = http_query(req, "since");
@@ -683,20 +695,10 @@ void admin_usage_get(void *ctx, const struct http_request *req, struct http_resp
 	}
 	bool detail = d && strcmp(d, "1") == 0;
 
-	if (q) {
-		char t[64];
-		/* An unencoded '+' of a time offset arrives as a space. */
-		snprintf(t, sizeof(t), "%s", q);
-		for (char *p = t; *p; p++) {
-			if (*p == ' ') {
-				*p = '+';
-			}
-		}
-		if (ids_time_parse(t, &since) < 0) {
-			http_json_error(res, 400, "bad_since",
-					"since must be an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
-			return;
-		}
+	if (q && admin__query_time(q, &since) < 0) {
+		http_json_error(res, 400, "bad_since",
+				"since must be an RFC 3339 date-time such as 2026-11-01T00:00:00Z.");
+		return;
 	}
 	int r = admin_usage_json_detail(a->store, since, &a->config->segment_price,
 			a->config->currency, detail, &j);

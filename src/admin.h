@@ -35,6 +35,12 @@ void admin_phones_post(void *ctx, const struct http_request *req, struct http_re
 void admin_phone_delete(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_messages_get(void *ctx, const struct http_request *req, struct http_response *res);
 void admin_usage_get(void *ctx, const struct http_request *req, struct http_response *res);
+/* GET …/admin/stats?since=RFC3339&bucket=hour|day (admin_stats.c): the traffic per bucket
+ * from since's bucket to now's, every bucket listed: {"since", "bucket", "series": [{"t",
+ * "inbound", "outbound", "segments", "cost", "outcomes": {…}}]}. An unknown parameter:
+ * 400; a bad since or bucket, or since more than ADMIN_STATS_MAX_DAYS days ago: 422. */
+void admin_stats_get(void *ctx, const struct http_request *req, struct http_response *res);
+#define ADMIN_STATS_MAX_DAYS 400
 
 /* A parsed POST /sms-router/admin/users body: name and its phones (each given once),
  * borrowed from j (json_decref it when done). */
@@ -109,5 +115,8 @@ void admin__invalid_value(struct http_response *res, const char *key, const char
  * <give>.") and returns true. */
 bool admin__unknown_key(json_t *j, const char *const *keys, size_t n, const char *give,
 		struct http_response *res);
+/* A query parameter's RFC 3339 time (an unencoded '+' of its offset arrives as a space)
+ * into *ret, unix seconds. 0, or -EINVAL. */
+int admin__query_time(const char *q, int64_t *ret);
 /* Whether the request's bearer token is token (constant time). */
 bool admin__bearer_is(const struct http_request *req, const char *token);

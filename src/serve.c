@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "webhook.h"
 
 #define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
+#define DEV_ADMIN_TOKEN_PATH SERVE_DEV_ADMIN_TOKEN_PATH
 #define MAX_ROUTES 28
 
 /* The process: what serve builds, in the order it builds it. */
@@ -32,6 +34,8 @@ struct process {
 	const struct config *config;
 	char dev_token[64];
 	const char *auth_token; /* TWILIO_AUTH_TOKEN, or the --dev token */
+	struct config dev_config; /* --dev without SMSROUTER_ADMIN_TOKEN: config and its token */
+	char dev_admin_token[64];
 	struct store *store;
 	struct agent *agent;
 	struct ratelimit *rl;
@@ -64,9 +68,10 @@ static void notify_events(void *ctx) {
 	}
 }
 
-/* The --dev token: kept under var/ so that simulate (and restarts) find it. */
-static int dev_token(char *out, size_t size) {
-	FILE *f = fopen(DEV_TOKEN_PATH, "r");
+/* A --dev token at path (under var/), made once (mode 0600) and read back on every start,
+ * so that simulate, the operator and restarts find the same one. */
+static int dev_token(const char *path, char *out, size_t size) {
+	FILE *f = fopen(path, "r");
 	if (f) {
 		bool ok = fgets(out, (int)size, f) != NULL;
 		fclose(f);
@@ -79,7 +84,7 @@ static int dev_token(char *out, size_t size) {
 	if (ids_random_hex("", 16, out, size) < 0) {
 		return -EIO;
 	}
-	int fd = open(DEV_TOKEN_PATH, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0) {
 		return -EIO;
 	}
@@ -165,6 +170,8 @@ static void build_routes(struct process *p) {
 			METRICS_ROUTE_ADMIN, admin_send_authorized, NULL, false},
 		{"/sms-router/admin/usage", "GET", admin_usage_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
+		{"/sms-router/admin/stats", "GET", admin_stats_get, a, METRICS_ROUTE_ADMIN,
+			admin_authorized, NULL, false},
 		{"/sms-router/admin/users/*/export", "GET", admin_export_get, a, METRICS_ROUTE_ADMIN,
 			admin_authorized, NULL, false},
 		{"/sms-router/console", "GET", console_redirect, NULL, METRICS_ROUTE_CONSOLE, NULL,
@@ -191,7 +198,7 @@ static void build_routes(struct process *p) {
 
 /* The development token in place of Twilio's, with a warning nobody can miss. */
 static int use_dev_token(struct process *p, char *why, size_t size) {
-	if (dev_token(p->dev_token, sizeof(p->dev_token)) < 0) {
+	if (dev_token(DEV_TOKEN_PATH, p->dev_token, sizeof(p->dev_token)) < 0) {
 		snprintf(why, size, "cannot write the development token to %s.", DEV_TOKEN_PATH);
 		return -EIO;
 	}
@@ -204,6 +211,34 @@ static int use_dev_token(struct process *p, char *why, size_t size) {
 			DEV_TOKEN_PATH);
 	log_warn("serve.dev_mode", LOG_STR("token_file", DEV_TOKEN_PATH));
 	return 0;
+}
+
+/* --dev without SMSROUTER_ADMIN_TOKEN: the admin API (and the console) on, with a local
+ * token kept in DEV_ADMIN_TOKEN_PATH; p->config becomes a copy that holds it. */
+static int use_dev_admin_token(struct process *p, char *why, size_t size) {
+	if (dev_token(DEV_ADMIN_TOKEN_PATH, p->dev_admin_token, sizeof(p->dev_admin_token)) < 0) {
+		snprintf(why, size, "cannot write the development admin token to %s.",
+				DEV_ADMIN_TOKEN_PATH);
+		return -EIO;
+	}
+	p->dev_config = *p->config;
+	p->dev_config.admin_token = p->dev_admin_token;
+	p->config = &p->dev_config;
+	return 0;
+}
+
+/* --dev, once listening: where the console is and how to sign in (a person reads it). */
+static void say_console(const struct process *p) {
+	char where[PATH_MAX];
+	const char *token = "the value of SMSROUTER_ADMIN_TOKEN";
+
+	if (p->config->admin_token == p->dev_admin_token) {
+		token = realpath(DEV_ADMIN_TOKEN_PATH, where) ? where : DEV_ADMIN_TOKEN_PATH;
+	}
+	fprintf(stderr,
+			"Operator console: http://127.0.0.1:%d/sms-router/console/\n"
+			"Sign in with the admin token in %s\n\n",
+			http_server_port(p->server), token);
 }
 
 /* With SMSROUTER_EVENTS_URL, the events' delivery thread, told of each event this process
@@ -398,6 +433,13 @@ int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_m
 	if (!c->auth_token && use_dev_token(&p, reterr_message, size) < 0) {
 		return -EIO;
 	}
+	if (c->dev && !c->admin_token) {
+		if (use_dev_admin_token(&p, reterr_message, size) < 0) {
+			return -EIO;
+		}
+		c = p.config;
+		log_warn("serve.dev_admin_token", LOG_STR("token_file", DEV_ADMIN_TOKEN_PATH));
+	}
 	if (c->reply_mode == CONFIG_REPLY_REST && !c->public_url) {
 		log_warn("serve.no_status_callbacks",
 				LOG_STR("reason", "SMSROUTER_PUBLIC_URL is unset: rest replies ask for no "
@@ -415,6 +457,9 @@ int serve(const struct config *c, serve_open_store_fn open_store, char *reterr_m
 	}
 	if (e == 0) {
 		e = listen_http(&p, reterr_message, size);
+	}
+	if (e == 0 && c->dev) {
+		say_console(&p);
 	}
 	if (e == 0) {
 		int sig = 0;

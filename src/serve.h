@@ -11,6 +11,9 @@
 
 /* Where serve --dev keeps its development token (simulate signs with it). */
 #define SERVE_DEV_TOKEN_PATH "var/dev-auth-token"
+/* Where serve --dev keeps the admin token it makes when SMSROUTER_ADMIN_TOKEN is unset (the
+ * console's sign-in, the admin API's bearer token). */
+#define SERVE_DEV_ADMIN_TOKEN_PATH "var/dev-admin-token"
 
 /* Opens the store of c, saying why on stderr when it cannot: 0 or non-zero. */
 typedef int (*serve_open_store_fn)(const struct config *c, struct store **ret_store);

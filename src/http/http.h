@@ -60,6 +60,9 @@ void http_deferred_complete(struct http_deferred *d, struct http_response *res);
 const char *http_header(const struct http_request *req, const char *name);
 /* A query parameter's decoded value (borrowed) or NULL. */
 const char *http_query(const struct http_request *req, const char *name);
+/* The first query parameter's name (borrowed) that is not among known[0..n), or NULL. */
+const char *http_query_unknown(const struct http_request *req, const char *const *known,
+		size_t n);
 
 /* Response helpers; each replaces what res held. */
 void http_json_error(struct http_response *res, int status, const char *code,

@@ -13,6 +13,33 @@ const char *http_query(const struct http_request *req, const char *name) {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_check {
+	const char *const *known;
+	size_t n;
+	const char *unknown;
+};
+
+static enum MHD_Result check_name(void *ctx, enum MHD_ValueKind kind, const char *key,
+		const char *value) {
+	struct query_check *c = ctx;
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(key, c->known[i]) == 0) {
+			return MHD_YES;
+		}
+	}
+	c->unknown = key;
+	return MHD_NO;
+}
+
+const char *http_query_unknown(const struct http_request *req, const char *const *known,
+		size_t n) {
+	struct query_check c = {known, n, NULL};
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_name, &c);
+	return c.unknown;
+}
+
 void http_response_clear(struct http_response *res) {
 	free(res->body);
 	res->body = NULL;

@@ -431,6 +431,12 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				     "o.phone = p.phone OR o.phone = 'whatsapp:' || p.phone WHERE "
 				     "p.user_id = ?1 ORDER BY o.created_at, o.phone"},
 	[ST_DEL_USAGE] = {.both = "DELETE FROM usage_daily WHERE user_id = ?1"},
+	/* The traffic in buckets of ?3 seconds (an hour or a UTC day) from ?1 to before ?2, by
+	 * direction and outcome, from the hourly rollup (migration 9): never the messages. */
+	[ST_STATS] = {.sqlite = "SELECT hour - hour % ?3, direction, outcome, sum(messages), "
+				"sum(segments) FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 "
+				"GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+		.pg = "SELECT * FROM sr_stats(?1, ?2, ?3)"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

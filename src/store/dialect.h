@@ -115,6 +115,7 @@ enum store__st {
 	ST_MESSAGES_AFTER,
 	ST_USER_OPTOUTS,
 	ST_DEL_USAGE,
+	ST_STATS,
 	ST_COUNT,
 };
 

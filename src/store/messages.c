@@ -368,3 +368,30 @@ int store_messages_after(struct store *s, const char *user_id, int64_t after_id,
 	store__int(&q, store__limit(limit));
 	return messages_each(s, user_id, &q, cb, ctx, NULL);
 }
+
+int store_stats(struct store *s, int64_t since, int64_t until, int64_t bucket_s,
+		store_stats_cb cb, void *ctx) {
+	struct store__q q = store__q(ST_STATS);
+	store__int(&q, since);
+	store__int(&q, until);
+	store__int(&q, bucket_s);
+	int r = store__exec(s, &q);
+	if (r < 0) {
+		return r;
+	}
+	while ((r = store__next(&q)) > 0) {
+		struct store_stats_row row = {
+			.t = store__col_int(&q, 0),
+			.inbound = strcmp(store__col_text(&q, 1), "inbound") == 0,
+			.outcome = store__col_text(&q, 2),
+			.messages = store__col_int(&q, 3),
+			.segments = store__col_int(&q, 4),
+		};
+		r = cb(ctx, &row);
+		if (r != 0) {
+			break;
+		}
+	}
+	store__done(s, &q);
+	return r;
+}

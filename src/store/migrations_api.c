@@ -1,6 +1,6 @@
-/* The migration list's versions 5 to 8 (migrations.c has 1 to 4 and the list itself, which
+/* The migration list's versions 5 to 9 (migrations.c has 1 to 4 and the list itself, which
  * frozen releases never reorder): messages sent through the API, events, users' agent and
- * mode, retention's daily usage. Released versions are frozen: a change is a new version. */
+ * mode, retention's daily usage, the hourly stats. Released versions are frozen: a change is a new version. */
 #include "store/migrations.h"
 
 /* Version 5's order of statuses (store_status_rank): scheduled comes first and accepted
@@ -484,6 +484,98 @@ const char *const store__pg_8[] = {
 	"    FROM usage_daily d WHERE d.day >= p_since) u"
 	"  GROUP BY u.uid ORDER BY u.uid IS NULL, u.uid $$;"
 	GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
+
+/* 9: the operator console's traffic figures (store/stats.c, GET …/admin/stats). Each message
+ * stored adds itself, by a trigger in the transaction that stores it, to stats_hourly: a row
+ * per UTC hour (unix seconds of its start), shard, direction and outcome (an inbound
+ * message's status as stored, which is the router's verdict; '' for outbound), with its
+ * count and segments. So stats over any range read at most a few rows per hour, never the
+ * messages, whatever the number of users; retention and a user's erasure delete messages,
+ * not these counts. Filled from the messages there are. SQLite writes one transaction at a
+ * time: one shard. */
+#define STATS_HOURLY_COLS "(hour, shard, direction, outcome, messages, segments)"
+#define STATS_OUTCOME(m) "CASE WHEN " m ".direction = 'inbound' THEN " m ".status ELSE '' END"
+const char *const store__sqlite_9[] = {
+	"CREATE TABLE stats_hourly ("
+	"  hour INTEGER NOT NULL,"
+	"  shard INTEGER NOT NULL,"
+	"  direction TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  segments INTEGER NOT NULL,"
+	"  PRIMARY KEY (hour, shard, direction, outcome)) WITHOUT ROWID;"
+	"CREATE TRIGGER messages_stats AFTER INSERT ON messages BEGIN"
+	"  INSERT INTO stats_hourly " STATS_HOURLY_COLS
+	"  VALUES (NEW.created_at - NEW.created_at % 3600, 0, NEW.direction, "
+	STATS_OUTCOME("NEW") ", 1, NEW.segments)"
+	"  ON CONFLICT (hour, shard, direction, outcome) DO UPDATE SET"
+	"  messages = messages + 1, segments = segments + excluded.segments;"
+	"END;"
+	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
+	" SELECT created_at - created_at % 3600, 0, direction, " STATS_OUTCOME("m")
+	", count(*), sum(segments) FROM messages m GROUP BY 1, 3, 4;",
+	NULL,
+};
+
+/* 9 (sqlite_9 says why): stats_hourly holds no user's data but spans them all, so it is
+ * reached as usage_daily is, only through smsrouter_system's functions: the trigger's
+ * (SECURITY DEFINER) and sr_stats. Several processes store messages at once, each its own
+ * transaction that holds the hour's row it updated until it commits: each connection
+ * adds to its own shard (its backend's pid modulo 8), one row per hour, so that
+ * transactions of different connections seldom wait for one another and never deadlock
+ * over these rows. The trigger comes before the filling, in the migration's transaction:
+ * it locks messages against writes until the commit, so that no message is counted twice
+ * or missed. */
+const char *const store__pg_9[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TABLE stats_hourly ("
+	"  hour bigint NOT NULL,"
+	"  shard integer NOT NULL,"
+	"  direction text NOT NULL,"
+	"  outcome text NOT NULL,"
+	"  messages bigint NOT NULL,"
+	"  segments bigint NOT NULL,"
+	"  PRIMARY KEY (hour, shard, direction, outcome));"
+	"ALTER TABLE stats_hourly ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE stats_hourly FORCE ROW LEVEL SECURITY;"
+	"CREATE POLICY stats_hourly_system ON stats_hourly TO " SYSTEM_ROLE " USING (true);"
+	"GRANT SELECT, INSERT, UPDATE ON stats_hourly TO " SYSTEM_ROLE ";",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE FUNCTION sr_stats_count() RETURNS trigger"
+	" LANGUAGE plpgsql SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"BEGIN"
+	"  INSERT INTO stats_hourly AS s " STATS_HOURLY_COLS
+	"  VALUES (NEW.created_at - NEW.created_at % 3600, pg_backend_pid() % 8, NEW.direction,"
+	"    " STATS_OUTCOME("NEW") ", 1, NEW.segments)"
+	"  ON CONFLICT (hour, shard, direction, outcome) DO UPDATE SET"
+	"    messages = s.messages + 1, segments = s.segments + excluded.segments;"
+	"  RETURN NULL;"
+	"END $$;"
+	/* The buckets of p_bucket seconds (3600 or 86400) from p_since to before p_until. */
+	"CREATE FUNCTION sr_stats(p_since bigint, p_until bigint, p_bucket bigint)"
+	" RETURNS TABLE (t bigint, direction text, outcome text, messages bigint,"
+	"  segments bigint)"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"  SELECT s.hour - s.hour % p_bucket, s.direction, s.outcome, sum(s.messages)::bigint,"
+	"    sum(s.segments)::bigint FROM stats_hourly s"
+	"  WHERE s.hour >= p_since AND s.hour < p_until GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 $$;"
+	GRANT_FUNCTIONS
+	"RESET ROLE;",
+
+	"SET LOCAL search_path = smsrouter;"
+	"CREATE TRIGGER messages_stats AFTER INSERT ON messages"
+	"  FOR EACH ROW EXECUTE FUNCTION sr_stats_count();",
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
+	" SELECT m.created_at - m.created_at % 3600, 0, m.direction, " STATS_OUTCOME("m")
+	", count(*), sum(m.segments) FROM messages m GROUP BY 1, 3, 4;"
 	"RESET ROLE;",
 	NULL,
 };

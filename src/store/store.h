@@ -240,6 +240,16 @@ struct store_usage_row {
 };
 typedef int (*store_usage_cb)(void *ctx, const struct store_usage_row *r);
 
+/* One bucket's messages of one direction and outcome (store_stats). */
+struct store_stats_row {
+	int64_t t;           /* the bucket's start, unix seconds (UTC) */
+	bool inbound;        /* else outbound */
+	const char *outcome; /* an inbound message's status as stored (its verdict); "" outbound */
+	int64_t messages;
+	int64_t segments;
+};
+typedef int (*store_stats_cb)(void *ctx, const struct store_stats_row *r);
+
 struct store_import_row {
 	const char *name;
 	const char *const *phones;
@@ -495,6 +505,15 @@ int store_retention_sweep(struct store *s, int64_t cutoff, int limit, int64_t *r
  * (a page of the export: the next page starts after the last id given). */
 int store_messages_after(struct store *s, const char *user_id, int64_t after_id, int limit,
 		store_message_cb cb, void *ctx);
+
+/* The messages stored from since to before until, counted in buckets of bucket_s seconds
+ * (3600 or 86400; since and until multiples of it): one row per bucket, direction and
+ * outcome with any, in the order of t. Read from the hourly counts each stored message
+ * adds itself to (migration 9), which retention and erasing a user leave alone, so a
+ * year of hours is a few rows per hour whatever the number of users. cb's nonzero
+ * return stops and is returned; -EIO. */
+int store_stats(struct store *s, int64_t since, int64_t until, int64_t bucket_s,
+		store_stats_cb cb, void *ctx);
 
 /* user_id's usage since since, as one row of store_usage (user_id borrowed from the
  * caller). -EIO. */

@@ -297,6 +297,36 @@ static inline void assert_phones(struct store *s, const char *id, const char *co
 }
 
 /* Each test runs on its own fresh store. */
+/* store_stats's rows, in its order. */
+#define MAX_STATS 32
+struct seen_stats {
+	size_t n;
+	struct {
+		int64_t t;
+		bool inbound;
+		char outcome[24];
+		int64_t messages, segments;
+	} row[MAX_STATS];
+};
+
+static inline int collect_stats(void *ctx, const struct store_stats_row *r) {
+	struct seen_stats *c = ctx;
+	assert_true(c->n < MAX_STATS);
+	c->row[c->n].t = r->t;
+	c->row[c->n].inbound = r->inbound;
+	snprintf(c->row[c->n].outcome, sizeof(c->row[c->n].outcome), "%s", r->outcome);
+	c->row[c->n].messages = r->messages;
+	c->row[c->n].segments = r->segments;
+	c->n++;
+	return 0;
+}
+
+static inline void list_stats(struct store *s, int64_t since, int64_t until, int64_t bucket,
+		struct seen_stats *out) {
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(store_stats(s, since, until, bucket, collect_stats, out), 0);
+}
+
 #define FIXTURE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* The groups, one per file. */
@@ -316,3 +346,5 @@ extern const struct CMUnitTest store_events_tests[];
 extern const size_t store_events_tests_count;
 extern const struct CMUnitTest store_retention_tests[];
 extern const size_t store_retention_tests_count;
+extern const struct CMUnitTest store_stats_tests[];
+extern const size_t store_stats_tests_count;

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -554,7 +554,11 @@ static void test_two_openers_at_once_migrate_once(void **state) {
  * none of migration 5's columns, tables and functions (stand-ins for the two it drops
  * by their arguments), and no events (migration 6). */
 static const char v2_status_update[] =
+	"DROP TRIGGER messages_stats ON messages;"
+	"DROP TABLE stats_hourly;"
 	"SET ROLE smsrouter_system;"
+	"DROP FUNCTION sr_stats_count();"
+	"DROP FUNCTION sr_stats(bigint, bigint, bigint);"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
 	"DROP FUNCTION sr_status_set(bigint, text, text, integer, text);"
 	"DROP FUNCTION sr_status_exists(bigint, text);"
@@ -602,6 +606,19 @@ static const char v2_status_update[] =
 	"  DROP COLUMN mode;"
 	"DELETE FROM schema_migrations WHERE version >= 3;";
 
+struct stats_sum {
+	int rows;
+	int64_t outbound, segments;
+};
+
+static int stats_add(void *ctx, const struct store_stats_row *r) {
+	struct stats_sum *s = ctx;
+	s->rows++;
+	s->outbound += r->inbound ? 0 : r->messages;
+	s->segments += r->segments;
+	return 0;
+}
+
 static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) {
 	struct fixture *f = fx(state);
 	struct store_user a, got;
@@ -628,6 +645,13 @@ static void test_a_version_2_database_upgrades_and_keeps_its_data(void **state) 
 	assert_int_equal(store_status_update(f->s, out, "SMup", "delivered", NULL, &changed), 0);
 	assert_true(changed);
 	assert_int_equal(store_outbound_sid_known(f->s, "SMup"), 0);
+	/* Migration 9 counted the message there was (made in the last hour or this one). */
+	struct stats_sum st = {0};
+	int64_t hour = ids_now() / 3600 * 3600;
+	assert_int_equal(store_stats(f->s, hour - 3600, hour + 3600, 3600, stats_add, &st), 0);
+	assert_int_equal(st.rows, 1);
+	assert_int_equal(st.outbound, 1);
+	assert_int_equal(st.segments, 1);
 	/* The functions of migration 3 are the system role's, like the others. */
 	pg = raw_connect(f->url);
 	assert_int_equal(raw_int(pg, "SELECT count(*) FROM pg_proc WHERE proname LIKE "

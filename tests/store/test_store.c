@@ -156,8 +156,9 @@ static void test_counts_follow_users_and_phones(void **state) {
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
 static int schema_version(void) {
-	return 8; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
-		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage */
+	return 9; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage;
+		   * 9: the hourly stats */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
@@ -197,6 +198,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	/* Back to a version-1 file holding a user whose phones were added out of order. */
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
+	         "DROP TRIGGER messages_stats; DROP TABLE stats_hourly; "
 	         "DROP TABLE usage_daily; DROP INDEX outbox_inbound; DROP TABLE events; "
 	         "DROP TABLE idempotency; DROP INDEX messages_uid; DROP INDEX messages_proactive; "
 	         "DROP INDEX messages_whatsapp; "
@@ -221,6 +223,39 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	assert_phones(f->s, a.id, old_order, 2);
 	assert_int_equal(store_phone_add(f->s, a.id, "+15550000000"), 0);
 	assert_phones(f->s, a.id, after_add, 3);
+}
+
+/* Migration 9 counts the messages a version-8 file holds, once. */
+static void test_sqlite_migration_9_counts_the_messages_there_are(void **state) {
+	struct fixture *f = *state;
+	struct store_user a;
+	struct seen_stats before, after;
+	int64_t t = 1764547200; /* 2025-12-01T00:00:00Z */
+	int v = 0;
+
+	if (on_postgres()) {
+		skip();
+	}
+	add_user1(f->s, "Ada", "+15559999999", &a);
+	add_inbound(f->s, a.id, "SM1", "one", t + 1);
+	add_inbound(f->s, NULL, "SM2", "two", t + 2);
+	add_outbound(f->s, a.id, "three", 0, t + 3600);
+	list_stats(f->s, t, t + 86400, 3600, &before);
+	assert_int_equal(before.n, 2);
+	store_close(f->s);
+	f->s = NULL;
+	sqlite_exec(f->url, "DROP TRIGGER messages_stats; DROP TABLE stats_hourly; "
+			    "PRAGMA user_version = 8;");
+
+	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, schema_version());
+	list_stats(f->s, t, t + 86400, 3600, &after);
+	assert_memory_equal(&after, &before, sizeof(before));
+	/* And counts on from there. */
+	add_inbound(f->s, a.id, "SM4", "four", t + 5);
+	list_stats(f->s, t, t + 86400, 3600, &after);
+	assert_int_equal(after.row[0].messages, 3);
 }
 
 static void test_sqlite_ping_reads_the_file_not_a_cache(void **state) {
@@ -444,6 +479,7 @@ int main(void) {
 		FIXTURE(test_counts_follow_users_and_phones),
 		FIXTURE(test_schema_version_is_current_and_ping_answers),
 		FIXTURE(test_sqlite_migration_2_keeps_old_phones_in_their_old_order),
+		FIXTURE(test_sqlite_migration_9_counts_the_messages_there_are),
 		FIXTURE(test_sqlite_ping_reads_the_file_not_a_cache),
 		FIXTURE(test_open_refuses_an_unknown_scheme),
 		FIXTURE(test_reopening_the_file_keeps_the_data),
@@ -459,5 +495,6 @@ int main(void) {
 	failed += run("sends", store_sends_tests, store_sends_tests_count);
 	failed += run("events", store_events_tests, store_events_tests_count);
 	failed += run("retention", store_retention_tests, store_retention_tests_count);
+	failed += run("stats", store_stats_tests, store_stats_tests_count);
 	return failed;
 }
