@@ -40,18 +40,23 @@ function tick(labels, daily) {
 	return function (value) {
 		const d = new Date(labels[value]);
 		if (daily) return d.toLocaleDateString(undefined, {month: "short", day: "numeric"});
+		// One label a day, at its midnight (the browser's time zone); no other tick.
 		return d.getHours() === 0 ? d.toLocaleDateString(undefined, {month: "short", day: "numeric"})
-			: d.toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit"});
+			: null;
 	};
 }
 
 function hourlyChart(canvas, stats, since, now) {
 	const labels = axis(since, HOUR, now);
 	const rows = byBucket(stats.series, labels);
+	// The outcomes seen in the window (the endpoint names all of them, mostly zero).
 	const outcomes = [];
 	for (const e of stats.series || []) {
-		for (const k of Object.keys(e.outcomes || {})) if (!outcomes.includes(k)) outcomes.push(k);
+		for (const [k, n] of Object.entries(e.outcomes || {})) {
+			if (n && !outcomes.includes(k)) outcomes.push(k);
+		}
 	}
+	if (!outcomes.length) outcomes.push("routed");
 	const datasets = outcomes.map((k) => ({
 		label: k, data: rows.map((e) => (e && e.outcomes && e.outcomes[k]) || 0),
 		backgroundColor: COLOURS[k] || "#9e9e9e", stack: "in"}));
@@ -65,7 +70,7 @@ function hourlyChart(canvas, stats, since, now) {
 			interaction: {mode: "index", intersect: false},
 			scales: {
 				x: {stacked: true, ticks: {callback: tick(labels, false), maxRotation: 0,
-					autoSkipPadding: 12}},
+					autoSkip: false}},
 				y: {stacked: true, beginAtZero: true, ticks: {precision: 0}},
 			},
 			plugins: {legend: {position: "bottom"}, tooltip: {callbacks: {
