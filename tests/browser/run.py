@@ -358,6 +358,34 @@ class Console(unittest.TestCase):
         self.assertEqual([r.get_attribute("data-user") for r in self.els("#users tbody tr")],
                          [self.ada["id"]])
 
+    def test_25_pages(self):
+        # 30 users with a tag of their own: 25 on the first page, 5 on the next, and back.
+        made = []
+        for i in range(30):
+            u = self.server.add_user("Paged %02d" % i, [harness.new_phone()])
+            r = self.server.admin("PATCH", "/users/" + q(u["id"]), {"tags": ["paged"]})
+            self.assertEqual(r.status, 200, r.body)
+            made.append(u["id"])
+        # The list's order (created_at, then id) as the API gives it.
+        r = self.server.admin("GET", "/users?tag=paged&limit=25").json()
+        page1 = [u["id"] for u in r["users"]]
+        page2 = [u["id"] for u in self.server.admin(
+            "GET", "/users?tag=paged&limit=25&after=" + q(r["next"])).json()["users"]]
+        self.assertEqual(sorted(page1 + page2), sorted(made))
+        self.go("#/users?tag=paged", "users")
+        first = [r.get_attribute("data-user") for r in self.els("#users tbody tr")]
+        self.assertEqual(first, page1)
+        self.assertEqual(self.els("#prev"), [])
+        self.el("#next").click()
+        self.wait(lambda d: [r.get_attribute("data-user") for r in
+                             d.find_elements(By.CSS_SELECTOR, "#users tbody tr")] == page2,
+                  "the second page")
+        self.assertEqual(self.els("#next"), [])
+        self.el("#prev").click()
+        self.wait(lambda d: [r.get_attribute("data-user") for r in
+                             d.find_elements(By.CSS_SELECTOR, "#users tbody tr")] == page1,
+                  "the first page again")
+
     def test_30_hostile_text_is_text(self):
         self.go("#/users", "users")
         link = [a for a in self.els("#users tbody a") if a.text == XSS_NAME]
@@ -467,6 +495,8 @@ class Console(unittest.TestCase):
         ids = [r.get_attribute("data-user") for r in self.els("#opt-outs tbody tr")]
         self.assertEqual(ids, [self.quiet["id"]])
         self.assertIn("1 opted out among", self.el("#opt-outs-status").text)
+        self.assertIn("(all of them)", self.el("#opt-outs-status").text)
+        self.assertFalse(self.el("#opt-outs-more").is_displayed())
         self.shot("10-opt-outs")
 
     def test_70_requests_seen(self):
