@@ -415,6 +415,10 @@ class Console(unittest.TestCase):
         item = self.el('#scheduled li[data-id="%s"]' % mid)
         self.assertIn("Your appointment is tomorrow.", item.text)
         self.assertIn("scheduled", item.text)
+        # The thread is in time order: the messages stored 30 hours ago come first.
+        bodies = [b.text for b in self.els("#thread .msg .body")]
+        self.assertEqual(bodies[:5], ["history %d" % i for i in range(1, 6)])
+        self.assertEqual(bodies[-1], "Your appointment is tomorrow.")
         self.shot("06-user")
         item.find_element(By.CSS_SELECTOR, "button[data-cancel]").click()
         self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR,

@@ -187,7 +187,9 @@ export async function user(view, {id, go}) {
 		draw(nu, list.messages, message);
 	}
 	function draw(cur, list, message) {
-		const oldest = list.slice().reverse();
+		// Oldest first by time; messages of the same second keep the API's order.
+		const oldest = list.slice().reverse()
+			.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
 		replace(thread, oldest.length ? oldest.map(bubble) : h("li.empty", {text: "No messages yet."}));
 		replace(scheduled, scheduledList(cur, oldest.filter((m) => m.direction === "outbound" && m.kind &&
 			PENDING.has(m.status)), refresh));
