@@ -432,11 +432,20 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				     "p.user_id = ?1 ORDER BY o.created_at, o.phone"},
 	[ST_DEL_USAGE] = {.both = "DELETE FROM usage_daily WHERE user_id = ?1"},
 	/* The traffic in buckets of ?3 seconds (an hour or a UTC day) from ?1 to before ?2, by
-	 * direction and outcome, from the hourly rollup (migration 9): never the messages. */
-	[ST_STATS] = {.sqlite = "SELECT hour - hour % ?3, direction, outcome, sum(messages), "
-				"sum(segments) FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 "
-				"GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+	 * direction and outcome, from the hourly rollup (migration 9): never the messages.
+	 * SQLite's has one row per hour and key (one shard): read in the primary key's order,
+	 * without a sort; the caller adds the hours of a day. */
+	[ST_STATS] = {.sqlite = "SELECT hour - hour % ?3, direction, outcome, messages, segments "
+				"FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, "
+				"direction, outcome, shard",
 		.pg = "SELECT * FROM sr_stats(?1, ?2, ?3)"},
+	/* A transaction's counts of one hour, direction and outcome (SQLite: store/stats.c;
+	 * PostgreSQL's trigger adds each message itself). */
+	[ST_STATS_ADD] = {.sqlite = "INSERT INTO stats_hourly (hour, shard, direction, outcome, "
+				    "messages, segments) VALUES (?1, 0, ?2, ?3, ?4, ?5) ON CONFLICT "
+				    "(hour, direction, outcome, shard) DO UPDATE SET messages = "
+				    "messages + excluded.messages, segments = segments + "
+				    "excluded.segments"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

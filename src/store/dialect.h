@@ -116,6 +116,7 @@ enum store__st {
 	ST_USER_OPTOUTS,
 	ST_DEL_USAGE,
 	ST_STATS,
+	ST_STATS_ADD,
 	ST_COUNT,
 };
 
@@ -182,6 +183,39 @@ struct store__q {
 };
 
 /* What each dialect provides. Every function runs on the calling thread's connection. */
+/* The hourly stats (migration 9) that a transaction's stored messages add, kept per
+ * connection by a dialect that counts them itself (SQLite: the writer's batch is one
+ * transaction, so it adds one row per hour, direction and outcome a batch rather than one a
+ * message) and written just before its outermost commit (store/stats.c). Each transaction
+ * level's start is marked, so that a rolled-back savepoint takes its messages' counts back
+ * out; a released one's counts join its parent's, summed by key, so that the log stays a
+ * few rows per open level. */
+#define STORE__STATS_DEPTH 16 /* transaction levels; a deeper begin is refused */
+struct store__stats_row {
+	int64_t hour; /* unix seconds of its start */
+	bool inbound;
+	char outcome[24]; /* an inbound message's status; "" outbound */
+	int64_t messages, segments;
+};
+struct store__stats_log {
+	size_t n, cap;
+	size_t mark[STORE__STATS_DEPTH]; /* n when level i began (1 = the outermost) */
+	struct store__stats_row *row;
+};
+/* Level depth began (after it did). */
+void store__stats_begin(struct store__stats_log *l, int depth);
+/* Level depth (> 1) is released: its counts are its parent's. */
+void store__stats_release(struct store__stats_log *l, int depth);
+/* Level depth is rolled back: its counts go. */
+void store__stats_undo(struct store__stats_log *l, int depth);
+/* m was stored at level depth (>= 1): its count joins the log. -ENOMEM. */
+int store__stats_add(struct store__stats_log *l, int depth, const struct store_message *m,
+		bool inbound);
+/* Writes the log (one upsert per hour, direction and outcome) and empties it; before the
+ * outermost commit. -EIO. */
+int store__stats_write(struct store *s, struct store__stats_log *l);
+void store__stats_free(struct store__stats_log *l);
+
 struct store__dialect {
 	enum store__dialect_id id; /* the catalogue's column */
 	bool single_writer; /* one write transaction at a time anyway (store_single_writer) */
@@ -207,6 +241,11 @@ struct store__dialect {
 	const char *(*col_text)(const struct store__q *q, int col); /* NULL for NULL */
 	/* Bulk loading (import) begins (true) and ends (false). NULL: nothing to do. */
 	void (*bulk)(struct store *s, bool on);
+	/* m, just stored inside an open transaction, counted in the hourly stats. NULL: the
+	 * database counts each message itself (PostgreSQL's trigger). */
+	int (*count)(struct store *s, const struct store_message *m, bool inbound);
+	/* Whether this thread has a transaction open (only asked where count is set). */
+	bool (*in_tx)(struct store *s);
 };
 
 struct store {

@@ -45,7 +45,8 @@ static void optional_int(struct store__q *q, int64_t v) {
 	}
 }
 
-int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
+/* The insert itself; store__message_insert counts it too. */
+static int insert_message(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
 	struct store__q q = store__q(ST_MESSAGE_INSERT);
 	store__text(&q, user_id);
@@ -60,7 +61,7 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 	store__int(&q, m->segments);
 	store__text(&q, m->media_json);
 	optional_int(&q, m->reply_to);
-	store__int(&q, m->created_at ? m->created_at : ids_now());
+	store__int(&q, m->created_at);
 	store__int(&q, m->flags);
 	char uid[STORE_ID_SIZE];
 	if (!m->uid && ids_random_hex("", 16, uid, sizeof(uid)) < 0) {
@@ -77,6 +78,26 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 		*ret_id = id;
 	}
 	return r == -ENOENT ? -EIO : r;
+}
+
+/* Where the dialect counts messages itself (SQLite), the count joins the transaction's (one
+ * of its own when none is open). */
+int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
+		enum store_direction direction, int64_t *ret_id) {
+	struct store_message row = *m;
+	row.created_at = m->created_at ? m->created_at : ids_now();
+	if (!s->d->count) {
+		return insert_message(s, user_id, &row, direction, ret_id);
+	}
+	bool own = !s->d->in_tx(s);
+	int r = own ? store__begin(s) : 0;
+	if (r == 0) {
+		r = insert_message(s, user_id, &row, direction, ret_id);
+	}
+	if (r == 0) {
+		r = s->d->count(s, &row, direction == STORE_INBOUND);
+	}
+	return own ? store__end(s, r) : r;
 }
 
 /* The message and, for a routed inbound one that asks for it, its outbox row: both or

@@ -488,14 +488,16 @@ const char *const store__pg_8[] = {
 	NULL,
 };
 
-/* 9: the operator console's traffic figures (store/stats.c, GET …/admin/stats). Each message
- * stored adds itself, by a trigger in the transaction that stores it, to stats_hourly: a row
- * per UTC hour (unix seconds of its start), shard, direction and outcome (an inbound
- * message's status as stored, which is the router's verdict; '' for outbound), with its
- * count and segments. So stats over any range read at most a few rows per hour, never the
- * messages, whatever the number of users; retention and a user's erasure delete messages,
- * not these counts. Filled from the messages there are. SQLite writes one transaction at a
- * time: one shard. */
+/* 9: the operator console's traffic figures (GET …/admin/stats, store_stats). Each message
+ * stored is counted, in the transaction that stores it, in stats_hourly: a row per UTC hour
+ * (unix seconds of its start), shard, direction and outcome (an inbound message's status as
+ * stored, which is the router's verdict; '' for outbound), with its count and segments. So
+ * stats over any range read at most a few rows per hour, never the messages, whatever the
+ * number of users; retention and a user's erasure delete messages, not these counts.
+ * Filled from the messages there are. SQLite writes one transaction at a time (one shard),
+ * and the store adds a transaction's counts just before its commit (store/stats.c): one
+ * upsert per hour, direction and outcome for the writer's whole batch, where a trigger would
+ * run one per message. */
 #define STATS_HOURLY_COLS "(hour, shard, direction, outcome, messages, segments)"
 #define STATS_OUTCOME(m) "CASE WHEN " m ".direction = 'inbound' THEN " m ".status ELSE '' END"
 const char *const store__sqlite_9[] = {
@@ -506,14 +508,7 @@ const char *const store__sqlite_9[] = {
 	"  outcome TEXT NOT NULL,"
 	"  messages INTEGER NOT NULL,"
 	"  segments INTEGER NOT NULL,"
-	"  PRIMARY KEY (hour, shard, direction, outcome)) WITHOUT ROWID;"
-	"CREATE TRIGGER messages_stats AFTER INSERT ON messages BEGIN"
-	"  INSERT INTO stats_hourly " STATS_HOURLY_COLS
-	"  VALUES (NEW.created_at - NEW.created_at % 3600, 0, NEW.direction, "
-	STATS_OUTCOME("NEW") ", 1, NEW.segments)"
-	"  ON CONFLICT (hour, shard, direction, outcome) DO UPDATE SET"
-	"  messages = messages + 1, segments = segments + excluded.segments;"
-	"END;"
+	"  PRIMARY KEY (hour, direction, outcome, shard)) WITHOUT ROWID;"
 	"INSERT INTO stats_hourly " STATS_HOURLY_COLS
 	" SELECT created_at - created_at % 3600, 0, direction, " STATS_OUTCOME("m")
 	", count(*), sum(segments) FROM messages m GROUP BY 1, 3, 4;",
@@ -522,11 +517,12 @@ const char *const store__sqlite_9[] = {
 
 /* 9 (sqlite_9 says why): stats_hourly holds no user's data but spans them all, so it is
  * reached as usage_daily is, only through smsrouter_system's functions: the trigger's
- * (SECURITY DEFINER) and sr_stats. Several processes store messages at once, each its own
- * transaction that holds the hour's row it updated until it commits: each connection
- * adds to its own shard (its backend's pid modulo 8), one row per hour, so that
- * transactions of different connections seldom wait for one another and never deadlock
- * over these rows. The trigger comes before the filling, in the migration's transaction:
+ * (SECURITY DEFINER) and sr_stats. Here each message is its own transaction (no writer
+ * batches them), so a trigger adds each as it is inserted, whoever inserts it. Several
+ * processes store messages at once, each transaction holding the hour's row it updated until
+ * it commits: each connection adds to its own shard (its backend's pid modulo 8), one row
+ * per hour, so that transactions of different connections seldom wait for one another and
+ * never deadlock over these rows. The trigger comes before the filling, in the migration's transaction:
  * it locks messages against writes until the commit, so that no message is counted twice
  * or missed. */
 const char *const store__pg_9[] = {
@@ -538,7 +534,7 @@ const char *const store__pg_9[] = {
 	"  outcome text NOT NULL,"
 	"  messages bigint NOT NULL,"
 	"  segments bigint NOT NULL,"
-	"  PRIMARY KEY (hour, shard, direction, outcome));"
+	"  PRIMARY KEY (hour, direction, outcome, shard));"
 	"ALTER TABLE stats_hourly ENABLE ROW LEVEL SECURITY;"
 	"ALTER TABLE stats_hourly FORCE ROW LEVEL SECURITY;"
 	"CREATE POLICY stats_hourly_system ON stats_hourly TO " SYSTEM_ROLE " USING (true);"
@@ -552,18 +548,21 @@ const char *const store__pg_9[] = {
 	"  INSERT INTO stats_hourly AS s " STATS_HOURLY_COLS
 	"  VALUES (NEW.created_at - NEW.created_at % 3600, pg_backend_pid() % 8, NEW.direction,"
 	"    " STATS_OUTCOME("NEW") ", 1, NEW.segments)"
-	"  ON CONFLICT (hour, shard, direction, outcome) DO UPDATE SET"
+	"  ON CONFLICT (hour, direction, outcome, shard) DO UPDATE SET"
 	"    messages = s.messages + 1, segments = s.segments + excluded.segments;"
 	"  RETURN NULL;"
 	"END $$;"
-	/* The buckets of p_bucket seconds (3600 or 86400) from p_since to before p_until. */
+	/* The hours from p_since to before p_until, their shards summed (in the primary key's
+	 * order: no sort), each with its bucket of p_bucket seconds (3600 or 86400); the
+	 * caller adds the hours of a day. */
 	"CREATE FUNCTION sr_stats(p_since bigint, p_until bigint, p_bucket bigint)"
 	" RETURNS TABLE (t bigint, direction text, outcome text, messages bigint,"
 	"  segments bigint)"
 	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"  SELECT s.hour - s.hour % p_bucket, s.direction, s.outcome, sum(s.messages)::bigint,"
 	"    sum(s.segments)::bigint FROM stats_hourly s"
-	"  WHERE s.hour >= p_since AND s.hour < p_until GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 $$;"
+	"  WHERE s.hour >= p_since AND s.hour < p_until"
+	"  GROUP BY s.hour, s.direction, s.outcome ORDER BY s.hour $$;"
 	GRANT_FUNCTIONS
 	"RESET ROLE;",
 

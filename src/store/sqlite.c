@@ -31,6 +31,7 @@ struct conn {
 	sqlite3 *db;
 	int depth; /* open transactions: 1 = BEGIN, more = savepoints inside it */
 	sqlite3_stmt *st[ST_COUNT];
+	struct store__stats_log stats; /* the open transaction's messages, counted */
 };
 
 /* A commit waiting for the flusher's fsync. */
@@ -103,6 +104,7 @@ static void conn_free(struct conn *c) {
 	for (int i = 0; i < ST_COUNT; i++) {
 		sqlite3_finalize(c->st[i]);
 	}
+	store__stats_free(&c->stats);
 	sqlite3_close_v2(c->db);
 	free(c);
 }
@@ -370,7 +372,8 @@ static int simple(struct conn *c, enum store__st which) {
 static int sq_begin(struct store *s) {
 	struct sqlite_store *q = SQ(s);
 	struct conn *c = conn_get(q);
-	if (!c || (c->depth == 0 && atomic_load(&q->failed))) {
+	if (!c || (c->depth == 0 && atomic_load(&q->failed)) ||
+			c->depth + 1 >= STORE__STATS_DEPTH) {
 		return -EIO; /* failed: nothing more is acknowledged */
 	}
 	if (c->depth == 0) {
@@ -378,7 +381,7 @@ static int sq_begin(struct store *s) {
 	}
 	int r = simple(c, c->depth ? ST_SAVEPOINT : ST_BEGIN);
 	if (r == 0) {
-		c->depth++;
+		store__stats_begin(&c->stats, ++c->depth);
 	} else if (c->depth == 0) {
 		pthread_mutex_unlock(&q->write_mu);
 	}
@@ -391,6 +394,7 @@ static void sq_rollback(struct store *s) {
 	if (!c || c->depth == 0) {
 		return;
 	}
+	store__stats_undo(&c->stats, c->depth);
 	if (c->depth > 1) {
 		simple(c, ST_ROLLBACK_TO);
 		simple(c, ST_RELEASE);
@@ -408,10 +412,13 @@ static int sq_commit(struct store *s, store_durable_cb done, void *ctx) {
 	if (!c || c->depth == 0) {
 		return -EIO;
 	}
-	if ((c->depth == 1 && atomic_load(&q->failed)) ||
+	if ((c->depth == 1 && (atomic_load(&q->failed) || store__stats_write(s, &c->stats) < 0)) ||
 			simple(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT) < 0) {
 		sq_rollback(s);
 		return -EIO;
+	}
+	if (c->depth > 1) {
+		store__stats_release(&c->stats, c->depth);
 	}
 	if (--c->depth > 0) {
 		if (done) {
@@ -704,6 +711,16 @@ static void sq_close(struct store *s) {
 	free(q);
 }
 
+static int sq_count(struct store *s, const struct store_message *m, bool inbound) {
+	struct conn *c = conn_get(SQ(s));
+	return c && c->depth > 0 ? store__stats_add(&c->stats, c->depth, m, inbound) : -EIO;
+}
+
+static bool sq_in_tx(struct store *s) {
+	struct conn *c = conn_get(SQ(s));
+	return c && c->depth > 0;
+}
+
 static const struct store__dialect sqlite_dialect = {
 	.id = STORE__SQLITE,
 	.single_writer = true,
@@ -718,6 +735,8 @@ static const struct store__dialect sqlite_dialect = {
 	.col_int = sq_col_int,
 	.col_text = sq_col_text,
 	.bulk = sq_bulk,
+	.count = sq_count,
+	.in_tx = sq_in_tx,
 };
 
 /* Before SQLite starts: no global memory statistics (a mutex on every allocation). */

@@ -507,8 +507,8 @@ int store_messages_after(struct store *s, const char *user_id, int64_t after_id,
 		store_message_cb cb, void *ctx);
 
 /* The messages stored from since to before until, counted in buckets of bucket_s seconds
- * (3600 or 86400; since and until multiples of it): one row per bucket, direction and
- * outcome with any, in the order of t. Read from the hourly counts each stored message
+ * (3600 or 86400; since and until multiples of it): rows in the order of t, each a count of
+ * one bucket, direction and outcome, which several rows may share (add them). Read from the hourly counts each stored message
  * adds itself to (migration 9), which retention and erasing a user leave alone, so a
  * year of hours is a few rows per hour whatever the number of users. cb's nonzero
  * return stops and is returned; -EIO. */

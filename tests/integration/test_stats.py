@@ -8,7 +8,7 @@ import re
 import time
 
 from harness import ServerTest, Server, new_phone
-from dbrows import DAY, add_messages, execute
+from dbrows import DAY, add_messages, is_pg, execute
 
 HOUR = 3600
 OUTCOMES = ["routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",
@@ -26,6 +26,17 @@ def parse(s):
 def metric(text, outcome):
     m = re.search(r'^smsrouter_messages_total\{outcome="%s"\} (\d+)$' % outcome, text, re.M)
     return int(m.group(1)) if m else 0
+
+
+def undo_migration_9(server):
+    """Takes the server's stopped database back to schema version 8."""
+    if is_pg(server):
+        execute(server, "DROP TRIGGER messages_stats ON messages; DROP TABLE stats_hourly; "
+                "SET ROLE smsrouter_system; DROP FUNCTION sr_stats_count(); "
+                "DROP FUNCTION sr_stats(bigint, bigint, bigint); RESET ROLE; "
+                "DELETE FROM schema_migrations WHERE version = 9;")
+    else:
+        execute(server, "DROP TABLE stats_hourly; PRAGMA user_version = 8;")
 
 
 class StatsTest(ServerTest):
@@ -97,16 +108,20 @@ class StatsTest(ServerTest):
         self.assertEqual(b["cost"], "%.4f" % (total["segments"] / 100))
         self.assertEqual({k: v for k, v in b["outcomes"].items() if v}, outcomes)
 
-    def test_earlier_hours_and_days_are_counted_where_their_messages_belong(self):
+    def test_an_upgrade_counts_the_history_in_its_hours_and_days(self):
         s = self.server
         ann = new_phone()
         a = s.add_user("Ann", [ann])["id"]
         now = int(time.time())
         hour = now // HOUR * HOUR
-        # 5 messages 3 hours ago, 2 messages 30 hours ago (its own UTC day, or the one
-        # before); none in between: those hours are listed with zeros.
+        # A version-8 database holding 5 messages of 3 hours ago and 2 of 30 hours ago (its
+        # own UTC day, or the one before); none in between: those hours are listed with
+        # zeros. Its upgrade to 9 counts them.
+        s.stop()
         add_messages(s, a, ann, 5, hour - 3 * HOUR - 1)
         add_messages(s, a, ann, 2, hour - 30 * HOUR - 1)
+        undo_migration_9(s)
+        s.start()
         j = self.stats("?since=%s" % rfc3339(now - 2 * DAY))
         self.assertEqual(j["bucket"], "hour")
         series = {parse(b["t"]): b for b in j["series"]}

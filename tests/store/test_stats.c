@@ -103,6 +103,43 @@ static void test_stats_count_only_what_commits(void **state) {
 	assert_row(&seen, 1, T0, false, "", 1, 1);
 }
 
+/* The router's batch: one transaction, a savepoint per message, some rolled back; more
+ * messages than a transaction's log holds (SQLite writes it early, inside the savepoints). */
+static void test_stats_of_a_batch_leave_out_its_rolled_back_savepoints(void **state) {
+	struct fixture *f = *state;
+	struct store_user a;
+	struct seen_stats seen;
+	int64_t kept = 0, kept_in = 0;
+	add_user1(f->s, "Ann", "+15550100101", &a);
+
+	assert_int_equal(store_tx_begin(f->s), 0);
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(store_tx_begin(f->s), 0);
+		put(f->s, a.id, true, i % 2 ? "received" : "help", 1, T0 + i);
+		put(f->s, a.id, false, "queued", 2, T0 + HOUR + i);
+		if (i % 3 == 0) {
+			/* A savepoint in the savepoint, rolled back; its parent kept. */
+			assert_int_equal(store_tx_begin(f->s), 0);
+			put(f->s, a.id, true, "received", 1, T0 + i);
+			store_tx_rollback(f->s);
+		}
+		if (i % 7 == 0) {
+			store_tx_rollback(f->s);
+			continue;
+		}
+		assert_int_equal(store_tx_commit(f->s), 0);
+		kept++;
+		kept_in += i % 2;
+	}
+	assert_int_equal(store_tx_commit(f->s), 0);
+
+	list_stats(f->s, T0, T0 + DAY, HOUR, &seen);
+	assert_int_equal(seen.n, 3);
+	assert_row(&seen, 0, T0, true, "help", kept - kept_in, kept - kept_in);
+	assert_row(&seen, 1, T0, true, "received", kept_in, kept_in);
+	assert_row(&seen, 2, T0 + HOUR, false, "", kept, 2 * kept);
+}
+
 static void test_stats_outlive_retention_and_a_users_erasure(void **state) {
 	struct fixture *f = *state;
 	struct store_user a, b;
@@ -125,6 +162,7 @@ static void test_stats_outlive_retention_and_a_users_erasure(void **state) {
 const struct CMUnitTest store_stats_tests[] = {
 	FIXTURE(test_stats_count_each_message_in_its_hour_by_direction_and_outcome),
 	FIXTURE(test_stats_count_only_what_commits),
+	FIXTURE(test_stats_of_a_batch_leave_out_its_rolled_back_savepoints),
 	FIXTURE(test_stats_outlive_retention_and_a_users_erasure),
 };
 const size_t store_stats_tests_count = sizeof(store_stats_tests) / sizeof(store_stats_tests[0]);

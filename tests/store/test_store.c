@@ -198,7 +198,7 @@ static void test_sqlite_migration_2_keeps_old_phones_in_their_old_order(void **s
 	/* Back to a version-1 file holding a user whose phones were added out of order. */
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-	         "DROP TRIGGER messages_stats; DROP TABLE stats_hourly; "
+	         "DROP TABLE stats_hourly; "
 	         "DROP TABLE usage_daily; DROP INDEX outbox_inbound; DROP TABLE events; "
 	         "DROP TABLE idempotency; DROP INDEX messages_uid; DROP INDEX messages_proactive; "
 	         "DROP INDEX messages_whatsapp; "
@@ -244,8 +244,7 @@ static void test_sqlite_migration_9_counts_the_messages_there_are(void **state) 
 	assert_int_equal(before.n, 2);
 	store_close(f->s);
 	f->s = NULL;
-	sqlite_exec(f->url, "DROP TRIGGER messages_stats; DROP TABLE stats_hourly; "
-			    "PRAGMA user_version = 8;");
+	sqlite_exec(f->url, "DROP TABLE stats_hourly; PRAGMA user_version = 8;");
 
 	assert_int_equal(store_open(f->url, NULL, &f->s), 0);
 	assert_int_equal(store_schema_version(f->s, &v), 0);
