@@ -6,7 +6,7 @@ ASAN    := build-asan
 RELEASE := build-release
 PY      := /usr/bin/python3
 
-.PHONY: all deps build asan release release-tests run test unit integration postgres fuzz fuzz-short deploy-check docs-check bench clean
+.PHONY: all deps build asan release release-tests run test unit integration browser postgres fuzz fuzz-short deploy-check docs-check bench clean
 
 all: build
 
@@ -47,6 +47,11 @@ integration: build asan
 	$(PY) tests/integration/run.py --binary $(BUILD)/smsrouter
 	$(PY) tests/integration/run.py --binary $(ASAN)/smsrouter --sanitized
 
+# The operator console in headless Chromium (chromedriver, python3-selenium) against the
+# real binary; a screenshot of each page goes to $(BUILD)/console-screenshots/.
+browser: build
+	$(PY) tests/browser/run.py --binary $(BUILD)/smsrouter --screenshots $(BUILD)/console-screenshots
+
 # Every harness for FUZZ_SECONDS (20 s in make test, 300 s in make fuzz); a crash fails.
 FUZZ_SECONDS ?= 20
 fuzz-short: deps
@@ -82,7 +87,7 @@ deploy-check: build
 docs-check: build
 	$(PY) tests/docs/test_doc_commands.py --binary $(BUILD)/smsrouter
 
-test: unit integration postgres fuzz-short release-tests deploy-check docs-check
+test: unit integration browser postgres fuzz-short release-tests deploy-check docs-check
 	@echo "make test: all suites passed"
 
 # Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).

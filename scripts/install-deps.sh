@@ -7,7 +7,8 @@ PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libmicrohttpd-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libjansson-dev
 libpq-dev libexpat1-dev libicu-dev libcmocka-dev postgresql
 python3 python3-twilio python3-prometheus-client python3-yaml prometheus
-wrk nginx-light curl"
+wrk nginx-light curl
+chromium chromium-driver python3-selenium libjs-chart.js"
 
 missing=""
 for p in $PKGS; do

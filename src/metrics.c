@@ -11,7 +11,8 @@
 #define STATUS_MAX 600
 
 static const char *const route_names[METRICS_ROUTE_COUNT] = {
-	"webhook_sms", "webhook_status", "health", "ready", "metrics", "admin", "media", "none",
+	"webhook_sms", "webhook_status", "health", "ready", "metrics", "admin", "media", "console",
+	"none",
 };
 static const char *const message_names[METRICS_MSG_COUNT] = {
 	"routed", "unrouted", "rate_limited", "opted_out", "opted_in", "help", "blocked",

@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "agent/agent.h"
+#include "console.h"
 #include "events.h"
 #include "http/http.h"
 #include "ids.h"
@@ -28,7 +29,7 @@
 
 #define DEV_TOKEN_PATH SERVE_DEV_TOKEN_PATH
 #define DEV_ADMIN_TOKEN_PATH SERVE_DEV_ADMIN_TOKEN_PATH
-#define MAX_ROUTES 24
+#define MAX_ROUTES 28
 
 /* The process: what serve builds, in the order it builds it. */
 struct process {
@@ -134,8 +135,9 @@ static void metrics_page(void *ctx, const struct http_request *req, struct http_
 	http_text(res, 200, METRICS_CONTENT_TYPE, text);
 }
 
-/* The route table: Twilio's webhooks (TwiML errors), the probes, and the admin API when
- * it has a token (without one it does not exist: 404). */
+/* The route table: Twilio's webhooks (TwiML errors), the probes, and the admin API and
+ * its console when it has a token (without one they do not exist: 404). The console's
+ * files are open (they hold no data); its page reads the admin API with the token. */
 static void build_routes(struct process *p) {
 	struct webhook *w = &p->webhook;
 	struct admin *a = &p->admin;
@@ -178,12 +180,20 @@ static void build_routes(struct process *p) {
 			admin_authorized, NULL, false},
 		{"/sms-router/media/*/*/*/*/*", "GET", media_get, p->media, METRICS_ROUTE_MEDIA,
 			NULL, NULL, false},
+		{"/sms-router/console", "GET", console_redirect, NULL, METRICS_ROUTE_CONSOLE, NULL,
+			NULL, false},
+		{"/sms-router/console/", "GET", console_get, NULL, METRICS_ROUTE_CONSOLE, NULL,
+			NULL, false},
+		{"/sms-router/console/*", "GET", console_get, NULL, METRICS_ROUTE_CONSOLE, NULL,
+			NULL, false},
 	};
 	_Static_assert(sizeof(all) / sizeof(all[0]) <= MAX_ROUTES, "MAX_ROUTES is too small");
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		bool send = all[i].authorized == admin_send_authorized;
-		if (!all[i].authorized || p->config->admin_token || (send && p->config->send_token)) {
+		bool console = all[i].metric == METRICS_ROUTE_CONSOLE;
+		bool open = !all[i].authorized && !console;
+		if (open || p->config->admin_token || (send && p->config->send_token)) {
 			p->routes[n++] = all[i];
 		}
 	}

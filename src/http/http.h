@@ -60,6 +60,8 @@ struct http_response {
 	char allow[64];           /* for 405: "GET, DELETE" */
 	const char *www_authenticate; /* for 401 */
 	long long retry_after_s;      /* > 0: a Retry-After header (429, 503) */
+	/* More headers: name, value, name, value, …, NULL (static strings); NULL: none. */
+	const char *const *headers;
 	bool later; /* set by a handler whose answer comes via http_deferred_complete */
 	/* A streamed body instead of body (http_stream); NULL: none. */
 	http_stream_next stream;

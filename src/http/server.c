@@ -357,6 +357,9 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 		snprintf(wait, sizeof(wait), "%lld", (long long)res->retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, wait);
 	}
+	for (const char *const *h = res->headers; h && h[0] && h[1]; h += 2) {
+		MHD_add_response_header(r, h[0], h[1]);
+	}
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
 	if (close || atomic_load(&s->closing)) {
