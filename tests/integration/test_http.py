@@ -9,6 +9,7 @@ import urllib.parse
 from twilio.request_validator import RequestValidator
 
 from harness import AUTH_TOKEN, ServerTest, new_phone, requires_sqlite, twiml_message
+from standins import wait_until
 
 
 class RoutingTest(ServerTest):
@@ -68,9 +69,10 @@ class RoutingTest(ServerTest):
                 text = self.server.request("GET", "/metrics").text
                 self.assertIn('smsrouter_http_requests_total{route="%s",status="413"} 1'
                               % route, text)
-                self.assertTrue(any(e.get("event") == "webhook.rejected" and
-                                    e.get("path") == path.split("?")[0]
-                                    for e in self.server.log_events()))
+                # The log is read from the server's stderr by another thread: wait for it.
+                self.assertTrue(wait_until(lambda: any(
+                    e.get("event") == "webhook.rejected" and e.get("path") == path.split("?")[0]
+                    for e in self.server.log_events()), 5))
         # Other paths under the same prefix are no webhook: JSON like everywhere else.
         for path in ["/sms-router/webhook/other", "/sms-router/webhook/sms/",
                      "/sms-router/webhook/smsx?ob=1"]:
