@@ -488,6 +488,10 @@ const struct store__migration store__migrations[] = {
 	{store__sqlite_6, store__pg_6},
 	{store__sqlite_7, store__pg_7},
 	{store__sqlite_8, store__pg_8},
+	/* 9 and 10: placeholders on this branch (other branches' migrations go there). */
+	{NULL, NULL},
+	{NULL, NULL},
+	{store__sqlite_11, store__pg_11},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

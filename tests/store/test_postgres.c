@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 11
 
 static int setup(void **state) {
 	struct fixture *f;
