@@ -210,9 +210,11 @@ def main():
                 cpu = ticks(p.pid) - c0
                 if pf:
                     pf.wait(timeout=60)
-                    subprocess.run("perf report -i %s --no-children --sort symbol "
-                                   "--stdio 2>/dev/null | grep -v '^#' | grep '%%' | head -40"
-                                   % os.path.join(work, "perf.data"), shell=True)
+                    subprocess.run("perf report -i %s --no-children --sort comm "
+                                   "--stdio -g none 2>/dev/null | grep '%%' | head -12; "
+                                   "perf report -i %s --children --sort symbol -g none "
+                                   "--stdio 2>/dev/null | grep '%%' | head -60"
+                                   % ((os.path.join(work, "perf.data"),) * 2), shell=True)
                 stop_proc(p)
                 started.remove(p)
                 w = json.loads([x for x in out.splitlines() if x.startswith("WALK_JSON ")][0][10:])

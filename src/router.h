@@ -122,6 +122,7 @@ struct router_job {
 	char uid[STORE_ID_SIZE]; /* its public id, when made by the router */
 	const char *limited; /* the limit a rate-limited message is over */
 	bool onboarded;      /* an unknown sender was sent the onboarding text */
+	struct wait_once *stored; /* signaled once its batch is committed (store_answers) */
 };
 
 /* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,
