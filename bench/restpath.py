@@ -141,8 +141,65 @@ def depth(db):
         c.close()
 
 
+# The sender's replies query and the agent stage's claim, before (OB_HEAD: "no earlier
+# pending row of this user", proved for every row walked) and after (the heads' indexes).
+OLD_HEAD = (" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 0"
+            " AND p.id < o.id AND p.state IN ('agent', 'send', 'sending'))")
+QUERIES = {
+    "old": {"ready": "SELECT o.id, m.body FROM outbox o JOIN messages m ON m.id = o.outbound_id"
+                     " LEFT JOIN users u ON u.id = o.user_id WHERE o.lane = 0 AND o.state IN"
+                     " ('send', 'sending') AND o.next_at <= ?" + OLD_HEAD +
+                     " ORDER BY o.id LIMIT 256",
+            "claim": "SELECT o.id FROM outbox o LEFT JOIN messages m ON m.id = o.outbound_id"
+                     " WHERE o.state = 'agent' AND o.next_at <= ?" + OLD_HEAD +
+                     " ORDER BY o.next_at, o.id LIMIT 1"},
+    "new": {"ready": "SELECT o.id, m.body FROM outbox o INDEXED BY outbox_head_send JOIN"
+                     " messages m ON m.id = o.outbound_id LEFT JOIN users u ON u.id ="
+                     " o.user_id WHERE o.head = 1 AND o.state IN ('send', 'sending') AND"
+                     " o.next_at <= ? ORDER BY o.next_at, o.id LIMIT 256",
+            "claim": "SELECT o.id FROM outbox o INDEXED BY outbox_head_agent LEFT JOIN messages"
+                     " m ON m.id = o.outbound_id WHERE o.head = 1 AND o.state = 'agent' AND"
+                     " o.next_at <= ? ORDER BY o.next_at, o.id LIMIT 1"},
+}
+
+
+def query_cost(bins, users, waiting):
+    """Milliseconds per sender turn (the replies query) and per claim, with waiting reply
+    rows queued (waiting // users per user) and one agent row behind each user's."""
+    work = tempfile.mkdtemp(prefix="restpath-q.")
+    try:
+        csv = os.path.join(work, "users.csv")
+        subprocess.run([PY, os.path.join(HERE, "gen_corpus.py"), "--users", str(users),
+                        "--users-csv", csv], check=True, capture_output=True)
+        for i, b in enumerate(bins):
+            db = os.path.join(work, "q%d.db" % i)
+            subprocess.run([b, "import", csv], env=env_for(db, 0, "twiml", 0, 0), check=True,
+                           capture_output=True)
+            prefill(db, max(waiting // users, 1))
+            c = sqlite3.connect(db)
+            now = int(time.time() * 1000) + 1000
+            c.execute("INSERT INTO outbox (user_id, inbound_id, state, next_at, created_at,"
+                      " updated_at) SELECT id, 0, 'agent', ?, ?, ? FROM users", (now, now, now))
+            c.commit()
+            q = QUERIES["new" if c.execute("PRAGMA user_version").fetchone()[0] >= 11 else "old"]
+            for name in ("ready", "claim"):
+                n, t0 = 0, time.perf_counter()
+                while n < 3 or (time.perf_counter() - t0 < 2 and n < 1000):
+                    c.execute(q[name], (now,)).fetchall()
+                    n += 1
+                print(json.dumps({"bin": b, "waiting": waiting, "users": users, "query": name,
+                                  "ms": round(1000 * (time.perf_counter() - t0) / n, 3),
+                                  "runs": n}), flush=True)
+            c.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--query-cost", default="",
+                    help="waiting rows, e.g. 1000,1000000: time the claim and the replies "
+                         "query instead of the load rounds")
     ap.add_argument("--bins", required=True)
     ap.add_argument("--modes", default="twiml,rest,rest100k,agent")
     ap.add_argument("--users", type=int, default=10000)
@@ -153,6 +210,10 @@ def main():
     ap.add_argument("--perf", default="", help="mode:binary-index to record with perf")
     a = ap.parse_args()
     bins = [os.path.abspath(b) for b in a.bins.split(",")]
+    if a.query_cost:
+        for w in map(int, a.query_cost.split(",")):
+            query_cost(bins, min(a.users, w), w)
+        return
     modes = a.modes.split(",")
     work = tempfile.mkdtemp(prefix="restpath.")
     port, agent_port = free_port(), free_port()
