@@ -603,6 +603,11 @@ int outbox_start(const struct outbox_options *o, struct store *s, struct agent *
 	if (ob->o.workers > MAX_WORKERS) {
 		ob->o.workers = MAX_WORKERS;
 	}
+	/* An agent that answers at once on a store that writes one transaction at a time:
+	 * more workers would only wait for each other's (and the webhooks') write lock. */
+	if (a && agent_answers_inline(a) && store_single_writer(s)) {
+		ob->o.workers = 1;
+	}
 	if (ob->o.max_attempts < 1) {
 		ob->o.max_attempts = 1;
 	}
