@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "phone.h"
 #include "sms/sms.h"
+#include "wait.h"
 
 #define DEFAULT_ONBOARDING                                                              \
 	"This number is not registered with this service yet. Ask the service's "     \
@@ -46,10 +47,15 @@ struct router {
 	/* A single-writer store: one thread stores every message, in batches. NULL: each
 	 * message is stored on the thread that submits it. */
 	struct writer *writer;
-	pthread_mutex_t mu; /* guards batches */
+	pthread_mutex_t mu; /* guards batches, answered */
 	pthread_cond_t idle;
 	int batches; /* committed, waiting for their durability callback */
+	/* The Agent Core's answers of its current turn, oldest first (store_answers). */
+	struct router_job *answered;
+	struct router_job **answered_tail;
 };
+
+static void store_answers(void *ctx);
 
 static void run_batch(struct router *r, struct router_job *jobs);
 
@@ -76,6 +82,10 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->idle, NULL);
+	r->answered_tail = &r->answered;
+	if (a && !agent_answers_inline(a)) {
+		agent_on_answers(a, store_answers, r);
+	}
 	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
 	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
 	r->window_s = o && o->onboarding_window_s > 0 ? o->onboarding_window_s : 24 * 3600;
@@ -696,28 +706,74 @@ static void on_durable(void *ctx, int err) {
 static void on_answer(void *ctx, int err, struct agent_answer *answer);
 
 /* Calls the agent of a message that is committed (so that the agent's history, read
- * from the store, holds the messages before it). */
+ * from the store, holds the messages before it). A call that cannot start is answered
+ * (the apology) and its reply stored here. */
 static void call_agent(struct router *r, struct router_job *job) {
 	pthread_mutex_t *order = job->order; /* job may be answered before the call returns */
+	struct agent_request req = {.user = &job->user, .message = &job->message};
 
 	router__count(&job->result);
 	job->order = NULL;
-	ask_agent(r, job, on_answer);
+	clock_gettime(CLOCK_MONOTONIC, &job->t0);
+	int e = agent_reply_async(r->agent, &req, on_answer, job);
+	if (e < 0) {
+		struct agent_answer none = {0};
+		job->result.reply = agent_answered(job, e, &none);
+		job->has_reply_to_store = true;
+		job->calls_agent = false;
+		job->next = NULL;
+		run_batch(r, job);
+	}
 	order_unlock(&order);
 }
 
-/* The agent's answer, on its thread. The reply is committed here, in a transaction of its
- * own, before this returns: the agent starts this user's next call when it does, and that
- * call's history must hold this reply. The message is answered once the reply's commit is
- * durable, which covers its inbound row, committed before the agent was called (one log,
- * written in order). */
+/* The agent's answer, on its thread: kept with the others of its turn until the agent
+ * has answered them all (store_answers). */
 static void on_answer(void *ctx, int err, struct agent_answer *answer) {
 	struct router_job *job = ctx;
+	struct router *r = job->r;
 	job->result.reply = agent_answered(job, err, answer);
 	job->has_reply_to_store = true;
 	job->calls_agent = false;
+	pthread_mutex_lock(&r->mu);
+	*r->answered_tail = job;
+	r->answered_tail = &job->next;
 	job->next = NULL;
-	run_batch(job->r, job);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The agent's answers of one turn, on its thread, committed together in one transaction
+ * (one commit, one fsync for all) before this returns: the agent starts these users' next
+ * calls when it does, and their history must hold these replies. Each message is answered
+ * once the commit is durable, which covers its inbound row, committed before the agent was
+ * called (one log, written in order). */
+static void store_answers(void *ctx) {
+	struct router *r = ctx;
+	pthread_mutex_lock(&r->mu);
+	struct router_job *jobs = r->answered;
+	r->answered = NULL;
+	r->answered_tail = &r->answered;
+	pthread_mutex_unlock(&r->mu);
+	if (!jobs) {
+		return;
+	}
+	if (!r->writer) {
+		run_batch(r, jobs);
+		return;
+	}
+	/* With the webhooks' batches, on the writer's thread (its connection's page cache
+	 * stays warm; one commit, one fsync for all): the last one's commit covers them all. */
+	struct wait_once stored = WAIT_ONCE_INIT;
+	struct router_job *last = jobs;
+	while (last->next) {
+		last = last->next;
+	}
+	last->stored = &stored;
+	for (struct router_job *job = jobs, *next; job; job = next) {
+		next = job->next;
+		writer_submit(r->writer, &job->item);
+	}
+	wait_once_wait(&stored);
 }
 
 /* Wakes the outbox, whose claim would not have seen the rows before their commit. */
@@ -738,9 +794,19 @@ static void run_batch(struct router *r, struct router_job *jobs) {
 	struct router_job *waiting = NULL, **wait_tail = &waiting;
 	struct router_job *calling = NULL, **call_tail = &calling;
 	bool queued = false, operator = false;
+	struct wait_once *stored = NULL; /* store_answers' (the job may be gone after commit) */
 
+	for (struct router_job *job = jobs; job; job = job->next) {
+		if (job->stored) {
+			stored = job->stored;
+			job->stored = NULL;
+		}
+	}
 	if (store_tx_begin(r->store) < 0) {
 		fail_all(jobs, -EIO);
+		if (stored) {
+			wait_once_signal(stored);
+		}
 		return;
 	}
 	for (struct router_job *job = jobs, *next; job; job = next) {
@@ -769,7 +835,13 @@ static void run_batch(struct router *r, struct router_job *jobs) {
 		pthread_mutex_unlock(&r->mu);
 		fail_all(waiting, -EIO);
 		fail_all(calling, -EIO);
+		if (stored) {
+			wait_once_signal(stored);
+		}
 		return;
+	}
+	if (stored) {
+		wait_once_signal(stored);
 	}
 	if (queued) {
 		enqueued(r);

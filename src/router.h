@@ -134,6 +134,7 @@ struct router_job {
 	enum phone_channel channel;
 	char number[PHONE_SIZE];
 	char optout_key[PHONE_KEY_SIZE];
+	struct wait_once *stored; /* signaled once its batch is committed (store_answers) */
 };
 
 /* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,

@@ -15,6 +15,17 @@ bool agent_answers_inline(const struct agent *a) {
 	return a->ops->answers_inline;
 }
 
+void agent_on_answers(struct agent *a, agent_answers_cb cb, void *ctx) {
+	a->answers = cb;
+	a->answers_ctx = ctx;
+}
+
+void agent__answered(struct agent *a) {
+	if (a->answers) {
+		a->answers(a->answers_ctx);
+	}
+}
+
 void agent_shutdown(struct agent *a) {
 	if (a && a->ops->shutdown) {
 		a->ops->shutdown(a);

@@ -84,6 +84,14 @@ void agent_destroy(struct agent *a); /* shuts down first; NULL is fine */
 int agent_reply_async(struct agent *a, const struct agent_request *req, agent_done_cb done,
 		void *ctx);
 
+/* Called on the agent's own thread after it has answered calls (their done callbacks have
+ * run), before it starts a later call of any of their users: done may leave what it
+ * stores to cb, so that the answers of one moment commit together and each user's next
+ * call still reads a history that holds the answer before it. Set before the first call;
+ * an agent that answers inline never calls it. */
+typedef void (*agent_answers_cb)(void *ctx);
+void agent_on_answers(struct agent *a, agent_answers_cb cb, void *ctx);
+
 /* The same, waiting for the answer: 0 with *ret_reply (caller frees; NULL: no reply), or
  * the negative errno done would get. */
 int agent_reply(struct agent *a, const struct agent_request *req, struct agent_answer *ret);

@@ -12,4 +12,9 @@ struct agent_ops {
 
 struct agent {
 	const struct agent_ops *ops;
+	agent_answers_cb answers; /* agent_on_answers' (NULL: none) */
+	void *answers_ctx;
 };
+
+/* The backend has answered calls: agent_on_answers' callback runs. */
+void agent__answered(struct agent *a);

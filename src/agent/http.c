@@ -21,6 +21,7 @@
 #define HISTORY 20
 #define MAX_ANSWER (64 * 1024)
 #define MAX_ENDPOINTS 16
+#define ANSWERS_MAX 256 /* answers stored together at most */
 
 /* One Agent Core: default (the first) or a named one. */
 struct endpoint {
@@ -68,6 +69,7 @@ struct http_agent {
 	struct call *running;
 	struct call *waiting;
 	struct call **waiting_tail;
+	char answered_users[ANSWERS_MAX][STORE_ID_SIZE]; /* one turn's answered calls' users */
 };
 
 /* ---- the request body ---- */
@@ -374,6 +376,7 @@ static void launch(struct http_agent *a, struct call *c) {
 		}
 		memcpy(user_id, c->user_id, sizeof(user_id));
 		finish(c, r, NULL);
+		agent__answered(&a->base); /* stored before the user's next call reads its history */
 		c = next_of(a, user_id);
 	}
 }
@@ -389,21 +392,31 @@ static void admit(struct http_agent *a, struct call *c) {
 	}
 }
 
-/* c has its answer: c is answered, then its user's next call starts. */
+/* c has its answer: c is answered (its user's next call starts once every answer of this
+ * turn is stored: answered_all). */
 static void completed(struct http_agent *a, struct call *c, CURLcode cr) {
-	char user_id[STORE_ID_SIZE];
 	struct agent_answer answer = {0};
 
 	curl_multi_remove_handle(a->multi, c->h);
 	int r = interpret(c, cr, &answer);
-	memcpy(user_id, c->user_id, sizeof(user_id));
-	/* The router stores the reply in done(), before the next call reads its history. */
 	finish(c, r, &answer);
-	launch(a, next_of(a, user_id));
+}
+
+/* The answers of one turn (users: their users, n of them) are stored together by the
+ * agent_on_answers callback, then each user's next call starts. */
+static void answered_all(struct http_agent *a, char (*users)[STORE_ID_SIZE], size_t n) {
+	if (n == 0) {
+		return;
+	}
+	agent__answered(&a->base);
+	for (size_t i = 0; i < n; i++) {
+		launch(a, next_of(a, users[i]));
+	}
 }
 
 static void *loop(void *arg) {
 	struct http_agent *a = arg;
+	char (*users)[STORE_ID_SIZE] = a->answered_users;
 
 	for (;;) {
 		pthread_mutex_lock(&a->mu);
@@ -425,6 +438,7 @@ static void *loop(void *arg) {
 		curl_multi_perform(a->multi, &still);
 		CURLMsg *msg;
 		int left;
+		size_t n = 0;
 		while ((msg = curl_multi_info_read(a->multi, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE) {
 				continue;
@@ -438,8 +452,14 @@ static void *loop(void *arg) {
 				continue;
 			}
 			*pp = c->next;
+			if (n == ANSWERS_MAX) {
+				answered_all(a, users, n);
+				n = 0;
+			}
+			memcpy(users[n++], c->user_id, STORE_ID_SIZE);
 			completed(a, c, msg->data.result);
 		}
+		answered_all(a, users, n);
 		curl_multi_poll(a->multi, NULL, 0, 1000, NULL);
 	}
 	/* Shutting down: whatever is still running or waiting gets its answer now. */
@@ -454,6 +474,7 @@ static void *loop(void *arg) {
 		a->waiting = c->next;
 		finish(c, -ECANCELED, NULL);
 	}
+	agent__answered(&a->base);
 	a->waiting_tail = &a->waiting;
 	atomic_store(&a->stopped, true);
 	return NULL;
@@ -530,6 +551,7 @@ static void http_shutdown(struct agent *base) {
 		finish(in, -ECANCELED, NULL);
 		in = next;
 	}
+	agent__answered(&a->base);
 }
 
 static void http_destroy(struct agent *base) {

@@ -74,17 +74,14 @@ _Static_assert(STORE_FLAG_SENT_BY_API == 4, "the SQL below reads it as flags & 4
 	"o.next_at, coalesce(o.sent_at, 0), o.created_at, coalesce(o.last_error, ''), "       \
 	"coalesce(m.to_addr, ''), coalesce(m.from_addr, ''), coalesce(m.body, ''), "          \
 	"coalesce(m.segments, 0)"
-/* First in its user's line: no earlier row of that user is still being worked on. */
-#define OB_HEAD                                                                            \
-	" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 0 " \
-	"AND p.id < o.id AND p.state IN ('agent', 'send', 'sending'))"
 /* The sender's row (PostgreSQL's sr_send_row): OB_COLS, then the lane, the message's
  * media, kind and uid, and the user's time zone. */
 #define SEND_COLS                                                                          \
 	OB_COLS ", o.lane, m.media, coalesce(m.kind, ''), m.uid, coalesce(u.timezone, '')"
-#define SEND_FROM                                                                          \
-	" FROM outbox o JOIN messages m ON m.id = o.outbound_id LEFT JOIN users u ON u.id = " \
-	"o.user_id"
+#define SEND_JOIN " JOIN messages m ON m.id = o.outbound_id LEFT JOIN users u ON u.id = o.user_id"
+#define SEND_FROM " FROM outbox o" SEND_JOIN
+/* SQLite's planner, without statistics, would rather walk outbox_due (every row due). */
+#define SEND_FROM_HEADS " FROM outbox o INDEXED BY outbox_head_send" SEND_JOIN
 
 /* The due heads, at most ?3: a user's head is its oldest pending event, and only a head is
  * claimed, so each user's events go one at a time, in order. The users with pending events
@@ -247,13 +244,14 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				     "user_id = ?1 AND direction = 'outbound' AND created_at >= ?2"},
 	[ST_OB_INSERT] = {.both = "INSERT INTO outbox (user_id, inbound_id, state, next_at, "
 				  "created_at, updated_at) VALUES (?1, ?2, 'agent', ?3, ?3, ?3)"},
-	/* The agent stage: the oldest due row in state agent that is first in its user's line.
+	/* The agent stage: the oldest due row in state agent that is first in its user's line
+	 * (its head, kept by triggers: migrations_heads.c; outbox_head_agent holds only heads).
 	 * SQLite leases it with ST_OB_LEASE in the same transaction; PostgreSQL's function
 	 * leases it too, skipping rows another claimer holds (FOR UPDATE SKIP LOCKED), and
 	 * returns it with the attempt counted. */
-	[ST_OB_CLAIM] = {.sqlite = "SELECT " OB_COLS " FROM outbox o LEFT JOIN messages m ON m.id "
-				   "= o.outbound_id WHERE o.state = 'agent' AND o.next_at <= ?1"
-				   OB_HEAD " ORDER BY o.next_at, o.id LIMIT 1",
+	[ST_OB_CLAIM] = {.sqlite = "SELECT " OB_COLS " FROM outbox o INDEXED BY outbox_head_agent "
+				   "LEFT JOIN messages m ON m.id = o.outbound_id WHERE o.head = 1 AND o.state = 'agent' AND "
+				   "o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT 1",
 		.pg = "SELECT * FROM sr_outbox_claim(?1, ?2)"},
 	[ST_OB_LEASE] = {.sqlite = "UPDATE outbox SET next_at = ?2, attempts = attempts + 1, "
 				   "updated_at = ?3 WHERE id = ?1 AND state = 'agent'"},
@@ -261,9 +259,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_OB_REPLIED] = {.both = "UPDATE outbox SET state = ?2, outbound_id = ?3, attempts = 0, "
 				   "next_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'agent' "
 				   "AND user_id = ?5"},
-	/* Replies (lane 0): the oldest due, each first in its user's line. */
-	[ST_OB_READY] = {.sqlite = "SELECT " SEND_COLS SEND_FROM " WHERE o.lane = 0 AND o.state IN "
-				   "('send', 'sending') AND o.next_at <= ?1" OB_HEAD " ORDER BY o.id "
+	/* Replies (lane 0): the oldest due heads (each first in its user's line), read in
+	 * outbox_head_send, which holds nothing else. */
+	[ST_OB_READY] = {.sqlite = "SELECT " SEND_COLS SEND_FROM_HEADS " WHERE o.head = 1 AND o.state IN "
+				   "('send', 'sending') AND o.next_at <= ?1 ORDER BY o.next_at, o.id "
 				   "LIMIT ?2",
 		.pg = "SELECT * FROM sr_ready_replies(?1, ?2)"},
 	/* Taking a row for a send (to sending, counting an attempt) succeeds only while it

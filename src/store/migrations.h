@@ -43,6 +43,16 @@
 	"    AND (p_phone IS NULL OR EXISTS (SELECT 1 FROM phones p WHERE p.user_id = u.id" \
 	"      AND left(p.phone, length(p_phone)) = p_phone))"
 
+/* The row the sender reads (sr_send_row): an outbox row (sr_outbox_row's columns), then its
+ * lane, its message's media, kind and uid, and its user's time zone. */
+#define PG_SEND_COLS                                                                       \
+	"  SELECT o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state,"     \
+	"    o.attempts, o.next_at, coalesce(o.sent_at, 0), o.created_at,"                 \
+	"    coalesce(o.last_error, ''), m.to_addr, m.from_addr, m.body, m.segments,"      \
+	"    o.lane, m.media, coalesce(m.kind, ''), m.uid, coalesce(u.timezone, '')"        \
+	"  FROM outbox o JOIN messages m ON m.id = o.outbound_id"                          \
+	"    LEFT JOIN users u ON u.id = o.user_id"
+
 extern const char *const store__sqlite_5[];
 extern const char *const store__pg_5[];
 extern const char *const store__sqlite_6[];
@@ -55,3 +65,5 @@ extern const char *const store__sqlite_9[];
 extern const char *const store__pg_9[];
 extern const char *const store__sqlite_10[];
 extern const char *const store__pg_10[];
+extern const char *const store__sqlite_11[];
+extern const char *const store__pg_11[];

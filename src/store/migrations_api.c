@@ -45,16 +45,6 @@ const char *const store__sqlite_5[] = {
 	NULL,
 };
 
-/* The row the sender reads (sr_send_row): an outbox row (sr_outbox_row's columns), then its
- * lane, its message's media, kind and uid, and its user's time zone. */
-#define PG_SEND_COLS                                                                       \
-	"  SELECT o.id, o.user_id, o.inbound_id, coalesce(o.outbound_id, 0), o.state,"     \
-	"    o.attempts, o.next_at, coalesce(o.sent_at, 0), o.created_at,"                 \
-	"    coalesce(o.last_error, ''), m.to_addr, m.from_addr, m.body, m.segments,"      \
-	"    o.lane, m.media, coalesce(m.kind, ''), m.uid, coalesce(u.timezone, '')"        \
-	"  FROM outbox o JOIN messages m ON m.id = o.outbound_id"                          \
-	"    LEFT JOIN users u ON u.id = o.user_id"
-
 /* 5 (sqlite_5 says why). gen_random_uuid() (PostgreSQL 13) gives the older rows' uids. The
  * functions whose "first in its user's line" now looks at one lane are made again. */
 const char *const store__pg_5[] = {

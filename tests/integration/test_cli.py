@@ -305,7 +305,7 @@ class UserCommandsTest(CliTest):
         # it in the process); 3 split PostgreSQL's status function (nothing in SQLite); 4
         # added users' attributes (timezone, locale, tags); 5 messages sent through the API;
         # 6 added events; 7 users' agent and mode; 8 retention's usage_daily.
-        want = "schema at version 10"
+        want = "schema at version 11"
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)

@@ -231,11 +231,111 @@ static void test_outbox_retry_revives_dead_rows_where_they_stopped(void **state)
 	assert_int_equal(ob.n, 0);
 }
 
+/* A reply-kind message smsrouter sends itself (lane 0, waiting to be sent) to u. */
+static void add_reply_send(struct store *s, const struct store_user *u, const char *uid) {
+	int64_t now = ids_now();
+	struct store_send m = {.user_id = u->id, .uid = uid, .kind = "reply", .channel = "sms",
+		.from = "+15550009999", .to = u->phones[0], .optout_key = u->phones[0],
+		.body = uid, .encoding = "GSM-7", .segments = 1, .send_at = now,
+		.not_before = now, .now = now};
+	struct store_send_result res;
+	assert_int_equal(store_send_add(s, &m, &res), 0);
+	assert_int_equal(res.outcome, STORE_SEND_ADDED);
+}
+
+/* The replies lane's due rows: ob, their count returned. */
+static size_t ready_replies(struct store *s, int64_t now, struct seen_outbox *ob) {
+	memset(ob, 0, sizeof(*ob));
+	assert_int_equal(store_outbox_ready(s, STORE_LANE_REPLIES, now, 10, collect_outbox, ob), 0);
+	return ob->n;
+}
+
+/* Only a user's first pending row is offered (its head, migration 11), and the head moves
+ * right whatever ends or revives a row: a dead letter, a retry of an earlier row, an agent
+ * answer without a reply, a cancel, the user's erasure; a blocked user's later rows never
+ * overtake its first. */
+static void test_outbox_heads_move_with_dead_retry_cancel_and_erase(void **state) {
+	struct fixture *f = *state;
+	struct store_user a, b, c;
+	struct store_outbox o;
+	struct seen_outbox ob;
+
+	add_user1(f->s, "A", "+15550100101", &a);
+	add_user1(f->s, "B", "+15550100102", &b);
+	add_user1(f->s, "C", "+15550100103", &c);
+	int64_t a1 = add_queued(f->s, a.id, "SMa1");
+	int64_t a2 = add_queued(f->s, a.id, "SMa2");
+	add_queued(f->s, a.id, "SMa3");
+	int64_t now = ids_now_ms() + 1000, later = now + 120000;
+
+	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
+	assert_int_equal(o.inbound_id, a1);
+	int64_t row_a1 = o.id;
+	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), -ENOENT);
+
+	/* Dead: the next row is first. */
+	assert_int_equal(store_outbox_update(f->s, row_a1, "dead", now, false, "gave up", now), 0);
+	assert_int_equal(store_outbox_claim_agent(f->s, now, now + 60000, &o), 0);
+	assert_int_equal(o.inbound_id, a2);
+	int64_t row_a2 = o.id;
+	/* Revived, the earlier row is first again: a2 (its lease over) waits behind it. */
+	int n = 0;
+	assert_int_equal(store_outbox_retry(f->s, row_a1, now, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_claim_agent(f->s, later, later + 60000, &o), 0);
+	assert_int_equal(o.id, row_a1);
+	assert_int_equal(store_outbox_claim_agent(f->s, later, later + 60000, &o), -ENOENT);
+	/* Answered without a reply: done, a2 is first. */
+	assert_int_equal(store_outbox_replied(f->s, row_a1, a.id, NULL, later), 0);
+	assert_int_equal(store_outbox_claim_agent(f->s, later, later + 60000, &o), 0);
+	assert_int_equal(o.id, row_a2);
+
+	/* Lane 0 sends: b's second waits for its first, which a cancel ends. */
+	add_reply_send(f->s, &b, "b1");
+	add_reply_send(f->s, &b, "b2");
+	assert_int_equal(ready_replies(f->s, later, &ob), 1);
+	assert_string_equal(ob.body[0], "b1");
+	assert_int_equal(store_send_finish(f->s, b.id, ob.row[0].outbound_id, "canceled", "canceled"),
+			0);
+	assert_int_equal(ready_replies(f->s, later, &ob), 1);
+	assert_string_equal(ob.body[0], "b2");
+
+	/* c's first is being sent and not due: its second is not offered meanwhile. */
+	add_reply_send(f->s, &c, "c1");
+	add_reply_send(f->s, &c, "c2");
+	assert_int_equal(ready_replies(f->s, later, &ob), 2);
+	int64_t row_c1 = strcmp(ob.body[0], "c1") == 0 ? ob.row[0].id : ob.row[1].id;
+	assert_int_equal(store_outbox_update(f->s, row_c1, "sending", later + 60000, true, NULL,
+					 later),
+			0);
+	assert_int_equal(ready_replies(f->s, later, &ob), 1);
+	assert_string_equal(ob.body[0], "b2");
+	/* Back to send with an error (HTTP 429), then sent: c2 is next. */
+	assert_int_equal(store_outbox_update(f->s, row_c1, "send", later, false, "HTTP 429", later),
+			0);
+	assert_int_equal(ready_replies(f->s, later, &ob), 2);
+	for (size_t i = 0; i < ob.n; i++) {
+		assert_string_not_equal(ob.body[i], "c2");
+	}
+	int64_t out_c1 = ob.row[strcmp(ob.body[0], "c1") == 0 ? 0 : 1].outbound_id;
+	assert_int_equal(store_outbox_sent(f->s, row_c1, out_c1, "SMc1", "queued"), 0);
+	assert_int_equal(ready_replies(f->s, later, &ob), 2);
+	assert_true(strcmp(ob.body[0], "c2") == 0 || strcmp(ob.body[1], "c2") == 0);
+
+	/* b is erased: its rows go, the others' heads stay. */
+	assert_int_equal(store_user_delete(f->s, b.id), 0);
+	assert_int_equal(ready_replies(f->s, later, &ob), 1);
+	assert_string_equal(ob.body[0], "c2");
+	assert_int_equal(store_outbox_claim_agent(f->s, later + 60000, later + 120000, &o), 0);
+	assert_int_equal(o.id, row_a2);
+}
+
 const struct CMUnitTest store_outbox_tests[] = {
 	FIXTURE(test_outbox_claims_each_users_messages_in_arrival_order),
 	FIXTURE(test_outbox_claim_honours_next_at_and_the_lease),
 	FIXTURE(test_outbox_replied_for_another_users_row_is_enoent),
 	FIXTURE(test_outbox_enqueue_is_atomic_with_the_message),
 	FIXTURE(test_outbox_retry_revives_dead_rows_where_they_stopped),
+	FIXTURE(test_outbox_heads_move_with_dead_retry_cancel_and_erase),
 };
 const size_t store_outbox_tests_count = sizeof(store_outbox_tests) / sizeof(store_outbox_tests[0]);

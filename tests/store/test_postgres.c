@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -552,7 +552,7 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 /* Version 2's status function, as version 2 left it (migration 3 replaces it), no
  * attributes (migration 4 adds them; its functions drop the old ones by their arguments),
  * none of migration 5's columns, tables and functions (stand-ins for the two it drops
- * by their arguments), and no events (migration 6). */
+ * by their arguments), no events (migration 6) and no outbox heads (migration 11). */
 static const char v2_status_update[] =
 	"DROP TRIGGER messages_stats ON messages;"
 	"DROP TABLE stats_hourly;"
@@ -591,6 +591,15 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_events_pending();"
 	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
 	"RESET ROLE;"
+	"DROP TRIGGER outbox_head_insert ON outbox;"
+	"DROP TRIGGER outbox_head_state ON outbox;"
+	"DROP TRIGGER outbox_head_delete ON outbox;"
+	"SET ROLE smsrouter_system;"
+	"DROP FUNCTION sr_outbox_head_insert();"
+	"DROP FUNCTION sr_outbox_head_move();"
+	"RESET ROLE;"
+	"DROP INDEX outbox_pending, outbox_head_agent, outbox_head_send;"
+	"ALTER TABLE outbox DROP COLUMN head;"
 	"DROP TABLE usage_daily;"
 	"DROP INDEX outbox_inbound;"
 	"DROP TABLE events;"
