@@ -20,6 +20,8 @@ bench/README.md ("Deployed configurations") explains the figures. Reuses run.py'
   PG_USERS       users of the pg configuration, default 1000000 (QUICK: 10000)
   CFG_USERS      users of agent and rest, default 10000
   OUTBOX         rows waiting before the rest-full rounds, default 100000 (QUICK: 20000)
+  PREFILL_API    of those, how many are made through webhooks (the rest are SQL copies of
+                 them), default 10000
   REST_SEND_RATE SMSROUTER_SEND_RATE in rest mode, default 1 (the product default)
 Only 127.0.0.1; every process started is stopped by its PID; the cluster is stopped and
 its directory removed at the end whatever happens.
@@ -46,6 +48,7 @@ PG_USERS = R.env_int("PG_USERS", 10000 if QUICK else 1000000)
 CFG_USERS = R.env_int("CFG_USERS", 10000)
 OUTBOX = R.env_int("OUTBOX", 20000 if QUICK else 100000)
 REST_SEND_RATE = os.environ.get("REST_SEND_RATE", "1")
+PREFILL_API = R.env_int("PREFILL_API", 10000)
 ROUNDS = R.ROUNDS
 DURATION = R.DURATION
 WARMUP = R.WARMUP
@@ -381,10 +384,10 @@ def rounds(ctx, name, variants):
         a = ctx.nginx(CONNS, DURATION, "main", rnd)
         nginx_runs.append(a)
         for v in variants:
+            ok0, sent0 = v.walk.ok200, v.walk.sent  # the check counts the warm-up too
             if v.fresh:
                 v.start()
                 v.run(CONNS, WARMUP, "warmup", rnd)
-            ok0, sent0 = v.walk.ok200, v.walk.sent
             r = v.run(CONNS, DURATION, "main", rnd)
             show(name, rnd, a, r)
             if v.fresh:
@@ -478,31 +481,72 @@ def rest_env(ctx):
 def prefill(ctx, template, walk):
     """OUTBOX reply rows waiting in template, made the product's way: a rest-mode server
     accepts signed webhooks from the corpus (wrk, the same walk the rest-full rounds
-    continue) while its sender sends at REST_SEND_RATE. Bounded: 600 s."""
+    continue) while its sender sends at REST_SEND_RATE. Waiting: state agent, send or
+    sending. Bounded: 600 s."""
     v = Variant(ctx, "prefill", rest_env(ctx), sqlite_path=template, walk=walk)
     v.start()
     t0 = time.time()
     try:
         while time.time() - t0 < 600:
             waiting = sqlite_counts(template)["waiting"]
-            if waiting >= OUTBOX:
+            if waiting >= min(OUTBOX, PREFILL_API):
                 break
             rate = max(walk.rate * R.WRK_THREADS / 2, 500)
-            v.run(CONNS, int(min(max((OUTBOX - waiting) / rate, 1), 10)) + 1, "prefill", 0)
-        # Let the agent stage finish what it took, so every row is a reply waiting to go.
-        while time.time() - t0 < 700:
-            c = sqlite3.connect("file:%s?mode=ro" % template, uri=True)
-            agent = c.execute("SELECT count(*) FROM outbox WHERE state='agent'").fetchone()[0]
-            c.close()
-            if agent == 0:
-                break
-            time.sleep(0.5)
+            v.run(CONNS, int(min(max((min(OUTBOX, PREFILL_API) - waiting) / rate, 1), 10)) + 1,
+                  "prefill", 0)
+        # Rows in state 'agent' wait for the agent stage, which takes a user's next message
+        # only once the previous reply is out; at REST_SEND_RATE they wait with the rest.
     finally:
         v.stop()
     c = sqlite_counts(template)
-    log("[rest] prefilled in %.0f s: %d rows waiting in the outbox (%d inbound)" % (
-        time.time() - t0, c["waiting"], c["inbound"]))
+    c["api"] = c["waiting"]
+    c["copied"] = copy_waiting(template, OUTBOX - c["waiting"]) if c["waiting"] < OUTBOX else 0
+    c.update(sqlite_counts(template))
+    log("[rest] prefilled in %.0f s: %d rows waiting in the outbox (%d through webhooks, %d "
+        "copies of those by SQL; %d inbound)" % (time.time() - t0, c["waiting"], c["api"],
+                                                c["copied"], c["inbound"]))
     return c
+
+
+def copy_waiting(path, n):
+    """n more rows waiting in the outbox, as copies of the template's own waiting rows in
+    their proportions: a row waiting for the agent stage ('agent') is copied with a copy of
+    its inbound message (new uid, new MessageSid), a reply waiting to be sent ('send') with
+    a copy of its outbound message (new uid). Straight into the bench's own database copy
+    with sqlite3: the webhook path slows down as the outbox grows (the very thing
+    measured), so making 100,000 through it takes too long."""
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT id, CASE state WHEN 'agent' THEN inbound_id ELSE outbound_id "
+                          "END, state FROM outbox WHERE state IN ('agent', 'send') ORDER BY id"
+                          ).fetchall()
+        if not rows:
+            raise RuntimeError("no waiting row to copy in " + path)
+        mcols = [r[1] for r in db.execute("PRAGMA table_info(messages)") if r[1] != "id"]
+        ocols = [r[1] for r in db.execute("PRAGMA table_info(outbox)") if r[1] != "id"]
+        made = 0
+        with db:
+            while made < n:
+                for oid, mid, state in rows:
+                    if made >= n:
+                        break
+                    m = dict(zip(mcols, db.execute("SELECT %s FROM messages WHERE id = ?" % (
+                        ",".join(mcols)), (mid,)).fetchone()))
+                    m["uid"] = os.urandom(16).hex()
+                    if m["sid"]:
+                        m["sid"] = m["sid"][:2] + os.urandom(16).hex()
+                    cur = db.execute("INSERT INTO messages (%s) VALUES (%s)" % (
+                        ",".join(mcols), ",".join("?" * len(mcols))), [m[k] for k in mcols])
+                    o = dict(zip(ocols, db.execute("SELECT %s FROM outbox WHERE id = ?" % (
+                        ",".join(ocols)), (oid,)).fetchone()))
+                    o["inbound_id" if state == "agent" else "outbound_id"] = cur.lastrowid
+                    db.execute("INSERT INTO outbox (%s) VALUES (%s)" % (
+                        ",".join(ocols), ",".join("?" * len(ocols))), [o[k] for k in ocols])
+                    made += 1
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return made
 
 
 def config_rest(ctx, results, extra):
@@ -582,7 +626,7 @@ def targets(results, extra):
         n = extra.get("outbox_prefill", {}).get("waiting", 0)
         add("rest with %s rows waiting vs empty outbox" % "{:,}".format(n),
             "%.3f ×" % f["ratio_vs_empty"], ">= 0.9 × (within 10 %)",
-            f["ratio_vs_empty"] >= 0.9 and n >= 100000)
+            f["ratio_vs_empty"] >= 0.9 if n >= 100000 else None)
     p1, p2 = by.get(("pg", "pg-1router")), by.get(("pg", "pg-2routers"))
     if p1:
         add("PostgreSQL one router vs SQLite", "%.3f ×" % p1["ratio_vs_base"], ">= 0.6 ×",
@@ -597,7 +641,7 @@ def targets(results, extra):
     if "pg_import_s" in extra:
         add("import of %s users into PostgreSQL" % "{:,}".format(extra["pg_users"]),
             "%.1f s" % extra["pg_import_s"], "<= 20 s (1M users)",
-            extra["pg_import_s"] <= 20 and extra["pg_users"] >= 1000000)
+            extra["pg_import_s"] <= 20 if extra["pg_users"] >= 1000000 else None)
     return out
 
 
@@ -677,7 +721,8 @@ def main():
     lines.append("")
     for t in tgt:
         lines.append("  %-62s %-12s goal %-22s %s" % (t["target"], t["measured"], t["goal"],
-                                                     "met" if t["met"] else "MISSED"))
+                                                     {True: "met", False: "MISSED",
+                                                      None: "— (not at the target's size)"}[t["met"]]))
     for r in results:
         if r["variant"] != r["vs"]:
             lines.append("ratio %s/%s: %.3f (median of %d; p99 ratio %.2f); vs nginx %.3f" % (
