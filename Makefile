@@ -72,7 +72,9 @@ postgres: build asan
 test: unit integration postgres fuzz-short release-tests
 	@echo "make test: all suites passed"
 
-# Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).
+# Benchmark: release build, then bench/run.sh: SQLite against nginx, then the deployed
+# configurations (PostgreSQL, Agent Core, rest mode) and the proactive path; QUICK=1 for a
+# smoke run; `bench/run.sh --only pg` for one part (bench/README.md).
 bench: release
 	bench/run.sh
 

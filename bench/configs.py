@@ -16,7 +16,7 @@ bench/README.md ("Deployed configurations") explains the figures. Reuses run.py'
 (corpus, wrk, nginx, /proc readings). Settings (environment) besides run.py's
 (DURATION, WARMUP, ROUNDS, WRK_THREADS, SERVER_THREADS, KEEP, SMSROUTER_BIN):
   CONFIGS        which configurations, default "pg agent rest"
-  CONNS          connections (one count), default 64
+  CFG_CONNS      connections (one count), default 64
   PG_USERS       users of the pg configuration, default 1000000 (QUICK: 10000)
   CFG_USERS      users of agent and rest, default 10000
   OUTBOX         rows waiting before the rest-full rounds, default 100000 (QUICK: 20000)
@@ -43,7 +43,7 @@ from procs import free_port, stop_proc
 
 QUICK = R.QUICK
 CONFIGS = os.environ.get("CONFIGS", "pg agent rest").replace(",", " ").split()
-CONNS = R.env_int("CONNS", 64)
+CONNS = R.env_int("CFG_CONNS", 64)
 PG_USERS = R.env_int("PG_USERS", 10000 if QUICK else 1000000)
 CFG_USERS = R.env_int("CFG_USERS", 10000)
 OUTBOX = R.env_int("OUTBOX", 20000 if QUICK else 100000)

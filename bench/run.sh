@@ -1,6 +1,7 @@
 #!/bin/sh
 # smsrouter benchmark: `make bench` (= `make release` then this script), or directly
-# after `make release`. QUICK=1 for a smoke run of about a minute; bench/README.md has the rest.
+# after `make release`. QUICK=1 for a smoke run; `--only sqlite|pg|agent|rest|proactive`
+# (comma-separated) for some parts only; bench/README.md has the rest.
 # The work happens in bench/run.py; this wrapper checks the tools and makes sure that on
 # Ctrl-C or an error the run stops the processes it started (run.py stops them by PID).
 set -eu

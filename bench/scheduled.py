@@ -14,10 +14,12 @@ send_at a day ahead, from CONNS keep-alive connections (one asyncio client proce
 round's time runs from the first request to the last answer. Then the server is stopped
 and `smsrouter scheduled` must list exactly MESSAGES messages.
 
-Settings (environment): MESSAGES (100000), USERS (1000), CONNS (32), ROUNDS (3),
+Settings (environment): MESSAGES (100000), SCHED_USERS (1000), SCHED_CONNS (64), ROUNDS (3),
 SERVER_THREADS (2: SMSROUTER_THREADS), KEYS=1 (an Idempotency-Key on every request),
 PG_URL, SMSROUTER_SQLITE_SYNC (passed on), KEEP=1 (keep the work directory), SMSROUTER_BIN
-(default build-release/smsrouter). Only 127.0.0.1; every process started is stopped by
+(default build-release/smsrouter), CLIENT (wrk, or asyncio), and for the sender's cost
+per send: SENDER (1; 0 skips it), WAITING ("1000 1000000"; QUICK "1000 100000"),
+SEND_RATE (50), SEND_SECONDS (10). Only 127.0.0.1; every process started is stopped by
 its PID.
 """
 import asyncio
@@ -51,8 +53,8 @@ def env_int(name, default):
 
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
 MESSAGES = env_int("MESSAGES", 10000 if QUICK else 100000)
-USERS = env_int("USERS", 1000)
-CONNS = env_int("CONNS", 64)
+USERS = env_int("SCHED_USERS", 1000)
+CONNS = env_int("SCHED_CONNS", 64)
 # The client: wrk with bench/schedule.lua (default), or "asyncio" (one Python process,
 # about 9,000 requests/s at most on this box: the limit near 10,000/s).
 CLIENT = os.environ.get("CLIENT", "wrk" if shutil.which("wrk") else "asyncio")
