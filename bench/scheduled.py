@@ -297,11 +297,13 @@ def wrk_client(work, port, ids, n, tag):
     lat = [j["lat_us"]["p50"] / 1e6] * 50 + [j["lat_us"]["p99"] / 1e6] * 49 + [
         j["lat_us"]["max"] / 1e6]  # so that pct() gives wrk's percentiles back
     errors = j["err_connect"] + j["err_read"] + j["err_write"] + j["err_timeout"]
-    # wrk builds a new request after a socket error (a failed connect, say), so the one
-    # built before is never sent: unanswered, and counted apart.
+    # A request schedule.lua built but that was never answered: in our runs one in 20,000
+    # to 100,000, with no socket error and nothing in the server's log or database. Most
+    # likely wrk 4.1 built it and then built another in its place before writing a byte
+    # (it asks the script anew while nothing of a request is written). Counted apart; the
+    # check allows one in 10,000.
     statuses["unanswered"] = n - j["answered"]
-    statuses["socket_errors"] = errors
-    return statuses, lat, 0 if statuses["unanswered"] <= errors else errors, took
+    return statuses, lat, errors, took
 
 
 def pct(xs, p):
@@ -373,7 +375,8 @@ def one_round(work, backend, k, csv, pristine, keep_db=None):
                "rss_mib": rss / 1024.0, "scheduled_listed": listed,
                "check": listed == accepted and errors == 0 and (
                    accepted == MESSAGES or CLIENT == "wrk" and accepted + statuses.get(
-                       "unanswered", 0) == MESSAGES and not statuses.get("other"))}
+                       "unanswered", 0) == MESSAGES and not statuses.get("other")
+                   and statuses.get("unanswered", 0) <= max(1, MESSAGES // 10000))}
         log("  %-8s round %d: %6d messages in %6.2f s = %7.0f /s, p50 %.1f ms, p99 %.1f ms, "
             "server CPU %.0f us/msg, client CPU %.1f s, RSS %.0f MiB, statuses %s, listed %d%s"
             % (backend, k, MESSAGES, took, res["rate"], res["p50_ms"], res["p99_ms"],
@@ -474,6 +477,7 @@ def sender_round(work, template, waiting, stand_in):
         started.remove(srv)
     sends = n1 - n0
     res = {"waiting": due, "sends": sends, "seconds": t1 - t0, "rate": sends / (t1 - t0),
+           "cpu_us_total": (cpu1 - cpu0) * 1e6,
            "cpu_us_per_send": (cpu1 - cpu0) * 1e6 / sends if sends else None}
     log("  sender: %7d due: %d sent in %.1f s (%.0f/s, SMSROUTER_SEND_RATE=%d), server CPU "
         "%s us/send" % (due, sends, t1 - t0, res["rate"], SEND_RATE,
@@ -563,12 +567,16 @@ def main():
                summary[backend]["p99_ms"], len(rs)))
     flat = None
     if sender:
-        med = {w: statistics.median([r["cpu_us_per_send"] for r in rs if r["cpu_us_per_send"]]
-                                    or [0]) for w, rs in sender.items()}
+        # A round without a single send has no cost per send: it counts as its whole CPU
+        # time (a lower bound of the cost of the first send).
+        med = {w: statistics.median([r["cpu_us_per_send"] if r["sends"] else
+                                     r["cpu_us_total"] for r in rs]) for w, rs in sender.items()}
+        none = {w for w, rs in sender.items() if any(not r["sends"] for r in rs)}
         lo, hi = WAITING[0], WAITING[-1]
         flat = med[hi] / med[lo] if med[lo] else None
-        log("sender CPU per send: %s (median of %d); flatness %s/%s: %s (goal: flat, 1.0)" % (
-            ", ".join("%.0f us with %d due" % (med[w], w) for w in WAITING), ROUNDS, hi, lo,
+        log("sender CPU per send: %s (median of %d); flatness %s/%s: %s%s (goal: flat, 1.0)" % (
+            ", ".join("%s%.0f us with %d due" % (">= " if w in none else "", med[w], w)
+                      for w in WAITING), ROUNDS, hi, lo, ">= " if hi in none else "",
             "%.2f" % flat if flat else "—"))
     if "sqlite" in summary:
         sq = summary["sqlite"]
