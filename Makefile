@@ -90,7 +90,9 @@ docs-check: build
 test: unit integration browser postgres fuzz-short release-tests deploy-check docs-check
 	@echo "make test: all suites passed"
 
-# Benchmark: release build, then bench/run.sh (QUICK=1 for a two-minute smoke run).
+# Benchmark: release build, then bench/run.sh: SQLite against nginx, then the deployed
+# configurations (PostgreSQL, Agent Core, rest mode) and the proactive path; QUICK=1 for a
+# smoke run; `bench/run.sh --only pg` for one part (bench/README.md).
 bench: release
 	bench/run.sh
 

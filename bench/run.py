@@ -185,7 +185,14 @@ class Corpus:
 
 
 def wrk(url, conns, seconds, prefix, cursors="-", delay_ms=None):
-    cmd = ["wrk", "-t%d" % min(WRK_THREADS, conns), "-c%d" % conns, "-d%ds" % seconds,
+    return wrk_result(wrk_start(url, conns, seconds, prefix, cursors, delay_ms))
+
+
+def wrk_start(url, conns, seconds, prefix, cursors="-", delay_ms=None, threads=None):
+    """Starts one wrk run (walk.lua over the corpus PREFIX); wrk_result waits for it.
+    threads: wrk -t (default WRK_THREADS, at most conns); thread k walks PREFIX.k."""
+    t = min(threads or WRK_THREADS, conns)
+    cmd = ["wrk", "-t%d" % t, "-c%d" % conns, "-d%ds" % seconds,
            "--timeout", "30s", "-s", os.path.join(HERE, "walk.lua"), url, "--", prefix, cursors]
     env = dict(os.environ)
     env.pop("WALK_DELAY_MS", None)
@@ -193,6 +200,10 @@ def wrk(url, conns, seconds, prefix, cursors="-", delay_ms=None):
         env["WALK_DELAY_MS"] = "%.3f" % delay_ms  # paced: see walk.lua
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     started.append(p)
+    return p
+
+
+def wrk_result(p):
     out, err = p.communicate()
     started.remove(p)
     for line in out.splitlines():
@@ -203,7 +214,9 @@ def wrk(url, conns, seconds, prefix, cursors="-", delay_ms=None):
     raise RuntimeError("wrk gave no result (exit %s): %s %s" % (p.returncode, out[-500:], err[-500:]))
 
 
-def start_nginx(work, port):
+def start_nginx(work, port, extra=""):
+    """nginx with the fixed-<Response/> server on port; extra: more server blocks (the
+    configurations' stand-ins, bench/configs.py)."""
     d = os.path.join(work, "nginx")
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     conf = os.path.join(d, "nginx.conf")
@@ -227,8 +240,8 @@ http {
         listen 127.0.0.1:%(port)d;
         location / { default_type text/xml; return 200 '%(body)s'; }
     }
-}
-""" % {"w": SERVER_THREADS, "d": d, "port": port, "body": NGINX_BODY})
+%(extra)s}
+""" % {"w": SERVER_THREADS, "d": d, "port": port, "body": NGINX_BODY, "extra": extra})
     logf = open(os.path.join(d, "stderr.log"), "w")
     p = subprocess.Popen(["/usr/sbin/nginx", "-p", d + "/", "-e", os.path.join(d, "error.log"),
                           "-c", conf], stdout=logf, stderr=logf, start_new_session=True)
