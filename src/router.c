@@ -99,9 +99,10 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 			return -ENOMEM;
 		}
 	}
-	/* SQLite writes one transaction at a time anyway: one thread writes the messages, a
-	 * batch per transaction, one commit and one fsync for all of them. */
-	int e = store_single_writer(s) ? writer_start(run_writer_batch, r, &r->writer) : 0;
+	/* One thread writes the messages, a batch per transaction, one commit and one fsync
+	 * for all of them: SQLite writes one transaction at a time anyway, and PostgreSQL's
+	 * commits and round trips cost more than the parallel writers gain. */
+	int e = writer_start(run_writer_batch, r, &r->writer);
 	if (e < 0) {
 		router_destroy(r);
 		return e;

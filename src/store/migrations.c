@@ -488,6 +488,8 @@ const struct store__migration store__migrations[] = {
 	{store__sqlite_6, store__pg_6},
 	{store__sqlite_7, store__pg_7},
 	{store__sqlite_8, store__pg_8},
+	{store__sqlite_9, store__pg_9},
+	{store__sqlite_10, store__pg_10},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

@@ -1,7 +1,8 @@
 #pragma once
 /* The migration list's own: the macros both of its files use (migrations.c: versions 1 to 4
  * and the list; migrations_api.c: versions 5 to 8, messages sent through the API, events,
- * agents and modes, retention), and the later versions' texts. Only those two include it. */
+ * agents and modes, retention; migrations_perf.c: version 10), and the later versions' texts.
+ * Only those files include it. */
 #include "store/dialect.h"
 
 #define SYSTEM_ROLE STORE__PG_SYSTEM_ROLE
@@ -51,3 +52,7 @@ extern const char *const store__sqlite_7[];
 extern const char *const store__pg_7[];
 extern const char *const store__sqlite_8[];
 extern const char *const store__pg_8[];
+extern const char *const store__sqlite_9[];
+extern const char *const store__pg_9[];
+extern const char *const store__sqlite_10[];
+extern const char *const store__pg_10[];

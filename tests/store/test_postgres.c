@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 10
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -586,7 +586,9 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
 	"DROP FUNCTION sr_events_pending();"
 	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
+	"DROP FUNCTION sr_import_users(text[], text[], integer[], text[], bigint);"
 	"RESET ROLE;"
+	"REVOKE INSERT ON users, phones FROM smsrouter_system;"
 	"DROP TABLE usage_daily;"
 	"DROP INDEX outbox_inbound;"
 	"DROP TABLE events;"
