@@ -27,7 +27,8 @@ const char *const store__sqlite_10[] = {NULL};
  * three round trips a user. It inserts only new users and their phones (what the service
  * role could insert itself, user by user), so smsrouter_system gets INSERT on those two
  * tables, nothing more; a number another user holds already inserts nothing of the chunk
- * and returns that row's index (else -1). */
+ * and returns the first such row's index (else -1). Arrays: the chunk's ids and names, and
+ * for each phone its row's index in the chunk and its user's id. */
 const char *const store__pg_10[] = {
 	"SET LOCAL search_path = smsrouter;"
 	"GRANT INSERT ON users, phones TO " SYSTEM_ROLE ";"
@@ -60,20 +61,22 @@ const char *const store__pg_10[] = {
 	"  RETURN r;"
 	"END $$;"
 	"CREATE FUNCTION sr_import_users(p_ids text[], p_names text[], p_rows integer[],"
-	"  p_phones text[], p_now bigint) RETURNS integer"
+	"  p_phones text[], p_owners text[], p_now bigint) RETURNS integer"
 	" LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"DECLARE bad integer;"
 	"BEGIN"
-	"  SELECT min(x.r) INTO bad FROM unnest(p_phones, p_rows) AS x(phone, r)"
-	"    JOIN phones k ON k.phone = x.phone;"
-	"  IF bad IS NOT NULL THEN RETURN bad; END IF;"
 	"  INSERT INTO users (id, name, created_at)"
 	"    SELECT x.id, x.name, p_now FROM unnest(p_ids, p_names) AS x(id, name);"
 	/* In the arrays' order: seq keeps each user's phones in theirs. */
 	"  INSERT INTO phones (phone, user_id)"
-	"    SELECT x.phone, p_ids[x.r + 1] FROM unnest(p_phones, p_rows)"
-	"    WITH ORDINALITY AS x(phone, r, n) ORDER BY x.n;"
+	"    SELECT x.phone, x.owner FROM unnest(p_phones, p_owners)"
+	"    WITH ORDINALITY AS x(phone, owner, n) ORDER BY x.n;"
 	"  RETURN -1;"
+	"EXCEPTION WHEN unique_violation THEN"
+	"  SELECT min(x.r) INTO bad FROM unnest(p_phones, p_rows) AS x(phone, r)"
+	"    WHERE EXISTS (SELECT 1 FROM phones k WHERE k.phone = x.phone);"
+	"  IF bad IS NULL THEN RAISE; END IF;" /* a user id taken: no phone's fault */
+	"  RETURN bad;"
 	"END $$;" GRANT_FUNCTIONS
 	"RESET ROLE;",
 	NULL,

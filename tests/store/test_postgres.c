@@ -586,7 +586,7 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
 	"DROP FUNCTION sr_events_pending();"
 	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
-	"DROP FUNCTION sr_import_users(text[], text[], integer[], text[], bigint);"
+	"DROP FUNCTION sr_import_users(text[], text[], integer[], text[], text[], bigint);"
 	"RESET ROLE;"
 	"REVOKE INSERT ON users, phones FROM smsrouter_system;"
 	"DROP TABLE usage_daily;"
