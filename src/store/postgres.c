@@ -2,7 +2,9 @@
  *
  * Connections. One per thread (a pthread key, as in sqlite.c), opened on first use with
  * connect_timeout 2 s; each statement is prepared once per connection (PQprepare) and run
- * with PQexecPrepared. Before a call uses an idle connection it checks, without a round
+ * with PQexecPrepared, or, for the commands whose results nobody reads (savepoints, their
+ * releases, the scope), sent in pipeline mode with the next statement that waits (run()).
+ * Before a call uses an idle connection it checks, without a round
  * trip, whether the server has said goodbye (a restart: the socket is readable, then EOF);
  * a broken connection is dropped and the call connects afresh and prepares again. While the
  * server is down a call fails at once with -EIO (the connection is refused), so /ready and
