@@ -25,8 +25,8 @@ const char *const store__sqlite_10[] = {NULL};
  * statement per chunk of users: every row of a chunk in two INSERTs … SELECT, where a
  * scoped INSERT per row (row-level security takes one user per transaction setting) made
  * three round trips a user. It inserts only new users and their phones (what the service
- * role could insert itself, user by user), so smsrouter_system gets INSERT on those two
- * tables, nothing more; a number another user holds already inserts nothing of the chunk
+ * role could insert itself, user by user; a phone must be one of the call's new users'),
+ * so smsrouter_system gets INSERT on those two tables, nothing more; a number another user holds already inserts nothing of the chunk
  * and returns the first such row's index (else -1). Arrays: the chunk's ids and names, and
  * for each phone its row's index in the chunk and its user's id. */
 const char *const store__pg_10[] = {
@@ -65,6 +65,9 @@ const char *const store__pg_10[] = {
 	" LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
 	"DECLARE bad integer;"
 	"BEGIN"
+	"  IF EXISTS (SELECT unnest(p_owners) EXCEPT SELECT unnest(p_ids)) THEN"
+	"    RAISE 'sr_import_users: a phone of a user not in this call';"
+	"  END IF;"
 	"  INSERT INTO users (id, name, created_at)"
 	"    SELECT x.id, x.name, p_now FROM unnest(p_ids, p_names) AS x(id, name);"
 	/* In the arrays' order: seq keeps each user's phones in theirs. */
