@@ -26,9 +26,10 @@ const char *const store__sqlite_10[] = {NULL};
  * scoped INSERT per row (row-level security takes one user per transaction setting) made
  * three round trips a user. It inserts only new users and their phones (what the service
  * role could insert itself, user by user; a phone must be one of the call's new users'),
- * so smsrouter_system gets INSERT on those two tables, nothing more; a number another user holds already inserts nothing of the chunk
- * and returns the first such row's index (else -1). Arrays: the chunk's ids and names, and
- * for each phone its row's index in the chunk and its user's id. */
+ * so smsrouter_system gets INSERT on those two tables, nothing more. A number another user
+ * holds already inserts nothing of the chunk and returns the first such row's index (else
+ * -1). Arrays: the chunk's ids and names, and for each phone its row's index in the chunk
+ * and its user's id. */
 const char *const store__pg_10[] = {
 	"SET LOCAL search_path = smsrouter;"
 	"GRANT INSERT ON users, phones TO " SYSTEM_ROLE ";"
