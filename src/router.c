@@ -111,9 +111,12 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	 * on PostgreSQL a commit costs more than a batch's waits (PG_WRITERS). An agent called
 	 * after the commit (an Agent Core in twiml mode) takes one user's messages in the order
 	 * of their ids, which one writer gives; several would need the order lock held across
-	 * a batch, where two writers could each wait for the other's. */
+	 * a batch, where two writers could each wait for the other's. In rest mode one too:
+	 * the first message through each of several idle writers pays for its connection, late
+	 * enough that the sender's round robin saw one user's rows before others' that came
+	 * first (test_rest's fairness test). */
 	bool later = !r->rest && !agent_answers_inline(a);
-	int n = store_single_writer(s) || later ? 1 : PG_WRITERS;
+	int n = store_single_writer(s) || later || r->rest ? 1 : PG_WRITERS;
 	for (; r->writers < n; r->writers++) {
 		int e = writer_start(run_writer_batch, r, &r->writer[r->writers]);
 		if (e < 0) {
