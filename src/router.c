@@ -22,6 +22,13 @@
 /* Locks that keep one user's messages in one order from their ids to the agent's queue
  * when several threads store them (a user's lock is chosen by its id, see order_lock). */
 #define ORDER_LOCKS 64
+/* PostgreSQL's writers, each a thread with its connection: while one waits for a round
+ * trip, another's batch runs. A sender's messages all go to one writer (by its number), so
+ * they are stored in arrival order, as with one. Two batches that lock the same two users
+ * in opposite orders meet in a deadlock, which the server ends after deadlock_timeout by
+ * failing one statement: that message alone is rolled back to its savepoint and answered
+ * 503 (Twilio retries); with many users it is rare. */
+#define PG_WRITERS 4
 
 struct router {
 	struct store *store;
@@ -44,9 +51,9 @@ struct router {
 	const char *help;
 	int window_s;
 	pthread_mutex_t order_mu[ORDER_LOCKS];
-	/* A single-writer store: one thread stores every message, in batches. NULL: each
-	 * message is stored on the thread that submits it. */
-	struct writer *writer;
+	/* The threads that store every message, in batches (PG_WRITERS). */
+	struct writer *writer[PG_WRITERS];
+	int writers;
 	pthread_mutex_t mu; /* guards batches, answered */
 	pthread_cond_t idle;
 	int batches; /* committed, waiting for their durability callback */
@@ -109,12 +116,23 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 			return -ENOMEM;
 		}
 	}
-	/* SQLite writes one transaction at a time anyway: one thread writes the messages, a
-	 * batch per transaction, one commit and one fsync for all of them. */
-	int e = store_single_writer(s) ? writer_start(run_writer_batch, r, &r->writer) : 0;
-	if (e < 0) {
-		router_destroy(r);
-		return e;
+	/* Writer threads write the messages, a batch per transaction, one commit and one
+	 * fsync for all of them: SQLite writes one transaction at a time anyway (one thread);
+	 * on PostgreSQL a commit costs more than a batch's waits (PG_WRITERS). An agent called
+	 * after the commit (an Agent Core in twiml mode) takes one user's messages in the order
+	 * of their ids, which one writer gives; several would need the order lock held across
+	 * a batch, where two writers could each wait for the other's. In rest mode one too:
+	 * the first message through each of several idle writers pays for its connection, late
+	 * enough that the sender's round robin saw one user's rows before others' that came
+	 * first (test_rest's fairness test). */
+	bool later = !r->rest && !agent_answers_inline(a);
+	int n = store_single_writer(s) || later || r->rest ? 1 : PG_WRITERS;
+	for (; r->writers < n; r->writers++) {
+		int e = writer_start(run_writer_batch, r, &r->writer[r->writers]);
+		if (e < 0) {
+			router_destroy(r);
+			return e;
+		}
 	}
 	*ret_router = r;
 	return 0;
@@ -124,7 +142,9 @@ void router_destroy(struct router *r) {
 	if (!r) {
 		return;
 	}
-	writer_stop(r->writer);
+	for (int i = 0; i < r->writers; i++) {
+		writer_stop(r->writer[i]);
+	}
 	/* The last batches may still wait for their fsync on the store's flusher. */
 	pthread_mutex_lock(&r->mu);
 	while (r->batches > 0) {
@@ -156,11 +176,12 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 	job->in = in;
 	job->done = done;
 	job->ctx = ctx;
-	if (r->writer) {
-		writer_submit(r->writer, &job->item); /* stored with the others of its batch */
-	} else {
-		run_batch(r, job); /* a batch of its own, on this thread */
+	/* Stored with the others of its batch, by its sender's writer (FNV-1a). */
+	uint32_t h = 2166136261u;
+	for (const char *p = in->from ? in->from : ""; *p; p++) {
+		h = (h ^ (unsigned char)*p) * 16777619u;
 	}
+	writer_submit(r->writer[h % (uint32_t)r->writers], &job->item);
 }
 
 /* ---- steps 1–4: what the message is and who sent it ---- */
@@ -366,7 +387,7 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 		return e;
 	}
 	job->calls_agent = routed && !r->rest && !agent_answers_inline(r->agent);
-	if (job->calls_agent && !r->writer) {
+	if (job->calls_agent && r->writers > 1) { /* none such yet: see router_create */
 		job->order = order_lock(r, job->user.id);
 	}
 	e = store_inbound_add(r->store, v->known ? job->user.id : NULL, &job->message, &id);
@@ -757,12 +778,13 @@ static void store_answers(void *ctx) {
 	if (!jobs) {
 		return;
 	}
-	if (!r->writer) {
+	if (r->writers == 0) {
 		run_batch(r, jobs);
 		return;
 	}
 	/* With the webhooks' batches, on the writer's thread (its connection's page cache
-	 * stays warm; one commit, one fsync for all): the last one's commit covers them all. */
+	 * stays warm; one commit, one fsync for all): the last one's commit covers them all.
+	 * An agent called after the commit means one writer (router_create). */
 	struct wait_once stored = WAIT_ONCE_INIT;
 	struct router_job *last = jobs;
 	while (last->next) {
@@ -771,7 +793,7 @@ static void store_answers(void *ctx) {
 	last->stored = &stored;
 	for (struct router_job *job = jobs, *next; job; job = next) {
 		next = job->next;
-		writer_submit(r->writer, &job->item);
+		writer_submit(r->writer[0], &job->item);
 	}
 	wait_once_wait(&stored);
 }

@@ -3,8 +3,8 @@
  * opt-out / opt-in words, phone → user, rate limit (help words obey it too), store the
  * inbound (committed), the help text or the user's agent, store the reply; then its answer,
  * once what it stored is durable. One way in (router_submit), one way out (its done). It
- * owns the path to the store: transactions, batches (one writer thread on a single-writer
- * store, writer.h) and their durability. No HTTP and no SQL in it. */
+ * owns the path to the store: transactions, batches (one writer thread, writer.h) and
+ * their durability. No HTTP and no SQL in it. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -53,7 +53,7 @@ struct router_options {
 
 /* s, a and rl (the per-sender limit) are borrowed and must outlive the router; the
  * global and unknown-sender limits of o are the router's own. Starts the batching writer
- * thread on a single-writer store. -ENOMEM, -EAGAIN. */
+ * thread. -ENOMEM, -EAGAIN. */
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		const struct router_options *o, struct router **ret_router);
 /* Every submitted message's done must have run. NULL is fine. */
@@ -147,10 +147,10 @@ struct router_job {
  * -ENOMEM when nothing was accepted (result is empty; answer so that Twilio retries). in
  * and what it points to are borrowed until done runs; job may be freed inside done.
  *
- * On a store that writes one transaction at a time (SQLite: store_single_writer) the
- * messages of all threads are stored by one writer thread, many to a transaction, one
- * commit and one fsync a batch; elsewhere each message is its own transaction on the
- * caller's thread. An agent that answers inline (the memo keeper) works inside its
+ * The messages of all threads are stored by one writer thread, many to a transaction,
+ * each in its own savepoint, one commit and one fsync a batch (SQLite writes one
+ * transaction at a time anyway; on PostgreSQL a commit and its round trips cost more than
+ * parallel writers gain). An agent that answers inline (the memo keeper) works inside its
  * message's transaction; any other is called once the inbound row is committed, one
  * user's calls in the order of the messages' ids, and its reply is stored in a later
  * transaction (batched too). */

@@ -1,8 +1,10 @@
 #pragma once
 /* The fixture and helpers of the router tests (test_router.c: the decision; test_router_batch.c:
  * many threads, batches and rest mode; test_router_text.c: keywords and blank replies): one
- * executable, run as `router`. Each test gets a fresh SQLite store in a temporary directory,
- * the memo agent and a rate limiter. Include after cmocka.h. */
+ * executable, run as `router`, and as `router-postgres` on PostgreSQL). Each test gets a
+ * fresh store: SQLite in a temporary directory, or (SMSROUTER_TEST_STORE_BACKEND=postgres) a
+ * new database on the private cluster named by SMSROUTER_TEST_PG_URL; the memo agent and a
+ * rate limiter. Include after cmocka.h. */
 #include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include "ratelimit.h"
 #include "router.h"
 #include "sms/sms.h"
+#include "store/pg_testdb.h"
 #include "store/store.h"
 #include "tmpstore.h"
 #include "wait.h"
@@ -33,6 +36,7 @@
 
 struct fixture {
 	char dir[64];
+	char db[40]; /* PostgreSQL: the test's database */
 	struct store *s;
 	struct agent *a;
 	struct ratelimit *rl;
@@ -46,17 +50,26 @@ static inline int setup(void **state) {
 	struct fixture *f = calloc(1, sizeof(*f));
 	const struct router_options o = {.onboarding_text = ONBOARDING, .help_text = HELP};
 
+	const char *backend = getenv("SMSROUTER_TEST_STORE_BACKEND");
+	char url[512];
+
 	if (!f) {
 		return -1;
 	}
-	if (tmpstore_open("router", f->dir, NULL, &f->s) != 0 ||
-	    agent_memo_create(f->s, &f->a) != 0 ||
+	*state = f;
+	if (backend && strcmp(backend, "postgres") == 0) {
+		if (create_db(f->db, url, sizeof(url)) < 0 || store_open(url, NULL, &f->s) != 0) {
+			return -1;
+		}
+	} else if (tmpstore_open("router", f->dir, NULL, &f->s) != 0) {
+		return -1;
+	}
+	if (agent_memo_create(f->s, &f->a) != 0 ||
 	    ratelimit_create(0, 60, &f->rl) != 0 ||
 	    router_create(f->s, f->a, f->rl, &o, &f->r) != 0 ||
 	    tmpstore_add_ada_and_bob(f->s, &f->ada, &f->bob) != 0) {
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
@@ -66,7 +79,11 @@ static inline int teardown(void **state) {
 	ratelimit_destroy(f->rl);
 	agent_destroy(f->a);
 	store_close(f->s);
-	tmpstore_remove(f->dir);
+	if (f->db[0]) {
+		drop_db(f->db);
+	} else {
+		tmpstore_remove(f->dir);
+	}
 	free(f);
 	return 0;
 }

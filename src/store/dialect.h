@@ -117,6 +117,7 @@ enum store__st {
 	ST_DEL_USAGE,
 	ST_STATS,
 	ST_STATS_ADD,
+	ST_IMPORT_USERS,
 	ST_COUNT,
 };
 

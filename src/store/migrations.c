@@ -491,6 +491,7 @@ const struct store__migration store__migrations[] = {
 	{store__sqlite_9, store__pg_9},
 	{store__sqlite_10, store__pg_10},
 	{store__sqlite_11, store__pg_11},
+	{store__sqlite_12, store__pg_12},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

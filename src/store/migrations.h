@@ -1,7 +1,9 @@
 #pragma once
 /* The migration list's own: the macros both of its files use (migrations.c: versions 1 to 4
  * and the list; migrations_api.c: versions 5 to 10, messages sent through the API, events,
- * agents and modes, retention, usage per channel, stats), and the later versions' texts. Only those two include it. */
+ * agents and modes, retention, usage per channel, stats; migrations_heads.c: version 11;
+ * migrations_perf.c: version 12), and the later versions' texts. Only those files
+ * include it. */
 #include "store/dialect.h"
 
 #define SYSTEM_ROLE STORE__PG_SYSTEM_ROLE
@@ -67,3 +69,5 @@ extern const char *const store__sqlite_10[];
 extern const char *const store__pg_10[];
 extern const char *const store__sqlite_11[];
 extern const char *const store__pg_11[];
+extern const char *const store__sqlite_12[];
+extern const char *const store__pg_12[];

@@ -2,7 +2,9 @@
  *
  * Connections. One per thread (a pthread key, as in sqlite.c), opened on first use with
  * connect_timeout 2 s; each statement is prepared once per connection (PQprepare) and run
- * with PQexecPrepared. Before a call uses an idle connection it checks, without a round
+ * with PQexecPrepared, or, for the commands whose results nobody reads (savepoints, their
+ * releases, the scope), sent in pipeline mode with the next statement that waits (run()).
+ * Before a call uses an idle connection it checks, without a round
  * trip, whether the server has said goodbye (a restart: the socket is readable, then EOF);
  * a broken connection is dropped and the call connects afresh and prepares again. While the
  * server is down a call fails at once with -EIO (the connection is refused), so /ready and
@@ -83,6 +85,7 @@ struct conn {
 	bool prepared[ST_COUNT];
 	int nparams[ST_COUNT]; /* the parameters each prepared statement takes */
 	int depth; /* open transactions: 1 a BEGIN, more its savepoints */
+	int deferred; /* commands sent in pipeline mode whose results are not read yet */
 };
 
 struct pg_store {
@@ -106,6 +109,7 @@ static void quiet(void *arg, const char *message) {
 static void conn_drop(struct conn *c) {
 	PQfinish(c->pg);
 	c->pg = NULL;
+	c->deferred = 0;
 	memset(c->prepared, 0, sizeof(c->prepared));
 	memset(c->nparams, 0, sizeof(c->nparams));
 }
@@ -268,19 +272,82 @@ static int prepare(struct conn *c, enum store__st which, const char *name) {
 	return r;
 }
 
+/* Commands whose results nobody reads (a savepoint, its release, the scope) do not wait
+ * for the server: they go in libpq's pipeline mode and their results are read, in order,
+ * with those of the next statement that waits (or at the COMMIT), one round trip for all.
+ * A deferred command that fails makes the server skip what follows it up to that
+ * statement, which then returns the first failure's code, as if it had failed itself:
+ * every caller of a deferred command either rolls back on the next error or ends in a
+ * COMMIT that waits. */
+static bool deferrable(enum store__st which) {
+	return which == ST_SAVEPOINT || which == ST_RELEASE || which == ST_SCOPE;
+}
+
+/* Reads the results of c's deferred commands, then (when sent is true) those of the
+ * statement sent last, ending the pipeline. 0 and *ret_res (the last statement's), or the
+ * first failure's code with *ret_res NULL. */
+static int drain(struct conn *c, bool sent, PGresult **ret_res) {
+	bool lost = !PQpipelineSync(c->pg);
+	int r = 0;
+
+	*ret_res = NULL;
+	for (int i = 0; !lost && i < c->deferred + sent; i++) {
+		PGresult *res = PQgetResult(c->pg);
+		if (!res) {
+			lost = true;
+			break;
+		}
+		int e = code(c, res);
+		if (r == 0 && e < 0) {
+			r = e;
+		}
+		if (i == c->deferred && r == 0) {
+			*ret_res = res;
+		} else {
+			PQclear(res);
+		}
+		while ((res = PQgetResult(c->pg)) != NULL) { /* to the end of this command's */
+			PQclear(res);
+		}
+	}
+	if (!lost) {
+		PGresult *res = PQgetResult(c->pg); /* the sync's */
+		lost = PQresultStatus(res) != PGRES_PIPELINE_SYNC;
+		PQclear(res);
+	}
+	c->deferred = 0;
+	if (lost || !PQexitPipelineMode(c->pg)) {
+		/* Lost track of the connection: every later statement of the transaction fails,
+		 * and the next call connects afresh. */
+		PQclear(*ret_res);
+		*ret_res = NULL;
+		conn_drop(c);
+		return -EIO;
+	}
+	return r;
+}
+
 /* Runs statement which on c with q's parameters (q may be NULL), preparing it on its first
  * use on this connection. 0 with *ret_res when ret_res is not NULL (the caller PQclears
- * it), or code()'s errors. */
+ * it), or code()'s errors. A deferrable command whose result is not wanted returns 0 at
+ * once (see deferrable). */
 static int run(struct conn *c, enum store__st which, const struct store__q *q,
 		PGresult **ret_res) {
 	const char *v[STORE__MAX_PARAMS];
 	char num[STORE__MAX_PARAMS][24];
 	char name[16];
-	int n = 0;
+	PGresult *res = NULL;
+	int n = 0, r;
 
 	snprintf(name, sizeof(name), "s%d", (int)which);
 	if (!c->prepared[which]) {
-		int r = prepare(c, which, name);
+		if (c->deferred > 0) {
+			r = drain(c, false, &res); /* PQprepare waits: no pipeline then */
+			if (r < 0) {
+				return r;
+			}
+		}
+		r = prepare(c, which, name);
 		if (r < 0) {
 			return r;
 		}
@@ -293,8 +360,28 @@ static int run(struct conn *c, enum store__st which, const struct store__q *q,
 			v[n] = num[n];
 		}
 	}
-	PGresult *res = PQexecPrepared(c->pg, name, n, v, NULL, NULL, 0);
-	int r = code(c, res);
+	if (!ret_res && deferrable(which) && c->depth > 0) {
+		if ((c->deferred == 0 && !PQenterPipelineMode(c->pg)) ||
+				!PQsendQueryPrepared(c->pg, name, n, v, NULL, NULL, 0)) {
+			return -EIO;
+		}
+		c->deferred++;
+		return 0;
+	}
+	if (c->deferred > 0) {
+		bool sent = PQsendQueryPrepared(c->pg, name, n, v, NULL, NULL, 0);
+		r = drain(c, sent, &res);
+		if (r == 0 && !sent) {
+			r = -EIO;
+		}
+	} else {
+		res = PQexecPrepared(c->pg, name, n, v, NULL, NULL, 0);
+		r = code(c, res);
+	}
+	/* COMMIT of a transaction that failed unseen answers ROLLBACK. */
+	if (r == 0 && which == ST_COMMIT && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		r = -EIO;
+	}
 	if (r == 0 && ret_res) {
 		*ret_res = res;
 	} else {

@@ -30,7 +30,8 @@ def metric(text, outcome):
 
 def undo_migration_10(server):
     """Takes the server's stopped database back to schema version 9 (version 11, the
-    outbox's heads, goes too: both stores migrate from the newest version they hold)."""
+    outbox's heads, and 12 go too: both stores migrate from the newest version they
+    hold)."""
     heads = ("DROP INDEX outbox_pending; DROP INDEX outbox_head_agent; "
              "DROP INDEX outbox_head_send; ALTER TABLE outbox DROP COLUMN head; ")
     if is_pg(server):
@@ -41,7 +42,8 @@ def undo_migration_10(server):
                 "SET ROLE smsrouter_system; DROP FUNCTION sr_stats_count(); "
                 "DROP FUNCTION sr_stats(bigint, bigint, bigint); "
                 "DROP FUNCTION sr_outbox_head_insert(); DROP FUNCTION sr_outbox_head_move(); "
-                "RESET ROLE; DELETE FROM schema_migrations WHERE version >= 10;")
+                "DROP FUNCTION sr_import_users(text[], text[], integer[], text[], text[], "
+                "bigint); RESET ROLE; DELETE FROM schema_migrations WHERE version >= 10;")
     else:
         execute(server, "DROP TABLE stats_hourly; DROP TRIGGER outbox_head_insert; "
                 "DROP TRIGGER outbox_head_state; DROP TRIGGER outbox_head_delete; " + heads +

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -590,6 +590,7 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
 	"DROP FUNCTION sr_events_pending();"
 	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
+	"DROP FUNCTION sr_import_users(text[], text[], integer[], text[], text[], bigint);"
 	"RESET ROLE;"
 	"DROP TRIGGER outbox_head_insert ON outbox;"
 	"DROP TRIGGER outbox_head_state ON outbox;"
@@ -600,6 +601,7 @@ static const char v2_status_update[] =
 	"RESET ROLE;"
 	"DROP INDEX outbox_pending, outbox_head_agent, outbox_head_send;"
 	"ALTER TABLE outbox DROP COLUMN head;"
+	"REVOKE INSERT ON users, phones FROM smsrouter_system;"
 	"DROP TABLE usage_daily;"
 	"DROP INDEX outbox_inbound;"
 	"DROP TABLE events;"

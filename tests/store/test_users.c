@@ -402,6 +402,42 @@ static void test_import_refuses_a_phone_owned_before_and_keeps_nothing(void **st
 	assert_int_equal(store_user_by_phone(f->s, "+15550100102", &u), -ENOENT);
 }
 
+/* More users than PostgreSQL's import writes in one statement (import.c's CHUNK, 10,000):
+ * a phone taken before, on a line of a later chunk, keeps every chunk out and names that
+ * line; without it, every line is there with its own name and phones, quotes and
+ * backslashes included. */
+#define MANY 25000
+
+static void test_import_of_many_is_whole_or_names_the_line_of_a_taken_phone(void **state) {
+	struct fixture *f = *state;
+	static char phone[MANY][16], name[MANY][32];
+	static const char *phones[MANY][1];
+	static struct store_import_row rows[MANY];
+	struct store_user a, u;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < MANY; i++) {
+		snprintf(phone[i], sizeof(phone[i]), "+1555%07zu", i * 7919 % 10000000);
+		snprintf(name[i], sizeof(name[i]), "U\"%zu\\,{x}", i);
+		phones[i][0] = phone[i];
+		rows[i] = (struct store_import_row){name[i], phones[i], 1};
+	}
+	add_user1(f->s, "Ada", phone[MANY - 7], &a);
+	assert_int_equal(store_import(f->s, rows, MANY, &bad), -EEXIST);
+	assert_int_equal(bad, MANY - 7);
+	assert_counts(f->s, 1, 1);
+
+	phones[MANY - 7][0] = "+15550100101";
+	assert_int_equal(store_import(f->s, rows, MANY, &bad), 0);
+	assert_counts(f->s, MANY + 1, MANY + 1);
+	for (size_t i = 0; i < MANY; i += 4999) {
+		assert_int_equal(store_user_by_phone(f->s, phone[i], &u), 0);
+		assert_string_equal(u.name, name[i]);
+		assert_int_equal(u.nphones, 1);
+	}
+	assert_int_equal(store_user_by_phone(f->s, "+15550100101", &u), 0);
+	assert_string_equal(u.name, name[MANY - 7]);
+}
 
 static void test_route_lookup_gives_the_user_and_the_numbers_opt_out(void **state) {
 	struct fixture *f = *state;
@@ -466,6 +502,7 @@ const struct CMUnitTest store_users_tests[] = {
 	FIXTURE(test_import_creates_every_row),
 	FIXTURE(test_import_is_all_or_nothing_on_a_repeated_phone),
 	FIXTURE(test_import_refuses_a_phone_owned_before_and_keeps_nothing),
+	FIXTURE(test_import_of_many_is_whole_or_names_the_line_of_a_taken_phone),
 	FIXTURE(test_route_lookup_gives_the_user_and_the_numbers_opt_out),
 	FIXTURE(test_user_name_keeps_utf8_and_quotes),
 };

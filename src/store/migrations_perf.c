@@ -1,0 +1,83 @@
+/* The migration list's version 12 (issue 17): PostgreSQL's hot cross-user functions planned
+ * once per connection, and the bulk import. Released versions are frozen: a change is a new
+ * version. */
+#include "store/migrations.h"
+
+/* A function of PL/pgSQL whose body is one RETURN QUERY: PL/pgSQL keeps the plan of each
+ * static statement for the connection's life, where a SQL function that cannot be inlined
+ * (SECURITY DEFINER and SET never are) is planned afresh on every call. Its OUT columns
+ * have the names of table columns: a name in the query is the column. */
+#define PG_PLAN_ONCE                                                                       \
+	" LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$" \
+	"\n#variable_conflict use_column\n"                                                    \
+	"BEGIN RETURN QUERY"
+
+/* 12: SQLite has nothing to do. */
+const char *const store__sqlite_12[] = {NULL};
+
+/* 12: the functions each webhook calls (the dedupe by MessageSid, the phone lookup) and
+ * those of the events and the admin API's lookup by phone: the same signatures, results
+ * and owner, now PL/pgSQL (PG_PLAN_ONCE says why). And sr_import_users, the import's one
+ * statement per chunk of users: every row of a chunk in two INSERTs … SELECT, where a
+ * scoped INSERT per row (row-level security takes one user per transaction setting) made
+ * three round trips a user. It inserts only new users and their phones (what the service
+ * role could insert itself, user by user; a phone must be one of the call's new users'),
+ * so smsrouter_system gets INSERT on those two tables, nothing more. A number another user
+ * holds already inserts nothing of the chunk and returns the first such row's index (else
+ * -1). Arrays: the chunk's ids and names, and for each phone its row's index in the chunk
+ * and its user's id. */
+const char *const store__pg_12[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"GRANT INSERT ON users, phones TO " SYSTEM_ROLE ";"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE OR REPLACE FUNCTION sr_route(p_phone text) RETURNS TABLE (id text, name text,"
+	"  created_at bigint, opted_out boolean, timezone text, locale text, tags text,"
+	"  agent text, mode text)" PG_PLAN_ONCE
+	"  SELECT u.id, u.name, u.created_at,"
+	"    EXISTS (SELECT 1 FROM optouts o WHERE o.phone = p_phone), u.timezone, u.locale,"
+	"    coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) FROM user_tags t"
+	"    WHERE t.user_id = u.id), ''), u.agent, u.mode"
+	"  FROM (SELECT 1) x LEFT JOIN phones k ON k.phone = p_phone"
+	"    LEFT JOIN users u ON u.id = k.user_id; END $$;"
+	"CREATE OR REPLACE FUNCTION sr_answer_for(p_sid text) RETURNS TABLE (inbound_id bigint,"
+	"  outbound_id bigint, body text, media text)" PG_PLAN_ONCE
+	"  SELECT i.id, o.id, o.body, o.media FROM messages i LEFT JOIN messages o"
+	"    ON o.reply_to = i.id AND o.direction = 'outbound' AND (o.flags & 4) = 0"
+	"  WHERE i.sid = p_sid AND i.direction = 'inbound' ORDER BY o.id LIMIT 1; END $$;"
+	"CREATE OR REPLACE FUNCTION sr_user_by_phone(p_phone text) RETURNS TABLE (id text,"
+	"  name text, created_at bigint, phones text, opted_out boolean, timezone text,"
+	"  locale text, tags text, agent text, mode text)" PG_PLAN_ONCE PG_USER_COLS ","
+	"  u.agent, u.mode FROM phones k JOIN users u ON u.id = k.user_id"
+	"  WHERE k.phone = p_phone; END $$;"
+	"CREATE OR REPLACE FUNCTION sr_message_rank(p_id bigint) RETURNS integer"
+	" LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"DECLARE r integer;"
+	"BEGIN"
+	"  SELECT status_rank INTO r FROM messages WHERE id = p_id AND direction = 'outbound'"
+	"    FOR UPDATE;"
+	"  RETURN r;"
+	"END $$;"
+	"CREATE FUNCTION sr_import_users(p_ids text[], p_names text[], p_rows integer[],"
+	"  p_phones text[], p_owners text[], p_now bigint) RETURNS integer"
+	" LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"DECLARE bad integer;"
+	"BEGIN"
+	"  IF EXISTS (SELECT unnest(p_owners) EXCEPT SELECT unnest(p_ids)) THEN"
+	"    RAISE 'sr_import_users: a phone of a user not in this call';"
+	"  END IF;"
+	"  INSERT INTO users (id, name, created_at)"
+	"    SELECT x.id, x.name, p_now FROM unnest(p_ids, p_names) AS x(id, name);"
+	/* In the arrays' order: seq keeps each user's phones in theirs. */
+	"  INSERT INTO phones (phone, user_id)"
+	"    SELECT x.phone, x.owner FROM unnest(p_phones, p_owners)"
+	"    WITH ORDINALITY AS x(phone, owner, n) ORDER BY x.n;"
+	"  RETURN -1;"
+	"EXCEPTION WHEN unique_violation THEN"
+	"  SELECT min(x.r) INTO bad FROM unnest(p_phones, p_rows) AS x(phone, r)"
+	"    WHERE EXISTS (SELECT 1 FROM phones k WHERE k.phone = x.phone);"
+	"  IF bad IS NULL THEN RAISE; END IF;" /* a user id taken: no phone's fault */
+	"  RETURN bad;"
+	"END $$;" GRANT_FUNCTIONS
+	"RESET ROLE;",
+	NULL,
+};
