@@ -300,13 +300,8 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	/* Proactive messages (lane 1): each user's earliest due, unless one of that user's is
 	 * being sent (a row being sent is never held back, so two rows never wait on each
 	 * other); fair across users is the sender's choice among them. */
-	[ST_OB_READY_P] = {.sqlite = "SELECT " SEND_COLS SEND_FROM " WHERE o.lane = 1 AND o.state "
-				     "IN ('send', 'sending') AND o.next_at <= ?1 AND (o.state = "
-				     "'sending' OR NOT EXISTS (SELECT 1 FROM outbox p WHERE "
-				     "p.user_id = o.user_id AND p.lane = 1 AND p.state IN ('send', "
-				     "'sending') AND p.id <> o.id AND (p.state = 'sending' OR "
-				     "(p.next_at, p.id) < (o.next_at, o.id)))) ORDER BY o.next_at, "
-				     "o.id LIMIT ?2",
+	[ST_OB_READY_P] = {.sqlite = "SELECT " SEND_COLS " FROM outbox o INDEXED BY "
+				     "outbox_lane1_due" SEND_JOIN PROACTIVE_READY("?1") " LIMIT ?2",
 		.pg = "SELECT * FROM sr_ready_proactive(?1, ?2)"},
 	/* A message smsrouter starts itself (no inbound message: 0), waiting in its lane. */
 	[ST_OB_SEND_INSERT] = {.both = "INSERT INTO outbox (user_id, inbound_id, outbound_id, "

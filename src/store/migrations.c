@@ -492,6 +492,7 @@ const struct store__migration store__migrations[] = {
 	{store__sqlite_10, store__pg_10},
 	{store__sqlite_11, store__pg_11},
 	{store__sqlite_12, store__pg_12},
+	{store__sqlite_13, store__pg_13},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

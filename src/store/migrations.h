@@ -71,3 +71,5 @@ extern const char *const store__sqlite_11[];
 extern const char *const store__pg_11[];
 extern const char *const store__sqlite_12[];
 extern const char *const store__pg_12[];
+extern const char *const store__sqlite_13[];
+extern const char *const store__pg_13[];

@@ -1,4 +1,5 @@
-/* Version 11 of the migration list (migrations.c): each user's head of the replies lane.
+/* Versions 11 and 13 of the migration list (migrations.c): each user's head of the replies
+ * lane (11), and the proactive lane's turn by index (13, at the end).
  *
  * A reply row (lane 0) may go to the agent or to Twilio only while it is first in its
  * user's line: no earlier row of that user is still pending (agent, send or sending). The
@@ -123,5 +124,33 @@ const char *const store__pg_11[] = {
 	"  EXECUTE FUNCTION sr_outbox_head_move();"
 	"CREATE TRIGGER outbox_head_delete AFTER DELETE ON outbox FOR EACH ROW"
 	"  WHEN (OLD.head) EXECUTE FUNCTION sr_outbox_head_move();",
+	NULL,
+};
+
+/* 13: the proactive lane's turn read every due row (the outbox_due index, a sort of them
+ * all) and, for each, every waiting row of its user: with a million scheduled messages due
+ * a turn took longer than its sends. Now the rows are walked in due order by an index of
+ * the lane's waiting rows, and each row's two tests are one seek each (PROACTIVE_READY). */
+#define LANE1_INDEXES                                                                      \
+	"CREATE INDEX outbox_lane1_due ON outbox (next_at, id)"                               \
+	"  WHERE lane = 1 AND state IN ('send', 'sending');"                                 \
+	"CREATE INDEX outbox_lane1_sending ON outbox (user_id)"                               \
+	"  WHERE lane = 1 AND state = 'sending';"
+
+const char *const store__sqlite_13[] = {
+	LANE1_INDEXES,
+	NULL,
+};
+
+const char *const store__pg_13[] = {
+	"SET LOCAL search_path = smsrouter;" LANE1_INDEXES,
+
+	"SET LOCAL search_path = smsrouter;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"CREATE OR REPLACE FUNCTION sr_ready_proactive(p_now bigint, p_limit integer)"
+	" RETURNS SETOF sr_send_row"
+	" LANGUAGE sql STABLE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	PG_SEND_COLS PROACTIVE_READY("p_now") " LIMIT p_limit $$;"
+	"RESET ROLE;",
 	NULL,
 };

@@ -30,10 +30,11 @@ def metric(text, outcome):
 
 def undo_migration_10(server):
     """Takes the server's stopped database back to schema version 9 (version 11, the
-    outbox's heads, and 12 go too: both stores migrate from the newest version they
+    outbox's heads, 12 and 13 go too: both stores migrate from the newest version they
     hold)."""
     heads = ("DROP INDEX outbox_pending; DROP INDEX outbox_head_agent; "
-             "DROP INDEX outbox_head_send; ALTER TABLE outbox DROP COLUMN head; ")
+             "DROP INDEX outbox_head_send; ALTER TABLE outbox DROP COLUMN head; "
+             "DROP INDEX outbox_lane1_due; DROP INDEX outbox_lane1_sending; ")
     if is_pg(server):
         execute(server, "DROP TRIGGER messages_stats ON messages; DROP TABLE stats_hourly; "
                 "DROP TRIGGER outbox_head_insert ON outbox; "

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 12
+#define SCHEMA_VERSION 13
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -599,7 +599,8 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_outbox_head_insert();"
 	"DROP FUNCTION sr_outbox_head_move();"
 	"RESET ROLE;"
-	"DROP INDEX outbox_pending, outbox_head_agent, outbox_head_send;"
+	"DROP INDEX outbox_pending, outbox_head_agent, outbox_head_send, outbox_lane1_due,"
+	"  outbox_lane1_sending;"
 	"ALTER TABLE outbox DROP COLUMN head;"
 	"REVOKE INSERT ON users, phones FROM smsrouter_system;"
 	"DROP TABLE usage_daily;"

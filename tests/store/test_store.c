@@ -155,18 +155,21 @@ static void test_counts_follow_users_and_phones(void **state) {
 
 /* Both at 2: SQLite's migration 2 added phones.seq (PostgreSQL has had it from the
  * start), PostgreSQL's the shared sender limit. */
-/* What SQLite's migration 11 (the outbox's heads) added. */
+/* What SQLite's migrations 11 (the outbox's heads) and 13 (the proactive lane's indexes)
+ * added. */
 #define UNDO_SQLITE_11                                                                     \
 	"DROP TRIGGER outbox_head_insert; DROP TRIGGER outbox_head_state; "                    \
 	"DROP TRIGGER outbox_head_delete; DROP INDEX outbox_pending; "                         \
 	"DROP INDEX outbox_head_agent; DROP INDEX outbox_head_send; "                          \
-	"ALTER TABLE outbox DROP COLUMN head; "
+	"ALTER TABLE outbox DROP COLUMN head; DROP INDEX outbox_lane1_due; "                   \
+	"DROP INDEX outbox_lane1_sending; "
 
 static int schema_version(void) {
-	return 12; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+	return 13; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
 		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage;
 		   * 9: usage per channel; 10: the hourly stats;
-		   * 11: the outbox's heads; 12: PostgreSQL's functions planned once, bulk import */
+		   * 11: the outbox's heads; 12: PostgreSQL's functions planned once, bulk import;
+		   * 13: the proactive lane's indexes */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
