@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 from harness import ACCOUNT_SID, TWILIO_NUMBER, Server  # noqa: E402
 from dbrows import add_messages  # noqa: E402
-from test_stats import undo_migration_9  # noqa: E402
+from test_stats import undo_migration_10  # noqa: E402
 from standins import TwilioApi  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
@@ -148,7 +148,7 @@ class Console(unittest.TestCase):
             start = (now - hours * 3600) // 3600 * 3600
             add_messages(s, user["id"], user["phones"][0], n, start + 60)
             cls.older[start] = n
-        undo_migration_9(s)
+        undo_migration_10(s)
         s.start()
         # A proactive message a day ahead: scheduled, for the cancel test.
         r = s.admin("POST", "/users/%s/messages" % q(cls.bob["id"]),
