@@ -167,3 +167,8 @@ const struct http_route *http__route(const struct http_routes *t, struct http_re
  * is one (returned), else JSON (NULL). */
 const struct http_route *http__error(const struct http_routes *t, const char *target,
 		struct http_response *res, int status, const char *code, const char *message);
+/* Inside the module (stream.c, for server.c): a response reading res's stream, which it
+ * takes over, on conn; NULL (res keeps it) on ENOMEM. */
+struct MHD_Response;
+struct MHD_Response *http__stream_response(struct http_response *res,
+		struct MHD_Connection *conn);
