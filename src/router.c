@@ -1,4 +1,5 @@
 #include "router.h"
+#include "router_private.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,60 +20,13 @@
 	"This is an automated assistant. Reply STOP to unsubscribe, START to "         \
 	"resubscribe. Msg&data rates may apply."
 #define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
-/* Locks that keep one user's messages in one order from their ids to the agent's queue
- * when several threads store them (a user's lock is chosen by its id, see order_lock). */
-#define ORDER_LOCKS 64
-/* PostgreSQL's writers, each a thread with its connection: while one waits for a round
- * trip, another's batch runs. A sender's messages all go to one writer (by its number), so
- * they are stored in arrival order, as with one. Two batches that lock the same two users
- * in opposite orders meet in a deadlock, which the server ends after deadlock_timeout by
- * failing one statement: that message alone is rolled back to its savepoint and answered
- * 503 (Twilio retries); with many users it is rare. */
-#define PG_WRITERS 4
-
-struct router {
-	struct store *store;
-	struct agent *agent;
-	struct ratelimit *rl;
-	struct ratelimit *global;  /* NULL: off */
-	struct ratelimit *unknown; /* NULL: off */
-	bool smart_encoding;
-	int max_segments;
-	int budget;
-	bool rest;
-	int sender_limit;
-	int sender_window_s;
-	void (*on_enqueue)(void *ctx);
-	void *on_enqueue_ctx;
-	bool operator;
-	void (*on_operator)(void *ctx);
-	void *on_operator_ctx;
-	const char *onboarding;
-	const char *help;
-	int window_s;
-	pthread_mutex_t order_mu[ORDER_LOCKS];
-	/* The threads that store every message, in batches (PG_WRITERS). */
-	struct writer *writer[PG_WRITERS];
-	int writers;
-	pthread_mutex_t mu; /* guards batches, answered */
-	pthread_cond_t idle;
-	int batches; /* committed, waiting for their durability callback */
-	/* The Agent Core's answers of its current turn, oldest first (store_answers). */
-	struct router_job *answered;
-	struct router_job **answered_tail;
-};
-
-static void store_answers(void *ctx);
-
-static void run_batch(struct router *r, struct router_job *jobs);
-
 /* The writer's batch: its items are jobs (item first). */
 static void run_writer_batch(void *ctx, struct writer_item *items) {
 	struct router_job *jobs = (struct router_job *)items;
 	for (struct writer_item *i = items; i; i = i->next) {
 		((struct router_job *)i)->next = (struct router_job *)i->next;
 	}
-	run_batch(ctx, jobs);
+	router__run_batch(ctx, jobs);
 }
 
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
@@ -91,7 +45,7 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	pthread_cond_init(&r->idle, NULL);
 	r->answered_tail = &r->answered;
 	if (a && !agent_answers_inline(a)) {
-		agent_on_answers(a, store_answers, r);
+		agent_on_answers(a, router__store_answers, r);
 	}
 	r->onboarding = o && o->onboarding_text ? o->onboarding_text : DEFAULT_ONBOARDING;
 	r->help = o && o->help_text ? o->help_text : DEFAULT_HELP;
@@ -322,7 +276,7 @@ static pthread_mutex_t *order_lock(struct router *r, const char *user_id) {
 	return mu;
 }
 
-static void order_unlock(pthread_mutex_t **mu) {
+void router__order_unlock(pthread_mutex_t **mu) {
 	if (*mu) {
 		pthread_mutex_unlock(*mu);
 		*mu = NULL;
@@ -395,7 +349,7 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 	job->operator_json = NULL;
 	job->message.operator_json = NULL;
 	if (e < 0) {
-		order_unlock(&job->order);
+		router__order_unlock(&job->order);
 		job->calls_agent = false;
 		return e;
 	}
@@ -418,7 +372,7 @@ static double seconds_since(const struct timespec *t0) {
 
 /* The agent has answered job's message: counted and logged, by agent; its reply, or the
  * apology when it failed. */
-static char *agent_answered(struct router_job *job, int err, struct agent_answer *a) {
+char *router__agent_answered(struct router_job *job, int err, struct agent_answer *a) {
 	double took = seconds_since(&job->t0);
 	int64_t agent_ms = (int64_t)(took * 1000);
 	char *reply = a->reply;
@@ -446,7 +400,7 @@ static char *agent_answered(struct router_job *job, int err, struct agent_answer
 /* The answer of an agent that answers at once, before agent_reply_async returns. */
 static void on_inline_answer(void *ctx, int err, struct agent_answer *answer) {
 	struct router_job *job = ctx;
-	job->result.reply = agent_answered(job, err, answer);
+	job->result.reply = router__agent_answered(job, err, answer);
 }
 
 /* Asks job's user's agent; answered(job, …) runs exactly once. */
@@ -551,7 +505,7 @@ int router_prepare_reply(struct router *r, char **reply, int *ret_flags) {
  * 1600-character limit, our segment cap, each cut on a character boundary), then the reply
  * is stored as the answer to job's inbound message; it becomes job's result. Takes over
  * reply (NULL or blank: nothing to say, nothing stored). */
-static int store_reply(struct router *r, struct router_job *job, char *reply) {
+int router__store_reply(struct router *r, struct router_job *job, char *reply) {
 	const char *user_id = job->result.user_id[0] ? job->result.user_id : NULL;
 	struct sms_count c;
 	int flags = 0;
@@ -617,7 +571,7 @@ static int store_reply(struct router *r, struct router_job *job, char *reply) {
 
 /* Steps 1–7 of one message inside the batch's transaction (the agent's answer aside when
  * it comes after the commit). */
-static int decide(struct router *r, struct router_job *job) {
+int router__decide(struct router *r, struct router_job *job) {
 	struct verdict v = {0};
 
 	/* 1. A Twilio retry (or its fallback request) is answered, not routed again. */
@@ -643,241 +597,7 @@ static int decide(struct router *r, struct router_job *job) {
 	if (e < 0) {
 		return e;
 	}
-	return store_reply(r, job, answer_now(r, job, &v));
-}
-
-/* ---- the batch: one transaction, one commit, one fsync ---- */
-
-/* One job's writes in its own savepoint: nothing of a message that fails stays, and the
- * others of its batch stand. A late agent answer only stores its reply. */
-static void run_one(struct router *r, struct router_job *job) {
-	int e = store_tx_begin(r->store) < 0 ? -EIO : 0;
-	if (e == 0) {
-		char *reply = job->result.reply; /* an agent's late answer */
-		job->result.reply = NULL;
-		e = job->has_reply_to_store ? store_reply(r, job, reply) : decide(r, job);
-		if (e < 0) {
-			store_tx_rollback(r->store);
-		} else if (store_tx_commit(r->store) < 0) {
-			e = -EIO;
-		}
-	}
-	if (e < 0) {
-		order_unlock(&job->order);
-		job->calls_agent = false;
-		router_result_clear(&job->result);
-		job->err = e;
-	}
-}
-
-/* done, once; job is not touched after. err < 0: nothing of it is acknowledged. */
-static void finish(struct router_job *job, int err) {
-	if (err == 0) {
-		router__log_outcome(job, job->r->rest, job->r->operator);
-	}
-	free(job->reply_media);
-	job->reply_media = NULL;
-	if (err < 0) {
-		router_result_clear(&job->result);
-	}
-	job->done(job->ctx, err, &job->result);
-}
-
-static void fail_all(struct router_job *jobs, int err) {
-	while (jobs) {
-		struct router_job *next = jobs->next;
-		order_unlock(&jobs->order);
-		finish(jobs, err);
-		jobs = next;
-	}
-}
-
-/* Answers each job of a committed batch (jobs: its waiting list), now that its commit is
- * durable (err 0) or never will be (err -EIO). */
-static void answer_batch(struct router_job *jobs, int err) {
-	struct router *r = jobs->r;
-	for (struct router_job *job = jobs, *next; job; job = next) {
-		next = job->next;
-		if (err == 0 && job->err == 0 && !job->has_reply_to_store) {
-			router__count(&job->result);
-		}
-		finish(job, err < 0 ? err : job->err);
-	}
-	pthread_mutex_lock(&r->mu);
-	if (--r->batches == 0) {
-		pthread_cond_broadcast(&r->idle);
-	}
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* One of the two things a batch's answers wait for: its durability (the store's callback)
- * and its thread's work after the commit (the outbox woken first). The second answers. */
-static void batch_part_done(struct router_job *jobs) {
-	if (atomic_fetch_sub(&jobs->parts, 1) == 1) {
-		answer_batch(jobs, jobs->durable_err);
-	}
-}
-
-static void on_durable(void *ctx, int err) {
-	struct router_job *jobs = ctx;
-	jobs->durable_err = err;
-	batch_part_done(jobs);
-}
-
-static void on_answer(void *ctx, int err, struct agent_answer *answer);
-
-/* Calls the agent of a message that is committed (so that the agent's history, read
- * from the store, holds the messages before it). A call that cannot start is answered
- * (the apology) and its reply stored here. */
-static void call_agent(struct router *r, struct router_job *job) {
-	pthread_mutex_t *order = job->order; /* job may be answered before the call returns */
-	struct agent_request req = {.user = &job->user, .message = &job->message};
-
-	router__count(&job->result);
-	job->order = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &job->t0);
-	int e = agent_reply_async(r->agent, &req, on_answer, job);
-	if (e < 0) {
-		struct agent_answer none = {0};
-		job->result.reply = agent_answered(job, e, &none);
-		job->has_reply_to_store = true;
-		job->calls_agent = false;
-		job->next = NULL;
-		run_batch(r, job);
-	}
-	order_unlock(&order);
-}
-
-/* The agent's answer, on its thread: kept with the others of its turn until the agent
- * has answered them all (store_answers). */
-static void on_answer(void *ctx, int err, struct agent_answer *answer) {
-	struct router_job *job = ctx;
-	struct router *r = job->r;
-	job->result.reply = agent_answered(job, err, answer);
-	job->has_reply_to_store = true;
-	job->calls_agent = false;
-	pthread_mutex_lock(&r->mu);
-	*r->answered_tail = job;
-	r->answered_tail = &job->next;
-	job->next = NULL;
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* The agent's answers of one turn, on its thread, committed together in one transaction
- * (one commit, one fsync for all) before this returns: the agent starts these users' next
- * calls when it does, and their history must hold these replies. Each message is answered
- * once the commit is durable, which covers its inbound row, committed before the agent was
- * called (one log, written in order). */
-static void store_answers(void *ctx) {
-	struct router *r = ctx;
-	pthread_mutex_lock(&r->mu);
-	struct router_job *jobs = r->answered;
-	r->answered = NULL;
-	r->answered_tail = &r->answered;
-	pthread_mutex_unlock(&r->mu);
-	if (!jobs) {
-		return;
-	}
-	if (r->writers == 0) {
-		run_batch(r, jobs);
-		return;
-	}
-	/* With the webhooks' batches, on the writer's thread (its connection's page cache
-	 * stays warm; one commit, one fsync for all): the last one's commit covers them all.
-	 * An agent called after the commit means one writer (router_create). */
-	struct wait_once stored = WAIT_ONCE_INIT;
-	struct router_job *last = jobs;
-	while (last->next) {
-		last = last->next;
-	}
-	last->stored = &stored;
-	for (struct router_job *job = jobs, *next; job; job = next) {
-		next = job->next;
-		writer_submit(r->writer[0], &job->item);
-	}
-	wait_once_wait(&stored);
-}
-
-/* Wakes the outbox, whose claim would not have seen the rows before their commit. */
-static void enqueued(const struct router *r) {
-	if (r->on_enqueue) {
-		r->on_enqueue(r->on_enqueue_ctx);
-	}
-}
-
-static void nothing_waits(void *ctx, int err) {
-	(void)ctx;
-	(void)err;
-}
-
-/* Runs jobs (linked by next) in one transaction, then answers each once it is durable;
- * the messages whose agent answers later call it once the transaction is committed. */
-static void run_batch(struct router *r, struct router_job *jobs) {
-	struct router_job *waiting = NULL, **wait_tail = &waiting;
-	struct router_job *calling = NULL, **call_tail = &calling;
-	bool queued = false, operator = false;
-	struct wait_once *stored = NULL; /* store_answers' (the job may be gone after commit) */
-
-	for (struct router_job *job = jobs; job; job = job->next) {
-		if (job->stored) {
-			stored = job->stored;
-			job->stored = NULL;
-		}
-	}
-	if (store_tx_begin(r->store) < 0) {
-		fail_all(jobs, -EIO);
-		if (stored) {
-			wait_once_signal(stored);
-		}
-		return;
-	}
-	for (struct router_job *job = jobs, *next; job; job = next) {
-		next = job->next;
-		job->next = NULL;
-		run_one(r, job);
-		queued |= job->err == 0 && job->message.enqueue && !job->has_reply_to_store;
-		operator |= job->err == 0 && job->result.outcome == ROUTER_HUMAN && r->operator &&
-			    !job->has_reply_to_store;
-		struct router_job ***tail = job->calls_agent ? &call_tail : &wait_tail;
-		**tail = job;
-		*tail = &job->next;
-	}
-	if (waiting) {
-		atomic_init(&waiting->parts, 2);
-		pthread_mutex_lock(&r->mu);
-		r->batches++;
-		pthread_mutex_unlock(&r->mu);
-	}
-	if (store_tx_commit_then(r->store, waiting ? on_durable : nothing_waits, waiting) < 0) {
-		/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known to
-		 * be: answer 503 as if nothing had been accepted. Twilio's retry then either
-		 * routes it or finds it stored and gets the stored reply. */
-		pthread_mutex_lock(&r->mu);
-		r->batches -= waiting != NULL;
-		pthread_mutex_unlock(&r->mu);
-		fail_all(waiting, -EIO);
-		fail_all(calling, -EIO);
-		if (stored) {
-			wait_once_signal(stored);
-		}
-		return;
-	}
-	if (stored) {
-		wait_once_signal(stored);
-	}
-	if (queued) {
-		enqueued(r);
-	}
-	if (operator && r->on_operator) {
-		r->on_operator(r->on_operator_ctx);
-	}
-	for (struct router_job *job = calling, *next; job; job = next) {
-		next = job->next;
-		call_agent(r, job);
-	}
-	if (waiting) {
-		batch_part_done(waiting);
-	}
+	return router__store_reply(r, job, answer_now(r, job, &v));
 }
 
 /* ---- status callbacks ---- */

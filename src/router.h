@@ -166,12 +166,6 @@ int router_prepare_reply(struct router *r, char **reply, int *ret_flags);
  * Such a reply is not sent or stored. */
 bool router_reply_blank(const char *reply);
 
-/* Inside the module (router_outcome.c, for router.c): ret's outcome counted in the metrics,
- * and job's outcome logged once (rest: the router queues for the outbox; operator: an
- * operator URL is configured). */
-void router__count(const struct router_result *ret);
-void router__log_outcome(const struct router_job *job, bool rest, bool operator);
-
 /* Applies a status callback to our outbound message outbound_id (> 0) or Twilio's sid;
  * ErrorCode 21610 marks the recipient `to` opted out on its channel (if phone_address_parse
  * reads it: "+E164" or "whatsapp:+E164"), even when the

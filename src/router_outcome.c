@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "router_private.h"
 
 /* Counted once committed (durable, for an answer that waits for it): a message refused
  * with 503 and retried counts once. */
