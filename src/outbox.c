@@ -166,24 +166,9 @@ static void work_agent(struct outbox *ob, const struct store_outbox *row) {
 		why = "out of memory";
 		goto failed;
 	}
-	/* The reply goes back on the channel the message came on: on WhatsApp from
-	 * TWILIO_WHATSAPP_FROM, else from the number it was sent to, prefixed. */
-	enum phone_channel ch = PHONE_CHANNEL_SMS;
-	char number[PHONE_SIZE];
+	/* The reply goes back on the channel the message came on. */
 	char from[PHONE_KEY_SIZE];
-	const char *reply_from = in.m.to;
-	if (phone_address_parse(in.m.from, &ch, number) == 0 && ch == PHONE_CHANNEL_WHATSAPP) {
-		enum phone_channel to_ch;
-		char to_number[PHONE_SIZE];
-		const char *sender = ob->o.whatsapp_from;
-		if (!sender && phone_address_parse(in.m.to, &to_ch, to_number) == 0) {
-			sender = to_number;
-		}
-		if (sender) {
-			snprintf(from, sizeof(from), PHONE_WHATSAPP_PREFIX "%s", sender);
-			reply_from = from;
-		}
-	}
+	const char *reply_from = phone_reply_from(in.m.from, in.m.to, ob->o.whatsapp_from, from);
 	struct store_message out = {0};
 	if (reply) {
 		struct sms_count c;

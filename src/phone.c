@@ -62,6 +62,24 @@ void phone_optout_key(enum phone_channel ch, const char *number, char out[PHONE_
 			number);
 }
 
+const char *phone_reply_from(const char *in_from, const char *in_to, const char *whatsapp_from,
+		char buf[PHONE_KEY_SIZE]) {
+	enum phone_channel ch, to_ch;
+	char number[PHONE_SIZE], to_number[PHONE_SIZE];
+	if (phone_address_parse(in_from, &ch, number) < 0 || ch != PHONE_CHANNEL_WHATSAPP) {
+		return in_to;
+	}
+	const char *sender = whatsapp_from;
+	if (!sender && phone_address_parse(in_to, &to_ch, to_number) == 0) {
+		sender = to_number;
+	}
+	if (!sender) {
+		return in_to;
+	}
+	snprintf(buf, PHONE_KEY_SIZE, PHONE_WHATSAPP_PREFIX "%s", sender);
+	return buf;
+}
+
 void phone_mask(const char *s, char out[PHONE_MASK_SIZE]) {
 	size_t i = 0;
 

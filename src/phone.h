@@ -36,6 +36,13 @@ const char *phone_channel_name(enum phone_channel ch);
 #define PHONE_KEY_SIZE (sizeof(PHONE_WHATSAPP_PREFIX) - 1 + PHONE_SIZE)
 void phone_optout_key(enum phone_channel ch, const char *number, char out[PHONE_KEY_SIZE]);
 
+/* The address a reply to a message goes out from through the Messages API, so that it goes
+ * back on the channel the message came on: for a WhatsApp message (in_from "whatsapp:+…"),
+ * "whatsapp:" and whatsapp_from (TWILIO_WHATSAPP_FROM, NULL: unset) or else the number
+ * in_to names, written into buf; otherwise in_to, the number the message was sent to. */
+const char *phone_reply_from(const char *in_from, const char *in_to, const char *whatsapp_from,
+		char buf[PHONE_KEY_SIZE]);
+
 /* Writes a log-safe form of s into out (always NUL-terminated):
  * "+15550100101" → "+1555***0101": '+', the first four digits, "***", the last four.
  * Any other string (NULL, "whatsapp:+1555…", short numbers, junk) never reveals more than

@@ -55,6 +55,7 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		r->max_segments = o->reply_max_segments;
 		r->budget = o->daily_segment_budget;
 		r->rest = o->rest;
+		r->whatsapp_from = o->whatsapp_from;
 		r->sender_limit = o->sender_limit;
 		r->sender_window_s = o->sender_window_s;
 		r->on_enqueue = o->on_enqueue;
@@ -328,7 +329,8 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 		.encoding = sms_encoding_name(c.encoding),
 		.segments = in->num_segments > 0 ? in->num_segments : c.segments,
 		.media_json = in->media_json,
-		.enqueue = r->rest && routed,
+		/* for its agent; one that answers at once has answered by the commit */
+		.enqueue = r->rest && routed && !agent_answers_inline(r->agent),
 	};
 	/* Its public id, made here: the agent sees it (message.id) and its media links name
 	 * it (docs/media.md). */
@@ -433,9 +435,10 @@ static char *answer_now(struct router *r, struct router_job *job, const struct v
 
 	switch (v->outcome) {
 	case ROUTER_ROUTED:
-		/* In rest mode the outbox is told once this is committed (after_commit). Else an
-		 * agent that does not answer at once is called after the commit. */
-		return r->rest || job->calls_agent ? NULL : ask_inline(r, job);
+		/* An agent that answers at once does so now, in rest mode too (its reply is
+		 * queued to be sent: store_reply). In rest mode any other is called by the
+		 * outbox once this is committed, else by the router after the commit. */
+		return job->message.enqueue || job->calls_agent ? NULL : ask_inline(r, job);
 	case ROUTER_UNROUTED:
 		if (job->refused) {
 			return NULL; /* an address no channel of ours reads: nothing to send it */
@@ -539,18 +542,31 @@ int router__store_reply(struct router *r, struct router_job *job, char *reply) {
 		return e;
 	}
 	sms_count(reply, strlen(reply), &c);
+	/* In rest mode an agent's reply (it answered at once) goes through the Messages API,
+	 * queued with it, and the webhook answers empty TwiML; any other reply (HELP, the
+	 * onboarding text) is the webhook's answer. */
+	bool queued = r->rest && job->result.outcome == ROUTER_ROUTED && user_id;
+	char from[PHONE_KEY_SIZE];
 	struct store_message m = {
-		.from = job->in->to,
+		.from = queued ? phone_reply_from(job->in->from, job->in->to, r->whatsapp_from, from)
+			       : job->in->to,
 		.to = job->in->from,
 		.body = reply,
-		.status = "queued",
+		.status = queued ? "pending" : "queued",
 		.encoding = sms_encoding_name(c.encoding),
 		.segments = c.segments,
 		.media_json = media,
 		.reply_to = job->message.id,
-		.flags = flags,
+		.flags = flags | (queued ? STORE_FLAG_SENT_BY_API : 0),
+		.enqueue = queued,
 	};
 	e = store_outbound_add(r->store, user_id, &m, &job->result.outbound_id);
+	if (queued && e == 0) {
+		job->message.enqueue = true; /* the outbox is told after the commit */
+		free(reply);
+		free(media);
+		return 0;
+	}
 	if (e == -ENOENT) {
 		/* The user was deleted during the agent's call: erased means nothing of theirs is
 		 * stored, and their reply is not sent either. */

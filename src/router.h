@@ -38,9 +38,12 @@ struct router_options {
 	int reply_max_segments;      /* cut replies to this many segments; 0 = off */
 	int daily_segment_budget;    /* outbound segments per user per UTC day; 0 = off */
 	/* rest replies: routed messages are queued in the outbox (with the inbound row, in
-	 * one transaction) instead of calling the agent; on_enqueue(ctx) is told after the commit
-	 * (once per batch). */
+	 * one transaction) instead of calling the agent; an agent that answers at once (the
+	 * memo keeper) answers inside that transaction, and its reply is queued to be sent
+	 * instead (from whatsapp_from on WhatsApp: TWILIO_WHATSAPP_FROM, NULL: unset).
+	 * on_enqueue(ctx) is told after the commit (once per batch). */
 	bool rest;
+	const char *whatsapp_from;
 	void (*on_enqueue)(void *ctx);
 	void *on_enqueue_ctx;
 	/* SMSROUTER_OPERATOR_URL is set: a message of a user in human mode is recorded for it

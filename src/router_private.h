@@ -28,6 +28,7 @@ struct router {
 	int max_segments;
 	int budget;
 	bool rest;
+	const char *whatsapp_from; /* borrowed (router_options) */
 	int sender_limit;
 	int sender_window_s;
 	void (*on_enqueue)(void *ctx);

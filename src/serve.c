@@ -308,6 +308,7 @@ static int build_core(struct process *p, char *why, size_t size) {
 		.reply_max_segments = c->reply_max_segments,
 		.daily_segment_budget = c->daily_segment_budget,
 		.rest = rest,
+		.whatsapp_from = c->whatsapp_from,
 		.on_enqueue = notify_outbox,
 		.on_enqueue_ctx = p,
 		.operator = c->operator_url != NULL,

@@ -303,9 +303,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	[ST_OB_READY_P] = {.sqlite = "SELECT " SEND_COLS " FROM outbox o INDEXED BY "
 				     "outbox_lane1_due" SEND_JOIN PROACTIVE_READY("?1") " LIMIT ?2",
 		.pg = "SELECT * FROM sr_ready_proactive(?1, ?2)"},
-	/* A message smsrouter starts itself (no inbound message: 0), waiting in its lane. */
+	/* An outbound message waiting in its lane: one smsrouter starts itself (inbound ?6 0),
+	 * or a rest reply an agent gave at once (?6 the message it answers). */
 	[ST_OB_SEND_INSERT] = {.both = "INSERT INTO outbox (user_id, inbound_id, outbound_id, "
-				       "state, lane, next_at, created_at, updated_at) VALUES (?1, 0, "
+				       "state, lane, next_at, created_at, updated_at) VALUES (?1, ?6, "
 				       "?2, 'send', ?3, ?4, ?5, ?5)"},
 	/* Quiet hours came (the user's zone changed): the row waits on, if it still waits. */
 	[ST_OB_HOLD] = {.both = "UPDATE outbox SET next_at = ?2, updated_at = ?3 WHERE id = ?1 "

@@ -335,6 +335,11 @@ int store__phone_insert(struct store *s, const char *phone, const char *id, int6
 /* messages.c's, for outbox.c: inserts a message inside the caller's transaction. */
 int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id);
+/* outbox.c's, for messages.c and sends.c: outbound message outbound_id waits in lane to be
+ * sent from next_at_ms on (inbound_id: the message it answers, 0: none), inside the caller's
+ * transaction. */
+int store__outbox_send_insert(struct store *s, const char *user_id, int64_t inbound_id,
+		int64_t outbound_id, int lane, int64_t next_at_ms);
 /* events.c's, for messages.c, numbers.c and outbox.c: each records an event inside the
  * caller's transaction when the store records events (store_options.events), else does
  * nothing. A status change of outbound message id (> 0) or sid, a message sent through the

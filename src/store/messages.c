@@ -111,8 +111,7 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 	return own ? store__end(s, r) : r;
 }
 
-/* The message and, for a routed inbound one that asks for it, its outbox row: both or
- * neither. A transaction when they are two, where the dialect scopes it to the user, or for
+/* The message and, when it asks for it (enqueue), its outbox row: both or neither. A transaction when they are two, where the dialect scopes it to the user, or for
  * a user's reply: stored only if the user still exists, its row locked (PostgreSQL) so that
  * a delete either waits and erases the reply too, or has erased the user first (-ENOENT:
  * nothing stored). */
@@ -136,7 +135,10 @@ static int message_add(struct store *s, const char *user_id, const struct store_
 	if (r == 0) {
 		r = store__message_insert(s, user_id, m, direction, &id);
 	}
-	if (r == 0 && enqueue) {
+	if (r == 0 && enqueue && direction == STORE_OUTBOUND) {
+		r = store__outbox_send_insert(s, user_id, m->reply_to, id, STORE_LANE_REPLIES,
+				ids_now_ms());
+	} else if (r == 0 && enqueue) {
 		struct store__q q = store__q(ST_OB_INSERT);
 		store__text(&q, user_id);
 		store__int(&q, id);

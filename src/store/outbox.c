@@ -66,6 +66,18 @@ int store_outbox_claim_agent(struct store *s, int64_t now_ms, int64_t lease_unti
 }
 
 /* Under user_id's scope: the outbox row must be that user's. */
+int store__outbox_send_insert(struct store *s, const char *user_id, int64_t inbound_id,
+		int64_t outbound_id, int lane, int64_t next_at_ms) {
+	struct store__q q = store__q(ST_OB_SEND_INSERT);
+	store__text(&q, user_id);
+	store__int(&q, outbound_id);
+	store__int(&q, lane);
+	store__int(&q, next_at_ms);
+	store__int(&q, ids_now_ms());
+	store__int(&q, inbound_id);
+	return store__write(s, &q);
+}
+
 int store_outbox_replied(struct store *s, int64_t id, const char *user_id,
 		const struct store_message *reply, int64_t now_ms) {
 	int64_t out_id = 0, n = 0;

@@ -81,13 +81,8 @@ static int insert(struct store *s, const struct store_send *m) {
 	int r = store__message_insert(s, m->user_id, &row, STORE_OUTBOUND, &id);
 	if (r == 0) {
 		bool reply = strcmp(m->kind, "reply") == 0;
-		struct store__q q = store__q(ST_OB_SEND_INSERT);
-		store__text(&q, m->user_id);
-		store__int(&q, id);
-		store__int(&q, reply ? STORE_LANE_REPLIES : STORE_LANE_PROACTIVE);
-		store__int(&q, m->not_before * 1000);
-		store__int(&q, ids_now_ms());
-		r = store__write(s, &q);
+		r = store__outbox_send_insert(s, m->user_id, 0, id,
+				reply ? STORE_LANE_REPLIES : STORE_LANE_PROACTIVE, m->not_before * 1000);
 	}
 	if (r == 0 && m->key) {
 		struct store__q q = store__q(ST_IDEM_PUT);

@@ -119,7 +119,9 @@ struct store_message {
 	const char *media_json; /* inbound: JSON array of {"url","content_type"}, or NULL */
 	int64_t reply_to; /* outbound: id of the inbound message it answers, 0 if none */
 	int flags;        /* STORE_FLAG_… */
-	bool enqueue;     /* inbound: also queue it in the outbox (rest replies), atomically */
+	/* Also queue it in the outbox, atomically (rest replies): an inbound message for its
+	 * agent, an outbound reply (with reply_to) to be sent. */
+	bool enqueue;
 	/* inbound of a user: the JSON text of a message.inbound event for the operator URL
 	 * (its user and message), recorded atomically with it; NULL: none. */
 	const char *operator_json;

@@ -4,6 +4,7 @@ bounds, and an agent's pictures in TwiML and through the Messages API (rest mode
 
 import json
 import re
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -222,9 +223,10 @@ class TestMediaRepliesInTwiml(AgentTest):
         self.assertEqual(len(failed), len(answers))
 
 
-class TestRestMode(WhatsAppTest):
+class RestModeTest(WhatsAppTest):
     start_server = False
     whatsapp_from = None
+    builtin_agent = False  # True: the memo keeper, which answers inside the webhook's commit
 
     def setUp(self):
         super().setUp()
@@ -242,6 +244,8 @@ class TestRestMode(WhatsAppTest):
                "SMSROUTER_PUBLIC_URL": "http://127.0.0.1:%d" % port}
         if self.whatsapp_from:
             env["TWILIO_WHATSAPP_FROM"] = self.whatsapp_from
+        if self.builtin_agent:
+            del env["SMSROUTER_AGENT_URL"], env["SMSROUTER_AGENT_SECRET"]
         self.server = self.make_server(env=env)
 
     def sent_to(self, to, n=1):
@@ -249,6 +253,9 @@ class TestRestMode(WhatsAppTest):
                           if len([m for m in self.twilio.sent() if m["To"] == to]) >= n
                           else None, 15)
 
+
+
+class TestRestMode(RestModeTest):
     def test_each_answer_goes_back_on_the_channel_it_came_on(self):
         phone = new_phone()
         user = self.server.add_user("Rex", [phone])
@@ -290,6 +297,42 @@ class TestRestMode(WhatsAppTest):
         self.assertTrue(self.sent_to(phone))
         self.assertEqual([m for m in self.twilio.sent() if m["To"] == wa(phone)], [])
 
+
+
+class TestRestModeBuiltinAgent(RestModeTest):
+    """rest mode with the built-in memo keeper: it answers inside the webhook's transaction,
+    and its reply is queued there to go out through the Messages API; the webhook still
+    answers empty TwiML."""
+    builtin_agent = True
+    whatsapp_from = "+15550009999"
+
+    def test_the_reply_goes_through_the_api_on_the_channel_it_came_on(self):
+        phone = new_phone()
+        user = self.server.add_user("Bea", [phone])
+        self.assertEmptyTwiml(self.whatsapp(phone, "remember milk"))
+        self.assertEmptyTwiml(self.server.sms(phone, "recall"))
+        w = self.sent_to(wa(phone))
+        s = self.sent_to(phone)
+        self.assertTrue(w and s, self.twilio.sent())
+        self.assertEqual((w[0]["From"], w[0]["Body"]), (wa(self.whatsapp_from), "Noted."))
+        self.assertEqual((s[0]["From"], s[0]["Body"]), (TWILIO_NUMBER, "Your notes:\n1. milk"))
+        self.assertRegex(urllib.parse.urlsplit(s[0]["StatusCallback"]).query, r"^ob=\d+$")
+        out = wait_until(lambda: [m for m in self.server.messages(user["id"])
+                                  if m["direction"] == "outbound" and m["sid"]]
+                         if len([m for m in self.server.messages(user["id"])
+                                 if m["direction"] == "outbound" and m["sid"]]) == 2 else None, 10)
+        self.assertEqual(sorted(m["sid"] for m in out), sorted([w[0]["sid"], s[0]["sid"]]))
+
+    def test_a_twilio_retry_gets_empty_twiml_and_nothing_is_sent_twice(self):
+        phone = new_phone()
+        self.server.add_user("Ray", [phone])
+        sid = "SM" + "6" * 32
+        self.assertEmptyTwiml(self.server.sms(phone, "remember once", sid=sid))
+        self.assertTrue(self.sent_to(phone))
+        for _ in range(2):
+            self.assertEmptyTwiml(self.server.sms(phone, "remember once", sid=sid))
+        time.sleep(0.5)
+        self.assertEqual([m["Body"] for m in self.twilio.sent() if m["To"] == phone], ["Noted."])
 
 class TestRestModeWhatsAppSender(TestRestMode):
     whatsapp_from = "+15005550009"
