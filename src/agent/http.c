@@ -522,10 +522,13 @@ static int http_reply_async(struct agent *base, const struct agent_request *req,
 		return -ECANCELED;
 	}
 	c->next = NULL;
+	bool first = a->incoming == NULL; /* else the loop is woken already, and takes all */
 	*a->incoming_tail = c;
 	a->incoming_tail = &c->next;
 	pthread_mutex_unlock(&a->mu);
-	curl_multi_wakeup(a->multi);
+	if (first) {
+		curl_multi_wakeup(a->multi);
+	}
 	return 0;
 }
 
@@ -608,6 +611,9 @@ int agent_http_create(const struct agent_http_options *o, struct store *s,
 		return -ENOMEM;
 	}
 	curl_multi_setopt(a->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+	/* Idle connections kept: by default 4 per handle added, so a burst's connections were
+	 * closed as its calls ended, and opened again for the next burst. */
+	curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, 256L);
 	if (pthread_create(&a->thread, NULL, loop, a) != 0) {
 		http_destroy(&a->base);
 		return -EIO;
