@@ -301,7 +301,8 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 	 * being sent (a row being sent is never held back, so two rows never wait on each
 	 * other); fair across users is the sender's choice among them. */
 	[ST_OB_READY_P] = {.sqlite = "SELECT " SEND_COLS " FROM outbox o INDEXED BY "
-				     "outbox_lane1_due" SEND_JOIN PROACTIVE_READY("?1") " LIMIT ?2",
+				     "outbox_lane1_due" SEND_JOIN
+				     PROACTIVE_READY_WITH("?1", PROACTIVE_FIRST_SEEK) " LIMIT ?2",
 		.pg = "SELECT * FROM sr_ready_proactive(?1, ?2)"},
 	/* An outbound message waiting in its lane: one smsrouter starts itself (inbound ?6 0),
 	 * or a rest reply an agent gave at once (?6 the message it answers). */

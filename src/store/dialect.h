@@ -186,16 +186,26 @@ struct store__q {
 /* What each dialect provides. Every function runs on the calling thread's connection. */
 /* The proactive lane's due rows that may go now (the catalogue's ST_OB_READY_P and
  * PostgreSQL's sr_ready_proactive, migration 13): a row being sent (reconciled), or a waiting
- * one with no earlier waiting row of its user and none of its user's being sent. Each test
- * is one index seek (outbox_lane, outbox_lane1_sending), and the rows are walked in due
- * order from outbox_lane1_due, so a turn reads about as many rows as it takes, however many
- * wait behind them. ?1 (p_now): now. */
-#define PROACTIVE_READY(NOW)                                                               \
+ * one that is its user's earliest waiting row (FIRST) with none of its user's being sent.
+ * Each test is one index seek (outbox_lane, outbox_lane1_sending), and the rows are walked in
+ * due order from outbox_lane1_due, so a turn reads about as many rows as it takes, however
+ * many wait behind them. ?1 (p_now): now. */
+#define PROACTIVE_READY_WITH(NOW, FIRST)                                                   \
 	" WHERE o.lane = 1 AND o.state IN ('send', 'sending') AND o.next_at <= " NOW          \
-	" AND (o.state = 'sending' OR (NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = " \
-	"o.user_id AND p.lane = 1 AND p.state IN ('send', 'sending') AND (p.next_at, p.id) < " \
-	"(o.next_at, o.id)) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = "        \
-	"o.user_id AND p.lane = 1 AND p.state = 'sending'))) ORDER BY o.next_at, o.id"
+	" AND (o.state = 'sending' OR (" FIRST " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE " \
+	"p.user_id = o.user_id AND p.lane = 1 AND p.state = 'sending'))) ORDER BY o.next_at, "  \
+	"o.id"
+/* The user's earliest: PostgreSQL reads the row comparison as one range of outbox_lane.
+ * SQLite reads only next_at of it as the range and tests the id row by row, so it walked
+ * every row of the user due at the same moment (a user with 100 waiting: 100 a test); it
+ * seeks the user's first row instead. */
+#define PROACTIVE_FIRST_ROWCMP                                                             \
+	"NOT EXISTS (SELECT 1 FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 1 AND "   \
+	"p.state IN ('send', 'sending') AND (p.next_at, p.id) < (o.next_at, o.id))"
+#define PROACTIVE_FIRST_SEEK                                                               \
+	"o.id = (SELECT p.id FROM outbox p WHERE p.user_id = o.user_id AND p.lane = 1 AND "    \
+	"p.state IN ('send', 'sending') ORDER BY p.next_at, p.id LIMIT 1)"
+#define PROACTIVE_READY(NOW) PROACTIVE_READY_WITH(NOW, PROACTIVE_FIRST_ROWCMP)
 
 /* How usage counts a message m (an alias: "m", "NEW"), in SQL both dialects read (the
  * usage statement, retention's rollup, the stats' rollup and its backfill): on
