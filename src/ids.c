@@ -29,6 +29,16 @@ int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size)
 	return 0;
 }
 
+int ids_ordered_hex(char out[IDS_SIZE]) {
+	char random[21];
+	int r = ids_random_hex("", 10, random, sizeof(random));
+	if (r == 0) {
+		snprintf(out, IDS_SIZE, "%012llx%s",
+				(unsigned long long)ids_now_ms() & 0xffffffffffffULL, random);
+	}
+	return r;
+}
+
 int64_t ids_now(void) {
 	return (int64_t)time(NULL);
 }

@@ -11,6 +11,12 @@
  * (out_size must hold them and NUL). 0 or -EIO when the random source fails. */
 int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size);
 
+/* A message's public id: 32 lowercase hex characters, the time in milliseconds (12) then
+ * 80 random bits (20). Ids made later sort after (to the millisecond), so the index on
+ * them grows at its right edge instead of at a random page per message, and one id still
+ * cannot be guessed from another. 0 or -EIO. */
+int ids_ordered_hex(char out[IDS_SIZE]);
+
 /* Unix seconds, UTC. */
 int64_t ids_now(void);
 /* Unix milliseconds, UTC: for times that outlive the process. */

@@ -263,7 +263,7 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 		r = request_hash(rq, hash);
 	}
 	if (r == 0) {
-		r = ids_random_hex("", 16, uid, sizeof(uid)) < 0 ? -EIO : 0;
+		r = ids_ordered_hex(uid) < 0 ? -EIO : 0;
 	}
 	if (r != 0) {
 		return answered(r, done, ctx);

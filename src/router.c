@@ -334,7 +334,7 @@ static int store_inbound(struct router *r, struct router_job *job, const struct 
 	};
 	/* Its public id, made here: the agent sees it (message.id) and its media links name
 	 * it (docs/media.md). */
-	if (ids_random_hex("", 16, job->uid, sizeof(job->uid)) < 0) {
+	if (ids_ordered_hex(job->uid) < 0) {
 		return -EIO;
 	}
 	job->message.uid = job->uid;

@@ -1,4 +1,4 @@
-/* Tests of ids' RFC 3339 time stamps: four-digit years, and parsing what it writes. */
+/* Tests of ids: RFC 3339 time stamps (four-digit years, parsing what it writes) and message ids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ids.h"
 
@@ -107,6 +109,31 @@ static void test_time_parse_takes_the_offset_off(void **state) {
 	assert_int_equal(a, 946684800);
 }
 
+/* Message ids: 32 hex characters, in the order they were made (to the millisecond), never
+ * the same twice. */
+static void test_ordered_ids_sort_by_time_and_differ(void **state) {
+	(void)state;
+	char a[IDS_SIZE], b[IDS_SIZE];
+	assert_int_equal(ids_ordered_hex(a), 0);
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	assert_int_equal(ids_ordered_hex(b), 0);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_true(strcmp(a, b) < 0);
+	/* The first 12 characters are now in milliseconds. */
+	char head[13];
+	memcpy(head, b, 12);
+	head[12] = '\0';
+	long long ms = strtoll(head, NULL, 16);
+	assert_true(ms >= ids_now_ms() - 1000 && ms <= ids_now_ms());
+	/* Made in the same millisecond: the random part differs. */
+	char c[IDS_SIZE], d[IDS_SIZE];
+	assert_int_equal(ids_ordered_hex(c), 0);
+	assert_int_equal(ids_ordered_hex(d), 0);
+	assert_string_not_equal(c, d);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_format_writes_every_year_in_four_digits),
@@ -114,6 +141,7 @@ int main(void) {
 		cmocka_unit_test(test_time_parse_refuses_what_its_offset_takes_out_of_range),
 		cmocka_unit_test(test_time_parse_wants_a_date_and_a_time),
 		cmocka_unit_test(test_time_parse_takes_the_offset_off),
+		cmocka_unit_test(test_ordered_ids_sort_by_time_and_differ),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

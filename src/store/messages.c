@@ -75,7 +75,7 @@ static int insert_message(struct store *s, const char *user_id, const struct sto
 	store__int(&q, m->created_at);
 	store__int(&q, m->flags);
 	char uid[STORE_ID_SIZE];
-	if (!m->uid && ids_random_hex("", 16, uid, sizeof(uid)) < 0) {
+	if (!m->uid && ids_ordered_hex(uid) < 0) {
 		return -EIO;
 	}
 	store__text(&q, m->uid ? m->uid : uid);
