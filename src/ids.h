@@ -11,6 +11,11 @@
  * (out_size must hold them and NUL). 0 or -EIO when the random source fails. */
 int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size);
 
+/* Writes n fresh ids, each as ids_random_hex("", 16, …) writes one, in ascending order
+ * (strcmp's), drawing the randomness in blocks rather than one call an id (a bulk import).
+ * 0, -ENOMEM, or -EIO when the random source fails. */
+int ids_random_sorted(size_t n, char (*out)[IDS_SIZE]);
+
 /* Unix seconds, UTC. */
 int64_t ids_now(void);
 /* Unix milliseconds, UTC: for times that outlive the process. */
