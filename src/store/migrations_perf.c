@@ -93,10 +93,10 @@ const char *const store__sqlite_14[] = {NULL};
  * first) instead of by its id: a phone can only go to one of the call's new users by
  * construction, without the check that compared every phone's owner with the ids, and the
  * call's text is a third smaller. A place outside p_ids makes the phone's user NULL, which
- * phones refuses. (PL/pgSQL holds an array argument expanded, so p_ids[k] does not walk
- * the array; a join of the two unnests cost twice as much.) A number another user holds
- * already inserts nothing of the call and returns the first place whose phone it is (else
- * 0). The same owner and grants as 12's, which goes. */
+ * phones refuses. A join, not p_ids[k]: while the statement's first plans hold the array as
+ * a constant, a subscript walks it from its start (0.8 s more for 100,000 users). A number
+ * another user holds already inserts nothing of the call and returns the first place whose
+ * phone it is (else 0). The same owner and grants as 12's, which goes. */
 const char *const store__pg_14[] = {
 	"SET LOCAL search_path = smsrouter;"
 	"SET LOCAL ROLE " SYSTEM_ROLE ";"
@@ -110,8 +110,8 @@ const char *const store__pg_14[] = {
 	"    SELECT x.id, x.name, p_now FROM unnest(p_ids, p_names) AS x(id, name);"
 	/* In the arrays' order: seq keeps each user's phones in theirs. */
 	"  INSERT INTO phones (phone, user_id)"
-	"    SELECT x.phone, p_ids[x.k] FROM unnest(p_phones, p_users)"
-	"    WITH ORDINALITY AS x(phone, k, n) ORDER BY x.n;"
+	"    SELECT x.phone, u.id FROM unnest(p_phones, p_users) WITH ORDINALITY AS x(phone, k, n)"
+	"    LEFT JOIN unnest(p_ids) WITH ORDINALITY AS u(id, k) ON u.k = x.k ORDER BY x.n;"
 	"  RETURN 0;" PG_IMPORT_CATCH("p_users"),
 	NULL,
 };
