@@ -360,6 +360,28 @@ static void test_import_creates_every_row(void **state) {
 	assert_string_equal(u.name, "Ada");
 }
 
+/* The users of one import share their creation time, so the list (oldest first, then by
+ * id) gives them in the order of their first phones, whatever the file's order. */
+static void test_import_lists_its_users_in_the_order_of_their_first_phones(void **state) {
+	struct fixture *f = *state;
+	const char *p0[] = {"+15550100303", "+15550100101"};
+	const char *p1[] = {"+15550100202"};
+	const char *p2[] = {"+15550100102"};
+	const struct store_import_row rows[] = {{"Cy", p0, 2}, {"Bob", p1, 1}, {"Ada", p2, 1}};
+	const char *want[] = {"+15550100102", "+15550100202", "+15550100303"};
+	struct seen_users seen = {0};
+	struct store_user u;
+	size_t bad = 999;
+
+	assert_int_equal(store_import(f->s, rows, 3, &bad), 0);
+	assert_int_equal(store_user_list(f->s, collect_user, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(store_user_get(f->s, seen.id[i], &u), 0);
+		assert_string_equal(u.phones[0], want[i]);
+	}
+}
+
 static void test_import_is_all_or_nothing_on_a_repeated_phone(void **state) {
 	struct fixture *f = *state;
 	const char *p0[] = {"+15550100101"};
@@ -533,6 +555,7 @@ const struct CMUnitTest store_users_tests[] = {
 	FIXTURE(test_phones_keep_the_order_they_were_given_in),
 	FIXTURE(test_import_keeps_the_order_of_each_lines_phones),
 	FIXTURE(test_import_creates_every_row),
+	FIXTURE(test_import_lists_its_users_in_the_order_of_their_first_phones),
 	FIXTURE(test_import_is_all_or_nothing_on_a_repeated_phone),
 	FIXTURE(test_import_refuses_a_phone_owned_before_and_keeps_nothing),
 	FIXTURE(test_import_of_many_is_whole_or_names_the_line_of_a_taken_phone),
