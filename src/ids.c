@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,6 +38,60 @@ int ids_ordered_hex(char out[IDS_SIZE]) {
 				(unsigned long long)ids_now_ms() & 0xffffffffffffULL, random);
 	}
 	return r;
+}
+
+/* 128 random bits, compared as the hex that writes them (the high byte first). */
+struct id_bits {
+	uint64_t hi, lo;
+};
+
+static uint64_t big_endian(const unsigned char *b) {
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | b[i];
+	}
+	return v;
+}
+
+static int by_bits(const void *a, const void *b) {
+	const struct id_bits *x = a, *y = b;
+	if (x->hi != y->hi) {
+		return x->hi < y->hi ? -1 : 1;
+	}
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+int ids_random_sorted(size_t n, char (*out)[IDS_SIZE]) {
+	static const char hex[] = "0123456789abcdef";
+	struct id_bits *v = malloc((n ? n : 1) * sizeof(*v));
+	unsigned char raw[4096];
+	size_t per = sizeof(raw) / 16;
+
+	if (!v) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i += per) {
+		size_t k = n - i < per ? n - i : per;
+		if (RAND_bytes(raw, (int)(16 * k)) != 1) {
+			free(v);
+			return -EIO;
+		}
+		for (size_t j = 0; j < k; j++) {
+			v[i + j] = (struct id_bits){big_endian(raw + 16 * j), big_endian(raw + 16 * j + 8)};
+		}
+	}
+	qsort(v, n, sizeof(*v), by_bits);
+	for (size_t i = 0; i < n; i++) {
+		for (int j = 0; j < 16; j++) {
+			uint64_t w = j < 8 ? v[i].hi : v[i].lo;
+			unsigned byte = (unsigned)(w >> (56 - 8 * (j % 8))) & 0xff;
+			out[i][2 * j] = hex[byte >> 4];
+			out[i][2 * j + 1] = hex[byte & 15];
+		}
+		out[i][32] = '\0';
+	}
+	free(v);
+	return 0;
 }
 
 int64_t ids_now(void) {

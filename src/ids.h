@@ -16,6 +16,10 @@ int ids_random_hex(const char *prefix, size_t bytes, char *out, size_t out_size)
  * them grows at its right edge instead of at a random page per message, and one id still
  * cannot be guessed from another. 0 or -EIO. */
 int ids_ordered_hex(char out[IDS_SIZE]);
+/* Writes n fresh ids, each as ids_random_hex("", 16, …) writes one, in ascending order
+ * (strcmp's), drawing the randomness in blocks rather than one call an id (a bulk import).
+ * 0, -ENOMEM, or -EIO when the random source fails. */
+int ids_random_sorted(size_t n, char (*out)[IDS_SIZE]);
 
 /* Unix seconds, UTC. */
 int64_t ids_now(void);

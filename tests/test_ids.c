@@ -1,4 +1,5 @@
-/* Tests of ids: RFC 3339 time stamps (four-digit years, parsing what it writes) and message ids. */
+/* Tests of ids: RFC 3339 time stamps (four-digit years, parsing what it writes), message ids
+ * in time order, and ids drawn in bulk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -134,6 +136,42 @@ static void test_ordered_ids_sort_by_time_and_differ(void **state) {
 	assert_string_not_equal(c, d);
 }
 
+/* More ids than one draw of randomness makes (256): each 32 lowercase hex digits, all
+ * distinct and ascending, every digit place random (each hex digit seen at the first and
+ * at the last place: missing one by chance in 1,000 draws is about 1e-27), and a second
+ * call draws others. */
+#define BULK 1000
+
+static void test_random_sorted_draws_distinct_ids_in_order(void **state) {
+	(void)state;
+	static char a[BULK][IDS_SIZE], b[BULK][IDS_SIZE];
+	bool first[16] = {0}, last[16] = {0};
+	int failures = 0;
+
+	assert_int_equal(ids_random_sorted(BULK, a), 0);
+	assert_int_equal(ids_random_sorted(BULK, b), 0);
+	for (size_t i = 0; i < BULK; i++) {
+		if (strlen(a[i]) != 32 || strspn(a[i], "0123456789abcdef") != 32) {
+			print_error("id %zu is \"%s\"\n", i, a[i]);
+			failures++;
+			continue;
+		}
+		if (i > 0 && strcmp(a[i - 1], a[i]) >= 0) {
+			print_error("id %zu is not after id %zu\n", i, i - 1);
+			failures++;
+		}
+		first[strchr("0123456789abcdef", a[i][0]) - "0123456789abcdef"] = true;
+		last[strchr("0123456789abcdef", a[i][31]) - "0123456789abcdef"] = true;
+	}
+	for (int d = 0; d < 16; d++) {
+		failures += !first[d] + !last[d];
+	}
+	assert_int_equal(failures, 0);
+	assert_string_not_equal(a[0], b[0]);
+	assert_string_not_equal(a[BULK - 1], b[BULK - 1]);
+	assert_int_equal(ids_random_sorted(0, a), 0);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_format_writes_every_year_in_four_digits),
@@ -142,6 +180,7 @@ int main(void) {
 		cmocka_unit_test(test_time_parse_wants_a_date_and_a_time),
 		cmocka_unit_test(test_time_parse_takes_the_offset_off),
 		cmocka_unit_test(test_ordered_ids_sort_by_time_and_differ),
+		cmocka_unit_test(test_random_sorted_draws_distinct_ids_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

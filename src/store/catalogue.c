@@ -450,10 +450,10 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				    "SET messages = messages + excluded.messages, segments = segments "
 				    "+ excluded.segments, mms = mms + excluded.mms, whatsapp = "
 				    "whatsapp + excluded.whatsapp"},
-	/* import.c's chunk of users (PostgreSQL only): ids, names, each phone's index in the
-	 * chunk, the phones, their users' ids (arrays), the time; -1, or the first row whose
-	 * phone is taken. */
-	[ST_IMPORT_USERS] = {.pg = "SELECT sr_import_users(?1, ?2, ?3, ?4, ?5, ?6)"},
+	/* import.c's chunk of users (PostgreSQL only, migration 14): ids, names, the phones,
+	 * each phone's user as its place in the ids (1 for the first) (arrays), the time; 0,
+	 * or the first place whose phone is taken. */
+	[ST_IMPORT_USERS] = {.pg = "SELECT sr_import_users(?1, ?2, ?3, ?4, ?5)"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

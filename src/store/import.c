@@ -28,32 +28,17 @@ static int by_key(const void *a, const void *b) {
 	return c ? c : (x->row > y->row) - (x->row < y->row);
 }
 
-/* By line, each user before its phones: PostgreSQL scopes each line's rows to its user. */
-static int by_row(const void *a, const void *b) {
-	const struct step *x = a, *y = b;
-	if (x->row != y->row) {
-		return (x->row > y->row) - (x->row < y->row);
-	}
-	if (x->phone != y->phone) {
-		return x->phone - y->phone;
-	}
-	return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-/* The steps in the order they are written; -EEXIST with *reterr_row for a number the file
- * repeats. by_line: each user before its phones, line by line (PostgreSQL's scopes). */
-static int plan(bool by_line, const struct store_import_row *rows, size_t n,
-		char (*ids)[STORE_ID_SIZE], struct step *steps, size_t nphones, size_t *reterr_row) {
-	struct step *phones = steps + n;
+/* The phones in the order of their numbers; -EEXIST with *reterr_row for a number the file
+ * repeats. */
+static int phones_sorted(const struct store_import_row *rows, size_t n, struct step *phones,
+		size_t nphones, size_t *reterr_row) {
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		steps[i] = (struct step){ids[i], i, 0, false};
 		for (size_t j = 0; j < rows[i].nphones; j++) {
 			phones[k++] = (struct step){rows[i].phones[j], i, j, true};
 		}
 	}
-	qsort(steps, n, sizeof(*steps), by_key);
 	qsort(phones, nphones, sizeof(*phones), by_key);
 	for (size_t i = 1; i < nphones; i++) {
 		if (strcmp(phones[i].key, phones[i - 1].key) == 0) {
@@ -61,10 +46,41 @@ static int plan(bool by_line, const struct store_import_row *rows, size_t n,
 			return -EEXIST;
 		}
 	}
-	if (by_line) {
-		qsort(steps, n + nphones, sizeof(*steps), by_row);
-	}
 	return 0;
+}
+
+/* Deals n fresh random ids, sorted, to the rows in the order of their first phones (a row
+ * without one last): order[k] is the row that gets the k-th smallest id. Written in that
+ * order, users by id and phones by number both grow each index at its right edge (the
+ * phones' index on the user's id too), where ids dealt by line would send every phone's
+ * insert to a random page of one index or the other. The ids are as random as before;
+ * only which line gets which is not. */
+static int deal_ids(const struct store_import_row *rows, size_t n, const struct step *phones,
+		size_t nphones, char (*ids)[STORE_ID_SIZE], size_t *order) {
+	char(*fresh)[STORE_ID_SIZE] = calloc(n ? n : 1, sizeof(*fresh));
+	size_t k = 0;
+	int r = fresh ? 0 : -ENOMEM;
+
+	if (r == 0) {
+		r = ids_random_sorted(n, fresh);
+	}
+	if (r == 0) {
+		for (size_t i = 0; i < nphones; i++) {
+			if (phones[i].pos == 0) {
+				order[k++] = phones[i].row;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (rows[i].nphones == 0) {
+				order[k++] = i;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			memcpy(ids[order[i]], fresh[i], sizeof(fresh[i]));
+		}
+	}
+	free(fresh);
+	return r;
 }
 
 /* Writes the steps in one transaction, each under its user's scope where the dialect
@@ -102,19 +118,23 @@ static int write_all(struct store *s, const struct store_import_row *rows,
 /* PostgreSQL's text form of an array: each element quoted, \ and " escaped. */
 static void array_put(FILE *f, const char *v, bool first) {
 	fputs(first ? "{\"" : ",\"", f);
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\') {
-			fputc('\\', f);
+	for (;;) {
+		size_t run = strcspn(v, "\"\\");
+		fwrite(v, 1, run, f);
+		if (!v[run]) {
+			break;
 		}
-		fputc(*v, f);
+		fputc('\\', f);
+		fputc(v[run], f);
+		v += run + 1;
 	}
 	fputc('"', f);
 }
 
-#define ARRAYS 5
+#define ARRAYS 4
 
 struct chunk {
-	char *text[ARRAYS]; /* ids, names, rows, phones, owners (sr_import_users) */
+	char *text[ARRAYS]; /* ids, names, phones, their users (sr_import_users) */
 	size_t size[ARRAYS];
 	FILE *f[ARRAYS];
 };
@@ -155,31 +175,21 @@ static void chunk_free(struct chunk *c) {
 	}
 }
 
-struct by_id {
-	const char *id;
-	size_t row;
-};
-
-static int by_id(const void *a, const void *b) {
-	return strcmp(((const struct by_id *)a)->id, ((const struct by_id *)b)->id);
-}
-
 /* Writes rows[order[from..to)] in one statement. -EEXIST with *reterr_row. */
 static int write_chunk(struct store *s, const struct store_import_row *rows,
-		char (*ids)[STORE_ID_SIZE], const struct by_id *order, size_t from, size_t to,
+		char (*ids)[STORE_ID_SIZE], const size_t *order, size_t from, size_t to,
 		int64_t now, size_t *reterr_row) {
 	struct chunk c = {0};
 	bool none = true;
 	int r = chunk_open(&c);
 
 	for (size_t k = from; k < to && r == 0; k++) {
-		const struct store_import_row *row = &rows[order[k].row];
-		array_put(c.f[0], ids[order[k].row], k == from);
+		const struct store_import_row *row = &rows[order[k]];
+		array_put(c.f[0], ids[order[k]], k == from);
 		array_put(c.f[1], row->name, k == from);
 		for (size_t j = 0; j < row->nphones; j++) {
-			fprintf(c.f[2], "%s%zu", none ? "{" : ",", k - from);
-			array_put(c.f[3], row->phones[j], none);
-			array_put(c.f[4], ids[order[k].row], none);
+			array_put(c.f[2], row->phones[j], none);
+			fprintf(c.f[3], "%s%zu", none ? "{" : ",", k - from + 1);
 			none = false;
 		}
 	}
@@ -188,14 +198,14 @@ static int write_chunk(struct store *s, const struct store_import_row *rows,
 	}
 	if (r == 0) {
 		struct store__q q = store__q(ST_IMPORT_USERS);
-		int64_t bad = -1;
+		int64_t bad = 0;
 		for (int i = 0; i < ARRAYS; i++) {
 			store__text(&q, c.text[i]);
 		}
 		store__int(&q, now);
 		r = store__one_int(s, NULL, &q, &bad);
-		if (r == 0 && bad >= 0) {
-			*reterr_row = order[from + (size_t)bad].row;
+		if (r == 0 && bad > 0) {
+			*reterr_row = order[from + (size_t)bad - 1];
 			r = -EEXIST;
 		}
 	}
@@ -204,23 +214,13 @@ static int write_chunk(struct store *s, const struct store_import_row *rows,
 }
 
 /* Every row in one transaction, CHUNK users a statement (sr_import_users: a scoped INSERT
- * a row made three round trips a user), in the order of their ids: each index on the id
- * then grows at its right edge. -EEXIST: a phone is owned by a user already
- * (*reterr_row). */
+ * a row made three round trips a user), in the order of their ids (deal_ids). -EEXIST: a
+ * phone is owned by a user already (*reterr_row). */
 static int write_chunks(struct store *s, const struct store_import_row *rows, size_t n,
-		char (*ids)[STORE_ID_SIZE], size_t *reterr_row) {
-	struct by_id *order = malloc((n ? n : 1) * sizeof(*order));
+		char (*ids)[STORE_ID_SIZE], const size_t *order, size_t *reterr_row) {
 	int64_t now = ids_now();
-	int r;
+	int r = store__begin(s);
 
-	if (!order) {
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		order[i] = (struct by_id){ids[i], i};
-	}
-	qsort(order, n, sizeof(*order), by_id);
-	r = store__begin(s);
 	for (size_t from = 0; from < n && r == 0; from += CHUNK) {
 		r = write_chunk(s, rows, ids, order, from, from + CHUNK < n ? from + CHUNK : n,
 				now, reterr_row);
@@ -228,7 +228,6 @@ static int write_chunks(struct store *s, const struct store_import_row *rows, si
 			store__rollback(s);
 		}
 	}
-	free(order);
 	return r < 0 ? r : store__commit(s);
 }
 
@@ -236,6 +235,7 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 		size_t *reterr_row) {
 	char(*ids)[STORE_ID_SIZE] = NULL;
 	struct step *steps = NULL;
+	size_t *order = NULL;
 	size_t nphones = 0, bad = 0;
 	int r = 0;
 
@@ -246,19 +246,22 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 	}
 	if (r == 0) {
 		ids = calloc(n ? n : 1, sizeof(*ids));
+		order = malloc((n ? n : 1) * sizeof(*order));
 		steps = malloc((n + nphones ? n + nphones : 1) * sizeof(*steps));
-		r = ids && steps ? 0 : -ENOMEM;
+		r = ids && order && steps ? 0 : -ENOMEM;
 	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		r = ids_random_hex("", 16, ids[i], sizeof(ids[i]));
-	}
-	bool chunks = store__has(s, ST_IMPORT_USERS);
 	if (r == 0) {
-		r = plan(s->d->scope && !chunks, rows, n, ids, steps, nphones, &bad);
+		r = phones_sorted(rows, n, steps + n, nphones, &bad);
 	}
-	if (r == 0 && chunks) {
-		r = write_chunks(s, rows, n, ids, &bad);
+	if (r == 0) {
+		r = deal_ids(rows, n, steps + n, nphones, ids, order);
+	}
+	if (r == 0 && store__has(s, ST_IMPORT_USERS)) {
+		r = write_chunks(s, rows, n, ids, order, &bad);
 	} else if (r == 0) {
+		for (size_t k = 0; k < n; k++) {
+			steps[k] = (struct step){ids[order[k]], order[k], 0, false};
+		}
 		if (s->d->bulk) {
 			s->d->bulk(s, true);
 		}
@@ -271,6 +274,7 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
 		*reterr_row = bad;
 	}
 	free(steps);
+	free(order);
 	free(ids);
 	return r;
 }

@@ -30,7 +30,7 @@ def metric(text, outcome):
 
 def undo_migration_10(server):
     """Takes the server's stopped database back to schema version 9 (version 11, the
-    outbox's heads, 12 and 13 go too: both stores migrate from the newest version they
+    outbox's heads, 12, 13 and 14 go too: both stores migrate from the newest version they
     hold)."""
     heads = ("DROP INDEX outbox_pending; DROP INDEX outbox_head_agent; "
              "DROP INDEX outbox_head_send; ALTER TABLE outbox DROP COLUMN head; "
@@ -43,7 +43,7 @@ def undo_migration_10(server):
                 "SET ROLE smsrouter_system; DROP FUNCTION sr_stats_count(); "
                 "DROP FUNCTION sr_stats(bigint, bigint, bigint); "
                 "DROP FUNCTION sr_outbox_head_insert(); DROP FUNCTION sr_outbox_head_move(); "
-                "DROP FUNCTION sr_import_users(text[], text[], integer[], text[], text[], "
+                "DROP FUNCTION sr_import_users(text[], text[], text[], integer[], "
                 "bigint); RESET ROLE; DELETE FROM schema_migrations WHERE version >= 10;")
     else:
         execute(server, "DROP TABLE stats_hourly; DROP TRIGGER outbox_head_insert; "

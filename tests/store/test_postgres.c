@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 13
+#define SCHEMA_VERSION 14
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -446,6 +446,42 @@ static void test_rls_hides_a_users_rows_from_another_scope_and_from_none(void **
 	assert_string_equal(notes.text[0], "a note");
 }
 
+/* The import's function (migration 14) inserts only its call's new users and their phones,
+ * what the service role could insert itself user by user: a phone names its user by a
+ * place among the call's ids, and a place outside them is refused (its user would be
+ * none); a user id held already is refused; a number held already is reported by its
+ * user's place. None of them leaves a row, and another user's rows stay as they were. */
+static void test_import_function_writes_only_its_own_new_users(void **state) {
+	struct fixture *f = fx(state);
+	PGconn *pg = raw_connect(f->url);
+	struct store_user a, got;
+	int64_t users = 0, phones = 0;
+	char st[6];
+
+	add_user1(f->s, "Ada", "+15550100101", &a);
+	raw_state(pg, "SELECT sr_import_users('{n1}', ARRAY[$1], '{+15550100102}', '{2}', 1)",
+			"One", st);
+	assert_string_equal(st, "23502");
+	raw_state(pg, "SELECT sr_import_users('{n1}', ARRAY[$1], '{+15550100102}', '{0}', 1)",
+			"One", st);
+	assert_string_equal(st, "23502");
+	raw_state(pg, "SELECT sr_import_users(ARRAY[$1], '{Eve}', '{+15550100102}', '{1}', 1)",
+			a.id, st);
+	assert_string_equal(st, "23505");
+	assert_int_equal(raw_int(pg,
+				 "SELECT sr_import_users('{n1,n2}', '{One,Two}', "
+				 "ARRAY['+15550100103', '+15550100104', $1], '{1,2,2}', 1)",
+				 "+15550100101"),
+			2);
+	assert_int_equal(store_counts(f->s, &users, &phones), 0);
+	assert_int_equal(users, 1);
+	assert_int_equal(phones, 1);
+	assert_int_equal(store_user_get(f->s, a.id, &got), 0);
+	assert_string_equal(got.name, "Ada");
+	assert_int_equal(got.nphones, 1);
+	PQfinish(pg);
+}
+
 static void test_open_refuses_a_superuser(void **state) {
 	struct fixture *f = fx(state);
 	const char *dir = getenv("SMSROUTER_TEST_PG_DIR");
@@ -590,7 +626,7 @@ static const char v2_status_update[] =
 	"DROP FUNCTION sr_event_update(bigint, text, bigint, text);"
 	"DROP FUNCTION sr_events_pending();"
 	"DROP FUNCTION sr_retention_sweep(bigint, integer);"
-	"DROP FUNCTION sr_import_users(text[], text[], integer[], text[], text[], bigint);"
+	"DROP FUNCTION sr_import_users(text[], text[], text[], integer[], bigint);"
 	"RESET ROLE;"
 	"DROP TRIGGER outbox_head_insert ON outbox;"
 	"DROP TRIGGER outbox_head_state ON outbox;"
@@ -966,6 +1002,7 @@ int main(void) {
 		FIXTURE(test_outbox_send_attempt_takes_a_row_once_across_handles),
 		FIXTURE(test_every_per_user_table_forces_row_level_security),
 		FIXTURE(test_rls_hides_a_users_rows_from_another_scope_and_from_none),
+		FIXTURE(test_import_function_writes_only_its_own_new_users),
 		FIXTURE(test_open_refuses_a_superuser),
 		cmocka_unit_test(test_open_fails_fast_when_no_server_answers),
 		FIXTURE(test_open_takes_the_postgres_scheme_too_and_keeps_the_data),

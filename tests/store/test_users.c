@@ -360,6 +360,28 @@ static void test_import_creates_every_row(void **state) {
 	assert_string_equal(u.name, "Ada");
 }
 
+/* The users of one import share their creation time, so the list (oldest first, then by
+ * id) gives them in the order of their first phones, whatever the file's order. */
+static void test_import_lists_its_users_in_the_order_of_their_first_phones(void **state) {
+	struct fixture *f = *state;
+	const char *p0[] = {"+15550100303", "+15550100101"};
+	const char *p1[] = {"+15550100202"};
+	const char *p2[] = {"+15550100102"};
+	const struct store_import_row rows[] = {{"Cy", p0, 2}, {"Bob", p1, 1}, {"Ada", p2, 1}};
+	const char *want[] = {"+15550100102", "+15550100202", "+15550100303"};
+	struct seen_users seen = {0};
+	struct store_user u;
+	size_t bad = 999;
+
+	assert_int_equal(store_import(f->s, rows, 3, &bad), 0);
+	assert_int_equal(store_user_list(f->s, collect_user, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(store_user_get(f->s, seen.id[i], &u), 0);
+		assert_string_equal(u.phones[0], want[i]);
+	}
+}
+
 static void test_import_is_all_or_nothing_on_a_repeated_phone(void **state) {
 	struct fixture *f = *state;
 	const char *p0[] = {"+15550100101"};
@@ -439,6 +461,39 @@ static void test_import_of_many_is_whole_or_names_the_line_of_a_taken_phone(void
 	assert_string_equal(u.name, name[MANY - 7]);
 }
 
+/* A line's second phone is held to the same rules as its first, among more users than one
+ * statement writes: repeated by the last line of the file, or held by a user already, it
+ * keeps every line out and names its line. (PostgreSQL's statement names each phone's user
+ * by its place among the statement's users.) */
+static void test_import_of_many_names_the_line_of_a_second_phone(void **state) {
+	struct fixture *f = *state;
+	static char phone[MANY][2][16], name[MANY][16];
+	static const char *phones[MANY][2];
+	static struct store_import_row rows[MANY];
+	struct store_user a, u;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < MANY; i++) {
+		snprintf(phone[i][0], sizeof(phone[i][0]), "+1555%07zu", i * 7919 % 10000000);
+		snprintf(phone[i][1], sizeof(phone[i][1]), "+1556%07zu", i * 7919 % 10000000);
+		snprintf(name[i], sizeof(name[i]), "U%zu", i);
+		phones[i][0] = phone[i][0];
+		phones[i][1] = phone[i][1];
+		rows[i] = (struct store_import_row){name[i], phones[i], 2};
+	}
+	phones[MANY - 1][1] = phone[3][0];
+	assert_int_equal(store_import(f->s, rows, MANY, &bad), -EEXIST);
+	assert_int_equal(bad, MANY - 1);
+	assert_counts(f->s, 0, 0);
+
+	phones[MANY - 1][1] = phone[MANY - 1][1];
+	add_user1(f->s, "Ada", phone[MANY / 2][1], &a);
+	assert_int_equal(store_import(f->s, rows, MANY, &bad), -EEXIST);
+	assert_int_equal(bad, MANY / 2);
+	assert_counts(f->s, 1, 1);
+	assert_int_equal(store_user_by_phone(f->s, phone[MANY / 2][0], &u), -ENOENT);
+}
+
 static void test_route_lookup_gives_the_user_and_the_numbers_opt_out(void **state) {
 	struct fixture *f = *state;
 	const char *phones[] = {"+15550100101", "+15550100102"};
@@ -500,9 +555,11 @@ const struct CMUnitTest store_users_tests[] = {
 	FIXTURE(test_phones_keep_the_order_they_were_given_in),
 	FIXTURE(test_import_keeps_the_order_of_each_lines_phones),
 	FIXTURE(test_import_creates_every_row),
+	FIXTURE(test_import_lists_its_users_in_the_order_of_their_first_phones),
 	FIXTURE(test_import_is_all_or_nothing_on_a_repeated_phone),
 	FIXTURE(test_import_refuses_a_phone_owned_before_and_keeps_nothing),
 	FIXTURE(test_import_of_many_is_whole_or_names_the_line_of_a_taken_phone),
+	FIXTURE(test_import_of_many_names_the_line_of_a_second_phone),
 	FIXTURE(test_route_lookup_gives_the_user_and_the_numbers_opt_out),
 	FIXTURE(test_user_name_keeps_utf8_and_quotes),
 };
