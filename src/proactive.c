@@ -214,20 +214,6 @@ static char *media_json(const struct proactive_request *rq) {
 
 int proactive_send(const struct proactive *p, const struct proactive_request *rq,
 		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ref) {
-	return proactive_send_then(p, rq, ret_id, ret_created, ref, NULL, NULL);
-}
-
-/* What proactive_send_then promises: done runs once whenever the answer is 0 or 1. */
-static int answered(int r, store_durable_cb done, void *ctx) {
-	if (r >= 0 && done) {
-		done(ctx, 0); /* nothing was written: nothing to wait for */
-	}
-	return r;
-}
-
-int proactive_send_then(const struct proactive *p, const struct proactive_request *rq,
-		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ref,
-		store_durable_cb done, void *ctx) {
 	const struct config *c = p->config;
 	int64_t now = ids_now(), send_at = now;
 	struct store_user u;
@@ -237,7 +223,7 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 
 	int r = store_user_get(p->store, rq->user_id, &u);
 	if (r == -ENOENT) {
-		return answered(refuse(ref, 404, "not_found", "There is no such user."), done, ctx);
+		return refuse(ref, 404, "not_found", "There is no such user.");
 	}
 	if (r == 0) {
 		r = check_fields(rq, now, &send_at, ref);
@@ -266,7 +252,7 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 		r = ids_random_hex("", 16, uid, sizeof(uid)) < 0 ? -EIO : 0;
 	}
 	if (r != 0) {
-		return answered(r, done, ctx);
+		return r;
 	}
 	bool whatsapp = strcmp(channel, "whatsapp") == 0;
 	snprintf(to, sizeof(to), "%s%s", whatsapp ? "whatsapp:" : "", phone);
@@ -305,10 +291,10 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 		.limit_window_s = c->proactive_window_s,
 	};
 	struct store_send_result res;
-	r = store_send_add_then(p->store, &m, &res, done, ctx);
+	r = store_send_add(p->store, &m, &res);
 	free(media);
 	if (r == -ENOENT) {
-		return answered(refuse(ref, 404, "not_found", "There is no such user."), done, ctx);
+		return refuse(ref, 404, "not_found", "There is no such user.");
 	}
 	if (r < 0) {
 		return r;
