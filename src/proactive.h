@@ -54,6 +54,27 @@ struct proactive {
  * caller opened (store_tx_begin), what it stores is that transaction's. */
 int proactive_send(const struct proactive *p, const struct proactive_request *rq,
 		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ret_refusal);
+
+/* What proactive_send works out of the request alone (its checks, its key's hash, the new
+ * message's id, segments and media), on any thread before the store is asked: the send
+ * queue's batch thread then does only what needs the store. */
+struct proactive_prepared {
+	int64_t now, send_at; /* unix seconds: the request's time, and when it is due */
+	int checked;          /* 0, or 1: refused (refusal), told once the user is found */
+	struct proactive_refusal refusal;
+	int made;             /* the hash, the id and the media: 0, -EIO or -ENOMEM */
+	char hash[65];        /* SHA-256 of the request, hex */
+	char uid[STORE_ID_SIZE];
+	const char *encoding; /* borrowed constant */
+	int segments;
+	char *media; /* a JSON array, or NULL */
+};
+void proactive_prepare(const struct proactive_request *rq, struct proactive_prepared *ret);
+void proactive_prepared_finish(struct proactive_prepared *pp); /* frees its media */
+/* proactive_send with rq prepared (pp, of rq): the same answers, in the same order. */
+int proactive_send_prepared(const struct proactive *p, const struct proactive_request *rq,
+		const struct proactive_prepared *pp, char ret_id[STORE_ID_SIZE], bool *ret_created,
+		struct proactive_refusal *ret_refusal);
 /* Cancels user_id's message id if it has not been handed to Twilio: 0 (it is canceled and
  * will never be sent), 1 refused (*ret_refusal: 404 not this user's, 409 already_sent),
  * -EIO. */
@@ -79,6 +100,7 @@ typedef void (*proactive_done_fn)(void *ctx, struct proactive_job *job);
 struct proactive_job { /* the caller's memory; the queue's from submit until done */
 	struct writer_item item; /* first: the writer's while queued */
 	struct proactive_request rq; /* borrowed until done */
+	struct proactive_prepared prepared; /* proactive_queue_submit's */
 	proactive_stored_fn stored;  /* NULL: nothing to read */
 	proactive_done_fn done;
 	void *ctx;
@@ -99,7 +121,8 @@ struct proactive_job { /* the caller's memory; the queue's from submit until don
 #define PROACTIVE_QUEUE_WRITERS 4
 int proactive_queue_start(const struct proactive *p, void (*on_due)(void *ctx), void *ctx,
 		struct proactive_queue **ret_queue);
-/* Queues job (any thread): job->rq, stored, done and ctx set. */
+/* Prepares job->rq on the calling thread, then queues job: job->rq, stored, done and ctx
+ * set. */
 void proactive_queue_submit(struct proactive_queue *q, struct proactive_job *job);
 /* Stores every job queued, waits until each is answered, then stops. NULL is fine. */
 void proactive_queue_stop(struct proactive_queue *q);

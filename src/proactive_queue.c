@@ -31,6 +31,7 @@ static void answer(struct proactive_job *jobs, int err) {
 		if (err < 0) {
 			job->answer = err;
 		}
+		proactive_prepared_finish(&job->prepared);
 		job->done(job->ctx, job);
 	}
 }
@@ -56,7 +57,8 @@ static void run_one(struct proactive_queue *q, struct proactive_job *job) {
 	struct store *s = q->p.store;
 	int r = store_tx_begin(s) < 0 ? -EIO : 0;
 	if (r == 0) {
-		r = proactive_send(&q->p, &job->rq, job->id, &job->created, &job->refusal);
+		r = proactive_send_prepared(&q->p, &job->rq, &job->prepared, job->id,
+				&job->created, &job->refusal);
 		if (r == 0 && job->stored) {
 			r = job->stored(job->ctx, s, job);
 		}
@@ -128,6 +130,7 @@ int proactive_queue_start(const struct proactive *p, void (*on_due)(void *ctx), 
 
 void proactive_queue_submit(struct proactive_queue *q, struct proactive_job *job) {
 	job->queue = q;
+	proactive_prepare(&job->rq, &job->prepared);
 	uint32_t h = 2166136261u; /* FNV-1a of the user id */
 	for (const char *c = job->rq.user_id ? job->rq.user_id : ""; *c; c++) {
 		h = (h ^ (unsigned char)*c) * 16777619u;
