@@ -5,14 +5,14 @@
 
 #include "config.h"
 #include "http/http.h"
+#include "proactive.h"
 #include "sms/sms.h"
 #include "store/store.h"
 
 struct admin { /* what the handlers work with (their ctx); borrowed, outlives the server */
 	const struct config *config;
 	struct store *store;
-	void (*on_send)(void *ctx); /* a message due now was stored: wake the sender (or NULL) */
-	void *on_send_ctx;
+	struct proactive_queue *sends; /* the send endpoint's batches (proactive_queue.c) */
 };
 
 /* True if the request carries "Authorization: Bearer <admin token>" (compared in

@@ -4,7 +4,6 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,21 +29,22 @@ static int one_message(void *ctx, const struct store_message *m) {
 	return *j ? 0 : -ENOMEM;
 }
 
-/* Answers status with user_id's message id; true if it is due now (queued). */
-static bool respond_message(const struct admin *a, struct http_response *res, int status,
-		const char *user_id, const char *id) {
+/* Answers status with user_id's message id, and in *ret_due whether it is due now
+ * (queued). 0, or the store's error (answered too). */
+static int message_answer(struct store *s, struct http_response *res, int status,
+		const char *user_id, const char *id, bool *ret_due) {
 	json_t *j = NULL;
-	int r = store_message_by_uid(a->store, user_id, id, one_message, &j);
+	int r = store_message_by_uid(s, user_id, id, one_message, &j);
 	if (r < 0) {
 		json_decref(j);
 		admin__store_error(res, r, "This user has no such message.");
-		return false;
+		return r;
 	}
 	const char *st = json_string_value(json_object_get(j, "status"));
-	bool due = st && strcmp(st, "queued") == 0;
+	*ret_due = st && strcmp(st, "queued") == 0;
 	json_object_set_new(j, "user_id", json_string(user_id));
 	http_json(res, status, j);
-	return due;
+	return 0;
 }
 
 static const char *const send_keys[] = {"body", "media", "send_at", "channel", "to",
@@ -97,87 +97,94 @@ static const char *send_values(json_t *j, struct proactive_request *rq, const ch
 	return NULL;
 }
 
-/* A POST whose answer waits for its commit to be durable: it is answered by whichever of
- * the handler (the answer made) and the durability callback comes second. */
+/* A POST on its way through the send queue (proactive_queue.c): answered once its batch
+ * is durable, holding no server thread meanwhile. */
 struct pending_send {
+	struct proactive_job job;
 	struct http_deferred *d;
 	struct http_response res;
-	atomic_int parts;
-	atomic_int err;
+	json_t *j;                             /* the body, which rq's strings are of */
+	char *user_id, *key;                   /* the request's, copied */
+	const char *media[PROACTIVE_MAX_MEDIA]; /* rq.media */
 };
 
-static void pending_part_done(struct pending_send *q) {
-	if (atomic_fetch_sub(&q->parts, 1) != 1) {
-		return;
-	}
-	if (atomic_load(&q->err) < 0) {
-		/* Not known to be durable: nothing may be acknowledged. */
-		admin__store_error(&q->res, -EIO, "");
-	}
-	http_deferred_complete(q->d, &q->res);
+static void pending_free(struct pending_send *q) {
+	json_decref(q->j);
+	free(q->user_id);
+	free(q->key);
 	free(q);
 }
 
-static void send_durable(void *ctx, int err) {
+/* On the batch's thread, inside the send's savepoint: the message as stored. */
+static int send_stored(void *ctx, struct store *s, struct proactive_job *job) {
 	struct pending_send *q = ctx;
-	atomic_store(&q->err, err);
-	pending_part_done(q);
+	bool due = false;
+	int r = message_answer(s, &q->res, job->created ? 202 : 200, q->user_id, job->id, &due);
+	job->due = due && job->created; /* the sender need not wait for its poll */
+	return r;
+}
+
+static void send_done(void *ctx, struct proactive_job *job) {
+	struct pending_send *q = ctx;
+	if (job->answer == 1) {
+		refused(&q->res, &job->refusal);
+	} else if (job->answer < 0) {
+		/* Not known to be durable: nothing may be acknowledged. */
+		admin__store_error(&q->res, job->answer == -ENOMEM ? -ENOMEM : -EIO, "");
+	}
+	http_deferred_complete(q->d, &q->res);
+	pending_free(q);
 }
 
 void admin_send_post(void *ctx, const struct http_request *req, struct http_response *res) {
 	const struct admin *a = ctx;
-	struct proactive p = {.config = a->config, .store = a->store};
-	struct proactive_request rq = {.user_id = req->params[0]};
-	struct proactive_refusal refusal;
-	const char *media[PROACTIVE_MAX_MEDIA];
 	const char *why = NULL, *field;
-	char id[STORE_ID_SIZE];
-	bool created = false;
-
-	json_t *j = admin__parse_body(req, res);
-	if (!j) {
-		return;
-	}
-	if (admin__unknown_key(j, send_keys, sizeof(send_keys) / sizeof(send_keys[0]),
-			    "body, media, send_at, channel, to or reply_to", res)) {
-		goto out;
-	}
-	field = send_values(j, &rq, media, &why);
-	if (field) {
-		admin__invalid_value(res, field, why);
-		goto out;
-	}
-	rq.key = http_header(req, "Idempotency-Key");
+	const char *key = http_header(req, "Idempotency-Key");
 	struct pending_send *q = calloc(1, sizeof(*q));
+
 	if (!q) {
 		http_json_error(res, 500, "internal", "Out of memory.");
-		goto out;
+		return;
 	}
+	q->j = admin__parse_body(req, res);
+	if (!q->j) {
+		pending_free(q);
+		return;
+	}
+	if (admin__unknown_key(q->j, send_keys, sizeof(send_keys) / sizeof(send_keys[0]),
+			    "body, media, send_at, channel, to or reply_to", res)) {
+		pending_free(q);
+		return;
+	}
+	field = send_values(q->j, &q->job.rq, q->media, &why);
+	if (field) {
+		admin__invalid_value(res, field, why);
+		pending_free(q);
+		return;
+	}
+	q->user_id = strdup(req->params[0]);
+	q->key = key ? strdup(key) : NULL;
+	if (!q->user_id || (key && !q->key)) {
+		http_json_error(res, 500, "internal", "Out of memory.");
+		pending_free(q);
+		return;
+	}
+	q->job.rq.user_id = q->user_id;
+	q->job.rq.key = q->key;
+	q->job.stored = send_stored;
+	q->job.done = send_done;
+	q->job.ctx = q;
 	q->d = req->deferred;
-	atomic_init(&q->parts, 2);
-	atomic_init(&q->err, 0);
 	/* The answer waits for durability without holding this thread: the requests that
-	 * wait together share one fsync. */
-	int r = proactive_send_then(&p, &rq, id, &created, &refusal, send_durable, q);
-	if (r < 0) {
-		free(q); /* send_durable never runs */
-		admin__store_error(res, r == -ENOMEM ? r : -EIO, "");
-		goto out;
-	}
-	if (r == 1) {
-		refused(&q->res, &refusal);
-	} else if (respond_message(a, &q->res, created ? 202 : 200, rq.user_id, id) && created &&
-			a->on_send) {
-		a->on_send(a->on_send_ctx); /* due now: the sender need not wait for its poll */
-	}
+	 * wait together share one transaction and one fsync. */
 	res->later = true;
-	pending_part_done(q);
-out:
-	json_decref(j);
+	proactive_queue_submit(a->sends, &q->job);
 }
 
 void admin_send_get(void *ctx, const struct http_request *req, struct http_response *res) {
-	respond_message(ctx, res, 200, req->params[0], req->params[1]);
+	const struct admin *a = ctx;
+	bool due;
+	message_answer(a->store, res, 200, req->params[0], req->params[1], &due);
 }
 
 void admin_send_delete(void *ctx, const struct http_request *req, struct http_response *res) {

@@ -16,8 +16,6 @@
 #include "tz.h"
 #include "utf8.h"
 
-#define HASH_SIZE 65 /* SHA-256 in hex, and NUL */
-
 static int refuse(struct proactive_refusal *r, int status, const char *code, const char *fmt,
 		...) {
 	va_list ap;
@@ -51,7 +49,7 @@ static size_t characters(const char *s, size_t len) {
 
 /* The request's fields, each length-prefixed, hashed: the same request gives the same
  * hash whatever its JSON spelling; any other field value gives another. */
-static int request_hash(const struct proactive_request *rq, char out[HASH_SIZE]) {
+static int request_hash(const struct proactive_request *rq, char *out) {
 	const char *fields[4] = {rq->send_at, rq->channel ? rq->channel : "auto", rq->to,
 		rq->reply_to};
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -212,35 +210,58 @@ static char *media_json(const struct proactive_request *rq) {
 	return s;
 }
 
-int proactive_send(const struct proactive *p, const struct proactive_request *rq,
-		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ref) {
-	return proactive_send_then(p, rq, ret_id, ret_created, ref, NULL, NULL);
+void proactive_prepare(const struct proactive_request *rq, struct proactive_prepared *ret) {
+	struct sms_count count;
+	*ret = (struct proactive_prepared){.now = ids_now()};
+	ret->send_at = ret->now;
+	ret->checked = check_fields(rq, ret->now, &ret->send_at, &ret->refusal);
+	if (ret->checked != 0) {
+		return;
+	}
+	ret->made = request_hash(rq, ret->hash);
+	if (ret->made == 0) {
+		ret->made = ids_ordered_hex(ret->uid) < 0 ? -EIO : 0;
+	}
+	sms_count(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, &count);
+	ret->encoding = sms_encoding_name(count.encoding);
+	ret->segments = count.segments;
+	ret->media = media_json(rq);
+	if (ret->made == 0 && rq->nmedia && !ret->media) {
+		ret->made = -ENOMEM;
+	}
 }
 
-/* What proactive_send_then promises: done runs once whenever the answer is 0 or 1. */
-static int answered(int r, store_durable_cb done, void *ctx) {
-	if (r >= 0 && done) {
-		done(ctx, 0); /* nothing was written: nothing to wait for */
-	}
+void proactive_prepared_finish(struct proactive_prepared *pp) {
+	free(pp->media);
+	pp->media = NULL;
+}
+
+int proactive_send(const struct proactive *p, const struct proactive_request *rq,
+		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ref) {
+	struct proactive_prepared pp;
+	proactive_prepare(rq, &pp);
+	int r = proactive_send_prepared(p, rq, &pp, ret_id, ret_created, ref);
+	proactive_prepared_finish(&pp);
 	return r;
 }
 
-int proactive_send_then(const struct proactive *p, const struct proactive_request *rq,
-		char ret_id[STORE_ID_SIZE], bool *ret_created, struct proactive_refusal *ref,
-		store_durable_cb done, void *ctx) {
+int proactive_send_prepared(const struct proactive *p, const struct proactive_request *rq,
+		const struct proactive_prepared *pp, char ret_id[STORE_ID_SIZE], bool *ret_created,
+		struct proactive_refusal *ref) {
 	const struct config *c = p->config;
-	int64_t now = ids_now(), send_at = now;
+	int64_t now = pp->now, send_at = pp->send_at;
 	struct store_user u;
 	struct found reply = {0};
 	const char *phone = NULL, *channel = NULL;
-	char hash[HASH_SIZE], uid[STORE_ID_SIZE], to[STORE_ADDR_SIZE], from[STORE_ADDR_SIZE];
+	char to[STORE_ADDR_SIZE], from[STORE_ADDR_SIZE];
 
 	int r = store_user_get(p->store, rq->user_id, &u);
 	if (r == -ENOENT) {
-		return answered(refuse(ref, 404, "not_found", "There is no such user."), done, ctx);
+		return refuse(ref, 404, "not_found", "There is no such user.");
 	}
-	if (r == 0) {
-		r = check_fields(rq, now, &send_at, ref);
+	if (r == 0 && pp->checked != 0) {
+		*ref = pp->refusal;
+		r = pp->checked;
 	}
 	if (r == 0 && (!c->account_sid || !c->twilio_from)) {
 		r = refuse(ref, 409, "sending_disabled",
@@ -260,13 +281,10 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 		r = pick_channel(p, rq, now, &channel, ref);
 	}
 	if (r == 0) {
-		r = request_hash(rq, hash);
-	}
-	if (r == 0) {
-		r = ids_ordered_hex(uid) < 0 ? -EIO : 0;
+		r = pp->made;
 	}
 	if (r != 0) {
-		return answered(r, done, ctx);
+		return r;
 	}
 	bool whatsapp = strcmp(channel, "whatsapp") == 0;
 	snprintf(to, sizeof(to), "%s%s", whatsapp ? "whatsapp:" : "", phone);
@@ -275,40 +293,33 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 	snprintf(from, sizeof(from), "%s%s", whatsapp && sender[0] == '+' ? "whatsapp:" : "",
 			sender);
 	const char *body = rq->body ? rq->body : "";
-	struct sms_count count;
-	sms_count(body, rq->body ? rq->body_len : 0, &count);
-	char *media = media_json(rq);
-	if (rq->nmedia && !media) {
-		return -ENOMEM;
-	}
 	bool is_reply = rq->reply_to != NULL;
 	struct store_send m = {
 		.user_id = u.id,
-		.uid = uid,
+		.uid = pp->uid,
 		.kind = is_reply ? "reply" : "proactive",
 		.channel = channel,
 		.from = from,
 		.to = to,
 		.optout_key = to, /* the number on its channel: "whatsapp:+1…" on WhatsApp */
 		.body = body,
-		.media_json = media,
-		.encoding = sms_encoding_name(count.encoding),
-		.segments = count.segments,
+		.media_json = pp->media,
+		.encoding = pp->encoding,
+		.segments = pp->segments,
 		.reply_to = reply.id,
 		.send_at = send_at,
 		.not_before = is_reply ? send_at : not_before(p, &u, send_at),
 		.now = now,
 		.key = rq->key,
-		.key_hash = hash,
+		.key_hash = pp->hash,
 		.key_since = now - PROACTIVE_KEY_DAYS * 86400,
 		.limit = c->proactive_limit,
 		.limit_window_s = c->proactive_window_s,
 	};
 	struct store_send_result res;
-	r = store_send_add_then(p->store, &m, &res, done, ctx);
-	free(media);
+	r = store_send_add(p->store, &m, &res);
 	if (r == -ENOENT) {
-		return answered(refuse(ref, 404, "not_found", "There is no such user."), done, ctx);
+		return refuse(ref, 404, "not_found", "There is no such user.");
 	}
 	if (r < 0) {
 		return r;
@@ -331,7 +342,7 @@ int proactive_send_then(const struct proactive *p, const struct proactive_reques
 	memcpy(ret_id, res.uid, STORE_ID_SIZE);
 	*ret_created = res.outcome == STORE_SEND_ADDED;
 	if (*ret_created) {
-		log_info("proactive.accepted", LOG_STR("user", u.id), LOG_STR("message", uid),
+		log_info("proactive.accepted", LOG_STR("user", u.id), LOG_STR("message", pp->uid),
 				LOG_STR("kind", m.kind), LOG_INT("hold_s", m.not_before - now));
 	}
 	return 0;

@@ -22,6 +22,7 @@
 #include "media_link.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "proactive.h"
 #include "ratelimit.h"
 #include "retention.h"
 #include "router.h"
@@ -42,6 +43,7 @@ struct process {
 	struct agent *agent;
 	struct ratelimit *rl;
 	struct router *router;
+	struct proactive_queue *sends; /* the send endpoint's batches */
 	struct outbox *outbox;
 	struct events *events; /* NULL without SMSROUTER_EVENTS_URL */
 	struct retention *retention; /* NULL while SMSROUTER_RETENTION_DAYS is 0 */
@@ -54,7 +56,7 @@ struct process {
 	struct http_server *server;
 };
 
-/* The router's on_enqueue and the send endpoint's on_send: ctx is the process, whose
+/* The router's on_enqueue and the send queue's on_due: ctx is the process, whose
  * outbox starts after the router. */
 static void notify_outbox(void *ctx) {
 	struct outbox *ob = ((struct process *)ctx)->outbox;
@@ -338,6 +340,10 @@ static int build_core(struct process *p, char *why, size_t size) {
 		return -EIO;
 	}
 	int e = router_create(p->store, p->agent, p->rl, &ro, &p->router);
+	if (e == 0) {
+		struct proactive sp = {.config = c, .store = p->store};
+		e = proactive_queue_start(&sp, notify_outbox, p, &p->sends);
+	}
 	if (e < 0) {
 		snprintf(why, size, e == -ENOMEM ? "out of memory." : "cannot start the writer thread.");
 		return -EIO;
@@ -430,8 +436,7 @@ static int listen_http(struct process *p, char *why, size_t size) {
 		.per_ip_connections = c->per_ip_connections,
 	};
 	p->webhook = (struct webhook){.config = c, .router = p->router, .auth_token = p->auth_token};
-	p->admin = (struct admin){.config = c, .store = p->store, .on_send = notify_outbox,
-		.on_send_ctx = p};
+	p->admin = (struct admin){.config = c, .store = p->store, .sends = p->sends};
 	build_routes(p);
 	int r = http_server_start(&ho, &p->table, &p->server);
 	if (r < 0) {
@@ -473,6 +478,8 @@ static void teardown(struct process *p) {
 	p->retention = NULL;
 	outbox_stop(p->outbox);
 	p->outbox = NULL;
+	proactive_queue_stop(p->sends);
+	p->sends = NULL;
 	router_destroy(p->router);
 	/* Last of the store's users: nothing records an event any more. */
 	events_stop(p->events);

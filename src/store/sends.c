@@ -97,11 +97,6 @@ static int insert(struct store *s, const struct store_send *m) {
 }
 
 int store_send_add(struct store *s, const struct store_send *m, struct store_send_result *ret) {
-	return store_send_add_then(s, m, ret, NULL, NULL);
-}
-
-int store_send_add_then(struct store *s, const struct store_send *m,
-		struct store_send_result *ret, store_durable_cb durable, void *ctx) {
 	struct store__q lock = store__q(ST_USER_LOCK);
 	struct store_send_result res = {.outcome = STORE_SEND_ADDED};
 	int64_t one = 0;
@@ -137,7 +132,7 @@ int store_send_add_then(struct store *s, const struct store_send *m,
 		r = insert(s, m);
 		snprintf(res.uid, sizeof(res.uid), "%s", m->uid);
 	}
-	r = store__end_then(s, r, durable, ctx);
+	r = store__end(s, r);
 	if (r == 0) {
 		*ret = res;
 	}

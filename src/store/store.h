@@ -466,14 +466,10 @@ int store_outbound_state(struct store *s, int64_t id, char sid[STORE_SID_SIZE],
  * idempotency first (a known key answers REPLAYED or CONFLICT whatever else holds), then
  * the opt-out, then the limit; if all allow it, the message (status "scheduled" when
  * not_before is after now, else "queued"; flag STORE_FLAG_SENT_BY_API) and its outbox row
- * (lane by kind, due at not_before) and the key, durable on return. 0 with *ret filled, or
- * -ENOENT (no such user), -EIO. */
+ * (lane by kind, due at not_before) and the key, durable on return (inside a transaction
+ * the caller opened: a savepoint of it). 0 with *ret filled, or -ENOENT (no such user),
+ * -EIO. */
 int store_send_add(struct store *s, const struct store_send *m, struct store_send_result *ret);
-/* The same without waiting for stable storage when done is not NULL (see
- * store_tx_commit_then): 0 with *ret filled, and done(ctx, err) runs once when the commit is
- * durable; on an error done is never called. Many requests then share one fsync. */
-int store_send_add_then(struct store *s, const struct store_send *m,
-		struct store_send_result *ret, store_durable_cb done, void *ctx);
 /* user_id's message with public id uid: cb is called once with it. -ENOENT. */
 int store_message_by_uid(struct store *s, const char *user_id, const char *uid,
 		store_message_cb cb, void *ctx);

@@ -463,6 +463,82 @@ class TestProactiveIdempotency(ProactiveTest):
         self.assertEqual(len(self.ids(self.uid)), 3)
 
 
+class TestProactiveBurst(ProactiveTest):
+    """Many sends at once: the server stores the sends waiting at one moment together (one
+    transaction, one fsync), and each must still get the answer it would get alone."""
+    extra_env = {"SMSROUTER_PROACTIVE_LIMIT": "3/day"}
+
+    def burst(self, calls):
+        """Runs calls (each a function making one request) at once; their answers."""
+        barrier = threading.Barrier(len(calls))
+
+        def one(call):
+            barrier.wait(10)
+            return call()
+
+        with concurrent.futures.ThreadPoolExecutor(len(calls)) as ex:
+            return list(ex.map(one, calls))
+
+    def later(self, body):
+        return {"body": body, "send_at": rfc3339(time.time() + 3600)}
+
+    def test_a_burst_past_the_limit_is_exactly_the_limit_in_202s_and_the_rest_429(self):
+        users = [self.server.add_user("U%d" % i, [new_phone()])["id"] for i in range(3)]
+        owners = [u for _ in range(12) for u in users]
+        answers = self.burst([lambda u=u: self.post(u, self.later("m")) for u in owners])
+        for u in users:
+            mine = [r for (r, owner) in zip(answers, owners) if owner == u]
+            statuses = sorted(r.status for r in mine)
+            self.assertEqual(statuses, [202] * 3 + [429] * 9, [r.body for r in mine])
+            for r in mine:
+                if r.status == 429:
+                    self.assertEqual(r.json()["error"], "proactive_limit")
+                    self.assertRegex(r.header("Retry-After") or "", r"^[1-9]\d*$")
+            accepted = sorted(r.json()["id"] for r in mine if r.status == 202)
+            self.assertEqual(self.ids(u), accepted)
+
+    def test_refusals_in_a_burst_leave_the_others_stored_each_once(self):
+        stopped = new_phone()
+        opted = self.server.add_user("Opted", [stopped])["id"]
+        self.assertEqual(self.server.sms(stopped, "STOP").status, 200)
+        users = [self.server.add_user("U%d" % i, [new_phone()])["id"] for i in range(3)]
+        calls, expect = [], []
+        for i in range(8):
+            for u in users:
+                calls.append(lambda u=u, i=i: self.post(u, self.later("%s %d" % (u, i))
+                                                        if i < 2 else self.later("keyed"),
+                                                        key=None if i < 2 else "same-key"))
+                expect.append((u, 202 if i < 2 else None))
+            bad = [(lambda: self.post(opted, self.later("stopped")), 409, "opted_out"),
+                   (lambda: self.post(users[0], dict(self.later("r"), reply_to=UNKNOWN_ID)),
+                    404, "not_found"),
+                   (lambda: self.post(UNKNOWN_ID, self.later("nobody")), 404, "not_found"),
+                   (lambda: self.post(users[1], dict(self.later("t"), to=new_phone())), 422,
+                    "invalid_to"),
+                   (lambda: self.post(users[2], self.later("x" * 1601)), 422, "invalid_body")]
+            call, status, code = bad[i % len(bad)]
+            calls.append(call)
+            expect.append((None, (status, code)))
+        answers = self.burst(calls)
+        keyed = {u: [] for u in users}
+        for r, (u, want) in zip(answers, expect):
+            if u is None:
+                self.assertEqual((r.status, r.json()["error"]), want, r.body)
+            elif want == 202:
+                self.assertEqual(r.status, 202, r.body)
+            else:
+                self.assertIn(r.status, (200, 202), r.body)
+                keyed[u].append(r)
+        for u in users:
+            # The keyed requests: one 202 and five 200, all naming one message.
+            self.assertEqual(sorted(r.status for r in keyed[u]), [200] * 5 + [202])
+            self.assertEqual(len({r.json()["id"] for r in keyed[u]}), 1)
+            bodies = sorted(m["body"] for m in self.server.messages(u)
+                            if m["direction"] == "outbound")
+            self.assertEqual(bodies, sorted(["%s 0" % u, "%s 1" % u, "keyed"]))
+        self.assertNotIn("stopped", [m["body"] for m in self.server.messages(opted)])
+
+
 class TestReplyOvertakesProactive(ProactiveTest):
     # 1,000 queued sends take 50 s at 20 a second: the reply must not wait for them.
     send_rate = "20"
