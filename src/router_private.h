@@ -42,6 +42,7 @@ struct router {
 	/* The threads that store every message, in batches (PG_WRITERS). */
 	struct writer *writer[PG_WRITERS];
 	int writers;
+	bool look_ahead; /* the store looks a batch's messages up at once (look_up in router.c) */
 	pthread_mutex_t mu; /* guards batches, answered */
 	pthread_cond_t idle;
 	int batches; /* committed, waiting for their durability callback */
