@@ -38,10 +38,11 @@ static bool seen_in_batch(const struct router_job *first, const struct router_jo
 
 /* The store's round trips are the cost (PostgreSQL): the dedupe and route lookups of a
  * batch's new messages all go in one, before its transaction (store_lookup_many), in place
- * of two each inside it. Only a sender's first message of the batch, and a MessageSid's
- * first: a later one looks up in the transaction, after what the earlier one wrote, as
- * before. A lookup that fails is made again in the transaction. A message routed with a
- * lookup made a moment before its transaction is one that came in that moment earlier. */
+ * of two each inside it (one message alone too: one round trip, not two). Only a sender's
+ * first message of the batch, and a MessageSid's first: a later one looks up in the
+ * transaction, after what the earlier one wrote, as before. A lookup that fails is made
+ * again in the transaction. A message routed with a lookup made a moment before its
+ * transaction is one that came in that moment earlier. */
 static void look_up(struct router *r, struct router_job *jobs) {
 	struct store_lookup l[LOOK_AHEAD];
 	struct router_job *of[LOOK_AHEAD];
@@ -56,8 +57,8 @@ static void look_up(struct router *r, struct router_job *jobs) {
 			.sid = job->in->sid, .phone = phone ? job->number : NULL, .user = &job->user};
 		of[n++] = job;
 	}
-	if (n < 2 || store_lookup_many(r->store, l, n) == -ENOTSUP) {
-		return; /* one alone: its own lookups in the transaction cost no more */
+	if (store_lookup_many(r->store, l, n) == -ENOTSUP) {
+		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		of[i]->looked_up = l[i].err == 0;

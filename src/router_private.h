@@ -14,11 +14,12 @@
  * trip, another's batch runs. Two since a batch looks its messages up in one round trip
  * (look_up in router.c): with four, batches were half as big, and each message cost the
  * server more (a batch's BEGIN, lookup, stats and COMMIT shared by fewer), most of all
- * with two routers on one database (docs/postgres-performance.md). A sender's messages all go to one writer (by its number), so
- * they are stored in arrival order, as with one. Two batches that lock the same two users
- * in opposite orders meet in a deadlock, which the server ends after deadlock_timeout by
- * failing one statement: that message alone is rolled back to its savepoint and answered
- * 503 (Twilio retries); with many users it is rare. */
+ * with two routers on one database (docs/postgres-performance.md). A sender's messages all
+ * go to one writer (by its number), so they are stored in arrival order, as with one. Two
+ * batches that lock the same two users in opposite orders meet in a deadlock, which the
+ * server ends after deadlock_timeout by failing one statement: that message alone is
+ * rolled back to its savepoint and answered 503 (Twilio retries); with many users it is
+ * rare. */
 #define PG_WRITERS 2
 
 struct router {

@@ -99,8 +99,9 @@ const char *const store__sqlite_15[] = {NULL};
  * migration 10 ran a SECURITY DEFINER function and an upsert for every message (a sixth of
  * the server's time per webhook). sr_stats_add adds a transaction's counts (arrays, one
  * element per hour, direction and outcome), nothing else, to the table only
- * smsrouter_system writes, in one order; its shard spreads concurrent writers over rows, as
- * the trigger's did. */
+ * smsrouter_system writes, in one order. Its shard spreads concurrent writers over rows:
+ * chosen at random each time, where the trigger's (the backend's pid modulo 8) made two
+ * writers whose pids met there wait for each other's commit on every batch. */
 const char *const store__pg_15[] = {
 	"SET LOCAL search_path = smsrouter;"
 	"DROP TRIGGER messages_stats ON messages;"
@@ -113,7 +114,7 @@ const char *const store__pg_15[] = {
 	"BEGIN"
 	"  INSERT INTO stats_hourly AS s (hour, shard, direction, outcome, messages, segments,"
 	"    mms, whatsapp)"
-	"  SELECT x.h, pg_backend_pid() % 8,"
+	"  SELECT x.h, floor(random() * 8)::integer,"
 	"    CASE WHEN x.i = 1 THEN 'inbound' ELSE 'outbound' END, substr(x.o, 2), x.m, x.g,"
 	"    x.mm, x.w"
 	"  FROM unnest(p_hours, p_inbound, string_to_array(p_outcomes, chr(31)), p_messages,"
