@@ -20,13 +20,63 @@
 	"This is an automated assistant. Reply STOP to unsubscribe, START to "         \
 	"resubscribe. Msg&data rates may apply."
 #define APOLOGY "Sorry, something went wrong on our side. Please try again in a moment."
+/* The most messages of a batch looked up at once (look_up): each is compared with those
+ * before it. */
+#define LOOK_AHEAD 256
+
+/* Whether job's sender or MessageSid is that of a message before it in its batch (from
+ * first): what that one writes (an opt-out, its own row) the later one must see. */
+static bool seen_in_batch(const struct router_job *first, const struct router_job *job) {
+	for (const struct router_job *o = first; o != job; o = o->next) {
+		if (!o->has_reply_to_store && (strcmp(o->in->from, job->in->from) == 0 ||
+							  strcmp(o->in->sid, job->in->sid) == 0)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The store's round trips are the cost (PostgreSQL): the dedupe and route lookups of a
+ * batch's new messages all go in one, before its transaction (store_lookup_many), in place
+ * of two each inside it (one message alone too: one round trip, not two). Only a sender's
+ * first message of the batch, and a MessageSid's first: a later one looks up in the
+ * transaction, after what the earlier one wrote, as before. A lookup that fails is made
+ * again in the transaction. A message routed with a lookup made a moment before its
+ * transaction is one that came in that moment earlier. */
+static void look_up(struct router *r, struct router_job *jobs) {
+	struct store_lookup l[LOOK_AHEAD];
+	struct router_job *of[LOOK_AHEAD];
+	size_t n = 0;
+
+	for (struct router_job *job = jobs; job && n < LOOK_AHEAD; job = job->next) {
+		if (job->has_reply_to_store || seen_in_batch(jobs, job)) {
+			continue;
+		}
+		bool phone = phone_address_parse(job->in->from, &job->channel, job->number) == 0;
+		l[n] = (struct store_lookup){
+			.sid = job->in->sid, .phone = phone ? job->number : NULL, .user = &job->user};
+		of[n++] = job;
+	}
+	if (store_lookup_many(r->store, l, n) == -ENOTSUP) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		of[i]->looked_up = l[i].err == 0;
+		of[i]->lookup = l[i];
+	}
+}
+
 /* The writer's batch: its items are jobs (item first). */
 static void run_writer_batch(void *ctx, struct writer_item *items) {
+	struct router *r = ctx;
 	struct router_job *jobs = (struct router_job *)items;
 	for (struct writer_item *i = items; i; i = i->next) {
 		((struct router_job *)i)->next = (struct router_job *)i->next;
 	}
-	router__run_batch(ctx, jobs);
+	if (r->look_ahead) {
+		look_up(r, jobs);
+	}
+	router__run_batch(r, jobs);
 }
 
 int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
@@ -44,6 +94,7 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->idle, NULL);
 	r->answered_tail = &r->answered;
+	r->look_ahead = store_lookup_many(s, NULL, 0) == 0;
 	if (a && !agent_answers_inline(a)) {
 		agent_on_answers(a, router__store_answers, r);
 	}
@@ -143,10 +194,12 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 
 /* A seen MessageSid: the answer given the first time, never a second routing. */
 static int duplicate(struct router *r, struct router_job *job) {
-	char *reply = NULL;
-	char *media = NULL;
-	int64_t id = 0;
-	int e = store_answer_for(r->store, job->in->sid, &reply, &id, &media);
+	char *reply = job->lookup.reply; /* looked up with its batch (look_up) */
+	char *media = job->lookup.media;
+	int64_t id = job->lookup.outbound_id;
+	int e = job->looked_up ? (job->lookup.seen ? 0 : -ENOENT)
+			       : store_answer_for(r->store, job->in->sid, &reply, &id, &media);
+	job->lookup.reply = job->lookup.media = NULL;
 	if (e < 0) {
 		return e;
 	}
@@ -226,7 +279,11 @@ static int classify(struct router *r, struct router_job *job, struct verdict *v)
 	}
 	phone_optout_key(job->channel, job->number, job->optout_key);
 	v->word = router_keyword(in->body, in->opt_out_type);
-	e = store_route_lookup(r->store, job->number, &job->user, &v->known, &opted_out);
+	v->known = job->lookup.known; /* looked up with its batch (look_up) */
+	opted_out = job->lookup.opted_out;
+	e = job->looked_up ? 0
+			   : store_route_lookup(r->store, job->number, &job->user, &v->known,
+					     &opted_out);
 	if (e == 0 && job->channel != PHONE_CHANNEL_SMS) {
 		/* The lookup answers for the number on SMS; another channel has its own opt-out. */
 		e = store_optout_get(r->store, job->optout_key, &opted_out);
@@ -608,6 +665,7 @@ int router__decide(struct router *r, struct router_job *job) {
 	}
 	e = store_inbound(r, job, &v);
 	if (e == -EEXIST) {
+		job->looked_up = false; /* stored since: look again */
 		return duplicate(r, job);
 	}
 	if (e < 0) {

@@ -138,6 +138,10 @@ struct router_job {
 	char number[PHONE_SIZE];
 	char optout_key[PHONE_KEY_SIZE];
 	struct wait_once *stored; /* signaled once its batch is committed (store_answers) */
+	/* Its dedupe and route, looked up with its batch's before the transaction (looked_up:
+	 * look_up in router.c), used once in place of its own lookups. */
+	bool looked_up;
+	struct store_lookup lookup;
 };
 
 /* The one way in for an inbound message: decides (dedupe, opt-out words, phone → user,

@@ -42,6 +42,9 @@ static void finish(struct router_job *job, int err) {
 	}
 	free(job->reply_media);
 	job->reply_media = NULL;
+	free(job->lookup.reply); /* a lookup (look_up) its transaction never read */
+	free(job->lookup.media);
+	job->lookup.reply = job->lookup.media = NULL;
 	if (err < 0) {
 		router_result_clear(&job->result);
 	}

@@ -11,12 +11,16 @@
  * when several threads store them (a user's lock is chosen by its id, see order_lock). */
 #define ORDER_LOCKS 64
 /* PostgreSQL's writers, each a thread with its connection: while one waits for a round
- * trip, another's batch runs. A sender's messages all go to one writer (by its number), so
- * they are stored in arrival order, as with one. Two batches that lock the same two users
- * in opposite orders meet in a deadlock, which the server ends after deadlock_timeout by
- * failing one statement: that message alone is rolled back to its savepoint and answered
- * 503 (Twilio retries); with many users it is rare. */
-#define PG_WRITERS 4
+ * trip, another's batch runs. Two since a batch looks its messages up in one round trip
+ * (look_up in router.c): with four, batches were half as big, and each message cost the
+ * server more (a batch's BEGIN, lookup, stats and COMMIT shared by fewer), most of all
+ * with two routers on one database (docs/postgres-performance.md). A sender's messages all
+ * go to one writer (by its number), so they are stored in arrival order, as with one. Two
+ * batches that lock the same two users in opposite orders meet in a deadlock, which the
+ * server ends after deadlock_timeout by failing one statement: that message alone is
+ * rolled back to its savepoint and answered 503 (Twilio retries); with many users it is
+ * rare. */
+#define PG_WRITERS 2
 
 struct router {
 	struct store *store;
@@ -43,6 +47,7 @@ struct router {
 	/* The threads that store every message, in batches (PG_WRITERS). */
 	struct writer *writer[PG_WRITERS];
 	int writers;
+	bool look_ahead; /* the store looks a batch's messages up at once (look_up in router.c) */
 	pthread_mutex_t mu; /* guards batches, answered */
 	pthread_cond_t idle;
 	int batches; /* committed, waiting for their durability callback */

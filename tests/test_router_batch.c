@@ -159,6 +159,34 @@ static void test_a_batch_routes_each_message_in_order_as_if_one_by_one(void **st
 	assert_reply(&again, "Your notes:\n1. ada's", "recall retried later");
 }
 
+/* A sender's opt-out holds for its next message in the same batch, and its opt-in too:
+ * that message sees what the one before it wrote (on PostgreSQL a batch's senders are
+ * looked up before its transaction, each sender's first message only). */
+static void test_an_opt_out_holds_for_the_senders_next_message_in_its_batch(void **state) {
+	struct fixture *f = *state;
+	struct router_inbound in[] = {
+		msg("SMo1", ADA_PHONE, "STOP"),
+		msg("SMo2", ADA_PHONE, "remember this"),
+		msg("SMo3", BOB_PHONE, "remember bob's"),
+		msg("SMo4", ADA_PHONE, "START"),
+		msg("SMo5", ADA_PHONE, "remember that"),
+	};
+	struct waited items[ARRAY_SIZE(in)];
+
+	route_together(f->r, in, ARRAY_SIZE(in), items);
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+		assert_int_equal(items[i].err, 0);
+	}
+	assert_outcome(&items[0].result, ROUTER_OPTED_OUT, "stop");
+	assert_outcome(&items[1].result, ROUTER_BLOCKED, "after stop");
+	assert_reply(&items[1].result, NULL, "after stop");
+	assert_outcome(&items[2].result, ROUTER_ROUTED, "bob");
+	assert_outcome(&items[3].result, ROUTER_OPTED_IN, "start");
+	assert_outcome(&items[4].result, ROUTER_ROUTED, "after start");
+	assert_reply(&items[4].result, "Noted.", "after start");
+	assert_int_equal(notes_of(f, &f->ada), 1); /* "that", not "this" */
+}
+
 static void test_a_failing_message_leaves_nothing_and_its_batch_stands(void **state) {
 	struct fixture *f = *state;
 	/* No To: the store refuses the inbound row (NOT NULL) after the STOP was recorded. */
@@ -324,6 +352,7 @@ const struct CMUnitTest router_batch_tests[] = {
 	FIXTURE(test_concurrent_users_each_keep_their_own_notes),
 	FIXTURE(test_a_batch_routes_each_message_in_order_as_if_one_by_one),
 	FIXTURE(test_a_failing_message_leaves_nothing_and_its_batch_stands),
+	FIXTURE(test_an_opt_out_holds_for_the_senders_next_message_in_its_batch),
 	FIXTURE(test_rest_mode_wakes_the_outbox_after_the_commit),
 	FIXTURE(test_messages_from_many_threads_are_each_answered_once_and_stored),
 };

@@ -442,18 +442,35 @@ const struct store__sql store__catalogue[ST_COUNT] = {
 				"FROM stats_hourly WHERE hour >= ?1 AND hour < ?2 ORDER BY hour, "
 				"direction, outcome, shard",
 		.pg = "SELECT * FROM sr_stats(?1, ?2, ?3)"},
-	/* A transaction's counts of one hour, direction and outcome (SQLite: store/stats.c;
-	 * PostgreSQL's trigger adds each message itself). */
+	/* A transaction's counts of one hour, direction and outcome (store/stats.c). */
 	[ST_STATS_ADD] = {.sqlite = "INSERT INTO stats_hourly (hour, shard, direction, outcome, "
 				    "messages, segments, mms, whatsapp) VALUES (?1, 0, ?2, ?3, ?4, ?5, "
 				    "?6, ?7) ON CONFLICT (hour, direction, outcome, shard) DO UPDATE "
 				    "SET messages = messages + excluded.messages, segments = segments "
 				    "+ excluded.segments, mms = mms + excluded.mms, whatsapp = "
-				    "whatsapp + excluded.whatsapp"},
+				    "whatsapp + excluded.whatsapp",
+		/* PostgreSQL: all of them in one call, as arrays (postgres.c's stats_send). */
+		.pg = "SELECT sr_stats_add(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
 	/* import.c's chunk of users (PostgreSQL only, migration 14): ids, names, the phones,
 	 * each phone's user as its place in the ids (1 for the first) (arrays), the time; 0,
 	 * or the first place whose phone is taken. */
 	[ST_IMPORT_USERS] = {.pg = "SELECT sr_import_users(?1, ?2, ?3, ?4, ?5)"},
+	/* ST_ANSWER_FOR's row when the MessageSid ?1 was seen, else ST_ROUTE's of the number ?2
+	 * after four NULLs (none when ?2 is NULL): store_lookup_many. */
+	[ST_WEBHOOK_LOOKUP] = {.pg = "SELECT * FROM sr_webhook_lookup(?1, ?2)"},
+	/* ST_USER_LOCK and ST_MESSAGE_INSERT in one statement, one round trip: a reply stored
+	 * only while its user ?1 exists (no row when not), its row locked until the commit. */
+	[ST_REPLY_INSERT] = {.pg = "WITH u AS (SELECT 1 FROM users WHERE id = ?1 FOR UPDATE) "
+				   "INSERT INTO messages (user_id, sid, direction, from_addr, "
+				   "to_addr, body, status, status_rank, encoding, segments, media, "
+				   "reply_to, created_at, flags, uid, kind, channel, send_at, "
+				   "not_before) SELECT CAST(?1 AS text), CAST(?2 AS text), "
+				   "CAST(?3 AS text), CAST(?4 AS text), CAST(?5 AS text), "
+				   "CAST(?6 AS text), CAST(?7 AS text), CAST(?8 AS integer), "
+				   "CAST(?9 AS text), CAST(?10 AS integer), CAST(?11 AS text), "
+				   "CAST(?12 AS bigint), CAST(?13 AS bigint), CAST(?14 AS integer), "
+				   "CAST(?15 AS text), CAST(?16 AS text), CAST(?17 AS text), "
+				   "CAST(?18 AS bigint), CAST(?19 AS bigint) FROM u RETURNING id"},
 };
 
 const char *store__sql_of(enum store__dialect_id id, enum store__st st) {

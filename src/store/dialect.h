@@ -118,6 +118,8 @@ enum store__st {
 	ST_STATS,
 	ST_STATS_ADD,
 	ST_IMPORT_USERS,
+	ST_WEBHOOK_LOOKUP,
+	ST_REPLY_INSERT,
 	ST_COUNT,
 };
 
@@ -181,6 +183,7 @@ struct store__q {
 	int rc;          /* SQLite: the last step's code */
 	bool fresh;      /* SQLite: the first row is stepped already */
 	bool locked;     /* SQLite: a write outside a transaction holds the write lock */
+	int err;         /* exec_each: this statement's outcome, as exec's */
 };
 
 /* What each dialect provides. Every function runs on the calling thread's connection. */
@@ -220,9 +223,10 @@ struct store__q {
 	"CASE WHEN " MSG_WA(m) " OR " m ".media IS NOT NULL THEN 0 ELSE " m ".segments END"
 
 /* The hourly stats (migration 10) that a transaction's stored messages add, kept per
- * connection by a dialect that counts them itself (SQLite: the writer's batch is one
- * transaction, so it adds one row per hour, direction and outcome a batch rather than one a
- * message) and written just before its outermost commit (store/stats.c). Each transaction
+ * connection by the dialect (both: the writer's batch is one transaction, so it adds one row
+ * per hour, direction and outcome a batch rather than one a message; PostgreSQL's per-row
+ * trigger went in migration 15) and written just before its outermost commit
+ * (store/stats.c). Each transaction
  * level's start is marked, so that a rolled-back savepoint takes its messages' counts back
  * out; a released one's counts join its parent's, summed by key, so that the log stays a
  * few rows per open level. */
@@ -250,6 +254,10 @@ int store__stats_add(struct store__stats_log *l, int depth, const struct store_m
 /* Writes the log (one upsert per hour, direction and outcome) and empties it; before the
  * outermost commit. -EIO. */
 int store__stats_write(struct store *s, struct store__stats_log *l);
+/* The same through write(ctx, q), one ST_STATS_ADD each (PostgreSQL's send it without
+ * waiting for it: the COMMIT's answer says). 0 or write's first error. */
+int store__stats_each(struct store__stats_log *l, int (*write)(void *ctx, struct store__q *q),
+		void *ctx);
 void store__stats_free(struct store__stats_log *l);
 
 struct store__dialect {
@@ -278,10 +286,15 @@ struct store__dialect {
 	/* Bulk loading (import) begins (true) and ends (false). NULL: nothing to do. */
 	void (*bulk)(struct store *s, bool on);
 	/* m, just stored inside an open transaction, counted in the hourly stats. NULL: the
-	 * database counts each message itself (PostgreSQL's trigger). */
+	 * database counts each message itself (none since migration 15). */
 	int (*count)(struct store *s, const struct store_message *m, bool inbound);
 	/* Whether this thread has a transaction open (only asked where count is set). */
 	bool (*in_tx)(struct store *s);
+	/* Runs each of the n statements qs on its own, as exec would outside a transaction
+	 * (none may be open), all in one round trip: each one's outcome in its err (0: read
+	 * it, then done). 0, or -EIO when none ran. NULL: the dialect has no such thing
+	 * (SQLite: a statement is a call, not a round trip). */
+	int (*exec_each)(struct store *s, struct store__q *qs, size_t n);
 };
 
 struct store {
@@ -339,6 +352,9 @@ void store__col_copy(const struct store__q *q, int col, char *out, size_t size);
 /* users.c's, for import.c: a new user's checks (name, phone count), its rows. */
 int store__user_valid(const char *name, size_t nphones);
 int store__user_insert(struct store *s, const char *id, const char *name, int64_t now);
+/* store_route_lookup's row (ST_ROUTE's columns from col on), for store_lookup_many too. */
+void store__route_row(const struct store__q *q, int col, struct store_user *ret_user,
+		bool *ret_known, bool *ret_opted_out);
 /* -EEXIST: another user's already. */
 int store__phone_insert(struct store *s, const char *phone, const char *id, int64_t seq);
 

@@ -10,30 +10,26 @@
 #include "ids.h"
 #include "store/dialect.h"
 
-int store_answer_for(struct store *s, const char *sid, char **ret_reply,
-		int64_t *ret_outbound_id, char **ret_media) {
-	struct store__q q = store__q(ST_ANSWER_FOR);
+/* The answer of an inbound row (ST_ANSWER_FOR's columns): its reply's id, body, media
+ * (when ret_media is not NULL), or none. 0 or -ENOMEM (nothing returned). */
+static int answer_row(const struct store__q *q, char **ret_reply, int64_t *ret_outbound_id,
+		char **ret_media) {
 	char *reply = NULL;
 	char *media = NULL;
 	int64_t id = 0;
+	int r = 0;
 
-	store__text(&q, sid);
-	int r = store__row(s, NULL, &q);
-	if (r < 0) {
-		return r;
-	}
-	if (store__col_text(&q, 1)) {
-		id = store__col_int(&q, 1);
-		const char *body = store__col_text(&q, 2);
+	if (store__col_text(q, 1)) {
+		id = store__col_int(q, 1);
+		const char *body = store__col_text(q, 2);
 		reply = strdup(body ? body : "");
 		r = reply ? r : -ENOMEM;
-		const char *m = store__col_text(&q, 3);
+		const char *m = store__col_text(q, 3);
 		if (m && ret_media) {
 			media = strdup(m);
 			r = media ? r : -ENOMEM;
 		}
 	}
-	store__done(s, &q);
 	if (r < 0) {
 		free(reply);
 		free(media);
@@ -47,6 +43,65 @@ int store_answer_for(struct store *s, const char *sid, char **ret_reply,
 	return 0;
 }
 
+int store_answer_for(struct store *s, const char *sid, char **ret_reply,
+		int64_t *ret_outbound_id, char **ret_media) {
+	struct store__q q = store__q(ST_ANSWER_FOR);
+
+	store__text(&q, sid);
+	int r = store__row(s, NULL, &q);
+	if (r < 0) {
+		return r;
+	}
+	r = answer_row(&q, ret_reply, ret_outbound_id, ret_media);
+	store__done(s, &q);
+	return r;
+}
+
+/* One call of ST_WEBHOOK_LOOKUP a message: the answer's four columns when its MessageSid
+ * was seen, else four NULLs and the route's (store__route_row). */
+int store_lookup_many(struct store *s, struct store_lookup *l, size_t n) {
+	if (!s->d->exec_each || !store__has(s, ST_WEBHOOK_LOOKUP)) {
+		return -ENOTSUP;
+	}
+	if (n == 0) {
+		return 0;
+	}
+	struct store__q *qs = calloc(n, sizeof(*qs));
+	if (!qs) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		qs[i] = store__q(ST_WEBHOOK_LOOKUP);
+		qs[i].d = s->d;
+		store__text(&qs[i], l[i].sid);
+		store__text(&qs[i], l[i].phone);
+	}
+	int r = s->d->exec_each(s, qs, n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_lookup *x = &l[i];
+		struct store__q *q = &qs[i];
+		x->err = q->err;
+		x->seen = x->known = x->opted_out = false;
+		x->reply = x->media = NULL;
+		x->outbound_id = 0;
+		if (x->err < 0) {
+			continue;
+		}
+		int e = store__next(q);
+		x->seen = e > 0 && store__col_text(q, 0) != NULL;
+		if (x->seen) {
+			x->err = answer_row(q, &x->reply, &x->outbound_id, &x->media);
+		} else if (e > 0 && x->phone) {
+			store__route_row(q, 4, x->user, &x->known, &x->opted_out);
+		} else if (x->phone) {
+			x->err = -EIO; /* the route always has its row */
+		}
+		store__done(s, q);
+	}
+	free(qs);
+	return r;
+}
+
 /* v, or NULL when it is not positive. */
 static void optional_int(struct store__q *q, int64_t v) {
 	if (v > 0) {
@@ -56,10 +111,11 @@ static void optional_int(struct store__q *q, int64_t v) {
 	}
 }
 
-/* The insert itself; store__message_insert counts it too. */
-static int insert_message(struct store *s, const char *user_id, const struct store_message *m,
-		enum store_direction direction, int64_t *ret_id) {
-	struct store__q q = store__q(ST_MESSAGE_INSERT);
+/* The insert itself (st: ST_MESSAGE_INSERT, or ST_REPLY_INSERT, whose -ENOENT says that
+ * the user is gone); store__message_insert counts it too. */
+static int insert_message(struct store *s, enum store__st st, const char *user_id,
+		const struct store_message *m, enum store_direction direction, int64_t *ret_id) {
+	struct store__q q = store__q(st);
 	store__text(&q, user_id);
 	store__text(&q, m->sid);
 	store__text(&q, direction == STORE_INBOUND ? "inbound" : "outbound");
@@ -88,27 +144,33 @@ static int insert_message(struct store *s, const char *user_id, const struct sto
 	if (r == 0 && ret_id) {
 		*ret_id = id;
 	}
-	return r == -ENOENT ? -EIO : r;
+	return r == -ENOENT && st == ST_MESSAGE_INSERT ? -EIO : r;
+}
+
+/* store__message_insert's, with its statement (insert_message's st). */
+static int message_insert(struct store *s, enum store__st st, const char *user_id,
+		const struct store_message *m, enum store_direction direction, int64_t *ret_id) {
+	struct store_message row = *m;
+	row.created_at = m->created_at ? m->created_at : ids_now();
+	if (!s->d->count) {
+		return insert_message(s, st, user_id, &row, direction, ret_id);
+	}
+	bool own = !s->d->in_tx(s);
+	int r = own ? store__begin(s) : 0;
+	if (r == 0) {
+		r = insert_message(s, st, user_id, &row, direction, ret_id);
+	}
+	if (r == 0) {
+		r = s->d->count(s, &row, direction == STORE_INBOUND);
+	}
+	return own ? store__end(s, r) : r;
 }
 
 /* Where the dialect counts messages itself (SQLite), the count joins the transaction's (one
  * of its own when none is open). */
 int store__message_insert(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
-	struct store_message row = *m;
-	row.created_at = m->created_at ? m->created_at : ids_now();
-	if (!s->d->count) {
-		return insert_message(s, user_id, &row, direction, ret_id);
-	}
-	bool own = !s->d->in_tx(s);
-	int r = own ? store__begin(s) : 0;
-	if (r == 0) {
-		r = insert_message(s, user_id, &row, direction, ret_id);
-	}
-	if (r == 0) {
-		r = s->d->count(s, &row, direction == STORE_INBOUND);
-	}
-	return own ? store__end(s, r) : r;
+	return message_insert(s, ST_MESSAGE_INSERT, user_id, m, direction, ret_id);
 }
 
 /* The message and, when it asks for it (enqueue), its outbox row: both or neither. A transaction when they are two, where the dialect scopes it to the user, or for
@@ -127,13 +189,18 @@ static int message_add(struct store *s, const char *user_id, const struct store_
 	if (r < 0) {
 		return r;
 	}
-	if (reply) {
-		struct store__q lock = store__q(ST_USER_LOCK);
-		store__text(&lock, user_id);
-		r = store__one_int(s, NULL, &lock, &id);
-	}
-	if (r == 0) {
-		r = store__message_insert(s, user_id, m, direction, &id);
+	if (reply && store__has(s, ST_REPLY_INSERT)) {
+		/* The lock and the insert in one statement, one round trip (PostgreSQL). */
+		r = message_insert(s, ST_REPLY_INSERT, user_id, m, direction, &id);
+	} else {
+		if (reply) {
+			struct store__q lock = store__q(ST_USER_LOCK);
+			store__text(&lock, user_id);
+			r = store__one_int(s, NULL, &lock, &id);
+		}
+		if (r == 0) {
+			r = store__message_insert(s, user_id, m, direction, &id);
+		}
 	}
 	if (r == 0 && enqueue && direction == STORE_OUTBOUND) {
 		r = store__outbox_send_insert(s, user_id, m->reply_to, id, STORE_LANE_REPLIES,

@@ -494,6 +494,7 @@ const struct store__migration store__migrations[] = {
 	{store__sqlite_12, store__pg_12},
 	{store__sqlite_13, store__pg_13},
 	{store__sqlite_14, store__pg_14},
+	{store__sqlite_15, store__pg_15},
 };
 const int store__schema_version =
 	(int)(sizeof(store__migrations) / sizeof(store__migrations[0]));

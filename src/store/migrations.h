@@ -2,7 +2,7 @@
 /* The migration list's own: the macros both of its files use (migrations.c: versions 1 to 4
  * and the list; migrations_api.c: versions 5 to 10, messages sent through the API, events,
  * agents and modes, retention, usage per channel, stats; migrations_heads.c: version 11;
- * migrations_perf.c: versions 12 and 14), and the later versions' texts. Only those files
+ * migrations_perf.c: versions 12, 14 and 15), and the later versions' texts. Only those files
  * include it. */
 #include "store/dialect.h"
 
@@ -75,3 +75,5 @@ extern const char *const store__sqlite_13[];
 extern const char *const store__pg_13[];
 extern const char *const store__sqlite_14[];
 extern const char *const store__pg_14[];
+extern const char *const store__sqlite_15[];
+extern const char *const store__pg_15[];

@@ -1,6 +1,6 @@
-/* The migration list's versions 12 and 14 (issue 17): PostgreSQL's hot cross-user functions
- * planned once per connection, and the bulk import. Released versions are frozen: a change
- * is a new version. */
+/* The migration list's versions 12, 14 and 15 (issue 17): PostgreSQL's hot cross-user
+ * functions planned once per connection, the bulk import, and the webhook's one lookup.
+ * Released versions are frozen: a change is a new version. */
 #include "store/migrations.h"
 
 /* A function of PL/pgSQL whose body is one RETURN QUERY: PL/pgSQL keeps the plan of each
@@ -113,5 +113,65 @@ const char *const store__pg_14[] = {
 	"    SELECT x.phone, u.id FROM unnest(p_phones, p_users) WITH ORDINALITY AS x(phone, k, n)"
 	"    LEFT JOIN unnest(p_ids) WITH ORDINALITY AS u(id, k) ON u.k = x.k ORDER BY x.n;"
 	"  RETURN 0;" PG_IMPORT_CATCH("p_users"),
+	NULL,
+};
+
+/* 15: SQLite has nothing to do. */
+const char *const store__sqlite_15[] = {NULL};
+
+/* 15: what a webhook needs to know before it is routed, in one call: the answer stored for
+ * its MessageSid (sr_answer_for's row) if it was seen, else the route of its sender's
+ * number (sr_route's row), so that the router asks for a whole batch's in one round trip
+ * (store_lookup_many). The two queries are those of sr_answer_for and sr_route; the route
+ * is not looked up for a message seen before.
+ * And the hourly stats counted by the store, as SQLite's are (store/stats.c): one upsert
+ * per hour, direction and outcome a transaction, sent with its COMMIT, where the trigger of
+ * migration 10 ran a SECURITY DEFINER function and an upsert for every message (a sixth of
+ * the server's time per webhook). sr_stats_add adds a transaction's counts (arrays, one
+ * element per hour, direction and outcome), nothing else, to the table only
+ * smsrouter_system writes, in one order. Its shard spreads concurrent writers over rows:
+ * chosen at random each time, where the trigger's (the backend's pid modulo 8) made two
+ * writers whose pids met there wait for each other's commit on every batch. */
+const char *const store__pg_15[] = {
+	"SET LOCAL search_path = smsrouter;"
+	"DROP TRIGGER messages_stats ON messages;"
+	"SET LOCAL ROLE " SYSTEM_ROLE ";"
+	"DROP FUNCTION sr_stats_count();"
+	"CREATE OR REPLACE FUNCTION sr_stats_add(p_hours bigint[], p_inbound integer[],"
+	"  p_outcomes text, p_messages bigint[], p_segments bigint[], p_mms bigint[],"
+	"  p_whatsapp bigint[]) RETURNS void"
+	" LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = smsrouter, pg_temp AS $$"
+	"BEGIN"
+	"  INSERT INTO stats_hourly AS s (hour, shard, direction, outcome, messages, segments,"
+	"    mms, whatsapp)"
+	"  SELECT x.h, floor(random() * 8)::integer,"
+	"    CASE WHEN x.i = 1 THEN 'inbound' ELSE 'outbound' END, substr(x.o, 2), x.m, x.g,"
+	"    x.mm, x.w"
+	"  FROM unnest(p_hours, p_inbound, string_to_array(p_outcomes, chr(31)), p_messages,"
+	"    p_segments, p_mms, p_whatsapp) AS x(h, i, o, m, g, mm, w)"
+	"  ORDER BY 1, 3, 4" /* one order of row locks for every writer */
+	"  ON CONFLICT (hour, direction, outcome, shard) DO UPDATE SET"
+	"    messages = s.messages + excluded.messages,"
+	"    segments = s.segments + excluded.segments, mms = s.mms + excluded.mms,"
+	"    whatsapp = s.whatsapp + excluded.whatsapp;"
+	"END $$;"
+	"CREATE OR REPLACE FUNCTION sr_webhook_lookup(p_sid text, p_phone text) RETURNS TABLE ("
+	"  inbound_id bigint, outbound_id bigint, body text, media text, id text, name text,"
+	"  created_at bigint, opted_out boolean, timezone text, locale text, tags text,"
+	"  agent text, mode text)" PG_PLAN_ONCE
+	"  SELECT i.id, o.id, o.body, o.media, NULL::text, NULL::text, NULL::bigint,"
+	"    NULL::boolean, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text"
+	"  FROM messages i LEFT JOIN messages o"
+	"    ON o.reply_to = i.id AND o.direction = 'outbound' AND (o.flags & 4) = 0"
+	"  WHERE i.sid = p_sid AND i.direction = 'inbound' ORDER BY o.id LIMIT 1;"
+	"  IF FOUND OR p_phone IS NULL THEN RETURN; END IF;"
+	"  RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text, NULL::text,"
+	"    u.id, u.name, u.created_at,"
+	"    EXISTS (SELECT 1 FROM optouts o WHERE o.phone = p_phone), u.timezone, u.locale,"
+	"    coalesce((SELECT string_agg(t.tag, chr(31) ORDER BY t.seq) FROM user_tags t"
+	"    WHERE t.user_id = u.id), ''), u.agent, u.mode"
+	"  FROM (SELECT 1) x LEFT JOIN phones k ON k.phone = p_phone"
+	"    LEFT JOIN users u ON u.id = k.user_id; END $$;" GRANT_FUNCTIONS
+	"RESET ROLE;",
 	NULL,
 };

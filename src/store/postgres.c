@@ -86,6 +86,7 @@ struct conn {
 	int nparams[ST_COUNT]; /* the parameters each prepared statement takes */
 	int depth; /* open transactions: 1 a BEGIN, more its savepoints */
 	int deferred; /* commands sent in pipeline mode whose results are not read yet */
+	struct store__stats_log stats; /* the open transaction's messages, counted */
 };
 
 struct pg_store {
@@ -116,6 +117,7 @@ static void conn_drop(struct conn *c) {
 
 static void conn_free(struct conn *c) {
 	conn_drop(c);
+	store__stats_free(&c->stats);
 	free(c);
 }
 
@@ -280,7 +282,8 @@ static int prepare(struct conn *c, enum store__st which, const char *name) {
  * every caller of a deferred command either rolls back on the next error or ends in a
  * COMMIT that waits. */
 static bool deferrable(enum store__st which) {
-	return which == ST_SAVEPOINT || which == ST_RELEASE || which == ST_SCOPE;
+	return which == ST_SAVEPOINT || which == ST_RELEASE || which == ST_SCOPE ||
+	       which == ST_STATS_ADD;
 }
 
 /* Reads the results of c's deferred commands, then (when sent is true) those of the
@@ -327,6 +330,22 @@ static int drain(struct conn *c, bool sent, PGresult **ret_res) {
 	return r;
 }
 
+/* q's parameters (q may be NULL) as text in v (numbers written in num), as many as
+ * prepared statement which takes; their count. */
+static int params(const struct conn *c, enum store__st which, const struct store__q *q,
+		const char **v, char (*num)[24]) {
+	int n = 0;
+	for (; q && n < q->n && n < c->nparams[which]; n++) {
+		const struct store__param *p = &q->p[n];
+		v[n] = p->type == STORE__TEXT ? p->text : NULL;
+		if (p->type == STORE__INT) {
+			snprintf(num[n], 24, "%lld", (long long)p->i);
+			v[n] = num[n];
+		}
+	}
+	return n;
+}
+
 /* Runs statement which on c with q's parameters (q may be NULL), preparing it on its first
  * use on this connection. 0 with *ret_res when ret_res is not NULL (the caller PQclears
  * it), or code()'s errors. A deferrable command whose result is not wanted returns 0 at
@@ -352,14 +371,7 @@ static int run(struct conn *c, enum store__st which, const struct store__q *q,
 			return r;
 		}
 	}
-	for (; q && n < q->n && n < c->nparams[which]; n++) {
-		const struct store__param *p = &q->p[n];
-		v[n] = p->type == STORE__TEXT ? p->text : NULL;
-		if (p->type == STORE__INT) {
-			snprintf(num[n], sizeof(num[n]), "%lld", (long long)p->i);
-			v[n] = num[n];
-		}
-	}
+	n = params(c, which, q, v, num);
 	if (!ret_res && deferrable(which) && c->depth > 0) {
 		if ((c->deferred == 0 && !PQenterPipelineMode(c->pg)) ||
 				!PQsendQueryPrepared(c->pg, name, n, v, NULL, NULL, 0)) {
@@ -390,6 +402,68 @@ static int run(struct conn *c, enum store__st which, const struct store__q *q,
 	return r;
 }
 
+/* Sends q to prepared statement name (pipeline mode). */
+static bool send_prepared(struct conn *c, const char *name, const struct store__q *q) {
+	const char *v[STORE__MAX_PARAMS];
+	char num[STORE__MAX_PARAMS][24];
+	int n = params(c, q->st, q, v, num);
+	return PQsendQueryPrepared(c->pg, name, n, v, NULL, NULL, 0);
+}
+
+/* Runs each of qs (n) on c, on its own, in one round trip: all are sent in pipeline mode,
+ * each followed by a sync, so that each is its own transaction and one that fails fails
+ * alone; then their results are read in order. Each one's outcome in its err; 0, or -EIO
+ * when the connection was lost (each err not read yet -EIO then). */
+static int run_each(struct conn *c, struct store__q *qs, size_t n) {
+	char name[16];
+	bool lost = false;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "s%d", (int)qs[i].st);
+		qs[i].impl = NULL;
+		qs[i].err = c->prepared[qs[i].st] ? 0 : prepare(c, qs[i].st, name);
+	}
+	if (!PQenterPipelineMode(c->pg)) {
+		return -EIO;
+	}
+	for (size_t i = 0; i < n && !lost; i++) {
+		snprintf(name, sizeof(name), "s%d", (int)qs[i].st);
+		lost = qs[i].err == 0 && (!send_prepared(c, name, &qs[i]) || !PQpipelineSync(c->pg));
+	}
+	for (size_t i = 0; i < n && !lost; i++) {
+		struct store__q *q = &qs[i];
+		if (q->err < 0) {
+			continue; /* not prepared: not sent */
+		}
+		PGresult *res = PQgetResult(c->pg);
+		q->err = code(c, res);
+		for (PGresult *more; res && (more = PQgetResult(c->pg)) != NULL;) {
+			PQclear(more); /* to the end of this statement's */
+		}
+		PGresult *sync = PQgetResult(c->pg);
+		lost = !res || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+		PQclear(sync);
+		if (q->err == 0 && !lost) {
+			q->impl = res;
+			q->row = -1;
+			q->rows = PQntuples(res);
+			q->changes = strtoll(PQcmdTuples(res), NULL, 10);
+		} else {
+			PQclear(res);
+		}
+	}
+	if (lost || !PQexitPipelineMode(c->pg)) {
+		for (size_t i = 0; i < n; i++) {
+			PQclear(qs[i].impl);
+			qs[i].impl = NULL;
+			qs[i].err = -EIO;
+		}
+		conn_drop(c);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* ---- transactions ---- */
 
 /* Transactions nest, as in sqlite.c: inside one that is open (store_tx_begin), a call's own
@@ -410,6 +484,7 @@ static void rollback(struct conn *c) {
 		run(c, ST_ROLLBACK, NULL, NULL);
 	}
 	if (c->depth > 0) {
+		store__stats_undo(&c->stats, c->depth);
 		c->depth--;
 	}
 	if (c->depth == 0 && c->pg && PQstatus(c->pg) != CONNECTION_OK) {
@@ -417,12 +492,83 @@ static void rollback(struct conn *c) {
 	}
 }
 
-/* Ends the innermost transaction: committed (0) or, on failure, rolled back (-EIO). */
+/* The hourly stats a transaction's messages add, as the arrays of one call of
+ * sr_stats_add (migration 15): hours, inbound (1 or 0), outcomes (each after an x, joined
+ * by \x1f: an outcome is a status name, and "x" alone is the empty one), messages,
+ * segments, MMS, WhatsApp. */
+#define STATS_ARRAYS 7
+struct stats_arrays {
+	FILE *f[STATS_ARRAYS];
+	char *text[STATS_ARRAYS];
+	size_t size[STATS_ARRAYS];
+	bool any;
+};
+
+/* One ST_STATS_ADD row (store/stats.c's parameters) into the arrays. */
+static int stats_put(void *ctx, struct store__q *q) {
+	struct stats_arrays *a = ctx;
+	const char *sep = a->any ? "," : "{";
+	for (int i = 0; i < STATS_ARRAYS; i++) {
+		if (i == 1) {
+			fprintf(a->f[i], "%s%d", sep, strcmp(q->p[i].text, "inbound") == 0);
+		} else if (i == 2) {
+			fprintf(a->f[i], "%sx%s", a->any ? "\x1f" : "", q->p[i].text);
+		} else {
+			fprintf(a->f[i], "%s%lld", sep, (long long)q->p[i].i);
+		}
+	}
+	a->any = true;
+	return 0;
+}
+
+/* Sends the stats of c's transaction with its COMMIT (deferred: a failure is the COMMIT's),
+ * one call for all its rows. 0, -ENOMEM or -EIO. */
+static int stats_send(struct conn *c) {
+	struct stats_arrays a = {0};
+	struct store__q q = store__q(ST_STATS_ADD);
+	int r = 0;
+
+	if (c->stats.n == 0) {
+		return 0;
+	}
+	for (int i = 0; i < STATS_ARRAYS && r == 0; i++) {
+		a.f[i] = open_memstream(&a.text[i], &a.size[i]);
+		r = a.f[i] ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		store__stats_each(&c->stats, stats_put, &a);
+	}
+	for (int i = 0; i < STATS_ARRAYS; i++) {
+		if (a.f[i]) {
+			if (i != 2) {
+				fputc('}', a.f[i]);
+			}
+			r = fclose(a.f[i]) != 0 ? -ENOMEM : r;
+		}
+		store__text(&q, a.text[i]);
+	}
+	if (r == 0) {
+		r = run(c, ST_STATS_ADD, &q, NULL);
+	}
+	for (int i = 0; i < STATS_ARRAYS; i++) {
+		free(a.text[i]);
+	}
+	return r;
+}
+
+/* Ends the innermost transaction: committed (0) or, on failure, rolled back (-EIO). The
+ * outermost writes the stats its messages add first (in the COMMIT's round trip). */
 static int commit(struct conn *c) {
-	int r = run(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT, NULL, NULL);
+	int r = c->depth == 1 ? stats_send(c) : 0;
+	if (r == 0) {
+		r = run(c, c->depth > 1 ? ST_RELEASE : ST_COMMIT, NULL, NULL);
+	}
 	if (r < 0) {
 		rollback(c);
 		return -EIO;
+	}
+	if (c->depth > 1) {
+		store__stats_release(&c->stats, c->depth);
 	}
 	c->depth--;
 	return 0;
@@ -440,6 +586,9 @@ static int begin(struct pg_store *q, struct conn **ret_c) {
 		if (r < 0) {
 			return r;
 		}
+		if (c->depth + 1 >= STORE__STATS_DEPTH) {
+			return -EIO; /* deeper than the stats' log keeps */
+		}
 		r = run(c, c->depth > 0 ? ST_SAVEPOINT : ST_BEGIN, NULL, NULL);
 		if (r == 0 || attempt > 0 || c->depth > 0 || PQstatus(c->pg) == CONNECTION_OK) {
 			break;
@@ -449,7 +598,7 @@ static int begin(struct pg_store *q, struct conn **ret_c) {
 	if (r < 0) {
 		return r;
 	}
-	c->depth++;
+	store__stats_begin(&c->stats, ++c->depth);
 	*ret_c = c;
 	return 0;
 }
@@ -505,6 +654,32 @@ static int pg_exec(struct store *s, struct store__q *q) {
 	q->rows = PQntuples(res);
 	q->changes = strtoll(PQcmdTuples(res), NULL, 10);
 	return 0;
+}
+
+static int pg_count(struct store *s, const struct store_message *m, bool inbound) {
+	struct conn *c = mine(s);
+	return c ? store__stats_add(&c->stats, c->depth, m, inbound) : -EIO;
+}
+
+static bool pg_in_tx(struct store *s) {
+	return mine(s) != NULL;
+}
+
+static int pg_exec_each(struct store *s, struct store__q *qs, size_t n) {
+	struct conn *c;
+	int r = conn_get(PG(s), &c);
+
+	if (r == 0 && c->depth > 0) {
+		r = -EINVAL; /* each must be its own transaction */
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++) {
+			qs[i].err = r;
+			qs[i].impl = NULL;
+		}
+		return r;
+	}
+	return run_each(c, qs, n);
 }
 
 static int pg_next(struct store__q *q) {
@@ -628,6 +803,9 @@ static const struct store__dialect postgres_dialect = {
 	.done = pg_done,
 	.col_int = pg_col_int,
 	.col_text = pg_col_text,
+	.count = pg_count,
+	.in_tx = pg_in_tx,
+	.exec_each = pg_exec_each,
 };
 
 /* Opens url (a libpq URI), refuses a role that row-level security would not bind, and

@@ -1,4 +1,4 @@
-/* store: the hourly stats' log for a dialect that counts stored messages itself (SQLite;
+/* store: the hourly stats' log for a dialect that counts stored messages itself (both;
  * dialect.h says why): per connection, the counts of the open transaction's messages, by
  * level, written as one upsert per hour, direction and outcome before the outermost
  * commit. */
@@ -46,7 +46,16 @@ void store__stats_undo(struct store__stats_log *l, int depth) {
 	l->n = depth > 1 ? l->mark[depth] : 0;
 }
 
+static int write_now(void *ctx, struct store__q *q) {
+	return store__write(ctx, q);
+}
+
 int store__stats_write(struct store *s, struct store__stats_log *l) {
+	return store__stats_each(l, write_now, s);
+}
+
+int store__stats_each(struct store__stats_log *l, int (*write)(void *ctx, struct store__q *q),
+		void *ctx) {
 	int r = 0;
 	compact(l, 0);
 	for (size_t i = 0; i < l->n && r == 0; i++) {
@@ -59,7 +68,7 @@ int store__stats_write(struct store *s, struct store__stats_log *l) {
 		store__int(&q, row->segments);
 		store__int(&q, row->mms);
 		store__int(&q, row->whatsapp);
-		r = store__write(s, &q);
+		r = write(ctx, &q);
 	}
 	l->n = 0;
 	return r;

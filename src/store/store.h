@@ -367,6 +367,23 @@ int store_import(struct store *s, const struct store_import_row *rows, size_t n,
  * of URLs (caller frees) or NULL. */
 int store_answer_for(struct store *s, const char *sid, char **ret_reply,
 		int64_t *ret_outbound_id, char **ret_media);
+/* What routing needs to know of an inbound message before its transaction: whether its
+ * MessageSid was seen (store_answer_for), else its sender's route (store_route_lookup). */
+struct store_lookup {
+	const char *sid;         /* its MessageSid */
+	const char *phone;       /* its sender's number (the user's key); NULL: no route */
+	struct store_user *user; /* where its user goes (known) */
+	int err;   /* 0, or its own lookup failed (then ask again, one by one) */
+	bool seen; /* its MessageSid was stored: the answer given then, as store_answer_for's */
+	char *reply; /* caller frees */
+	char *media; /* caller frees */
+	int64_t outbound_id;
+	bool known, opted_out; /* not seen: as store_route_lookup's */
+};
+/* Looks up each of n messages on its own (each its err), all in one round trip. 0;
+ * -ENOTSUP: the dialect has no such thing (SQLite, where a lookup is a call, not a round
+ * trip: ask one by one); -ENOMEM, -EIO (each err says). Outside any transaction. */
+int store_lookup_many(struct store *s, struct store_lookup *l, size_t n);
 /* Appends an inbound message to user_id's log (NULL: unrouted, unknown sender); committed
  * on return. -EEXIST: this MessageSid was stored before (a Twilio retry). */
 int store_inbound_add(struct store *s, const char *user_id, const struct store_message *m,

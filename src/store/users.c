@@ -215,19 +215,24 @@ int store_route_lookup(struct store *s, const char *phone, struct store_user *re
 	store__text(&q, phone);
 	int r = store__row(s, NULL, &q);
 	if (r == 0) {
-		*ret_known = store__col_text(&q, 0) != NULL;
-		if (*ret_known) {
-			memset(ret_user, 0, sizeof(*ret_user));
-			store__col_copy(&q, 0, ret_user->id, sizeof(ret_user->id));
-			store__col_copy(&q, 1, ret_user->name, sizeof(ret_user->name));
-			ret_user->created_at = store__col_int(&q, 2);
-			attributes_row(&q, 4, ret_user);
-		}
-		*ret_opted_out = store__col_int(&q, 3) != 0;
-		ret_user->opted_out = *ret_known && *ret_opted_out;
+		store__route_row(&q, 0, ret_user, ret_known, ret_opted_out);
 		store__done(s, &q);
 	}
 	return r == -ENOENT ? -EIO : r;
+}
+
+void store__route_row(const struct store__q *q, int col, struct store_user *ret_user,
+		bool *ret_known, bool *ret_opted_out) {
+	*ret_known = store__col_text(q, col) != NULL;
+	if (*ret_known) {
+		memset(ret_user, 0, sizeof(*ret_user));
+		store__col_copy(q, col, ret_user->id, sizeof(ret_user->id));
+		store__col_copy(q, col + 1, ret_user->name, sizeof(ret_user->name));
+		ret_user->created_at = store__col_int(q, col + 2);
+		attributes_row(q, col + 4, ret_user);
+	}
+	*ret_opted_out = store__col_int(q, col + 3) != 0;
+	ret_user->opted_out = *ret_known && *ret_opted_out;
 }
 
 int store__user_insert(struct store *s, const char *id, const char *name, int64_t now) {

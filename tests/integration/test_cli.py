@@ -307,8 +307,8 @@ class UserCommandsTest(CliTest):
         # 6 added events; 7 users' agent and mode; 8 retention's usage_daily; 9 usage per
         # channel; 10 the hourly stats; 11 the outbox's heads; 12 PostgreSQL's functions
         # planned once and its bulk import; 13 the proactive lane's indexes; 14 PostgreSQL's
-        # bulk import naming each phone's user by its place.
-        want = "schema at version 14"
+        # bulk import naming each phone's user by its place; 15 PostgreSQL's webhook lookup.
+        want = "schema at version 15"
         out = self.ok("migrate")
         self.assertEqual(out.strip(), want)
         self.assertEqual(self.ok("migrate").strip(), want)

@@ -30,17 +30,19 @@ def metric(text, outcome):
 
 def undo_migration_10(server):
     """Takes the server's stopped database back to schema version 9 (version 11, the
-    outbox's heads, 12, 13 and 14 go too: both stores migrate from the newest version they
-    hold)."""
+    outbox's heads, 12 to 15 go too: both stores migrate from the newest version they
+    hold; 15 dropped PostgreSQL's stats trigger)."""
     heads = ("DROP INDEX outbox_pending; DROP INDEX outbox_head_agent; "
              "DROP INDEX outbox_head_send; ALTER TABLE outbox DROP COLUMN head; "
              "DROP INDEX outbox_lane1_due; DROP INDEX outbox_lane1_sending; ")
     if is_pg(server):
-        execute(server, "DROP TRIGGER messages_stats ON messages; DROP TABLE stats_hourly; "
+        execute(server, "DROP TABLE stats_hourly; "
                 "DROP TRIGGER outbox_head_insert ON outbox; "
                 "DROP TRIGGER outbox_head_state ON outbox; "
                 "DROP TRIGGER outbox_head_delete ON outbox; " + heads +
-                "SET ROLE smsrouter_system; DROP FUNCTION sr_stats_count(); "
+                "SET ROLE smsrouter_system; DROP FUNCTION sr_webhook_lookup(text, text); "
+                "DROP FUNCTION sr_stats_add(bigint[], integer[], text, bigint[], bigint[], "
+                "bigint[], bigint[]); "
                 "DROP FUNCTION sr_stats(bigint, bigint, bigint); "
                 "DROP FUNCTION sr_outbox_head_insert(); DROP FUNCTION sr_outbox_head_move(); "
                 "DROP FUNCTION sr_import_users(text[], text[], text[], integer[], "

@@ -38,7 +38,7 @@ struct fixture {
 
 #include "pg_testdb.h"
 
-#define SCHEMA_VERSION 14
+#define SCHEMA_VERSION 15
 
 static int setup(void **state) {
 	struct fixture *f;
@@ -588,12 +588,14 @@ static void test_two_openers_at_once_migrate_once(void **state) {
 /* Version 2's status function, as version 2 left it (migration 3 replaces it), no
  * attributes (migration 4 adds them; its functions drop the old ones by their arguments),
  * none of migration 5's columns, tables and functions (stand-ins for the two it drops
- * by their arguments), no events (migration 6) and no outbox heads (migration 11). */
+ * by their arguments), no events (migration 6), no outbox heads (migration 11) and none
+ * of migration 15's functions. */
 static const char v2_status_update[] =
-	"DROP TRIGGER messages_stats ON messages;"
 	"DROP TABLE stats_hourly;"
 	"SET ROLE smsrouter_system;"
-	"DROP FUNCTION sr_stats_count();"
+	"DROP FUNCTION sr_stats_add(bigint[], integer[], text, bigint[], bigint[], bigint[],"
+	"  bigint[]);"
+	"DROP FUNCTION sr_webhook_lookup(text, text);"
 	"DROP FUNCTION sr_stats(bigint, bigint, bigint);"
 	"DROP FUNCTION sr_status_sid(bigint, text);"
 	"DROP FUNCTION sr_status_set(bigint, text, text, integer, text);"

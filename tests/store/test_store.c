@@ -165,11 +165,12 @@ static void test_counts_follow_users_and_phones(void **state) {
 	"DROP INDEX outbox_lane1_sending; "
 
 static int schema_version(void) {
-	return 14; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
+	return 15; /* 5: messages sent through the API (uid, kind, lanes, idempotency); 6: events;
 		   * 7: users.agent, users.mode, events of human mode; 8: retention's daily usage;
 		   * 9: usage per channel; 10: the hourly stats;
 		   * 11: the outbox's heads; 12: PostgreSQL's functions planned once, bulk import;
-		   * 13: the proactive lane's indexes; 14: PostgreSQL's import by place */
+		   * 13: the proactive lane's indexes; 14: PostgreSQL's import by place; 15:
+		   * PostgreSQL's webhook lookup, stats counted by the store */
 }
 
 static void test_schema_version_is_current_and_ping_answers(void **state) {
