@@ -69,8 +69,8 @@ postgres: build asan
 	export SMSROUTER_TEST_PG_URL="$$(./scripts/pg-cluster.sh url "$$dir/cluster")"; \
 	export SMSROUTER_TEST_PG_DIR="$$dir/cluster"; \
 	status=0; \
-	meson test -C $(BUILD) postgres store-postgres router-postgres --print-errorlogs || status=1; \
-	[ $$status -ne 0 ] || meson test -C $(ASAN) postgres store-postgres router-postgres --print-errorlogs || status=1; \
+	meson test -C $(BUILD) postgres store-postgres router-postgres proactive_queue-postgres --print-errorlogs || status=1; \
+	[ $$status -ne 0 ] || meson test -C $(ASAN) postgres store-postgres router-postgres proactive_queue-postgres --print-errorlogs || status=1; \
 	[ $$status -ne 0 ] || $(PY) tests/integration/run.py --binary $(BUILD)/smsrouter || status=1; \
 	./scripts/pg-cluster.sh stop "$$dir/cluster" >/dev/null; rm -rf "$$dir"; exit $$status
 
