@@ -185,6 +185,9 @@ static void test_an_opt_out_holds_for_the_senders_next_message_in_its_batch(void
 	assert_outcome(&items[4].result, ROUTER_ROUTED, "after start");
 	assert_reply(&items[4].result, "Noted.", "after start");
 	assert_int_equal(notes_of(f, &f->ada), 1); /* "that", not "this" */
+	for (size_t i = 0; i < ARRAY_SIZE(items); i++) {
+		router_result_clear(&items[i].result);
+	}
 }
 
 static void test_a_failing_message_leaves_nothing_and_its_batch_stands(void **state) {
