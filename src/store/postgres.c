@@ -1,16 +1,16 @@
 /* The PostgreSQL dialect (dialect.h, libpq): several router processes share one database.
  *
- * Connections. One per thread (a pthread key, as in sqlite.c), opened on first use with
- * connect_timeout 2 s; each statement is prepared once per connection (PQprepare) and run
+ * Connections (postgres_conn.c). One per thread (a pthread key, as in sqlite.c), opened on first
+ * use with connect_timeout 2 s; each statement is prepared once per connection (PQprepare) and run
  * with PQexecPrepared, or, for the commands whose results nobody reads (savepoints, their
- * releases, the scope), sent in pipeline mode with the next statement that waits (run()).
- * Before a call uses an idle connection it checks, without a round
- * trip, whether the server has said goodbye (a restart: the socket is readable, then EOF);
- * a broken connection is dropped and the call connects afresh and prepares again. While the
- * server is down a call fails at once with -EIO (the connection is refused), so /ready and
- * the webhook answer 503 quickly; when it is back the next call works. A call whose first
- * round trip, BEGIN, finds the connection broken retries it once on a new connection
- * (nothing was done yet); any later failure returns -EIO and the next call reconnects.
+ * releases, the scope), sent in pipeline mode with the next statement that waits (run()). Before a
+ * call uses an idle connection it checks, without a round trip, whether the server has said
+ * goodbye (a restart: the socket is readable, then EOF); a broken connection is dropped and the
+ * call connects afresh and prepares again. While the server is down a call fails at once with -EIO
+ * (the connection is refused), so /ready and the webhook answer 503 quickly; when it is back the
+ * next call works. A call whose first round trip, BEGIN, finds the connection broken retries it
+ * once on a new connection (nothing was done yet); any later failure returns -EIO and the next
+ * call reconnects.
  * store_tx_begin opens a transaction around several calls of the thread (the router's
  * one commit per message): inside it, a call's own transaction is a savepoint.
  *
@@ -55,169 +55,13 @@
  * with FOR UPDATE SKIP LOCKED, one row per user at a time; a send attempt takes its row
  * only if it is still due (sr_outbox_update), so two senders never send one reply twice. */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
-#include "ids.h"
-#include "log.h"
-#include "store/dialect.h"
-
-#define SYSTEM_ROLE STORE__PG_SYSTEM_ROLE
-#define MIGRATE_LOCK "7310593858" /* pg_advisory_xact_lock key of the migrations */
-
-/* Runs first, in the migrations' transaction: the lock, the schema and the version table. */
-static const char migrate_prelude[] =
-	"SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ");"
-	"CREATE SCHEMA IF NOT EXISTS smsrouter;"
-	"SET LOCAL search_path = smsrouter;"
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	"  version integer PRIMARY KEY,"
-	"  applied_at bigint NOT NULL)";
-
-struct conn {
-	struct store_conn link; /* first: the registry's */
-	PGconn *pg; /* NULL while disconnected */
-	bool prepared[ST_COUNT];
-	int nparams[ST_COUNT]; /* the parameters each prepared statement takes */
-	int depth; /* open transactions: 1 a BEGIN, more its savepoints */
-	int deferred; /* commands sent in pipeline mode whose results are not read yet */
-	struct store__stats_log stats; /* the open transaction's messages, counted */
-};
-
-struct pg_store {
-	struct store base; /* first: the interface */
-	char *url;
-	struct store_conns conns; /* one connection per thread */
-};
-
-static struct pg_store *PG(struct store *s) {
-	return (struct pg_store *)s;
-}
-
-/* ---- connections ---- */
-
-/* The server's notices (e.g. "schema exists, skipping") are not ours to print. */
-static void quiet(void *arg, const char *message) {
-	(void)arg;
-	(void)message;
-}
-
-static void conn_drop(struct conn *c) {
-	PQfinish(c->pg);
-	c->pg = NULL;
-	c->deferred = 0;
-	memset(c->prepared, 0, sizeof(c->prepared));
-	memset(c->nparams, 0, sizeof(c->nparams));
-}
-
-static void conn_free(struct conn *c) {
-	conn_drop(c);
-	store__stats_free(&c->stats);
-	free(c);
-}
-
-static void conn_gone(struct store_conn *link) {
-	conn_free((struct conn *)link);
-}
-
-/* Runs text without parameters (one-off SQL: set-up, migrations). 0 or -EIO. */
-static int exec_text(PGconn *pg, const char *text) {
-	PGresult *res = PQexec(pg, text);
-	ExecStatusType st = PQresultStatus(res);
-	int r = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -EIO;
-
-	if (r < 0) {
-		log_debug("store.pg_failed", LOG_STR("error", PQerrorMessage(pg)));
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Opens a connection to url. The URL's own settings win over ours (listed first). Besides
- * the short connect timeout, a server host that vanishes mid-call (no restart, no reset)
- * is given up after 10 s of unacknowledged data rather than the kernel's many minutes. */
-static PGconn *pg_connect(const char *url) {
-	static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
-		"application_name", "client_encoding", "dbname", NULL};
-	const char *const values[] = {"2", "10000", "30", "smsrouter", "UTF8", url, NULL};
-	PGconn *pg = PQconnectdbParams(keys, values, 1);
-
-	if (!pg) {
-		return NULL;
-	}
-	if (PQstatus(pg) != CONNECTION_OK) {
-		log_debug("store.pg_connect_failed", LOG_STR("error", PQerrorMessage(pg)));
-		PQfinish(pg);
-		return NULL;
-	}
-	PQsetNoticeProcessor(pg, quiet, NULL);
-	if (exec_text(pg, "SET search_path = smsrouter") < 0) {
-		PQfinish(pg);
-		return NULL;
-	}
-	return pg;
-}
-
-/* Whether an idle connection is still usable, without a round trip: a server that shut
- * down has sent its last words and closed the socket, so the socket reads; anything else
- * readable while idle (a notice) is consumed and the connection kept. */
-static bool conn_alive(struct conn *c) {
-	if (PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-		return false;
-	}
-	for (int i = 0; i < 4; i++) {
-		struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
-		int n = poll(&pfd, 1, 0);
-		if (n == 0) {
-			return true;
-		}
-		if (n < 0 || !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The thread's connection: connected and idle, or in the transaction it has open. 0,
- * -ENOMEM, -EIO (the server is away). */
-static int conn_get(struct pg_store *q, struct conn **ret) {
-	struct conn *c = (struct conn *)store_conns_mine(&q->conns);
-
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			return -ENOMEM;
-		}
-		if (store_conns_add(&q->conns, &c->link) < 0) {
-			free(c);
-			return -ENOMEM;
-		}
-	}
-	if (c->depth > 0) {
-		/* Inside a transaction the connection must stay the same one. */
-		if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-			return -EIO;
-		}
-		*ret = c;
-		return 0;
-	}
-	if (c->pg && !conn_alive(c)) {
-		conn_drop(c);
-	}
-	if (!c->pg) {
-		c->pg = pg_connect(q->url);
-		if (!c->pg) {
-			return -EIO;
-		}
-	}
-	*ret = c;
-	return 0;
-}
+#include "store/postgres.h"
 
 /* ---- statements ---- */
 
@@ -324,7 +168,7 @@ static int drain(struct conn *c, bool sent, PGresult **ret_res) {
 		 * and the next call connects afresh. */
 		PQclear(*ret_res);
 		*ret_res = NULL;
-		conn_drop(c);
+		pg__conn_drop(c);
 		return -EIO;
 	}
 	return r;
@@ -458,7 +302,7 @@ static int run_each(struct conn *c, struct store__q *qs, size_t n) {
 			qs[i].impl = NULL;
 			qs[i].err = -EIO;
 		}
-		conn_drop(c);
+		pg__conn_drop(c);
 		return -EIO;
 	}
 	return 0;
@@ -488,7 +332,7 @@ static void rollback(struct conn *c) {
 		c->depth--;
 	}
 	if (c->depth == 0 && c->pg && PQstatus(c->pg) != CONNECTION_OK) {
-		conn_drop(c);
+		pg__conn_drop(c);
 	}
 }
 
@@ -582,7 +426,7 @@ static int begin(struct pg_store *q, struct conn **ret_c) {
 	int r;
 
 	for (int attempt = 0;; attempt++) {
-		r = conn_get(q, &c);
+		r = pg__conn_get(q, &c);
 		if (r < 0) {
 			return r;
 		}
@@ -593,7 +437,7 @@ static int begin(struct pg_store *q, struct conn **ret_c) {
 		if (r == 0 || attempt > 0 || c->depth > 0 || PQstatus(c->pg) == CONNECTION_OK) {
 			break;
 		}
-		conn_drop(c);
+		pg__conn_drop(c);
 	}
 	if (r < 0) {
 		return r;
@@ -641,7 +485,7 @@ static void pg_rollback(struct store *s) {
 static int pg_exec(struct store *s, struct store__q *q) {
 	PGresult *res = NULL;
 	struct conn *c;
-	int r = conn_get(PG(s), &c);
+	int r = pg__conn_get(PG(s), &c);
 
 	if (r == 0) {
 		r = run(c, q->st, q, &res);
@@ -667,7 +511,7 @@ static bool pg_in_tx(struct store *s) {
 
 static int pg_exec_each(struct store *s, struct store__q *qs, size_t n) {
 	struct conn *c;
-	int r = conn_get(PG(s), &c);
+	int r = pg__conn_get(PG(s), &c);
 
 	if (r == 0 && c->depth > 0) {
 		r = -EINVAL; /* each must be its own transaction */
@@ -717,71 +561,6 @@ static int pg_ping(struct store *s) {
 	return store__write(s, &q) < 0 ? -EIO : 0;
 }
 
-/* Row-level security binds neither a superuser nor a BYPASSRLS role, nor one that holds
- * smsrouter_system's rights (the cross-user policies): the service must not connect as
- * any of them. 0, -EPERM (such a role), or -EIO. */
-static int check_role(PGconn *pg) {
-	PGresult *res = PQexec(pg, "SELECT r.rolsuper OR r.rolbypassrls OR coalesce(CASE WHEN "
-				   "to_regrole('" SYSTEM_ROLE "') IS NOT NULL THEN "
-				   "pg_has_role(current_user, '" SYSTEM_ROLE "', 'USAGE') END, "
-				   "false) FROM pg_roles r WHERE r.rolname = current_user");
-	int r = -EIO;
-
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		if (strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
-			r = 0;
-		} else {
-			r = -EPERM;
-			log_debug("store.pg_role_refused",
-					LOG_STR("reason", "superuser, BYPASSRLS or member of "
-							  "smsrouter_system with INHERIT"));
-		}
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Applies the migrations the list has and the database lacks, in one transaction under an
- * advisory lock: a second process starting at the same time waits, then finds them done. */
-static int migrate(PGconn *pg) {
-	PGresult *res = NULL;
-	int version;
-
-	if (exec_text(pg, "BEGIN") < 0) {
-		return -EIO;
-	}
-	if (exec_text(pg, migrate_prelude) < 0) {
-		goto fail;
-	}
-	res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		goto fail;
-	}
-	version = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
-	for (; version < store__schema_version; version++) {
-		char insert[128];
-		for (const char *const *part = store__migrations[version].pg; part && *part; part++) {
-			if (exec_text(pg, *part) < 0) {
-				goto fail;
-			}
-		}
-		snprintf(insert, sizeof(insert),
-				"INSERT INTO schema_migrations (version, applied_at) "
-				"VALUES (%d, %lld)",
-				version + 1, (long long)ids_now());
-		if (exec_text(pg, insert) < 0) {
-			goto fail;
-		}
-	}
-	return exec_text(pg, "COMMIT");
-fail:
-	PQclear(res);
-	exec_text(pg, "ROLLBACK");
-	return -EIO;
-}
-
 static void pg_close(struct store *s) {
 	struct pg_store *q = PG(s);
 
@@ -822,17 +601,17 @@ int store_postgres_open(const char *url, const struct store_options *o, struct s
 	}
 	q->base.d = &postgres_dialect;
 	q->url = strdup(url);
-	if (!q->url || store_conns_init(&q->conns, conn_gone) < 0) {
+	if (!q->url || store_conns_init(&q->conns, pg__conn_gone) < 0) {
 		free(q->url);
 		free(q);
 		return -ENOMEM;
 	}
-	r = conn_get(q, &c);
+	r = pg__conn_get(q, &c);
 	if (r == 0) {
-		r = check_role(c->pg);
+		r = pg__check_role(c->pg);
 	}
 	if (r == 0) {
-		r = migrate(c->pg);
+		r = pg__migrate(c->pg);
 	}
 	if (r < 0) {
 		pg_close(&q->base);
