@@ -19,7 +19,7 @@ Settings (environment):
                    signature path alone, every request answered 403, nothing stored)
   WRK_THREADS      wrk -t, default 2
   SERVER_THREADS   SMSROUTER_THREADS and nginx worker_processes, default 2
-  SMSROUTER_SQLITE_SYNC  passed to the server (unset: the product default, full)
+  SMSROUTER_SQLITE_SYNC  passed to the server (unset: the product default, group)
   PERF=1           profile the server for PERF_SECONDS (10) with perf in an extra,
                    unscored run at the largest user count and LIGHT_AT connections
   KEEP=1           keep the work directory (databases, logs, corpus)
@@ -832,7 +832,7 @@ def main():
                      "duration_s": DURATION, "warmup_s": WARMUP, "rounds": ROUNDS,
                      "light_conns": LIGHT_CONNS, "half": HALF, "wrk_threads": WRK_THREADS,
                      "server_threads": SERVER_THREADS,
-                     "SMSROUTER_SQLITE_SYNC": SYNC or "full (default)",
+                     "SMSROUTER_SQLITE_SYNC": SYNC or "group (default)",
                      "SMSROUTER_SENDER_LIMIT": 0, "SMSROUTER_UNKNOWN_LIMIT": 0},
         "corpus": {str(u): {"requests": c.total, "seconds": round(c.seconds, 1)}
                    for u, c in corpora.items()},
