@@ -293,6 +293,23 @@ static void test_channel_names_and_optout_keys(void **state) {
 	assert_string_equal(key, "whatsapp:+123456789012345");
 }
 
+/* A reply through the Messages API goes back on the channel its message came on: SMS from
+ * the number it was sent to; WhatsApp from TWILIO_WHATSAPP_FROM, else from that number. */
+static void test_reply_from_keeps_the_channel(void **state) {
+	(void)state;
+	char buf[PHONE_KEY_SIZE];
+	assert_string_equal(phone_reply_from("+15550100101", "+15550009999", "+15550001111", buf),
+			"+15550009999");
+	assert_string_equal(phone_reply_from("whatsapp:+15550100101", "whatsapp:+15550009999",
+				    "+15550001111", buf),
+			"whatsapp:+15550001111");
+	assert_string_equal(phone_reply_from("whatsapp:+15550100101", "whatsapp:+15550009999",
+				    NULL, buf),
+			"whatsapp:+15550009999");
+	/* A Messaging Service as the number written to: nothing to prefix, it is kept. */
+	assert_string_equal(phone_reply_from("whatsapp:+15550100101", "MG0123", NULL, buf), "MG0123");
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_valid_accepts_e164_and_rejects_everything_else),
@@ -309,6 +326,7 @@ int main(void) {
 		cmocka_unit_test(test_address_parse_refuses_other_forms_and_writes_nothing),
 		cmocka_unit_test(test_address_parse_refuses_null_and_long_junk),
 		cmocka_unit_test(test_channel_names_and_optout_keys),
+		cmocka_unit_test(test_reply_from_keeps_the_channel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
