@@ -6,9 +6,9 @@
 #include "proactive.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
+
+#include "wait.h"
 
 struct proactive_queue {
 	struct proactive p;
@@ -19,9 +19,7 @@ struct proactive_queue {
 	 * user id), so two batches never wait for each other's user locks. */
 	struct writer *writer[PROACTIVE_QUEUE_WRITERS];
 	int writers;
-	pthread_mutex_t mu; /* guards batches */
-	pthread_cond_t idle;
-	int batches; /* committed, their answers waiting for durability */
+	struct wait_count batches; /* committed, their answers waiting for durability */
 };
 
 /* Answers each job of jobs (linked by next): err < 0, none of them may be acknowledged. */
@@ -36,19 +34,11 @@ static void answer(struct proactive_job *jobs, int err) {
 	}
 }
 
-static void batch_answered(struct proactive_queue *q) {
-	pthread_mutex_lock(&q->mu);
-	if (--q->batches == 0) {
-		pthread_cond_broadcast(&q->idle);
-	}
-	pthread_mutex_unlock(&q->mu);
-}
-
 static void on_durable(void *ctx, int err) {
 	struct proactive_job *jobs = ctx;
 	struct proactive_queue *q = jobs->queue;
 	answer(jobs, err < 0 ? -EIO : 0);
-	batch_answered(q);
+	wait_count_done(&q->batches);
 }
 
 /* One send in its own savepoint: a send that fails leaves nothing, and the others of its
@@ -91,13 +81,11 @@ static void run_batch(void *ctx, struct writer_item *items) {
 		run_one(q, job);
 		due |= job->answer == 0 && job->due;
 	}
-	pthread_mutex_lock(&q->mu);
-	q->batches++;
-	pthread_mutex_unlock(&q->mu);
+	wait_count_add(&q->batches);
 	if (store_tx_commit_then(q->p.store, on_durable, jobs) < 0) {
 		/* Not committed, or not known to be: nothing of it is acknowledged. */
 		answer(jobs, -EIO);
-		batch_answered(q);
+		wait_count_done(&q->batches);
 		return;
 	}
 	if (due && q->on_due) {
@@ -114,8 +102,7 @@ int proactive_queue_start(const struct proactive *p, void (*on_due)(void *ctx), 
 	q->p = *p;
 	q->on_due = on_due;
 	q->on_due_ctx = ctx;
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->idle, NULL);
+	wait_count_init(&q->batches);
 	int n = store_single_writer(p->store) ? 1 : PROACTIVE_QUEUE_WRITERS;
 	for (; q->writers < n; q->writers++) {
 		int e = writer_start(run_batch, q, &q->writer[q->writers]);
@@ -131,11 +118,7 @@ int proactive_queue_start(const struct proactive *p, void (*on_due)(void *ctx), 
 void proactive_queue_submit(struct proactive_queue *q, struct proactive_job *job) {
 	job->queue = q;
 	proactive_prepare(&job->rq, &job->prepared);
-	uint32_t h = 2166136261u; /* FNV-1a of the user id */
-	for (const char *c = job->rq.user_id ? job->rq.user_id : ""; *c; c++) {
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	}
-	writer_submit(q->writer[h % (uint32_t)q->writers], &job->item);
+	writer_submit_by(q->writer, q->writers, job->rq.user_id, &job->item);
 }
 
 void proactive_queue_stop(struct proactive_queue *q) {
@@ -146,12 +129,7 @@ void proactive_queue_stop(struct proactive_queue *q) {
 		writer_stop(q->writer[i]);
 	}
 	/* The last batches may still wait for their fsync on the store's flusher. */
-	pthread_mutex_lock(&q->mu);
-	while (q->batches > 0) {
-		pthread_cond_wait(&q->idle, &q->mu);
-	}
-	pthread_mutex_unlock(&q->mu);
-	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->idle);
+	wait_count_zero(&q->batches);
+	wait_count_finish(&q->batches);
 	free(q);
 }

@@ -92,7 +92,7 @@ int router_create(struct store *s, struct agent *a, struct ratelimit *rl,
 		pthread_mutex_init(&r->order_mu[i], NULL);
 	}
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->idle, NULL);
+	wait_count_init(&r->batches);
 	r->answered_tail = &r->answered;
 	r->look_ahead = store_lookup_many(s, NULL, 0) == 0;
 	if (a && !agent_answers_inline(a)) {
@@ -152,18 +152,14 @@ void router_destroy(struct router *r) {
 		writer_stop(r->writer[i]);
 	}
 	/* The last batches may still wait for their fsync on the store's flusher. */
-	pthread_mutex_lock(&r->mu);
-	while (r->batches > 0) {
-		pthread_cond_wait(&r->idle, &r->mu);
-	}
-	pthread_mutex_unlock(&r->mu);
+	wait_count_zero(&r->batches);
 	ratelimit_destroy(r->global);
 	ratelimit_destroy(r->unknown);
 	for (int i = 0; i < ORDER_LOCKS; i++) {
 		pthread_mutex_destroy(&r->order_mu[i]);
 	}
 	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->idle);
+	wait_count_finish(&r->batches);
 	free(r);
 }
 
@@ -182,12 +178,8 @@ void router_submit(struct router *r, struct router_job *job, const struct router
 	job->in = in;
 	job->done = done;
 	job->ctx = ctx;
-	/* Stored with the others of its batch, by its sender's writer (FNV-1a). */
-	uint32_t h = 2166136261u;
-	for (const char *p = in->from ? in->from : ""; *p; p++) {
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	}
-	writer_submit(r->writer[h % (uint32_t)r->writers], &job->item);
+	/* Stored with the others of its batch, by its sender's writer. */
+	writer_submit_by(r->writer, r->writers, in->from, &job->item);
 }
 
 /* ---- steps 1–4: what the message is and who sent it ---- */

@@ -71,11 +71,7 @@ static void answer_batch(struct router_job *jobs, int err) {
 		}
 		finish(job, err < 0 ? err : job->err);
 	}
-	pthread_mutex_lock(&r->mu);
-	if (--r->batches == 0) {
-		pthread_cond_broadcast(&r->idle);
-	}
-	pthread_mutex_unlock(&r->mu);
+	wait_count_done(&r->batches);
 }
 
 /* One of the two things a batch's answers wait for: its durability (the store's callback)
@@ -212,17 +208,15 @@ void router__run_batch(struct router *r, struct router_job *jobs) {
 	}
 	if (waiting) {
 		atomic_init(&waiting->parts, 2);
-		pthread_mutex_lock(&r->mu);
-		r->batches++;
-		pthread_mutex_unlock(&r->mu);
+		wait_count_add(&r->batches);
 	}
 	if (store_tx_commit_then(r->store, waiting ? on_durable : nothing_waits, waiting) < 0) {
 		/* Not committed, or (PostgreSQL's connection lost during COMMIT) not known to
 		 * be: answer 503 as if nothing had been accepted. Twilio's retry then either
 		 * routes it or finds it stored and gets the stored reply. */
-		pthread_mutex_lock(&r->mu);
-		r->batches -= waiting != NULL;
-		pthread_mutex_unlock(&r->mu);
+		if (waiting) {
+			wait_count_done(&r->batches);
+		}
 		fail_all(waiting, -EIO);
 		fail_all(calling, -EIO);
 		if (stored) {

@@ -5,6 +5,7 @@
 
 #include "agent/agent.h"
 #include "router.h"
+#include "wait.h"
 #include "writer.h"
 
 /* Locks that keep one user's messages in one order from their ids to the agent's queue
@@ -48,9 +49,8 @@ struct router {
 	struct writer *writer[PG_WRITERS];
 	int writers;
 	bool look_ahead; /* the store looks a batch's messages up at once (look_up in router.c) */
-	pthread_mutex_t mu; /* guards batches, answered */
-	pthread_cond_t idle;
-	int batches; /* committed, waiting for their durability callback */
+	pthread_mutex_t mu; /* guards answered */
+	struct wait_count batches; /* committed, waiting for their durability callback */
 	/* The Agent Core's answers of its current turn, oldest first (store_answers). */
 	struct router_job *answered;
 	struct router_job **answered_tail;

@@ -61,3 +61,36 @@ void wait_bell_sleep(struct wait_bell *b, int64_t ms, uint64_t seen, const atomi
 	}
 	pthread_mutex_unlock(&b->mu);
 }
+
+void wait_count_init(struct wait_count *c) {
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->n = 0;
+}
+
+void wait_count_finish(struct wait_count *c) {
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+}
+
+void wait_count_add(struct wait_count *c) {
+	pthread_mutex_lock(&c->mu);
+	c->n++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void wait_count_done(struct wait_count *c) {
+	pthread_mutex_lock(&c->mu);
+	if (--c->n == 0) {
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+void wait_count_zero(struct wait_count *c) {
+	pthread_mutex_lock(&c->mu);
+	while (c->n > 0) {
+		pthread_cond_wait(&c->cv, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+}

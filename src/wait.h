@@ -37,3 +37,19 @@ uint64_t wait_bell_rung(struct wait_bell *b);
 /* Sleeps up to ms, or until the bell has rung more than seen times, or *stop (checked
  * under the bell's lock: set it, then ring). */
 void wait_bell_sleep(struct wait_bell *b, int64_t ms, uint64_t seen, const atomic_bool *stop);
+
+/* A count of things under way (batches committed whose durability has not been told yet):
+ * a shutdown waits until none is left. */
+struct wait_count {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n;
+};
+
+void wait_count_init(struct wait_count *c);
+void wait_count_finish(struct wait_count *c);
+void wait_count_add(struct wait_count *c);
+/* One is over; the last wakes wait_count_zero. */
+void wait_count_done(struct wait_count *c);
+/* Waits until none is under way. */
+void wait_count_zero(struct wait_count *c);

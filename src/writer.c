@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 
@@ -76,6 +77,14 @@ void writer_submit(struct writer *w, struct writer_item *item) {
 	w->tail = &item->next;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_submit_by(struct writer *const *w, int n, const char *key, struct writer_item *item) {
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *c = key ? key : ""; *c; c++) {
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	}
+	writer_submit(w[h % (uint32_t)n], item);
 }
 
 void writer_stop(struct writer *w) {

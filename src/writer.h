@@ -22,5 +22,8 @@ typedef void (*writer_batch_fn)(void *ctx, struct writer_item *batch);
 int writer_start(writer_batch_fn run, void *ctx, struct writer **ret_writer);
 /* Queues item (any thread, also the writer's own from inside a batch). */
 void writer_submit(struct writer *w, struct writer_item *item);
+/* Queues item on one of the n writers of w, always the same one for the same key (NULL:
+ * ""): the items of one key are run in the order they were queued. */
+void writer_submit_by(struct writer *const *w, int n, const char *key, struct writer_item *item);
 /* Runs every batch queued, then stops the thread. NULL is fine. */
 void writer_stop(struct writer *w);
