@@ -173,9 +173,10 @@ int store__message_insert(struct store *s, const char *user_id, const struct sto
 	return message_insert(s, ST_MESSAGE_INSERT, user_id, m, direction, ret_id);
 }
 
-/* The message and, when it asks for it (enqueue), its outbox row: both or neither. A transaction when they are two, where the dialect scopes it to the user, or for
- * a user's reply: stored only if the user still exists, its row locked (PostgreSQL) so that
- * a delete either waits and erases the reply too, or has erased the user first (-ENOENT:
+/* The message and, when it asks for it (enqueue), its outbox row: both or neither. A
+ * transaction when they are two, where the dialect scopes it to the user, or for a user's
+ * reply: stored only if the user still exists, its row locked (PostgreSQL) so that a
+ * delete either waits and erases the reply too, or has erased the user first (-ENOENT:
  * nothing stored). */
 static int message_add(struct store *s, const char *user_id, const struct store_message *m,
 		enum store_direction direction, int64_t *ret_id) {
